@@ -1,0 +1,190 @@
+/**
+ * svc's error catalogue. Every error svc raises is an {@link SvcError} with a
+ * stable `code`; errors cross the wire as `{ code, type, message, data }` and
+ * never by class path. The caller rebuilds the codes in {@link catalogue} as
+ * their own class and wraps anything else in a {@link RemoteError}.
+ */
+
+/** What an error looks like on the wire. */
+export interface WireError {
+  /** stable code, `SVC_ERR_*` for svc's own errors or a user-chosen one */
+  code: string;
+  /** the class name on the side that raised it (`ValueError`, `TypeError`, `NotFound`) */
+  type: string;
+  message: string;
+  data?: unknown;
+}
+
+/** Base class of every error svc raises; user errors may extend it to carry a code. */
+export class SvcError extends Error {
+  /** stable code; subclasses override it */
+  static code = 'SVC_ERR';
+  readonly code: string;
+  readonly data: unknown;
+
+  constructor(message: string, options: { cause?: unknown; data?: unknown; code?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code ?? new.target.code;
+    this.data = options.data;
+  }
+}
+
+/** A call did not get an answer in time. */
+export class RpcTimeoutError extends SvcError {
+  static override code = 'SVC_ERR_RPC_TIMEOUT';
+}
+/** No live instance of the called service is known. */
+export class UnknownServiceError extends SvcError {
+  static override code = 'SVC_ERR_UNKNOWN_SERVICE';
+}
+/** The service exists but has no such RPC method. */
+export class MethodNotFoundError extends SvcError {
+  static override code = 'SVC_ERR_METHOD_NOT_FOUND';
+}
+/** The parameters of a call do not match the method's schema. */
+export class ValidationError extends SvcError {
+  static override code = 'SVC_ERR_VALIDATION';
+}
+/** A request was not shaped as the protocol requires (Nameko's MalformedRequest). */
+export class MalformedRequestError extends SvcError {
+  static override code = 'SVC_ERR_MALFORMED_REQUEST';
+}
+/** Positional arguments that cannot be mapped to the parameters (Nameko's IncorrectSignature). */
+export class IncorrectSignatureError extends SvcError {
+  static override code = 'SVC_ERR_INCORRECT_SIGNATURE';
+}
+/** The instance serving a call went away before it answered. */
+export class ConnectionLostError extends SvcError {
+  static override code = 'SVC_ERR_CONNECTION_LOST';
+}
+/** Bytes that could not be decoded, or a frame over the size limit. */
+export class DecodeError extends SvcError {
+  static override code = 'SVC_ERR_DECODE';
+}
+/** A value that cannot be serialized for the wire. */
+export class SerializationError extends SvcError {
+  static override code = 'SVC_ERR_SERIALIZE';
+}
+/** A configuration file or value is wrong; the message names file, key and what was expected. */
+export class ConfigError extends SvcError {
+  static override code = 'SVC_ERR_CONFIG';
+}
+/** The container is stopping or stopped and takes no new work. */
+export class ContainerStoppedError extends SvcError {
+  static override code = 'SVC_ERR_CONTAINER_STOPPED';
+}
+/** A backend (broker, registry server) cannot be reached or refused an operation. */
+export class BackendError extends SvcError {
+  static override code = 'SVC_ERR_BACKEND';
+}
+/** A user mistake on the command line or in an API call (bad argument, bad JSON). */
+export class UsageError extends SvcError {
+  static override code = 'SVC_ERR_USAGE';
+}
+
+/**
+ * An error raised by remote code that is not in the catalogue: its remote
+ * class name, message, code and data are kept; the message reads
+ * `<type>: <message>`.
+ */
+export class RemoteError extends SvcError {
+  static override code = 'SVC_ERR_REMOTE';
+  /** class name on the remote side */
+  readonly remoteType: string;
+  /** the remote error's own message */
+  readonly remoteMessage: string;
+  /** the remote error's code (`SVC_ERR_REMOTE` when it had none) */
+  readonly remoteCode: string;
+
+  constructor(wire: WireError) {
+    super(`${wire.type}: ${wire.message}`, { data: wire.data });
+    this.remoteType = wire.type;
+    this.remoteMessage = wire.message;
+    this.remoteCode = wire.code;
+  }
+}
+
+type SvcErrorClass = (new (message: string, options?: { data?: unknown }) => SvcError) & {
+  code: string;
+};
+
+/** Every code the caller rebuilds as its own class. Kept honest by errors.test.ts. */
+export const catalogue: ReadonlyMap<string, SvcErrorClass> = new Map<string, SvcErrorClass>(
+  [
+    RpcTimeoutError,
+    UnknownServiceError,
+    MethodNotFoundError,
+    ValidationError,
+    MalformedRequestError,
+    IncorrectSignatureError,
+    ConnectionLostError,
+    DecodeError,
+    SerializationError,
+    ConfigError,
+    ContainerStoppedError,
+    BackendError,
+    UsageError,
+  ].map((cls) => [cls.code, cls]),
+);
+
+const userErrors = new Map<string, SvcErrorClass>();
+
+/**
+ * Lets callers rebuild a user error class from its code instead of wrapping
+ * it in a RemoteError. The class must extend SvcError and set a static code.
+ */
+export function registerError(cls: SvcErrorClass): void {
+  if (catalogue.has(cls.code)) throw new UsageError(`error code ${cls.code} is reserved by svc`);
+  userErrors.set(cls.code, cls);
+}
+
+/** The wire form of any thrown value. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof RemoteError) {
+    return {
+      code: err.remoteCode,
+      type: err.remoteType,
+      message: err.remoteMessage,
+      data: err.data,
+    };
+  }
+  if (err instanceof SvcError) {
+    const wire: WireError = { code: err.code, type: err.name, message: err.message };
+    if (err.data !== undefined) wire.data = err.data;
+    return wire;
+  }
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      code: typeof code === 'string' ? code : RemoteError.code,
+      type: err.name || 'Error',
+      message: err.message,
+    };
+  }
+  return { code: RemoteError.code, type: typeof err, message: String(err) };
+}
+
+/** Rebuilds an error received from the wire: catalogued codes as their class, the rest as RemoteError. */
+export function fromWireError(wire: unknown): SvcError {
+  const w = normalizeWire(wire);
+  const cls = catalogue.get(w.code) ?? userErrors.get(w.code);
+  if (cls && (w.type === cls.name || catalogue.has(w.code))) {
+    return new cls(w.message, w.data === undefined ? {} : { data: w.data });
+  }
+  return new RemoteError(w);
+}
+
+function normalizeWire(wire: unknown): WireError {
+  if (typeof wire !== 'object' || wire === null) {
+    return { code: RemoteError.code, type: 'Error', message: String(wire) };
+  }
+  const w = wire as Record<string, unknown>;
+  const out: WireError = {
+    code: typeof w['code'] === 'string' ? w['code'] : RemoteError.code,
+    type: typeof w['type'] === 'string' ? w['type'] : 'Error',
+    message: typeof w['message'] === 'string' ? w['message'] : '',
+  };
+  if (w['data'] !== undefined) out.data = w['data'];
+  return out;
+}

