@@ -152,7 +152,7 @@ export class Instance {
         ...(source.startsWith('.') || source.startsWith('/')
           ? { sourceFile: resolve(cfg.dir, source) }
           : {}),
-        builtins: (method) => this.#builtin(method),
+        builtins: (method, params) => this.#builtin(method, params),
       });
       this.containers.push(container);
     }
@@ -268,7 +268,7 @@ export class Instance {
     return c.handleRpc(req);
   }
 
-  #builtin(method: string): Promise<unknown> | undefined {
+  #builtin(method: string, params: unknown): Promise<unknown> | undefined {
     switch (method) {
       case 'status':
         return Promise.resolve({
@@ -288,8 +288,16 @@ export class Instance {
         });
       case 'get_metrics':
         return Promise.resolve({ instance: this.id, ...this.metrics.snapshot() });
-      case 'recent_logs':
-        return Promise.resolve(this.ring.recent());
+      case 'recent_logs': {
+        // Records kept in the ring, for `svc tail --trace` after the fact.
+        const p = (params ?? {}) as { traceId?: unknown; limit?: unknown };
+        return Promise.resolve(
+          this.ring.recent({
+            ...(typeof p.traceId === 'string' ? { traceId: p.traceId } : {}),
+            ...(typeof p.limit === 'number' && p.limit > 0 ? { limit: p.limit } : {}),
+          }),
+        );
+      }
       default:
         return undefined;
     }
