@@ -3,7 +3,7 @@ import { levelRank, type LogLevel, type LogRecord, type Logger } from './logger.
 import { formatPretty } from './pretty.js';
 
 export * from './logger.js';
-export { formatPretty } from './pretty.js';
+export { formatPretty, colorFor } from './pretty.js';
 
 /** Where records go: the terminal, the ring of recent records, the log stream. */
 export interface LogSink {

@@ -1,0 +1,161 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import type { InstanceRecord, LogRecord, Registry } from '@svc/core';
+import { LineDecoder } from './records.js';
+
+/** The instance a record came from, as the registry describes it. */
+export interface LogSource {
+  instance: string;
+  /** services the instance runs */
+  services: string[];
+  /** `tcp://host:port` */
+  endpoint: string;
+  pid: number;
+}
+
+export interface FollowOptions {
+  registry: Registry;
+  /** services to follow; empty: every service */
+  services: readonly string[];
+  onRecord(record: LogRecord, source: LogSource): void;
+  /** called once a connection to an instance's stream is open */
+  onJoin?(source: LogSource): void;
+  /** called when an instance's stream closes or it leaves the registry */
+  onLeave?(source: LogSource): void;
+  /** how often the registry is read, ms (default 400: new instances show within a second) */
+  pollMs?: number;
+}
+
+interface Link {
+  source: LogSource;
+  socket: Socket;
+  open: boolean;
+}
+
+/** Parses `tcp://host:port` (IPv6 hosts in brackets); undefined when it is not one. */
+export function parseTcpEndpoint(endpoint: string): { host: string; port: number } | undefined {
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(endpoint);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * Follows the log streams of a cluster's instances: reads the registry
+ * every `pollMs`, connects to the `logs` endpoint of every instance of the
+ * wanted services, and lets go of instances that leave. A stream that
+ * fails or sends garbage is dropped without a word; the next registry read
+ * reconnects to it if the instance is still listed.
+ */
+export class LogFollower {
+  readonly #options: FollowOptions;
+  readonly #links = new Map<string, Link>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #polling: Promise<void> | undefined;
+  /** lines that were not log records */
+  bad = 0;
+
+  constructor(options: FollowOptions) {
+    this.#options = options;
+  }
+
+  /** Reads the registry once and waits for the first connections to open, then keeps polling. */
+  async start(): Promise<void> {
+    await this.poll();
+    this.#timer = setInterval(() => void this.poll(), this.#options.pollMs ?? 400);
+  }
+
+  /** Instances whose stream is open. */
+  get sources(): LogSource[] {
+    return [...this.#links.values()].filter((l) => l.open).map((l) => l.source);
+  }
+
+  /** One registry read: connect to new instances, drop vanished ones. */
+  poll(): Promise<void> {
+    this.#polling ??= this.#poll().finally(() => (this.#polling = undefined));
+    return this.#polling;
+  }
+
+  async #poll(): Promise<void> {
+    let records: InstanceRecord[];
+    try {
+      records = await this.#options.registry.list();
+    } catch {
+      return; // a registry hiccup: try again next time
+    }
+    if (this.#closed) return;
+    const wanted = new Set(this.#options.services);
+    const found = new Map<string, LogSource>();
+    for (const r of records) {
+      if (r.service.startsWith('svc-cli-')) continue;
+      if (wanted.size > 0 && !wanted.has(r.service)) continue;
+      const endpoint = r.endpoints['logs'];
+      if (typeof endpoint !== 'string' || !parseTcpEndpoint(endpoint)) continue;
+      const seen = found.get(endpoint);
+      if (seen) {
+        if (!seen.services.includes(r.service)) seen.services.push(r.service);
+      } else {
+        found.set(endpoint, { instance: r.id, services: [r.service], endpoint, pid: r.pid });
+      }
+    }
+    for (const [endpoint, link] of this.#links) {
+      if (!found.has(endpoint)) this.#drop(endpoint, link);
+    }
+    const opening: Promise<void>[] = [];
+    for (const [endpoint, source] of found) {
+      const link = this.#links.get(endpoint);
+      if (link) link.source.services = source.services;
+      else opening.push(this.#open(source));
+    }
+    await Promise.all(opening);
+  }
+
+  #open(source: LogSource): Promise<void> {
+    const { host, port } = parseTcpEndpoint(source.endpoint)!;
+    const socket = netConnect({ host, port });
+    const link: Link = { source, socket, open: false };
+    this.#links.set(source.endpoint, link);
+    const decoder = new LineDecoder((record) => {
+      if (record.service === undefined && source.services.length === 1)
+        record.service = source.services[0];
+      record.instance ??= source.instance;
+      try {
+        this.#options.onRecord(record, source);
+      } catch {
+        // A failing consumer must not stop the other streams.
+      }
+    });
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      if (!decoder.push(chunk)) socket.destroy();
+      this.bad = decoder.bad;
+    });
+    return new Promise<void>((resolve) => {
+      socket.once('connect', () => {
+        link.open = true;
+        this.#options.onJoin?.(source);
+        resolve();
+      });
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => {
+        resolve();
+        if (this.#links.get(source.endpoint) === link) this.#drop(source.endpoint, link);
+      });
+    });
+  }
+
+  #drop(endpoint: string, link: Link): void {
+    this.#links.delete(endpoint);
+    link.socket.destroy();
+    if (link.open) this.#options.onLeave?.(link.source);
+    link.open = false;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#polling;
+    for (const [endpoint, link] of this.#links) this.#drop(endpoint, link);
+  }
+}

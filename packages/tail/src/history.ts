@@ -1,0 +1,73 @@
+import type { ClusterClient, InstanceRecord, LogRecord } from '@svc/core';
+import { toRecord } from './records.js';
+
+export interface HistoryOptions {
+  /** services to ask; empty: every service */
+  services: readonly string[];
+  /** a trace id or its first characters */
+  trace: string;
+  /** per-instance call timeout, ms (default 3000) */
+  timeout?: number;
+}
+
+export interface History {
+  records: LogRecord[];
+  /** instances that did not answer, with why */
+  failures: Array<{ instance: InstanceRecord; error: string }>;
+}
+
+/** Length of the trace ids svc makes; a shorter `--trace` is a prefix looked up among recent records. */
+const FULL_TRACE = 32;
+
+/**
+ * A finished trace after the fact: asks every instance for the records of
+ * the trace its ring still holds (`svc.recent_logs`) and merges them in
+ * time order.
+ */
+export async function traceHistory(
+  client: ClusterClient,
+  options: HistoryOptions,
+): Promise<History> {
+  const wanted = new Set(options.services);
+  const instances = new Map<string, InstanceRecord>();
+  for (const r of await client.backends.registry.list()) {
+    if (r.service.startsWith('svc-cli-') || instances.has(r.id)) continue;
+    if (wanted.size > 0 && !wanted.has(r.service)) continue;
+    if (typeof r.endpoints['rpc'] !== 'string') continue;
+    instances.set(r.id, r);
+  }
+  const exact = options.trace.length >= FULL_TRACE;
+  const failures: History['failures'] = [];
+  const batches = await Promise.all(
+    [...instances.values()].map(async (r) => {
+      try {
+        const got = await client.call(
+          r.service,
+          'svc.recent_logs',
+          exact ? { traceId: options.trace } : {},
+          { address: r.endpoints['rpc']!, timeout: options.timeout ?? 3000 },
+        );
+        if (!Array.isArray(got)) return [];
+        const out: LogRecord[] = [];
+        for (const item of got) {
+          const record = toRecord(item);
+          if (!record || !(record.traceId ?? '').startsWith(options.trace)) continue;
+          record.instance ??= r.id;
+          out.push(record);
+        }
+        return out;
+      } catch (err) {
+        failures.push({ instance: r, error: err instanceof Error ? err.message : String(err) });
+        return [];
+      }
+    }),
+  );
+  // Stable sort: records of one instance in the same millisecond keep their order.
+  const records = batches.flat().sort((a, b) => a.time - b.time);
+  return { records, failures };
+}
+
+/** A key telling one record from another, to print a record seen both in history and live once. */
+export function recordKey(record: LogRecord): string {
+  return `${record.instance ?? ''}|${record.time}|${record.level}|${record.msg}`;
+}

@@ -1,0 +1,111 @@
+import { start as startRepl } from 'node:repl';
+import { inspect } from 'node:util';
+import type { ClusterClient, EmitOptions } from '@svc/core';
+import { clusterCompletion, completeRpc } from './complete.js';
+
+/** The names a shell puts in scope: `rpc`, `emit`, `discover`, `inspect`, `client`. */
+export function shellScope(client: ClusterClient): Record<string, unknown> {
+  return {
+    client,
+    rpc: client.rpc,
+    emit: (type: string, body?: unknown, options?: EmitOptions) => client.emit(type, body, options),
+    discover: async () => {
+      const out: Record<string, Array<{ id: string; pid: number; host: string }>> = {};
+      for (const [service, list] of await client.discover())
+        out[service] = list.map((r) => ({ id: r.id, pid: r.pid, host: r.host }));
+      return out;
+    },
+    inspect: (service: string) => client.inspect(service),
+  };
+}
+
+/**
+ * Runs code with the shell's names in scope and top-level `await`: an
+ * expression's value is returned; statements run and give `undefined`
+ * (or what they `return`). The code is the user's own, from the command
+ * line; nothing received from the cluster is ever evaluated.
+ */
+export async function evaluate(code: string, scope: Record<string, unknown>): Promise<unknown> {
+  const AsyncFunction = (Object.getPrototypeOf(async () => {}) as { constructor: unknown })
+    .constructor as new (...args: string[]) => (...values: unknown[]) => Promise<unknown>;
+  const names = Object.keys(scope);
+  let fn: (...values: unknown[]) => Promise<unknown>;
+  try {
+    fn = new AsyncFunction(...names, `return (\n${code}\n);`);
+  } catch {
+    fn = new AsyncFunction(...names, code);
+  }
+  return fn(...names.map((n) => scope[n]));
+}
+
+/** A value as `svc shell -c` prints it: JSON when it is plain data, else as Node inspects it. */
+export function formatResult(value: unknown, color = false): string | undefined {
+  if (value === undefined) return undefined;
+  if (isPlainData(value, 0)) return JSON.stringify(value, null, 2);
+  return inspect(value, { depth: 6, colors: color });
+}
+
+function isPlainData(value: unknown, depth: number): boolean {
+  if (depth > 50) return false;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((v) => isPlainData(v, depth + 1));
+  if (typeof value === 'object') {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return false;
+    return Object.values(value).every((v) => isPlainData(v, depth + 1));
+  }
+  return false;
+}
+
+export interface ShellOptions {
+  client: ClusterClient;
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+  /** shown before the first prompt */
+  banner?: string;
+}
+
+/**
+ * `svc shell`: a Node REPL with top-level await, already connected:
+ * `rpc.Greeting.greet({ name })`, `emit(type, body)`, `discover()`,
+ * `inspect(name)`, `client`; Tab completes service and method names.
+ * Resolves when the REPL closes (`.exit`, Ctrl-D).
+ */
+export async function runShell(options: ShellOptions): Promise<void> {
+  const input = options.input ?? process.stdin;
+  const output = options.output ?? process.stdout;
+  if (options.banner) output.write(`${options.banner}\n`);
+  const server = startRepl({
+    prompt: 'svc> ',
+    input,
+    output,
+    useGlobal: false,
+    ignoreUndefined: true,
+    preview: false,
+  });
+  Object.assign(server.context, shellScope(options.client));
+  const source = clusterCompletion(options.client);
+  const fallback = server.completer as (
+    line: string,
+    cb: (err: Error | null, result?: [string[], string]) => void,
+  ) => void;
+  // Readline reads `completer` at each Tab: `rpc.` completions come from the cluster, the rest from Node.
+  (server as unknown as { completer: typeof fallback }).completer = (line, cb) => {
+    completeRpc(line, source).then(
+      (found) => (found ? cb(null, found) : fallback.call(server, line, cb)),
+      () => fallback.call(server, line, cb),
+    );
+  };
+  // A promise nobody awaited (`rpc.X.y()` without await) that fails is printed, not fatal.
+  const onRejection = (reason: unknown) => {
+    output.write(`Uncaught (in promise) ${inspect(reason, { depth: 2 })}\n`);
+    server.displayPrompt();
+  };
+  process.on('unhandledRejection', onRejection);
+  try {
+    await new Promise<void>((resolve) => server.on('exit', () => resolve()));
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+}

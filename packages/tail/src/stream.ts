@@ -1,0 +1,123 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Instance, InstanceExtension, LogRecord, LogSink } from '@svc/core';
+import { safeJson } from '@svc/core';
+
+export interface LogStreamOptions {
+  /** address to bind (default: the instance's `bind_host`, else 127.0.0.1) */
+  host?: string;
+  /** bytes queued for one slow subscriber before its records are dropped (default 1 MiB) */
+  maxQueuedBytes?: number;
+  /** a record whose JSON line is longer is cut down to its standard fields (default 64 KiB) */
+  maxRecordBytes?: number;
+}
+
+/**
+ * The log stream of one instance: a TCP server on 127.0.0.1 (port chosen
+ * by the system) that sends every record to every connected subscriber as
+ * one JSON object a line. Plain TCP rather than a ZeroMQ PUB socket: it
+ * needs no native module and lets the stream see each subscriber's queue,
+ * so a slow or stalled one loses records instead of growing the instance's
+ * memory. With no subscriber a record costs one size check.
+ *
+ * It is a {@link LogSink} (the instance's logger writes to it) and an
+ * {@link InstanceExtension} (the instance starts it and registers its
+ * address as the `logs` endpoint).
+ */
+export class LogStream implements LogSink, InstanceExtension {
+  readonly #clients = new Set<Socket>();
+  readonly #maxQueued: number;
+  readonly #maxRecord: number;
+  readonly #host: string | undefined;
+  #server: Server | undefined;
+  /** records not sent to a subscriber because its queue was full */
+  dropped = 0;
+
+  constructor(options: LogStreamOptions = {}) {
+    this.#host = options.host;
+    this.#maxQueued = options.maxQueuedBytes ?? 1024 * 1024;
+    this.#maxRecord = options.maxRecordBytes ?? 64 * 1024;
+  }
+
+  /** Number of connected subscribers. */
+  get subscribers(): number {
+    return this.#clients.size;
+  }
+
+  write(record: LogRecord): void {
+    if (this.#clients.size === 0) return;
+    try {
+      const line = this.#encode(record);
+      for (const socket of this.#clients) {
+        if (socket.writableLength > this.#maxQueued) {
+          this.dropped++;
+          continue;
+        }
+        socket.write(line);
+      }
+    } catch {
+      // Logging must never fail the code that logs; a broken socket is dropped by its error handler.
+    }
+  }
+
+  #encode(record: LogRecord): string {
+    const line = safeJson(record);
+    if (line.length <= this.#maxRecord) return `${line}\n`;
+    const { time, level, msg, service, instance, traceId } = record;
+    return `${safeJson({
+      time,
+      level,
+      msg: `${msg.slice(0, 2000)}… (record of ${line.length} bytes cut)`,
+      service,
+      instance,
+      traceId,
+    })}\n`;
+  }
+
+  async start(instance?: Instance): Promise<Record<string, string>> {
+    const host = this.#host ?? instance?.config.bindHost ?? '127.0.0.1';
+    const server = createServer((socket) => this.#accept(socket));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port: 0 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', () => {
+      // Accept errors (too many open files) only cost that subscriber.
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('log stream has no port');
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return { logs: `tcp://${shown}:${address.port}` };
+  }
+
+  #accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.#clients.add(socket);
+    // Subscribers have nothing to say: whatever they send is read and discarded.
+    socket.on('data', () => {});
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.#clients.delete(socket));
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.#clients) socket.destroy();
+    this.#clients.clear();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/**
+ * The log stream `svc instance` gives every instance: pass it both as a
+ * sink and as an extension.
+ *
+ *   const logs = createLogStream();
+ *   new Instance({ config, sinks: [terminalSink(), logs], extensions: [logs] });
+ */
+export function createLogStream(options: LogStreamOptions = {}): LogStream {
+  return new LogStream(options);
+}

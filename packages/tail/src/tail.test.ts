@@ -1,0 +1,155 @@
+import { ClusterClient, type LogRecord } from '@svc/core';
+import { describe, expect, it } from 'vitest';
+import { LogFollower } from './follow.js';
+import { runTail } from './tail.js';
+import { Greeting, startTour } from './tour.fixture.js';
+
+async function until<T>(fn: () => T | undefined, what: string, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('log stream and follower', () => {
+  it('publishes every instance as a logs endpoint in the registry', async () => {
+    await using tour = await startTour();
+    const records = await tour.hub.connect().registry.list();
+    expect(records.map((r) => r.service).sort()).toEqual(['Greeting', 'Listen', 'Web']);
+    for (const r of records) expect(r.endpoints['logs']).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('delivers the records of a request from every service with one trace id', async () => {
+    await using tour = await startTour();
+    const got: LogRecord[] = [];
+    const follower = new LogFollower({
+      registry: tour.hub.connect().registry,
+      services: [],
+      onRecord: (r) => got.push(r),
+    });
+    await follower.start();
+    try {
+      expect(follower.sources).toHaveLength(3);
+      const res = await fetch(`${tour.webUrl()}/greet?name=John`);
+      const traceId = res.headers.get('x-trace-id')!;
+      await until(() => got.find((r) => r.msg === 'Somebody greeted John'), 'the Listen record');
+      const ofTrace = got.filter((r) => r.traceId === traceId);
+      expect(new Set(ofTrace.map((r) => r.service))).toEqual(
+        new Set(['Web', 'Greeting', 'Listen']),
+      );
+      expect(ofTrace.map((r) => r.msg)).toEqual(
+        expect.arrayContaining([
+          'About to greet John',
+          'Saying hi to John',
+          'rpc Greeting.greet ok',
+          'http GET /greet 200',
+          'Somebody greeted John',
+        ]),
+      );
+    } finally {
+      await follower.close();
+    }
+  });
+
+  it('picks up an instance started later and drops one that stops', async () => {
+    await using tour = await startTour();
+    const joined: string[] = [];
+    const left: string[] = [];
+    const follower = new LogFollower({
+      registry: tour.hub.connect().registry,
+      services: ['Greeting'],
+      onRecord: () => {},
+      onJoin: (s) => joined.push(s.instance),
+      onLeave: (s) => left.push(s.instance),
+      pollMs: 50,
+    });
+    await follower.start();
+    try {
+      expect(joined).toEqual([tour.instances[0]!.id]);
+      const second = await tour.add(Greeting);
+      await until(() => joined.includes(second.id), 'the new instance');
+      await second.stop({ graceMs: 0 });
+      await until(() => left.includes(second.id), 'the stopped instance to leave');
+      expect(follower.sources.map((s) => s.instance)).toEqual([tour.instances[0]!.id]);
+    } finally {
+      await follower.close();
+    }
+  });
+});
+
+describe('runTail', () => {
+  it('prints a finished trace in time order from the rings, and only that trace', async () => {
+    await using tour = await startTour();
+    const first = await fetch(`${tour.webUrl()}/greet?name=Ann`);
+    const res = await fetch(`${tour.webUrl()}/greet?name=Bob`);
+    const traceId = res.headers.get('x-trace-id')!;
+    expect(first.headers.get('x-trace-id')).not.toBe(traceId);
+    const client = new ClusterClient(tour.hub.connect(), { name: 'test' });
+    // The Listen handler runs after the HTTP reply: wait until its ring has it.
+    await until(
+      () => tour.instances[1]!.ring.recent({ traceId }).length > 0,
+      'the Listen record in its ring',
+    );
+    const lines: string[] = [];
+    await runTail({
+      client,
+      services: [],
+      trace: traceId,
+      follow: false,
+      json: true,
+      write: (l) => lines.push(l),
+      notice: () => {},
+    });
+    const records = lines.map((l) => JSON.parse(l) as LogRecord);
+    expect(records.every((r) => r.traceId === traceId)).toBe(true);
+    const times = records.map((r) => r.time);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    const msgs = records.map((r) => r.msg);
+    expect(msgs).toContain('About to greet Bob');
+    expect(msgs).toContain('Somebody greeted Bob');
+    expect(msgs.indexOf('About to greet Bob')).toBeLessThan(msgs.indexOf('Saying hi to Bob'));
+    expect(msgs.indexOf('Saying hi to Bob')).toBeLessThan(msgs.indexOf('Somebody greeted Bob'));
+    expect(msgs.join('\n')).not.toContain('Ann');
+    // A prefix of the id, as tail prints it, finds the same records.
+    const short: string[] = [];
+    await runTail({
+      client,
+      services: [],
+      trace: traceId.slice(0, 12),
+      follow: false,
+      json: true,
+      write: (l) => short.push(l),
+      notice: () => {},
+    });
+    expect(short).toEqual(lines);
+  });
+
+  it('follows live records through the filters until aborted', async () => {
+    await using tour = await startTour();
+    const client = new ClusterClient(tour.hub.connect(), { name: 'test' });
+    const lines: string[] = [];
+    const abort = new AbortController();
+    let joined = 0;
+    const done = runTail({
+      client,
+      services: ['Greeting'],
+      level: 'warn',
+      write: (l) => lines.push(l),
+      notice: () => joined++,
+      signal: abort.signal,
+    });
+    await until(() => joined === 1, 'tail to join Greeting');
+    await client.rpc.Greeting!.greet!({ name: 'Zed' });
+    await expect(client.rpc.Greeting!.fail!({})).rejects.toThrow('boom');
+    await until(() => lines.find((l) => l.includes('Greeting.fail')), 'the error record');
+    abort.abort();
+    await done;
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /Greeting\/[0-9a-f]{8}\s+ERROR\s+[0-9a-f]{12}\s+rpc Greeting\.fail failed: boom/,
+    );
+  });
+});

@@ -1,0 +1,93 @@
+import type { ClusterClient, LogRecord } from '@svc/core';
+import { makeFilter, type FilterOptions } from './filter.js';
+import { LogFollower } from './follow.js';
+import { recordKey, traceHistory } from './history.js';
+import { renderRecord } from './render.js';
+import { safeJson } from '@svc/core';
+
+export interface TailOptions extends FilterOptions {
+  client: ClusterClient;
+  /** services to follow; empty: every service */
+  services: readonly string[];
+  /** raw records, one JSON object a line */
+  json?: boolean;
+  /** ANSI colours */
+  color?: boolean;
+  /** keep following live records (default true); false with `trace`: print the history and return */
+  follow?: boolean;
+  /** registry read interval, ms */
+  pollMs?: number;
+  /** one output line (a record) */
+  write(line: string): void;
+  /** one notice for a human (joins, instances that did not answer) */
+  notice(line: string): void;
+  /** stops following */
+  signal?: AbortSignal;
+}
+
+/**
+ * `svc tail`: with a trace id, first the records of that trace that the
+ * instances still hold, in time order; then, unless `follow` is false,
+ * live records of every instance of the services, filtered, until `signal`
+ * aborts.
+ */
+export async function runTail(options: TailOptions): Promise<void> {
+  const filter = makeFilter(options);
+  const follow = options.follow ?? true;
+  let whoWidth = 0;
+  const print = (record: LogRecord) => {
+    if (options.json) {
+      options.write(safeJson(record));
+      return;
+    }
+    whoWidth = Math.max(whoWidth, (record.service ?? '-').length + 9);
+    options.write(renderRecord(record, { color: options.color ?? false, whoWidth }));
+  };
+
+  // While the history is fetched, live records wait here, so none is lost or printed twice.
+  let pending: LogRecord[] | undefined = options.trace !== undefined ? [] : undefined;
+  const follower = follow
+    ? new LogFollower({
+        registry: options.client.backends.registry,
+        services: options.services,
+        ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+        onRecord: (record) => {
+          if (!filter(record)) return;
+          if (pending) pending.push(record);
+          else print(record);
+        },
+        onJoin: (s) =>
+          options.notice(`following ${s.services.join(',')}/${s.instance.slice(0, 8)}`),
+      })
+    : undefined;
+
+  try {
+    if (follower) await follower.start();
+    if (options.trace !== undefined) {
+      const history = await traceHistory(options.client, {
+        services: options.services,
+        trace: options.trace,
+      });
+      for (const f of history.failures)
+        options.notice(
+          `${f.instance.service}/${f.instance.id.slice(0, 8)} did not answer: ${f.error}`,
+        );
+      const seen = new Set<string>();
+      for (const record of history.records) {
+        if (!filter(record)) continue;
+        seen.add(recordKey(record));
+        print(record);
+      }
+      const waiting = pending ?? [];
+      pending = undefined;
+      for (const record of waiting) if (!seen.has(recordKey(record))) print(record);
+    }
+    if (!follower) return;
+    await new Promise<void>((resolve) => {
+      if (options.signal?.aborted) resolve();
+      options.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    await follower?.close();
+  }
+}
