@@ -1,5 +1,4 @@
 import type { BackendContext } from '../backends.js';
-import type { CallHeaders } from '../context-headers.js';
 import {
   ConnectionLostError,
   MalformedRequestError,
@@ -12,6 +11,7 @@ import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { InstancePicker } from './picker.js';
+import { isObject, parseCallHeaders } from './wire-check.js';
 import type {
   RpcCallOptions,
   RpcHandler,
@@ -155,9 +155,6 @@ export class ZmqRpcTransport implements RpcTransport {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Checks an incoming request's shape and copies only the known fields. */
 function parseRequest(body: unknown): RpcRequest {
   if (!isObject(body)) throw new MalformedRequestError('request is not an object');
@@ -168,23 +165,9 @@ function parseRequest(body: unknown): RpcRequest {
   if (args !== undefined && !Array.isArray(args)) {
     throw new MalformedRequestError('request args is not a list');
   }
-  const request: RpcRequest = { service, method, params, headers: parseHeaders(headers) };
+  const request: RpcRequest = { service, method, params, headers: parseCallHeaders(headers) };
   if (args !== undefined) request.args = args as unknown[];
   return request;
-}
-
-function parseHeaders(value: unknown): CallHeaders {
-  if (!isObject(value)) throw new MalformedRequestError('request lacks headers');
-  const { traceId, callIdStack, data } = value;
-  if (
-    typeof traceId !== 'string' ||
-    !Array.isArray(callIdStack) ||
-    !callIdStack.every((c) => typeof c === 'string') ||
-    !isObject(data)
-  ) {
-    throw new MalformedRequestError('request headers are not { traceId, callIdStack, data }');
-  }
-  return { traceId, callIdStack, data };
 }
 
 function parseResponse(value: unknown): RpcResponse {
