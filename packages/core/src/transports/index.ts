@@ -25,6 +25,10 @@ export async function createRpcTransport(
   ctx: BackendContext,
 ): Promise<RpcTransport> {
   switch (schemeOf(url)) {
+    case 'net': {
+      const { NetRpcTransport } = await import('./net.js');
+      return new NetRpcTransport(registry, ctx);
+    }
     default:
       throw new ConfigError(
         `unknown rpc transport "${url}": expected "net", "zmq" or "amqp://..."`,
