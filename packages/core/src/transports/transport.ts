@@ -6,6 +6,11 @@ export interface RpcRequest {
   method: string;
   /** the parameters object (keyword arguments) */
   params: unknown;
+  /**
+   * Positional arguments, from peers that send them (Nameko's `args`); the
+   * runtime maps them onto the method's declared parameter order.
+   */
+  args?: unknown[];
   headers: CallHeaders;
 }
 
