@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
+import { describeRpcTransport } from '../testing/conformance/rpc.js';
 import { createRpcTransport } from './index.js';
 import { NetRpcTransport, parseEndpoint } from './net.js';
 import type { RpcHandler, RpcRequest } from './transport.js';
@@ -113,6 +114,19 @@ describe('net rpc transport', () => {
     const names = Array.from({ length: 500 }, (_, i) => `n${i}`);
     const replies = await Promise.all(names.map((n) => client.call(greet(n), { timeout: 5000 })));
     expect(replies.map((r) => (r.ok ? r.result : null))).toEqual(names.map((n) => `Hi, ${n}!`));
+  });
+
+  it('carries positional args when the caller sends them', async () => {
+    let seen: RpcRequest | undefined;
+    const record: RpcHandler = async (req) => {
+      seen = req;
+      return { ok: true, result: null };
+    };
+    const server = await serve('a', record);
+    const { rpc } = await server.listen(['greeter'], record);
+    const client = make();
+    await client.call({ ...greet('x'), args: [1, 'two'] }, { timeout: 2000, address: rpc! });
+    expect(seen?.args).toEqual([1, 'two']);
   });
 
   it('carries error replies as wire errors', async () => {
@@ -268,4 +282,14 @@ describe('net rpc transport', () => {
     expect(() => parseEndpoint('tcp://nohost')).toThrow(/bad rpc endpoint/);
     expect(parseEndpoint('tcp://[::1]:80')).toEqual({ host: '::1', port: 80 });
   });
+});
+
+const conformanceStore = new MemoryRegistryStore();
+const quiet: Logger = recordingLogger([]);
+describeRpcTransport('net', {
+  create: async () => {
+    const registry = new MemoryRegistry(conformanceStore);
+    const ctx = { cluster: 'conformance', bindHost: '127.0.0.1', log: quiet, clientName: 'c' };
+    return { rpc: new NetRpcTransport(registry, ctx), registry };
+  },
 });

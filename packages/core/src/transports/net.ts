@@ -25,7 +25,7 @@ import type {
 } from './transport.js';
 
 // Wire messages are MessagePack arrays, positional to keep frames small and
-// decoding cheap: [REQUEST, id, service, method, params, headers],
+// decoding cheap: [REQUEST, id, service, method, params, headers, args?],
 // [REPLY_OK, id, result], [REPLY_ERROR, id, wireError].
 const REQUEST = 0;
 const REPLY_OK = 1;
@@ -112,14 +112,12 @@ export class NetRpcTransport implements RpcTransport {
       this.#clients.set(endpoint, conn);
     }
     const id = (this.#nextId = (this.#nextId + 1) % 0x7fffffff);
-    const body = this.#serializer.encode([
-      REQUEST,
-      id,
-      request.service,
-      request.method,
-      request.params,
-      request.headers,
-    ]);
+    const { service, method, params, headers, args } = request;
+    const body = this.#serializer.encode(
+      args === undefined
+        ? [REQUEST, id, service, method, params, headers]
+        : [REQUEST, id, service, method, params, headers, args],
+    );
     return conn.send(id, body, request, options.timeout);
   }
 
@@ -204,7 +202,13 @@ export class NetRpcTransport implements RpcTransport {
     const service: unknown = msg[2];
     const method: unknown = msg[3];
     const headers: unknown = msg[5];
-    if (typeof service !== 'string' || typeof method !== 'string' || !isHeaders(headers)) {
+    const args: unknown = msg[6];
+    if (
+      typeof service !== 'string' ||
+      typeof method !== 'string' ||
+      !isHeaders(headers) ||
+      (args !== undefined && !Array.isArray(args))
+    ) {
       this.#reply(writer, id, {
         ok: false,
         error: toWireError(new MalformedRequestError('request needs service, method and headers')),
@@ -220,6 +224,7 @@ export class NetRpcTransport implements RpcTransport {
       return;
     }
     const request: RpcRequest = { service, method, params: msg[4], headers };
+    if (args !== undefined) request.args = args as unknown[];
     handler(request).then(
       (response) => this.#reply(writer, id, response),
       (err: unknown) => this.#reply(writer, id, { ok: false, error: toWireError(err) }),
