@@ -26,19 +26,19 @@ export function summarize(windows) {
 }
 
 /**
- * A client/server RPC contender. `server(ports)` and `client(ports)` give
- * [script, args] and extra client config; ports are fresh free ports for
- * peers that need them known in advance.
+ * A contender: an optional server script and a client script. `server(ports)`
+ * gives [script, args]; the client gets the server's address, a second free
+ * port (for peers that must know each other's ports) and the load settings.
  */
 export function rpcContender(name, { server, client, url }) {
   return {
     name,
     async once(inflight) {
       const ports = [await freePort(), await freePort()];
-      const srv = await start(...server(ports));
+      const srv = server ? await start(...server(ports)) : null;
       try {
         const result = await runClient(client, {
-          address: srv.value.address,
+          address: srv?.value.address,
           peerPort: ports[1],
           url,
           inflight,
@@ -48,7 +48,7 @@ export function rpcContender(name, { server, client, url }) {
         });
         return result.windows;
       } finally {
-        await srv.stop();
+        await srv?.stop();
       }
     },
   };
