@@ -1,5 +1,6 @@
 // Raw baseline: RPC over RabbitMQ with amqplib. Requests on a queue (acked
 // after the reply is published), replies to the caller's reply queue, JSON bodies.
+import '../lib/child.mjs';
 import process from 'node:process';
 import amqp from 'amqplib';
 import { amqpUrl, uniqueName } from '../lib/amqp.mjs';

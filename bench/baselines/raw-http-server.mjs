@@ -1,5 +1,6 @@
 // Raw baseline: a plain node:http server whose every request makes one RPC
 // through the raw net client (to raw-net-server) and returns its result as JSON.
+import '../lib/child.mjs';
 import http from 'node:http';
 import net from 'node:net';
 import process from 'node:process';

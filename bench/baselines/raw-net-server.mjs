@@ -1,4 +1,5 @@
 // Raw baseline: a node:net server answering [id, { name }] with [id, "Hi, <name>!"].
+import '../lib/child.mjs';
 import net from 'node:net';
 import process from 'node:process';
 import { readFrames, writeFrame } from '../lib/frames.mjs';

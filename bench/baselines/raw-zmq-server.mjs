@@ -1,4 +1,5 @@
 // Raw baseline: a zeromq.js ROUTER answering [id, { name }] with [id, "Hi, <name>!"] (msgpackr).
+import '../lib/child.mjs';
 import process from 'node:process';
 import { Router } from 'zeromq';
 import { packr } from '../lib/frames.mjs';

@@ -13,9 +13,10 @@ export function percentile(sorted, p) {
 /**
  * @param {() => Promise<unknown>} call one request
  * @param {{ inflight: number, warmupMs: number, windowMs: number, windows: number }} opts
+ * @param {(result: unknown) => void} [check] throws on a wrong answer (ends the run)
  * @returns {Promise<{ rate: number, p50: number, p99: number }[]>}
  */
-export async function closedLoop(call, { inflight, warmupMs, windowMs, windows }) {
+export async function closedLoop(call, { inflight, warmupMs, windowMs, windows }, check) {
   let stop = false;
   let latencies = [];
   let failure;
@@ -23,7 +24,8 @@ export async function closedLoop(call, { inflight, warmupMs, windowMs, windows }
     while (!stop) {
       const t0 = performance.now();
       try {
-        await call();
+        const result = await call();
+        if (check) check(result);
       } catch (err) {
         failure ??= err;
         stop = true;
@@ -38,8 +40,10 @@ export async function closedLoop(call, { inflight, warmupMs, windowMs, windows }
   for (let w = 0; w < windows && !stop; w++) {
     latencies = [];
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await sleep(windowMs);
     const elapsed = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     const done = latencies;
     latencies = [];
     done.sort((a, b) => a - b);
@@ -47,6 +51,8 @@ export async function closedLoop(call, { inflight, warmupMs, windowMs, windows }
       rate: (done.length * 1000) / elapsed,
       p50: percentile(done, 50),
       p99: percentile(done, 99),
+      // this process's CPU time per call: comparable even when the machine is busy
+      cpuUs: (cpu.user + cpu.system) / done.length,
     });
   }
   stop = true;

@@ -58,7 +58,11 @@ export async function start(script, args = [], timeoutMs = 20_000) {
 
 /** Runs a client script to completion and returns its JSON result line. */
 export async function runClient(script, config, timeoutMs = 60_000) {
-  const { value, stop } = await start(script, [JSON.stringify(config)], timeoutMs);
+  const { value, stop, exited } = await start(script, [JSON.stringify(config)], timeoutMs);
+  // It exits by itself after its result line; stop() is only for one that hangs.
+  const t = setTimeout(() => void stop(), 5000);
+  await exited;
+  clearTimeout(t);
   await stop();
   return value;
 }

@@ -10,8 +10,9 @@ const registry = new MemoryRegistry(new MemoryRegistryStore());
 const transport = await createRpcTransport(config.url, registry, ctx);
 const options = config.address ? { timeout: 10_000, address: config.address } : { timeout: 10_000 };
 let n = 0;
-const call = async () => {
-  const reply = await transport.call(
+// A fresh request per call, as the runtime builds one (trace id, call stack, context data).
+const call = () =>
+  transport.call(
     {
       service: 'greeter',
       method: 'hello',
@@ -20,8 +21,9 @@ const call = async () => {
     },
     options,
   );
+const check = (reply) => {
   if (!reply.ok) throw new Error(reply.error.message);
 };
-const windows = await closedLoop(call, config);
+const windows = await closedLoop(call, config, check);
 await transport.close();
 report({ windows });

@@ -1,5 +1,6 @@
 // svc: serves `greeter.hello` through the RPC transport named by argv[2]
 // (`net`, `zmq`, `amqp://...`) with a registry that never leaves this process.
+import '../lib/child.mjs';
 import process from 'node:process';
 import { MemoryRegistry, MemoryRegistryStore, createRpcTransport } from '@svc/core';
 

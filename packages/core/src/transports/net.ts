@@ -102,23 +102,35 @@ export class NetRpcTransport implements RpcTransport {
     return { rpc: this.#endpoint };
   }
 
-  async call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
-    if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
-    const endpoint = options.address ?? (await this.#picker.pick(request.service));
-    if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
+  // Not async: on the hot path (address known or instance cached) this stays
+  // one promise per call instead of three.
+  call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
+    if (this.#closed) return Promise.reject(new ConnectionLostError('the RPC transport is closed'));
+    if (options.address !== undefined) return this.#callAt(options.address, request, options);
+    return this.#picker
+      .pick(request.service)
+      .then((endpoint) => this.#callAt(endpoint, request, options));
+  }
+
+  #callAt(endpoint: string, request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
+    if (this.#closed) return Promise.reject(new ConnectionLostError('the RPC transport is closed'));
     let conn = this.#clients.get(endpoint);
-    if (!conn) {
-      conn = new ClientConnection(endpoint, this);
-      this.#clients.set(endpoint, conn);
+    try {
+      if (!conn) {
+        conn = new ClientConnection(endpoint, this);
+        this.#clients.set(endpoint, conn);
+      }
+      const id = (this.#nextId = (this.#nextId + 1) % 0x7fffffff);
+      const { service, method, params, headers, args } = request;
+      const body = this.#serializer.encode(
+        args === undefined
+          ? [REQUEST, id, service, method, params, headers]
+          : [REQUEST, id, service, method, params, headers, args],
+      );
+      return conn.send(id, body, request, options.timeout);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const id = (this.#nextId = (this.#nextId + 1) % 0x7fffffff);
-    const { service, method, params, headers, args } = request;
-    const body = this.#serializer.encode(
-      args === undefined
-        ? [REQUEST, id, service, method, params, headers]
-        : [REQUEST, id, service, method, params, headers, args],
-    );
-    return conn.send(id, body, request, options.timeout);
   }
 
   async close(): Promise<void> {
@@ -252,12 +264,17 @@ function isHeaders(value: unknown): value is CallHeaders {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** One pending call: settled by its reply, its timeout or the loss of its connection. */
+/** One pending call: settled by its reply, its deadline or the loss of its connection. */
 class PendingCall {
   constructor(
     readonly resolve: (response: RpcResponse) => void,
     readonly reject: (err: Error) => void,
-    readonly timer: NodeJS.Timeout,
+    readonly deadline: number,
+    // Names only, not the request: holding the request would keep its whole
+    // object graph alive across young-generation collections.
+    readonly service: string,
+    readonly method: string,
+    readonly timeout: number,
   ) {}
 }
 
@@ -271,6 +288,12 @@ class ClientConnection {
   readonly #pending = new Map<number, PendingCall>();
   readonly #services = new Set<string>();
   #dead: string | undefined;
+  // One timer per connection, armed for the earliest deadline, instead of one
+  // per call: a timer per call was a Timeout object and two list operations
+  // on every call.
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  readonly #sweep = () => this.#expire();
 
   constructor(endpoint: string, owner: NetRpcTransport) {
     this.endpoint = endpoint;
@@ -306,18 +329,35 @@ class ClientConnection {
     }
     this.#services.add(request.service);
     return new Promise<RpcResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#pending.delete(id)) {
-          reject(
-            new RpcTimeoutError(
-              `${request.service}.${request.method} did not answer within ${timeout} ms`,
-            ),
-          );
-        }
-      }, timeout);
-      this.#pending.set(id, new PendingCall(resolve, reject, timer));
+      const deadline = Date.now() + timeout;
+      const { service, method } = request;
+      this.#pending.set(id, new PendingCall(resolve, reject, deadline, service, method, timeout));
+      if (deadline < this.#timerAt) this.#arm(deadline);
       this.#writer.push(body);
     });
+  }
+
+  #arm(at: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#sweep, Math.max(0, at - Date.now()));
+  }
+
+  /** Fails the calls whose deadline has passed and re-arms for the next one. */
+  #expire(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [id, p] of this.#pending) {
+      if (p.deadline <= now) {
+        this.#pending.delete(id);
+        p.reject(
+          new RpcTimeoutError(`${p.service}.${p.method} did not answer within ${p.timeout} ms`),
+        );
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Infinity) this.#arm(next);
   }
 
   destroy(reason: string): void {
@@ -326,13 +366,12 @@ class ClientConnection {
     this.#writer.clear();
     this.#socket.destroy();
     this.#owner.lost(this, this.#services);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.#pending.size === 0) return;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of pending) {
-      clearTimeout(p.timer);
-      p.reject(new ConnectionLostError(why));
-    }
+    for (const p of pending) p.reject(new ConnectionLostError(why));
   }
 
   #onReply(body: Buffer): void {
@@ -344,7 +383,6 @@ class ClientConnection {
     // A reply whose call already timed out is dropped.
     if (!p) return;
     this.#pending.delete(msg[1]);
-    clearTimeout(p.timer);
     if (msg[0] === REPLY_OK) p.resolve({ ok: true, result: msg[2] });
     else if (msg[0] === REPLY_ERROR) {
       // Normalised through the catalogue: the peer's bytes are not trusted to be well shaped.
