@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests run against the packages' TypeScript sources, not their builds.
   resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
   test: {
     // Files start real processes on a 2-core machine: two files at a time.
     maxWorkers: 2,

@@ -1,1 +1,15 @@
 export { MemoryHub } from './hub.js';
+export {
+  fake,
+  workerFactory,
+  entrypointHook,
+  entrypointWaiter,
+  replaceDependencies,
+  testConfig,
+  type Fake,
+  type RecordedCall,
+  type RecordedEvent,
+  type TestWorker,
+} from './kit.js';
+export { testCluster, type TestCluster, type TestClusterOptions } from './cluster.js';
+export type { WorkerOutcome } from '../container.js';

@@ -1,0 +1,13 @@
+import { HttpError, Service, http, type HttpRequest } from '@svc/core';
+
+export class Web extends Service {
+  static override serviceName = 'Web';
+
+  /** handles /greet?name=<name> */
+  @http('GET', '/greet') async greet(request: HttpRequest) {
+    const name = request.query['name'];
+    if (!name) throw new HttpError(400, 'query parameter "name" is required');
+    this.log.info(`About to greet ${name}`);
+    return await this.rpc.Greeting!.greet!({ name });
+  }
+}

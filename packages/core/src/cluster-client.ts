@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { closeBackends, type BackendContext, type Backends } from './backends.js';
+import { Caller } from './client.js';
+import { DEFAULT_BACKENDS } from './config/instance.js';
+import { createEventTransport } from './events/index.js';
+import type { EventMessage } from './events/transport.js';
+import type { ServiceDescription } from './inspect.js';
+import { RecordLogger, terminalSink, type LogSink } from './log/index.js';
+import { createRegistry } from './registry/index.js';
+import type { InstanceRecord } from './registry/registry.js';
+import { createRpcTransport } from './transports/index.js';
+
+export interface ConnectOptions {
+  /** registry URL (default `SVC_REGISTRY`, else `local`) */
+  registry?: string;
+  /** RPC transport (default `SVC_RPC`, else `net`) */
+  rpc?: string;
+  /** events backend (default `SVC_EVENTS`, else `local`) */
+  events?: string;
+  /** cluster name (default `SVC_CLUSTER`, else `default`) */
+  cluster?: string;
+  /** the client's name: source of its events, first entry of its call-id stacks (default `svc-client`) */
+  name?: string;
+  /** default call timeout, ms */
+  timeout?: number;
+  /** ready-made backends (the test kit's memory hub) */
+  backends?: Backends;
+  /** where the client's own log records go (default: the terminal, warnings and up) */
+  sinks?: LogSink[];
+}
+
+/**
+ * A client of a running cluster, for scripts, the shell, tools and tests:
+ * `rpc` proxies, `emit`, `discover`, `inspect`, `subscribe`.
+ *
+ *   const client = await connect();
+ *   await client.rpc.Greeting.greet({ name: 'Flynne' });
+ */
+export class ClusterClient extends Caller {
+  readonly backends: Backends;
+  readonly name: string;
+  #subscribed = false;
+
+  constructor(backends: Backends, options: { name: string; timeout?: number }) {
+    super(backends, options);
+    this.backends = backends;
+    this.name = options.name;
+  }
+
+  /** Live instances of every service, by service name. */
+  async discover(): Promise<Map<string, InstanceRecord[]>> {
+    const out = new Map<string, InstanceRecord[]>();
+    for (const r of await this.backends.registry.list()) {
+      if (r.service.startsWith('svc-cli-')) continue;
+      const list = out.get(r.service);
+      if (list) list.push(r);
+      else out.set(r.service, [r]);
+    }
+    return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  /** What a service offers: RPC methods with parameters and docs, events, timers, HTTP routes. */
+  async inspect(
+    service: string,
+    options: { timeout?: number; address?: string } = {},
+  ): Promise<ServiceDescription> {
+    return (await this.call(service, 'svc.inspect', {}, options)) as ServiceDescription;
+  }
+
+  /**
+   * Receives every event of the given types (a copy each, whatever other
+   * subscribers do) until the client closes.
+   */
+  async subscribe(
+    types: readonly string[],
+    handler: (event: EventMessage) => void | Promise<void>,
+  ): Promise<void> {
+    if (this.#subscribed) throw new Error('a client subscribes once');
+    this.#subscribed = true;
+    const service = `svc-cli-${randomBytes(4).toString('hex')}`;
+    for (const type of types) {
+      await this.backends.events.subscribe(
+        { service, handler: 'print', type, mode: 'broadcast' },
+        async (e) => {
+          await handler(e);
+        },
+      );
+    }
+    const endpoints = await this.backends.events.start();
+    await this.backends.registry.register({
+      id: randomBytes(8).toString('hex'),
+      service,
+      host: hostname(),
+      pid: process.pid,
+      startedAt: Date.now(),
+      endpoints,
+      subscriptions: types.map((type) => ({ type, mode: 'broadcast' as const, handler: 'print' })),
+    });
+  }
+
+  async close(): Promise<void> {
+    await closeBackends(this.backends);
+  }
+}
+
+/** Connects to a cluster with the given backends (or those of the environment). */
+export async function connect(options: ConnectOptions = {}): Promise<ClusterClient> {
+  const env = process.env;
+  const name = options.name ?? 'svc-client';
+  const timeout = options.timeout;
+  let backends = options.backends;
+  if (!backends) {
+    const ctx: BackendContext = {
+      cluster: options.cluster ?? env['SVC_CLUSTER'] ?? 'default',
+      bindHost: env['SVC_BIND_HOST'] ?? '127.0.0.1',
+      log: new RecordLogger(options.sinks ?? [terminalSink()], { client: name }, 'warn'),
+      clientName: name,
+    };
+    const registry = await createRegistry(
+      options.registry ?? env['SVC_REGISTRY'] ?? DEFAULT_BACKENDS.registry,
+      ctx,
+    );
+    try {
+      backends = {
+        registry,
+        rpc: await createRpcTransport(
+          options.rpc ?? env['SVC_RPC'] ?? DEFAULT_BACKENDS.rpc,
+          registry,
+          ctx,
+        ),
+        events: await createEventTransport(
+          options.events ?? env['SVC_EVENTS'] ?? DEFAULT_BACKENDS.events,
+          registry,
+          ctx,
+        ),
+      };
+    } catch (err) {
+      await registry.close();
+      throw err;
+    }
+  }
+  return new ClusterClient(backends, { name, ...(timeout === undefined ? {} : { timeout }) });
+}

@@ -1,0 +1,107 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.js';
+import { loadInstanceConfig } from './instance.js';
+import { ConfigView } from './view.js';
+
+function file(text: string, name = 'conf.yml'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'svc-config-'));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('instance config', () => {
+  it('substitutes ${VAR} and ${VAR:-default} in values', () => {
+    const path = file(
+      `registry: \${MY_REGISTRY:-local}\nevents: \${MY_EVENTS}\ninterfaces:\n  Greeting:\n    class: ./g.ts#Greeting\n    greeting: "Hi \${WHO:-there}"\n`,
+    );
+    const cfg = loadInstanceConfig(path, { MY_EVENTS: 'amqp://guest:guest@127.0.0.1:5672/' });
+    expect(cfg.registry).toBe('local');
+    expect(cfg.events).toBe('amqp://guest:guest@127.0.0.1:5672/');
+    expect(cfg.interfaces[0]!.options['greeting']).toBe('Hi there');
+    expect(cfg.rpc).toBe('net');
+    expect(cfg.http).toEqual({ host: '127.0.0.1', trustTraceHeader: false });
+  });
+
+  it('names the file and key of an unset variable', () => {
+    const path = file('registry: ${NOPE_NOT_SET}\ninterfaces: { A: { class: ./a.ts#A } }\n');
+    expect(() => loadInstanceConfig(path, {})).toThrow(
+      new ConfigError(
+        `${path}: registry: environment variable NOPE_NOT_SET is not set (write \${NOPE_NOT_SET:-default} to give a default)`,
+      ),
+    );
+  });
+
+  it('names the file, the key and what was expected for bad values and unknown keys', () => {
+    expect(() =>
+      loadInstanceConfig(
+        file('http: { port: 99999 }\ninterfaces: { A: { class: ./a.ts#A } }\n'),
+        {},
+      ),
+    ).toThrow(/conf\.yml: http\.port: expected an integer from 0 to 65535, got number 99999$/);
+    expect(() =>
+      loadInstanceConfig(file('registy: local\ninterfaces: { A: { class: ./a.ts#A } }\n'), {}),
+    ).toThrow(/conf\.yml: registy: unknown key \(expected one of: cluster, registry/);
+    expect(() => loadInstanceConfig(file('interfaces: { A: { class: nohash } }\n'), {})).toThrow(
+      /interfaces\.A\.class: expected a "module#Export" reference, got string "nohash"/,
+    );
+    expect(() => loadInstanceConfig(file('interfaces: {}\n'), {})).toThrow(
+      /interfaces: expected at least one service/,
+    );
+  });
+
+  it('reports a missing file and broken YAML in one line', () => {
+    expect(() => loadInstanceConfig('/nowhere/conf.yml', {})).toThrow(
+      'config file /nowhere/conf.yml does not exist',
+    );
+    expect(() => loadInstanceConfig(file('interfaces: [unclosed\n'), {})).toThrow(/invalid YAML/);
+  });
+});
+
+describe('ConfigView', () => {
+  it('builds objects from "class: module#Export" plus options, resolved from the config folder', async () => {
+    const path = file('unused: true\n');
+    const dir = join(path, '..');
+    writeFileSync(
+      join(dir, 'client.mjs'),
+      'export class Client { constructor(options) { this.options = options; } }\n',
+    );
+    const view = new ConfigView({
+      file: path,
+      dir,
+      section: { cache_client: { class: './client.mjs#Client', host: '127.0.0.1', port: 6379 } },
+      root: {},
+      sectionPath: 'interfaces.Svc',
+    });
+    const client = await view.getInstance<{ options: unknown }>('cache_client');
+    expect(client.options).toEqual({ host: '127.0.0.1', port: 6379 });
+    await expect(view.getInstance('missing')).rejects.toThrow(/missing: expected a mapping/);
+    const bad = new ConfigView({
+      file: path,
+      dir,
+      section: { c: { class: './client.mjs#Nope' } },
+      root: {},
+      sectionPath: 'interfaces.Svc',
+    });
+    await expect(bad.getInstance('c')).rejects.toThrow(
+      /has no export "Nope" \(it exports: Client\)/,
+    );
+  });
+
+  it('reads values from the service section first, then the whole document', () => {
+    const view = new ConfigView({
+      file: 'f',
+      dir: '.',
+      section: { a: { b: 1 } },
+      root: { a: { b: 2 }, c: 3 },
+      sectionPath: 'interfaces.S',
+    });
+    expect(view.get('a.b')).toBe(1);
+    expect(view.get('c')).toBe(3);
+    expect(view.get('d', 'x')).toBe('x');
+    expect(view.get('__proto__')).toBeUndefined();
+  });
+});

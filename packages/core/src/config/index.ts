@@ -1,0 +1,11 @@
+export { ConfigReader, readYaml } from './load.js';
+export { substituteEnv } from './substitute.js';
+export { ConfigView } from './view.js';
+export { loadExport } from './modules.js';
+export {
+  DEFAULT_BACKENDS,
+  loadInstanceConfig,
+  parseInstanceConfig,
+  type InstanceConfig,
+  type InterfaceConfig,
+} from './instance.js';

@@ -1,0 +1,528 @@
+import type { Backends } from './backends.js';
+import { Caller } from './client.js';
+import type { ConfigView } from './config/view.js';
+import type { CallHeaders } from './context-headers.js';
+import { runInContext, WorkerContext } from './context.js';
+import { collectEntrypoints, type EntrypointMeta, type RetryPolicy } from './decorators.js';
+import { DependencyProvider, type ProviderHost } from './dependency.js';
+import {
+  ContainerStoppedError,
+  MethodNotFoundError,
+  SvcError,
+  UsageError,
+  toWireError,
+} from './errors.js';
+import type { EventMessage, SubscriptionSpec } from './events/transport.js';
+import type { Hooks } from './hooks.js';
+import { describeService, mapParams, type ServiceDescription } from './inspect.js';
+import type { Logger } from './log/logger.js';
+import type { Metrics } from './metrics.js';
+import {
+  BINDING,
+  type Service,
+  type ServiceBinding,
+  type ServiceClass,
+  serviceNameOf,
+} from './service.js';
+import type { RpcRequest, RpcResponse } from './transports/transport.js';
+
+export interface ContainerOptions {
+  backends: Backends;
+  config: ConfigView;
+  /** the instance's logger; the container adds `service` */
+  log: Logger;
+  hooks: Hooks;
+  metrics: Metrics;
+  instanceId: string;
+  /** workers of this service running at once; more wait in line */
+  maxWorkers: number;
+  /** milliseconds `stop()` waits for running workers */
+  stopTimeout: number;
+  /** default timeout of outgoing calls */
+  rpcTimeout: number;
+  /** source file of the class, for doc comments in `svc.inspect()` */
+  sourceFile?: string;
+  /** answers `svc.*` calls that need the instance (status, metrics) */
+  builtins?: (
+    method: string,
+    params: unknown,
+    container: ServiceContainer,
+  ) => Promise<unknown> | undefined;
+}
+
+/** What an observer learns of each finished worker. */
+export interface WorkerOutcome {
+  ep: EntrypointMeta;
+  ctx: WorkerContext;
+  result: unknown;
+  error: unknown;
+  failed: boolean;
+  durationMs: number;
+}
+export type WorkerObserver = (outcome: WorkerOutcome) => void;
+
+/** Provides a fixed value (a fake, in tests). */
+class ValueProvider extends DependencyProvider {
+  readonly #value: unknown;
+  constructor(value: unknown) {
+    super();
+    this.#value = value;
+  }
+  getDependency(): unknown {
+    return this.#value;
+  }
+}
+
+export type ContainerState = 'new' | 'setup' | 'started' | 'stopping' | 'stopped' | 'killed';
+
+/** Retries when an event handler throws and declares no policy: 3 tries, 0.5 s then 1 s apart. */
+export const DEFAULT_EVENT_RETRY: RetryPolicy = {
+  attempts: 3,
+  delay: 500,
+  backoff: 2,
+  maxDelay: 30_000,
+};
+
+const EXPECTED_BY_NATURE = new Set([
+  'SVC_ERR_VALIDATION',
+  'SVC_ERR_METHOD_NOT_FOUND',
+  'SVC_ERR_INCORRECT_SIGNATURE',
+]);
+
+/**
+ * Runs one service: its dependency providers, its entrypoints and its
+ * workers. Order, as Nameko's: start = setup providers, start providers,
+ * `onStart`, start entrypoints; stop = stop entrypoints, wait for running
+ * workers (bounded), `onStop`, stop providers. `kill()` never throws.
+ */
+export class ServiceContainer {
+  readonly name: string;
+  readonly cls: ServiceClass;
+  readonly entrypoints: readonly EntrypointMeta[];
+  readonly log: Logger;
+  readonly caller: Caller;
+  readonly options: ContainerOptions;
+  readonly providers = new Map<string, DependencyProvider>();
+  state: ContainerState = 'new';
+
+  readonly #rpc = new Map<string, Extract<EntrypointMeta, { kind: 'rpc' }>>();
+  readonly #running = new Set<Promise<unknown>>();
+  readonly #waiting: Array<() => void> = [];
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #observers = new Set<WorkerObserver>();
+  readonly #overrides = new Map<string, unknown>();
+  #active = 0;
+  #lifecycle: Service | undefined;
+  #description: ServiceDescription | undefined;
+
+  constructor(cls: ServiceClass, options: ContainerOptions) {
+    this.cls = cls;
+    this.name = serviceNameOf(cls);
+    this.options = options;
+    this.entrypoints = collectEntrypoints(cls);
+    this.log = options.log.child({ service: this.name });
+    this.caller = new Caller(options.backends, {
+      name: this.name,
+      timeout: options.rpcTimeout,
+      onDeferredError: (err) => this.log.warn(`a deferred call failed: ${(err as Error).message}`),
+    });
+    for (const ep of this.entrypoints) {
+      if (ep.kind !== 'rpc') continue;
+      if (ep.name.startsWith('svc.'))
+        throw new TypeError(`${this.name}: RPC names starting with "svc." are reserved`);
+      if (this.#rpc.has(ep.name))
+        throw new TypeError(`${this.name}: two RPC methods are named "${ep.name}"`);
+      this.#rpc.set(ep.name, ep);
+    }
+  }
+
+  get activeWorkers(): number {
+    return this.#active;
+  }
+  get queuedWorkers(): number {
+    return this.#waiting.length;
+  }
+
+  /** Finds the dependency providers (fields holding one) and sets them up. */
+  async setup(): Promise<void> {
+    const template = new this.cls() as unknown as Record<string, unknown>;
+    const host: ProviderHost = {
+      serviceName: this.name,
+      config: this.options.config,
+      log: this.log,
+    };
+    for (const [key, value] of Object.entries(template)) {
+      if (this.#overrides.has(key)) {
+        this.providers.set(key, new ValueProvider(this.#overrides.get(key)));
+        this.providers.get(key)!.attrName = key;
+      } else if (value instanceof DependencyProvider) {
+        value.host = host;
+        value.attrName = key;
+        this.providers.set(key, value);
+      }
+    }
+    for (const p of this.providers.values()) await p.setup();
+    this.state = 'setup';
+  }
+
+  /** Starts providers, runs `onStart`, then starts timers. RPC, events and HTTP are fed by the instance. */
+  async start(): Promise<void> {
+    if (this.state === 'new') await this.setup();
+    for (const p of this.providers.values()) await p.start();
+    this.#lifecycle = this.#newServiceObject(() => {});
+    await this.#lifecycle.onStart?.();
+    this.state = 'started';
+    await this.options.hooks.run('onServiceStart', this.name);
+    for (const ep of this.entrypoints) if (ep.kind === 'timer') this.#startTimer(ep);
+  }
+
+  /** Stops taking work, waits for running workers (up to `stopTimeout`), runs `onStop`, stops providers. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'killed' || this.state === 'stopping') return;
+    const wasStarted = this.state === 'started';
+    this.state = 'stopping';
+    await this.options.hooks.run('onServiceStop', this.name);
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    // Workers still waiting for a slot will not run: fail them.
+    for (const wake of this.#waiting.splice(0)) wake();
+    await this.#drain(this.options.stopTimeout);
+    if (wasStarted) {
+      try {
+        await this.#lifecycle?.onStop?.();
+      } catch (err) {
+        this.log.error(`onStop failed: ${(err as Error).message}`, { stack: (err as Error).stack });
+      }
+    }
+    for (const p of this.providers.values()) {
+      try {
+        await p.stop();
+      } catch (err) {
+        this.log.error(`stopping dependency ${p.attrName} failed: ${(err as Error).message}`);
+      }
+    }
+    this.state = 'stopped';
+  }
+
+  /** Stops at once: timers cleared, providers killed. Never throws. */
+  async kill(): Promise<void> {
+    this.state = 'killed';
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const wake of this.#waiting.splice(0)) wake();
+    for (const p of this.providers.values()) {
+      try {
+        await p.kill();
+      } catch {
+        // kill must never throw.
+      }
+    }
+  }
+
+  /** Answers one RPC request; never rejects. */
+  async handleRpc(request: RpcRequest): Promise<RpcResponse> {
+    try {
+      if (request.method.startsWith('svc.')) {
+        return { ok: true, result: await this.#builtin(request.method.slice(4), request.params) };
+      }
+      const ep = this.#rpc.get(request.method);
+      if (!ep) {
+        throw new MethodNotFoundError(`${this.name} has no RPC method "${request.method}"`, {
+          data: { service: this.name, method: request.method },
+        });
+      }
+      const params = mapParams(this, ep, request);
+      const result = await this.runWorker(ep, [params], request.headers);
+      return { ok: true, result };
+    } catch (err) {
+      return { ok: false, error: toWireError(err) };
+    }
+  }
+
+  /** The subscriptions of this service's event handlers, each with its handler and retry policy. */
+  eventSubscriptions(): Array<{
+    spec: SubscriptionSpec;
+    handle: (event: EventMessage) => Promise<void>;
+  }> {
+    return this.entrypoints.flatMap((ep) => {
+      if (ep.kind !== 'event') return [];
+      const spec: SubscriptionSpec = {
+        service: this.name,
+        handler: ep.method,
+        type: ep.type,
+        mode: ep.options.broadcast ? 'broadcast' : ep.options.singleton ? 'singleton' : 'pool',
+        prefetch: this.options.maxWorkers,
+        ...(ep.options.source === undefined ? {} : { source: ep.options.source }),
+      };
+      return [{ spec, handle: (event: EventMessage) => this.#handleEvent(ep, event) }];
+    });
+  }
+
+  /** Calls `observer` after every worker; returns the function that stops it. */
+  observe(observer: WorkerObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  /**
+   * Gives every worker `value` in field `attr` instead of what its provider
+   * would (the test kit's `replaceDependencies`). Call before `start()`.
+   */
+  overrideDependency(attr: string, value: unknown): void {
+    if (this.state !== 'new')
+      throw new UsageError(`${this.name}: replace dependencies before the container starts`);
+    this.#overrides.set(attr, value);
+  }
+
+  /** What `svc.inspect()` answers. */
+  describe(): ServiceDescription {
+    this.#description ??= describeService(this);
+    return this.#description;
+  }
+
+  /**
+   * Runs one worker: waits for a slot (maxWorkers), creates a fresh service
+   * object with its dependencies, runs the method in a worker context and
+   * reports the outcome to providers, hooks, metrics and the log.
+   */
+  async runWorker(
+    ep: EntrypointMeta,
+    args: unknown[],
+    headers?: Partial<CallHeaders>,
+  ): Promise<unknown> {
+    if (this.state !== 'started') {
+      throw new ContainerStoppedError(
+        `${this.name} is ${this.state === 'stopping' ? 'stopping' : 'not running'}`,
+      );
+    }
+    await this.#acquire();
+    const ctx = new WorkerContext({
+      service: this.name,
+      method: ep.kind === 'rpc' ? ep.name : ep.method,
+      kind: ep.kind,
+      ...(headers ? { headers } : {}),
+    });
+    const run = runInContext(ctx, () => this.#work(ep, ctx, args));
+    this.#running.add(run);
+    try {
+      return await run;
+    } finally {
+      this.#running.delete(run);
+      this.#release();
+    }
+  }
+
+  async #work(ep: EntrypointMeta, ctx: WorkerContext, args: unknown[]): Promise<unknown> {
+    const started = performance.now();
+    const pending: Promise<unknown>[] = [];
+    let result: unknown;
+    let error: unknown;
+    let failed = false;
+    try {
+      const obj = this.#newServiceObject((p) => pending.push(p)) as unknown as Record<
+        string,
+        unknown
+      >;
+      for (const p of this.providers.values()) await p.workerSetup(ctx);
+      for (const [attr, p] of this.providers) obj[attr] = await p.getDependency(ctx);
+      await this.options.hooks.run('onWorkerStart', ctx);
+      const method = obj[ep.method] as (...a: unknown[]) => unknown;
+      result = await method.apply(obj, args);
+      if (pending.length > 0) await Promise.allSettled(pending);
+    } catch (err) {
+      error = err;
+      failed = true;
+    }
+    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    for (const p of this.providers.values()) {
+      try {
+        await p.workerResult(ctx, result, error);
+      } catch (err) {
+        this.log.error(
+          `dependency ${p.attrName} failed in workerResult: ${(err as Error).message}`,
+        );
+      }
+    }
+    this.options.metrics.record(`${this.name}.${ctx.method}`, ep.kind, durationMs, failed);
+    this.#logOutcome(ep, ctx, durationMs, failed, error);
+    for (const observe of this.#observers) observe({ ep, ctx, result, error, failed, durationMs });
+    if (failed && !this.#isExpected(ep, error)) await this.options.hooks.run('onError', error, ctx);
+    await this.options.hooks.run(
+      'onWorkerEnd',
+      ctx,
+      failed ? { error, durationMs } : { durationMs },
+    );
+    for (const p of this.providers.values()) {
+      try {
+        await p.workerTeardown(ctx);
+      } catch (err) {
+        this.log.error(
+          `dependency ${p.attrName} failed in workerTeardown: ${(err as Error).message}`,
+        );
+      }
+    }
+    if (failed) throw error;
+    return result;
+  }
+
+  #logOutcome(
+    ep: EntrypointMeta,
+    ctx: WorkerContext,
+    durationMs: number,
+    failed: boolean,
+    error: unknown,
+  ): void {
+    const fields = {
+      kind: ep.kind,
+      entrypoint: `${this.name}.${ctx.method}`,
+      duration_ms: durationMs,
+    };
+    if (!failed) {
+      this.log.info(`${ep.kind} ${this.name}.${ctx.method} ok`, fields);
+      return;
+    }
+    const err = error as Error;
+    const errFields = {
+      ...fields,
+      error: err?.name ?? typeof error,
+      error_message: err?.message ?? String(error),
+    };
+    if (this.#isExpected(ep, error)) {
+      this.log.warn(
+        `${ep.kind} ${this.name}.${ctx.method} failed: ${errFields.error_message}`,
+        errFields,
+      );
+    } else {
+      this.log.error(`${ep.kind} ${this.name}.${ctx.method} failed: ${errFields.error_message}`, {
+        ...errFields,
+        stack: err?.stack,
+      });
+    }
+  }
+
+  #isExpected(ep: EntrypointMeta, error: unknown): boolean {
+    if (error instanceof SvcError && EXPECTED_BY_NATURE.has(error.code)) return true;
+    return (ep.options.expected ?? []).some((cls) => error instanceof cls);
+  }
+
+  async #handleEvent(
+    ep: Extract<EntrypointMeta, { kind: 'event' }>,
+    event: EventMessage,
+  ): Promise<void> {
+    const policy = ep.options.retry ?? DEFAULT_EVENT_RETRY;
+    const attempts = Math.max(1, Math.floor(policy.attempts));
+    let wait = policy.delay;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.runWorker(ep, [event.body, event], event.headers);
+        return;
+      } catch (err) {
+        if (
+          err instanceof ContainerStoppedError ||
+          attempt >= attempts ||
+          this.state !== 'started'
+        ) {
+          if (!(err instanceof ContainerStoppedError)) {
+            this.log.error(
+              `giving up on event ${event.type} (${event.id}) after ${attempt} tries`,
+              {
+                event: event.id,
+                entrypoint: `${this.name}.${ep.method}`,
+              },
+            );
+          }
+          throw err;
+        }
+        this.log.warn(
+          `retrying event ${event.type} (${event.id}) in ${wait} ms (try ${attempt + 1} of ${attempts})`,
+        );
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * (policy.backoff ?? 2), policy.maxDelay ?? 30_000);
+      }
+    }
+  }
+
+  #startTimer(ep: Extract<EntrypointMeta, { kind: 'timer' }>): void {
+    // The next run is scheduled when the previous one ends, so a timer never overlaps itself.
+    const tick = async () => {
+      if (this.state !== 'started') return;
+      const began = performance.now();
+      try {
+        await this.runWorker(ep, []);
+      } catch {
+        // logged by the worker
+      }
+      if (this.state !== 'started') return;
+      schedule(Math.max(0, ep.interval - (performance.now() - began)));
+    };
+    const schedule = (ms: number) => {
+      const t = setTimeout(() => {
+        this.#timers.delete(t);
+        void tick();
+      }, ms);
+      this.#timers.add(t);
+    };
+    schedule(ep.options.eager ? 0 : ep.interval);
+  }
+
+  async #builtin(name: string, params: unknown): Promise<unknown> {
+    const p = (params ?? {}) as Record<string, unknown>;
+    switch (name) {
+      case 'ping':
+        return p['payload'] ?? null;
+      case 'inspect':
+        return this.describe();
+    }
+    const answer = this.options.builtins?.(name, params, this);
+    if (answer) return answer;
+    throw new MethodNotFoundError(`${this.name} has no built-in method "svc.${name}"`);
+  }
+
+  #newServiceObject(track: (p: Promise<unknown>) => void): Service {
+    const obj = new this.cls();
+    const b: ServiceBinding = {
+      serviceName: this.name,
+      log: this.log,
+      caller: this.caller,
+      config: this.options.config,
+      metrics: this.options.metrics,
+      track: (promise) => {
+        track(promise);
+        promise.catch((err: unknown) => this.log.warn(`an emit failed: ${(err as Error).message}`));
+      },
+    };
+    Object.defineProperty(obj, BINDING, { value: b, enumerable: false });
+    return obj;
+  }
+
+  async #acquire(): Promise<void> {
+    while (this.#active >= this.options.maxWorkers) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      if (this.state !== 'started') throw new ContainerStoppedError(`${this.name} is stopping`);
+    }
+    this.#active++;
+  }
+
+  #release(): void {
+    this.#active--;
+    this.#waiting.shift()?.();
+  }
+
+  async #drain(timeoutMs: number): Promise<void> {
+    if (this.#running.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>(
+      (r) => (timer = setTimeout(() => r('timeout'), timeoutMs)),
+    );
+    const outcome = await Promise.race([
+      Promise.allSettled([...this.#running]).then(() => 'done' as const),
+      timeout,
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.log.warn(
+        `stopped waiting for ${this.#running.size} running worker(s) after ${timeoutMs} ms`,
+      );
+    }
+  }
+}

@@ -1,0 +1,246 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ServiceContainer } from '../container.js';
+import { newTraceId } from '../context.js';
+import type { EntrypointMeta } from '../decorators.js';
+import { SvcError } from '../errors.js';
+import type { Hooks } from '../hooks.js';
+import type { Logger } from '../log/logger.js';
+import { parseJsonSafe } from '../serializers/json.js';
+import { Router } from './router.js';
+import { HttpError, type HttpRequest, type HttpResponse } from './types.js';
+
+type HttpEp = Extract<EntrypointMeta, { kind: 'http' }>;
+
+export interface HttpServerOptions {
+  host: string;
+  /** TCP port; 0 picks a free one */
+  port?: number;
+  /** listen on this inherited descriptor (a socket shared by `svc node`) instead of a port */
+  fd?: number;
+  /** honour an incoming `X-Trace-Id` */
+  trustTraceHeader: boolean;
+  /** largest request body accepted, bytes (default 1 MiB) */
+  maxBodyBytes?: number;
+  log: Logger;
+  hooks: Hooks;
+}
+
+const TRACE_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Serves the `@http` routes of every container of an instance. Every
+ * response carries `X-Trace-Id`; the trace flows into the RPCs and events
+ * made by the handler. Malformed requests get a 4xx with a clear message, a
+ * handler that throws gets a 500 and an error record with the trace id.
+ */
+export class HttpEntrypointServer {
+  readonly #router = new Router<{ container: ServiceContainer; ep: HttpEp }>();
+  readonly #options: HttpServerOptions;
+  #server: Server | undefined;
+
+  constructor(containers: readonly ServiceContainer[], options: HttpServerOptions) {
+    this.#options = options;
+    for (const container of containers) {
+      for (const ep of container.entrypoints) {
+        if (ep.kind === 'http') this.#router.add(ep.verb, ep.path, { container, ep });
+      }
+    }
+  }
+
+  get hasRoutes(): boolean {
+    return this.#router.size > 0;
+  }
+
+  /** Starts listening; returns the URL it serves at. */
+  async start(): Promise<string> {
+    const server = createServer((req, res) => void this.#handle(req, res));
+    server.keepAliveTimeout = 5000;
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      const done = () => {
+        server.off('error', reject);
+        resolve();
+      };
+      if (this.#options.fd !== undefined) server.listen({ fd: this.#options.fd }, done);
+      else server.listen({ host: this.#options.host, port: this.#options.port ?? 0 }, done);
+    });
+    const addr = server.address() as AddressInfo | null;
+    const host =
+      addr && addr.address !== '::' && addr.address !== '0.0.0.0' ? addr.address : '127.0.0.1';
+    return `http://${host.includes(':') ? `[${host}]` : host}:${addr?.port ?? 0}`;
+  }
+
+  /** Stops accepting connections, lets running requests finish, then closes idle ones. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const incoming = req.headers['x-trace-id'];
+    const traceId =
+      this.#options.trustTraceHeader && typeof incoming === 'string' && TRACE_ID.test(incoming)
+        ? incoming
+        : newTraceId();
+    res.setHeader('X-Trace-Id', traceId);
+    const method = req.method ?? 'GET';
+    let path = '/';
+    let status = 500;
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      path = url.pathname;
+      const route = this.#router.match(method, path);
+      if (!route) throw new HttpError(404, `no route for ${method} ${path}`);
+      if ('allowed' in route) {
+        res.setHeader('Allow', route.allowed.join(', '));
+        throw new HttpError(
+          405,
+          `${method} is not allowed on ${path} (allowed: ${route.allowed.join(', ')})`,
+        );
+      }
+      const body = await this.#readBody(req);
+      const request: HttpRequest = {
+        method,
+        path,
+        url: req.url ?? '/',
+        query: Object.fromEntries(url.searchParams),
+        searchParams: url.searchParams,
+        params: route.params,
+        headers: req.headers,
+        body,
+        traceId,
+        raw: req,
+      };
+      const response = wrapResponse(res);
+      const { container, ep } = route.target;
+      const result = await container.runWorker(ep, [request, response], { traceId });
+      if (!response.sent) sendValue(response, result);
+      status = res.statusCode;
+    } catch (err) {
+      status = this.#sendError(res, err, traceId, method, path);
+    } finally {
+      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      this.#options.log.info(`http ${method} ${path} ${status}`, {
+        kind: 'http',
+        traceId,
+        method,
+        path,
+        status,
+        duration_ms: durationMs,
+      });
+      await this.#options.hooks.run('onHttpRequest', { method, path, status, durationMs, traceId });
+    }
+  }
+
+  #sendError(
+    res: ServerResponse,
+    err: unknown,
+    traceId: string,
+    method: string,
+    path: string,
+  ): number {
+    let status = 500;
+    let message = 'internal server error';
+    if (err instanceof HttpError) {
+      status = err.status;
+      message = err.message;
+    } else if (err instanceof SvcError && err.code === 'SVC_ERR_VALIDATION') {
+      status = 400;
+      message = err.message;
+    } else if (err instanceof SvcError && err.code === 'SVC_ERR_CONTAINER_STOPPED') {
+      status = 503;
+      message = 'service is stopping';
+    } else {
+      // The worker logged unexpected handler errors; errors before it (body, routing) are logged here.
+      this.#options.log.error(
+        `http ${method} ${path} failed: ${(err as Error)?.message ?? String(err)}`,
+        {
+          traceId,
+        },
+      );
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return status;
+    }
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify({ error: message, status, traceId }));
+    return status;
+  }
+
+  async #readBody(req: IncomingMessage): Promise<unknown> {
+    const limit = this.#options.maxBodyBytes ?? 1024 * 1024;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) throw new HttpError(413, `request body over ${limit} bytes`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new HttpError(413, `request body over ${limit} bytes`);
+      chunks.push(chunk);
+    }
+    if (size === 0) return undefined;
+    const raw = Buffer.concat(chunks);
+    const type = String(req.headers['content-type'] ?? '').toLowerCase();
+    if (type.includes('json')) {
+      try {
+        return parseJsonSafe(raw.toString('utf8'));
+      } catch (err) {
+        throw new HttpError(400, `malformed JSON body: ${(err as Error).message}`);
+      }
+    }
+    if (type.startsWith('text/') || type.includes('x-www-form-urlencoded'))
+      return raw.toString('utf8');
+    return raw;
+  }
+}
+
+function wrapResponse(res: ServerResponse): HttpResponse {
+  let sent = false;
+  const wrapper: HttpResponse = {
+    raw: res,
+    get sent() {
+      return sent || res.writableEnded;
+    },
+    status(code) {
+      res.statusCode = code;
+      return wrapper;
+    },
+    setHeader(name, value) {
+      res.setHeader(name, value);
+      return wrapper;
+    },
+    json(value) {
+      sent = true;
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify(value));
+    },
+    send(body) {
+      sent = true;
+      if (typeof body === 'string' && !res.hasHeader('Content-Type')) {
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      } else if (Buffer.isBuffer(body) && !res.hasHeader('Content-Type')) {
+        res.setHeader('Content-Type', 'application/octet-stream');
+      }
+      res.end(body);
+    },
+  };
+  return wrapper;
+}
+
+/** A handler's return value as the response: text, bytes, JSON, or an empty 204. */
+function sendValue(res: HttpResponse, value: unknown): void {
+  if (value === undefined || value === null) {
+    if (res.raw.statusCode === 200) res.status(204);
+    res.send();
+  } else if (typeof value === 'string' || Buffer.isBuffer(value)) res.send(value);
+  else res.json(value);
+}

@@ -1,0 +1,357 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { BackendContext, Backends } from './backends.js';
+import { closeBackends } from './backends.js';
+import { loadExport } from './config/modules.js';
+import type { InstanceConfig } from './config/instance.js';
+import { ConfigView } from './config/view.js';
+import { ServiceContainer } from './container.js';
+import { ConfigError } from './errors.js';
+import { createEventTransport } from './events/index.js';
+import { Hooks, type Plugin } from './hooks.js';
+import { HttpEntrypointServer } from './http/server.js';
+import { RecordLogger, RingSink, terminalSink, type LogSink } from './log/index.js';
+import type { Logger } from './log/logger.js';
+import { Metrics } from './metrics.js';
+import { createRegistry } from './registry/index.js';
+import type { InstanceRecord } from './registry/registry.js';
+import { Service, type ServiceClass } from './service.js';
+import { createRpcTransport } from './transports/index.js';
+import type { RpcRequest, RpcResponse } from './transports/transport.js';
+
+/**
+ * Something that runs beside the containers of an instance and may publish
+ * an endpoint (the log stream of `svc tail`, say).
+ */
+export interface InstanceExtension {
+  /** Starts; returns endpoints to add to the instance's registry records. */
+  start(instance: Instance): Promise<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+export interface InstanceOptions {
+  config: InstanceConfig;
+  /** ready-made backends (the test kit's memory hub); default: built from the config's URLs */
+  backends?: Backends;
+  /** service classes by interface name; default: loaded from each interface's `class:` */
+  classes?: Record<string, ServiceClass>;
+  /** where log records go besides the ring of recent records (default: the terminal) */
+  sinks?: LogSink[];
+  plugins?: Plugin[];
+  extensions?: InstanceExtension[];
+  /** the HTTP socket handed over by `svc node` (default: `SVC_SOCKET_FD` from the environment) */
+  httpFd?: number;
+}
+
+/**
+ * One process running the services of one config: its backends, a
+ * container per service, the HTTP server, and the built-in `svc.*`
+ * methods. `start()` registers it; `stop()` unregisters first, then drains.
+ */
+export class Instance {
+  readonly id = randomBytes(8).toString('hex');
+  readonly config: InstanceConfig;
+  readonly log: Logger;
+  readonly ring = new RingSink(2000);
+  readonly metrics = new Metrics();
+  readonly hooks = new Hooks();
+  readonly containers: ServiceContainer[] = [];
+  readonly startedAt = Date.now();
+  backends: Backends | undefined;
+  endpoints: Record<string, string> = {};
+  #options: InstanceOptions;
+  #http: HttpEntrypointServer | undefined;
+  #records: InstanceRecord[] = [];
+  #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
+  #onContainers: Array<(containers: ServiceContainer[]) => void> = [];
+
+  constructor(options: InstanceOptions) {
+    this.#options = options;
+    this.config = options.config;
+    const sinks = [this.ring, ...(options.sinks ?? [terminalSink()])];
+    this.log = new RecordLogger(sinks, { instance: this.id }, options.config.log.level);
+    this.hooks.onHookError((hook, err) =>
+      this.log.error(`hook ${hook} failed: ${(err as Error).message}`),
+    );
+    for (const p of options.plugins ?? []) this.hooks.add(p);
+  }
+
+  /** Calls `fn` with the containers once they exist, before any starts (the test kit replaces dependencies there). */
+  onContainers(fn: (containers: ServiceContainer[]) => void): void {
+    this.#onContainers.push(fn);
+  }
+
+  get state(): string {
+    return this.#state;
+  }
+
+  /** The address the HTTP server listens at, when the instance serves HTTP. */
+  get httpUrl(): string | undefined {
+    return this.endpoints['http'];
+  }
+
+  async start(): Promise<void> {
+    this.#state = 'starting';
+    try {
+      await this.#start();
+    } catch (err) {
+      await this.kill();
+      throw err;
+    }
+    this.#state = 'started';
+    this.#signalReady();
+  }
+
+  async #start(): Promise<void> {
+    const cfg = this.config;
+    for (const spec of cfg.plugins) {
+      const plugin = await loadExport(spec, cfg.dir, `${cfg.file}: plugins`);
+      this.hooks.add(
+        (typeof plugin === 'function' ? new (plugin as new () => Plugin)() : plugin) as Plugin,
+      );
+    }
+    const ctx: BackendContext = {
+      cluster: cfg.cluster,
+      bindHost: cfg.bindHost,
+      log: this.log,
+      clientName: cfg.interfaces[0]?.name ?? 'svc',
+    };
+    this.backends =
+      this.#options.backends ??
+      (await (async () => {
+        const registry = await createRegistry(cfg.registry, ctx);
+        return {
+          registry,
+          rpc: await createRpcTransport(cfg.rpc, registry, ctx),
+          events: await createEventTransport(cfg.events, registry, ctx),
+        };
+      })());
+
+    for (const iface of cfg.interfaces) {
+      const cls = await this.#loadClass(iface.name, iface.class);
+      const view = new ConfigView({
+        file: cfg.file,
+        dir: cfg.dir,
+        section: iface.options,
+        root: cfg.raw,
+        sectionPath: `interfaces.${iface.name}`,
+      });
+      const source = iface.class.slice(0, iface.class.lastIndexOf('#'));
+      const container = new ServiceContainer(cls, {
+        backends: this.backends,
+        config: view,
+        log: this.log,
+        hooks: this.hooks,
+        metrics: this.metrics,
+        instanceId: this.id,
+        maxWorkers: cls.maxWorkers ?? iface.maxWorkers ?? cfg.maxWorkers,
+        stopTimeout: cfg.stopTimeout,
+        rpcTimeout: cfg.rpcTimeout,
+        ...(source.startsWith('.') || source.startsWith('/')
+          ? { sourceFile: resolve(cfg.dir, source) }
+          : {}),
+        builtins: (method, params) => this.#builtin(method, params),
+      });
+      this.containers.push(container);
+    }
+
+    for (const fn of this.#onContainers) fn(this.containers);
+    for (const c of this.containers) await c.setup();
+    for (const c of this.containers) {
+      for (const { spec, handle } of c.eventSubscriptions())
+        await this.backends.events.subscribe(spec, handle);
+    }
+    for (const c of this.containers) await c.start();
+
+    const byName = new Map(this.containers.map((c) => [c.name, c]));
+    Object.assign(
+      this.endpoints,
+      await this.backends.rpc.listen([...byName.keys()], (req) => this.#dispatch(byName, req)),
+    );
+    Object.assign(this.endpoints, await this.backends.events.start());
+
+    const http = new HttpEntrypointServer(this.containers, {
+      host: cfg.http.host,
+      ...(cfg.http.port === undefined ? {} : { port: cfg.http.port }),
+      ...(this.#httpFd() === undefined ? {} : { fd: this.#httpFd()! }),
+      trustTraceHeader: cfg.http.trustTraceHeader,
+      log: this.log,
+      hooks: this.hooks,
+    });
+    if (http.hasRoutes) {
+      this.#http = http;
+      this.endpoints['http'] = await http.start();
+    }
+    for (const ext of this.#options.extensions ?? [])
+      Object.assign(this.endpoints, await ext.start(this));
+
+    const host = hostname();
+    const procStart = processStartTime();
+    this.#records = this.containers.map((c) => ({
+      id: this.id,
+      service: c.name,
+      host,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      endpoints: this.endpoints,
+      subscriptions: c.eventSubscriptions().map(({ spec }) => ({
+        type: spec.type,
+        mode: spec.mode,
+        handler: spec.handler,
+        ...(spec.source === undefined ? {} : { source: spec.source }),
+      })),
+      ...(procStart === undefined ? {} : { metadata: { procStart } }),
+    }));
+    for (const r of this.#records) await this.backends.registry.register(r);
+    this.log.info(
+      `started ${this.containers.map((c) => c.name).join(', ')} (${Object.entries(this.endpoints)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')})`,
+    );
+  }
+
+  /**
+   * Graceful stop: unregister (callers stop choosing us), keep answering
+   * for a moment while their registries catch up, stop HTTP, drain the
+   * containers, close the backends.
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    const backends = this.backends;
+    if (backends) {
+      await Promise.allSettled(
+        this.#records.map((r) => backends.registry.unregister(r.service, r.id)),
+      );
+      if (this.#records.length > 0) await sleep(options.graceMs ?? 300);
+    }
+    await this.#http?.stop();
+    await Promise.allSettled(this.containers.map((c) => c.stop()));
+    for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
+    if (backends) await closeBackends(backends);
+    this.metrics.close();
+    this.#state = 'stopped';
+    this.log.info('stopped');
+  }
+
+  /** Stops at once. Never throws. */
+  async kill(): Promise<void> {
+    this.#state = 'stopped';
+    await Promise.allSettled(this.containers.map((c) => c.kill()));
+    await this.#http?.stop().catch(() => {});
+    for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
+    if (this.backends) await closeBackends(this.backends);
+    this.metrics.close();
+  }
+
+  /** The container of a service. */
+  container(name: string): ServiceContainer {
+    const c = this.containers.find((x) => x.name === name);
+    if (!c) throw new ConfigError(`this instance runs no service "${name}"`);
+    return c;
+  }
+
+  async #dispatch(byName: Map<string, ServiceContainer>, req: RpcRequest): Promise<RpcResponse> {
+    const c = byName.get(req.service);
+    if (!c) {
+      return {
+        ok: false,
+        error: {
+          code: 'SVC_ERR_UNKNOWN_SERVICE',
+          type: 'UnknownServiceError',
+          message: `this instance does not run ${req.service}`,
+        },
+      };
+    }
+    return c.handleRpc(req);
+  }
+
+  #builtin(method: string, params: unknown): Promise<unknown> | undefined {
+    switch (method) {
+      case 'status':
+        return Promise.resolve({
+          instance: this.id,
+          pid: process.pid,
+          host: hostname(),
+          state: this.#state,
+          uptime: Math.round(process.uptime() * 1000) / 1000,
+          startedAt: this.startedAt,
+          endpoints: this.endpoints,
+          services: this.containers.map((c) => ({
+            service: c.name,
+            state: c.state,
+            activeWorkers: c.activeWorkers,
+            queuedWorkers: c.queuedWorkers,
+          })),
+        });
+      case 'get_metrics':
+        return Promise.resolve({ instance: this.id, ...this.metrics.snapshot() });
+      case 'recent_logs': {
+        // Records kept in the ring, for `svc tail --trace` after the fact.
+        const p = (params ?? {}) as { traceId?: unknown; limit?: unknown };
+        return Promise.resolve(
+          this.ring.recent({
+            ...(typeof p.traceId === 'string' ? { traceId: p.traceId } : {}),
+            ...(typeof p.limit === 'number' && p.limit > 0 ? { limit: p.limit } : {}),
+          }),
+        );
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  async #loadClass(name: string, spec: string): Promise<ServiceClass> {
+    const given = this.#options.classes?.[name];
+    if (given) return given;
+    const where = `${this.config.file}: interfaces.${name}.class`;
+    const cls = await loadExport(spec, this.config.dir, where);
+    if (typeof cls !== 'function' || !(cls.prototype instanceof Service)) {
+      throw new ConfigError(`${where}: ${spec} is not a class extending Service`);
+    }
+    const svc = cls as ServiceClass;
+    if (svc.serviceName !== name) {
+      throw new ConfigError(
+        `${where}: ${spec} is named "${String(svc.serviceName)}" (static serviceName) but configured as "${name}"`,
+      );
+    }
+    return svc;
+  }
+
+  #httpFd(): number | undefined {
+    if (this.#options.httpFd !== undefined) return this.#options.httpFd;
+    const env = process.env['SVC_SOCKET_FD'];
+    return env && /^\d+$/.test(env) ? Number(env) : undefined;
+  }
+
+  /** Tells `svc node` this process serves (SVC_READY_FD), once. */
+  #signalReady(): void {
+    const fd = process.env['SVC_READY_FD'];
+    if (!fd || !/^\d+$/.test(fd)) return;
+    delete process.env['SVC_READY_FD'];
+    try {
+      writeSync(Number(fd), 'ready\n');
+      closeSync(Number(fd));
+    } catch {
+      // Not started by svc node after all: nothing to tell.
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** This process's start time in clock ticks since boot (Linux), to tell a live pid from a reused one. */
+function processStartTime(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = Number(fields[19]);
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}

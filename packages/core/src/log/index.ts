@@ -1,0 +1,137 @@
+import { currentContext } from '../context.js';
+import { levelRank, type LogLevel, type LogRecord, type Logger } from './logger.js';
+import { formatPretty } from './pretty.js';
+
+export * from './logger.js';
+export { formatPretty } from './pretty.js';
+
+/** Where records go: the terminal, the ring of recent records, the log stream. */
+export interface LogSink {
+  write(record: LogRecord): void;
+}
+
+/**
+ * The logger of an instance: builds one record per call with the instance's
+ * fields and the current worker's trace id, and hands it to every sink.
+ */
+export class RecordLogger implements Logger {
+  readonly #sinks: LogSink[];
+  readonly #fields: Record<string, unknown>;
+  readonly #minRank: number;
+
+  constructor(sinks: LogSink[], fields: Record<string, unknown> = {}, level: LogLevel = 'info') {
+    this.#sinks = sinks;
+    this.#fields = fields;
+    this.#minRank = levelRank(level);
+  }
+
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.#log('debug', msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.#log('info', msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.#log('warn', msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.#log('error', msg, fields);
+  }
+
+  child(fields: Record<string, unknown>): Logger {
+    return new RecordLogger(this.#sinks, { ...this.#fields, ...fields }, LEVELS[this.#minRank]);
+  }
+
+  #log(level: LogLevel, msg: string, fields: Record<string, unknown> | undefined): void {
+    if (levelRank(level) < this.#minRank) return;
+    const ctx = currentContext();
+    const record: LogRecord = { time: Date.now(), level, msg: String(msg), ...this.#fields };
+    if (ctx) {
+      record.traceId = ctx.traceId;
+      record.service ??= ctx.service;
+    }
+    if (fields) Object.assign(record, fields);
+    for (const sink of this.#sinks) {
+      try {
+        sink.write(record);
+      } catch {
+        // A failing sink (closed pipe) must never break the code that logs.
+      }
+    }
+  }
+}
+
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Writes records to a stream: pretty (coloured on a terminal) or one JSON object a line. */
+export class StreamSink implements LogSink {
+  readonly #stream: NodeJS.WritableStream;
+  readonly #format: 'pretty' | 'json';
+  readonly #color: boolean;
+
+  constructor(
+    stream: NodeJS.WritableStream,
+    options: { format: 'pretty' | 'json'; color: boolean },
+  ) {
+    this.#stream = stream;
+    this.#format = options.format;
+    this.#color = options.color;
+  }
+
+  write(record: LogRecord): void {
+    const line = this.#format === 'json' ? safeJson(record) : formatPretty(record, this.#color);
+    this.#stream.write(`${line}\n`);
+  }
+}
+
+/** Keeps the most recent records, for `svc tail --trace` after the fact. */
+export class RingSink implements LogSink {
+  readonly #capacity: number;
+  readonly #records: LogRecord[] = [];
+  #start = 0;
+
+  constructor(capacity = 2000) {
+    this.#capacity = capacity;
+  }
+
+  write(record: LogRecord): void {
+    if (this.#records.length < this.#capacity) this.#records.push(record);
+    else {
+      this.#records[this.#start] = record;
+      this.#start = (this.#start + 1) % this.#capacity;
+    }
+  }
+
+  /** Records in time order, optionally only those of one trace. */
+  recent(filter: { traceId?: string; limit?: number } = {}): LogRecord[] {
+    const ordered = [...this.#records.slice(this.#start), ...this.#records.slice(0, this.#start)];
+    const matching = filter.traceId ? ordered.filter((r) => r.traceId === filter.traceId) : ordered;
+    return filter.limit ? matching.slice(-filter.limit) : matching;
+  }
+}
+
+/** Collects records in memory (for tests and the test kit). */
+export class MemorySink implements LogSink {
+  readonly records: LogRecord[] = [];
+  write(record: LogRecord): void {
+    this.records.push(record);
+  }
+}
+
+export function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    return JSON.stringify({ msg: '[unserializable log record]' });
+  }
+}
+
+/** Output format from the environment: `SVC_LOG_FORMAT` (pretty|json), else pretty on a terminal. */
+export function terminalSink(stream: NodeJS.WriteStream = process.stderr): StreamSink {
+  const env = process.env['SVC_LOG_FORMAT'];
+  const tty = Boolean(stream.isTTY);
+  const format = env === 'json' || env === 'pretty' ? env : tty ? 'pretty' : 'json';
+  const colorEnv = process.env['SVC_LOG_COLOR'];
+  const color = colorEnv === undefined ? tty && !process.env['NO_COLOR'] : colorEnv === '1';
+  return new StreamSink(stream, { format, color });
+}
