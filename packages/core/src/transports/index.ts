@@ -30,6 +30,10 @@ export async function createRpcTransport(
       const { ZmqRpcTransport } = await import('./zmq.js');
       return ZmqRpcTransport.create(registry, ctx);
     }
+    case 'net': {
+      const { NetRpcTransport } = await import('./net.js');
+      return new NetRpcTransport(registry, ctx);
+    }
     default:
       throw new ConfigError(
         `unknown rpc transport "${url}": expected "net", "zmq" or "amqp://..."`,
