@@ -16,8 +16,8 @@ function indentDoc(doc: string | undefined): string[] {
 /** The interface of a service as `svc inspect` prints it. */
 export function formatDescription(d: ServiceDescription): string[] {
   const lines = [`RPC interface of ${d.service}`, ''];
-  for (const m of d.rpc) lines.push(...indentDoc(m.doc), `rpc ${signature(`${d.service}.`, m)}`);
-  for (const m of d.builtins) lines.push(...indentDoc(m.doc), `rpc ${signature('', m)}`);
+  for (const m of d.rpc) lines.push(`rpc ${signature(`${d.service}.`, m)}`, ...indentDoc(m.doc));
+  for (const m of d.builtins) lines.push(`rpc ${signature('', m)}`, ...indentDoc(m.doc));
   if (d.events.length > 0) {
     lines.push('', 'Events handled');
     for (const e of d.events) {
