@@ -27,6 +27,26 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // Plain-JS scripts (benchmarks, fixtures) run on Node: its globals exist there.
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'process',
+          'Buffer',
+          'console',
+          'URL',
+          'setTimeout',
+          'clearTimeout',
+          'setImmediate',
+          'clearImmediate',
+          'setInterval',
+          'clearInterval',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     // Tests, examples, benchmarks and the CLI talk to a terminal on purpose.
     files: [
       'test/**',

@@ -1,0 +1,67 @@
+// One contender = a server script and a client script. A figure is the
+// median over several runs (fresh processes each) of several windows each.
+import { freePort, runClient, start } from './proc.mjs';
+
+export const settings = {
+  runs: Number(process.env.BENCH_RUNS ?? 3),
+  warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 500),
+  windowMs: Number(process.env.BENCH_WINDOW_MS ?? 1000),
+  windows: Number(process.env.BENCH_WINDOWS ?? 2),
+};
+
+export function median(values) {
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Medians of rate and latency percentiles over windows. */
+export function summarize(windows) {
+  return {
+    rate: median(windows.map((w) => w.rate)),
+    p50: median(windows.map((w) => w.p50)),
+    p99: median(windows.map((w) => w.p99)),
+  };
+}
+
+/**
+ * A contender: an optional server script and a client script. `server(ports)`
+ * gives [script, args]; the client gets the server's address, a second free
+ * port (for peers that must know each other's ports) and the load settings.
+ */
+export function rpcContender(name, { server, client, url }) {
+  return {
+    name,
+    async once(inflight) {
+      const ports = [await freePort(), await freePort()];
+      const srv = server ? await start(...server(ports)) : null;
+      try {
+        const result = await runClient(client, {
+          address: srv?.value.address,
+          peerPort: ports[1],
+          url,
+          inflight,
+          warmupMs: settings.warmupMs,
+          windowMs: settings.windowMs,
+          windows: settings.windows,
+        });
+        return result.windows;
+      } finally {
+        await srv?.stop();
+      }
+    },
+  };
+}
+
+/**
+ * Runs contenders in turn, run after run (A B C, A B C...) so that drift in
+ * the machine's load touches each alike; returns each one's summary.
+ */
+export async function interleave(contenders, arg) {
+  const windows = contenders.map(() => []);
+  for (let r = 0; r < settings.runs; r++) {
+    for (const [i, c] of contenders.entries()) windows[i].push(...(await c.once(arg)));
+  }
+  return windows.map(summarize);
+}

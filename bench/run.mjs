@@ -1,0 +1,83 @@
+// Runs every benchmark scenario and prints one table. A scenario is a module
+// exporting `{ name, waitsFor?(), run() }`: waitsFor names the missing piece
+// of svc it needs (then it is left out of the table), run resolves with rows
+// `{ scenario, unit, svc, baseline: { name, ... } }`. Usage:
+//   node run.mjs [filter]   only scenarios whose name contains `filter`
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { settings } from './lib/measure.mjs';
+
+const modules = [
+  './scenarios/rpc-net.mjs',
+  './scenarios/rpc-zmq.mjs',
+  './scenarios/rpc-amqp.mjs',
+  './scenarios/events-amqp.mjs',
+  './scenarios/http-rpc.mjs',
+  './scenarios/runtime.mjs',
+];
+
+const coreDist = fileURLToPath(new URL('../packages/core/dist/index.js', import.meta.url));
+if (!existsSync(coreDist)) {
+  console.error('bench: packages/core/dist is missing; run `pnpm build` at the root first');
+  process.exit(2);
+}
+
+const filter = process.argv[2]?.toLowerCase();
+const scenarios = [];
+for (const m of modules) scenarios.push(...(await import(m)).default);
+
+const rows = [];
+const waiting = [];
+const failed = [];
+const started = Date.now();
+console.error(
+  `bench: ${settings.runs} runs x ${settings.windows} windows of ${settings.windowMs} ms ` +
+    `(after ${settings.warmupMs} ms warm-up) per figure`,
+);
+for (const s of scenarios) {
+  if (filter && !s.name.toLowerCase().includes(filter)) continue;
+  const waits = s.waitsFor ? await s.waitsFor() : null;
+  if (waits) {
+    waiting.push(`${s.name}: waits for ${waits}`);
+    console.error(`- ${s.name}: waits for ${waits}`);
+    continue;
+  }
+  const t0 = Date.now();
+  try {
+    const out = await s.run();
+    rows.push(...out.rows);
+    if (out.notes) waiting.push(...out.notes.map((n) => `${s.name}: ${n}`));
+    console.error(`- ${s.name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    failed.push(`${s.name}: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`- ${s.name}: FAILED ${err instanceof Error ? err.stack : String(err)}`);
+  }
+}
+
+const num = (v, digits = 0) =>
+  Number.isFinite(v)
+    ? v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '—';
+const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(v < 10 ? 2 : 1)}` : '—');
+const table = [
+  ['scenario', 'svc', 'baseline', 'baseline figure', 'ratio', 'svc p50/p99 ms', 'base p50/p99 ms'],
+  ...rows.map((r) => [
+    r.scenario,
+    `${num(r.svc.rate)} ${r.unit}`,
+    r.baseline.name,
+    `${num(r.baseline.rate)} ${r.unit}`,
+    r.lowerIsBetter
+      ? `${num(r.baseline.rate / r.svc.rate, 2)}x`
+      : `${num(r.svc.rate / r.baseline.rate, 2)}x`,
+    Number.isFinite(r.svc.p50) ? `${ms(r.svc.p50)} / ${ms(r.svc.p99)}` : '',
+    Number.isFinite(r.baseline.p50) ? `${ms(r.baseline.p50)} / ${ms(r.baseline.p99)}` : '',
+  ]),
+];
+const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+const line = (row) => `| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+console.log(line(table[0]));
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+for (const row of table.slice(1)) console.log(line(row));
+for (const w of waiting) console.log(`not in the table: ${w}`);
+for (const f of failed) console.log(`FAILED: ${f}`);
+console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s, node ${process.version})`);

@@ -1,0 +1,29 @@
+// RPC over RabbitMQ: svc's AMQP transport (Nameko's wire format) against raw amqplib RPC.
+import { interleave, rpcContender } from '../lib/measure.mjs';
+import { amqpUrl } from '../lib/amqp.mjs';
+import { baselineNote, rpcTransportMissing } from '../lib/probe.mjs';
+
+const svcAmqp = rpcContender('svc amqp', {
+  server: () => ['svc/rpc-server.mjs', [amqpUrl]],
+  client: 'svc/rpc-client.mjs',
+  url: amqpUrl,
+});
+const rawAmqp = rpcContender('raw amqplib RPC', {
+  server: () => ['baselines/raw-amqp-rpc-server.mjs', []],
+  client: 'baselines/raw-amqp-rpc-client.mjs',
+});
+
+export default [1, 100].map((inflight) => ({
+  name: `RPC amqp, ${inflight} in flight`,
+  async run() {
+    const missing = await rpcTransportMissing(amqpUrl);
+    if (missing) {
+      const [raw] = await interleave([rawAmqp], inflight);
+      const why = 'the AMQP RPC transport (createRpcTransport("amqp://...") on main)';
+      return { rows: [], notes: [baselineNote(inflight, rawAmqp.name, raw, 'req/s', why)] };
+    }
+    const [svc, raw] = await interleave([svcAmqp, rawAmqp], inflight);
+    const scenario = `RPC amqp, ${inflight} in flight`;
+    return { rows: [{ scenario, unit: 'req/s', svc, baseline: { name: rawAmqp.name, ...raw } }] };
+  },
+}));

@@ -1,0 +1,15 @@
+// svc: serves `greeter.hello` through the RPC transport named by argv[2]
+// (`net`, `zmq`, `amqp://...`) with a registry that never leaves this process.
+import '../lib/child.mjs';
+import process from 'node:process';
+import { MemoryRegistry, MemoryRegistryStore, createRpcTransport } from '@svc/core';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+const ctx = { cluster: 'bench', bindHost: '127.0.0.1', log: silent, clientName: 'greeter' };
+const registry = new MemoryRegistry(new MemoryRegistryStore());
+const transport = await createRpcTransport(process.argv[2], registry, ctx);
+const endpoints = await transport.listen(['greeter'], async (req) => ({
+  ok: true,
+  result: `Hi, ${req.params.name}!`,
+}));
+process.stdout.write(`${JSON.stringify({ address: endpoints.rpc ?? null })}\n`);

@@ -1,0 +1,94 @@
+import { DecodeError } from '../errors.js';
+
+/** Bytes of the big-endian length that precedes every frame body. */
+export const FRAME_HEADER_BYTES = 4;
+
+/**
+ * Splits a byte stream into length-prefixed frames. The length is read
+ * before the body is buffered, so an oversized frame is refused after four
+ * bytes instead of after the sender has filled our memory.
+ */
+export class FrameDecoder {
+  readonly #maxBytes: number;
+  #pending: Buffer | undefined;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /**
+   * Feeds one chunk; calls `onFrame` with each complete frame body (a view
+   * into the chunk, valid during the call only). Throws a DecodeError on an
+   * empty or oversized frame; the stream is unusable after that.
+   */
+  push(chunk: Buffer, onFrame: (body: Buffer) => void): void {
+    let buf = chunk;
+    if (this.#pending) {
+      buf = Buffer.concat([this.#pending, chunk]);
+      this.#pending = undefined;
+    }
+    let offset = 0;
+    const end = buf.length;
+    while (end - offset >= FRAME_HEADER_BYTES) {
+      const size = buf.readUInt32BE(offset);
+      if (size === 0) throw new DecodeError('empty frame');
+      if (size > this.#maxBytes) {
+        throw new DecodeError(`frame of ${size} bytes is over the ${this.#maxBytes}-byte limit`);
+      }
+      const start = offset + FRAME_HEADER_BYTES;
+      if (end - start < size) break;
+      offset = start + size;
+      onFrame(buf.subarray(start, offset));
+    }
+    // Copy the tail: keeping a view would pin the whole chunk until the frame completes.
+    if (offset < end) this.#pending = Buffer.from(buf.subarray(offset));
+  }
+}
+
+/**
+ * Coalesces the frames queued during one tick into a single buffer, so a
+ * burst of calls or replies costs one socket write instead of one each.
+ */
+export class FrameWriter {
+  readonly #write: (bytes: Buffer) => void;
+  #bodies: Buffer[] = [];
+  #size = 0;
+  #scheduled = false;
+  readonly #flush = () => this.flush();
+
+  constructor(write: (bytes: Buffer) => void) {
+    this.#write = write;
+  }
+
+  /** Queues one frame body; it is written at the end of the current tick. */
+  push(body: Buffer): void {
+    this.#bodies.push(body);
+    this.#size += FRAME_HEADER_BYTES + body.length;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.#flush);
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    const bodies = this.#bodies;
+    if (bodies.length === 0) return;
+    const out = Buffer.allocUnsafe(this.#size);
+    let offset = 0;
+    for (const body of bodies) {
+      out.writeUInt32BE(body.length, offset);
+      body.copy(out, offset + FRAME_HEADER_BYTES);
+      offset += FRAME_HEADER_BYTES + body.length;
+    }
+    this.#bodies = [];
+    this.#size = 0;
+    this.#write(out);
+  }
+
+  /** Drops what is queued (the connection is gone). */
+  clear(): void {
+    this.#bodies = [];
+    this.#size = 0;
+  }
+}

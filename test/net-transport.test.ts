@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  ConnectionLostError,
+  MemoryRegistry,
+  MemoryRegistryStore,
+  createRpcTransport,
+  type Logger,
+} from '@svc/core';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const fixture = fileURLToPath(new URL('./fixtures/net-rpc-server.mjs', import.meta.url));
+const silent: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silent,
+};
+const headers = { traceId: 't', callIdStack: [], data: {} };
+
+async function startServer(
+  children: ChildProcess[],
+): Promise<{ child: ChildProcess; rpc: string }> {
+  const child = spawn(process.execPath, [fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout });
+  const [line] = (await Promise.race([
+    once(lines, 'line'),
+    once(child, 'exit').then(() => {
+      throw new Error('the net rpc server fixture exited before printing its endpoint');
+    }),
+  ])) as [string];
+  const { rpc } = JSON.parse(line) as { rpc: string };
+  return { child, rpc };
+}
+
+describe('net rpc transport across processes', () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  });
+
+  it('fails a call in flight with ConnectionLostError as soon as the serving process is killed', async () => {
+    const { child, rpc } = await startServer(children);
+    const ctx = { cluster: 't', bindHost: '127.0.0.1', log: silent, clientName: 't' };
+    const client = await createRpcTransport(
+      'net',
+      new MemoryRegistry(new MemoryRegistryStore()),
+      ctx,
+    );
+    try {
+      const hello = await client.call(
+        { service: 'greeter', method: 'greet', params: { name: 'Ann' }, headers },
+        { timeout: 5000, address: rpc },
+      );
+      expect(hello).toEqual({ ok: true, result: 'Hi, Ann!' });
+      const hanging = client.call(
+        { service: 'greeter', method: 'hang', params: {}, headers },
+        { timeout: 30_000, address: rpc },
+      );
+      const started = Date.now();
+      child.kill('SIGKILL');
+      await expect(hanging).rejects.toBeInstanceOf(ConnectionLostError);
+      // Far below the call's own 30 s timeout: the loss, not the timer, failed it.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await client.close();
+    }
+  });
+});
