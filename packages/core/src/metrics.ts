@@ -1,6 +1,8 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 const RESERVOIR = 1024;
+/** Sampling period of the event-loop delay histogram, ms; every sample includes it, so it is taken off. */
+const LOOP_RESOLUTION_MS = 20;
 
 /** Calls, errors and recent latencies of one entrypoint. */
 class EntrypointStats {
@@ -71,7 +73,7 @@ export class Metrics {
   #lastAt = performance.now();
 
   constructor() {
-    this.#loop = monitorEventLoopDelay({ resolution: 20 });
+    this.#loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     this.#loop.enable();
   }
 
@@ -98,8 +100,9 @@ export class Metrics {
     this.#lastCpu = process.cpuUsage();
     this.#lastAt = now;
     const mem = process.memoryUsage();
-    const lag = this.#loop.count > 0 ? this.#loop.mean / 1e6 : 0;
-    const lagP99 = this.#loop.count > 0 ? this.#loop.percentile(99) / 1e6 : 0;
+    const lag = this.#loop.count > 0 ? Math.max(0, this.#loop.mean / 1e6 - LOOP_RESOLUTION_MS) : 0;
+    const lagP99 =
+      this.#loop.count > 0 ? Math.max(0, this.#loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS) : 0;
     this.#loop.reset();
     return {
       time: Date.now(),

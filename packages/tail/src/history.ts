@@ -30,11 +30,13 @@ export async function traceHistory(
 ): Promise<History> {
   const wanted = new Set(options.services);
   const instances = new Map<string, InstanceRecord>();
+  const services = new Map<string, Set<string>>();
   for (const r of await client.backends.registry.list()) {
-    if (r.service.startsWith('svc-cli-') || instances.has(r.id)) continue;
+    if (r.service.startsWith('svc-cli-')) continue;
     if (wanted.size > 0 && !wanted.has(r.service)) continue;
     if (typeof r.endpoints['rpc'] !== 'string') continue;
-    instances.set(r.id, r);
+    services.set(r.id, (services.get(r.id) ?? new Set()).add(r.service));
+    if (!instances.has(r.id)) instances.set(r.id, r);
   }
   const exact = options.trace.length >= FULL_TRACE;
   const failures: History['failures'] = [];
@@ -53,6 +55,9 @@ export async function traceHistory(
           const record = toRecord(item);
           if (!record || !(record.traceId ?? '').startsWith(options.trace)) continue;
           record.instance ??= r.id;
+          // Records made outside a worker (HTTP access lines) name no service: the instance's own, when it runs one.
+          const own = [...(services.get(r.id) ?? [])];
+          if (record.service === undefined && own.length === 1) record.service = own[0];
           out.push(record);
         }
         return out;

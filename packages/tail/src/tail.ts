@@ -56,8 +56,11 @@ export async function runTail(options: TailOptions): Promise<void> {
           if (pending) pending.push(record);
           else print(record);
         },
-        onJoin: (s) =>
-          options.notice(`following ${s.services.join(',')}/${s.instance.slice(0, 8)}`),
+        onJoin: (s) => {
+          // Align the columns on the longest service name known so far.
+          for (const name of s.services) whoWidth = Math.max(whoWidth, name.length + 9);
+          options.notice(`following ${s.services.join(',')}/${s.instance.slice(0, 8)}`);
+        },
       })
     : undefined;
 

@@ -147,7 +147,7 @@ export function buildSample(
       callsBefore += old?.calls ?? 0;
       errorsBefore += old?.errors ?? 0;
       weighted += ep.p50 * ep.calls;
-      p99 = Math.max(p99, ep.p99);
+      if (ep.calls > 0) p99 = Math.max(p99, ep.p99);
       let row = eps.get(ep.name);
       if (!row) {
         row = {

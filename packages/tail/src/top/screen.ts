@@ -71,7 +71,7 @@ export async function runTop(options: TopOptions): Promise<void> {
     const columns = columnsOf(view);
     const rows = (view === 'instances' ? last?.instances : last?.entrypoints) ?? [];
     const sorted = sortRows(rows as never[], columns, sorts[view]);
-    const when = last ? new Date(last.time).toLocaleTimeString() : '…';
+    const when = last ? new Date(last.time).toTimeString().slice(0, 8) : '…';
     header.setContent(
       ` svc top — ${options.title ?? 'cluster'} — ${last?.instances.length ?? 0} instances, ${
         last?.entrypoints.length ?? 0
