@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: { conditions: ['source'] },
+  // Tests run in vite's SSR environment, which has its own conditions.
+  ssr: { resolve: { conditions: ['source'] } },
   test: {
     // Files start real processes on a 2-core machine: two files at a time.
     maxWorkers: 2,
