@@ -14,4 +14,10 @@ import type { Command } from 'commander';
 /** A command module adds its command (with options, help and action) to the program. */
 export type CommandModule = (program: Command) => Command;
 
-export const commands: readonly CommandEntry[] = [];
+export const commands: readonly CommandEntry[] = [
+  {
+    name: 'node',
+    summary: 'Run every instance listed in .svc.yml (a local cluster)',
+    load: () => import('./commands/node.js'),
+  },
+];
