@@ -134,6 +134,19 @@ export class Cluster {
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
+  /** Like {@link svc} without blocking this process (so that requests keep flowing meanwhile). */
+  svcAsync(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const proc = spawn(process.execPath, [SVC, ...args], {
+      cwd: this.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    return new Promise((r) => proc.on('close', (status) => r({ status, stdout, stderr })));
+  }
+
   start(...args: string[]): void {
     const proc = spawn(process.execPath, [SVC, 'node', '--config', this.config, ...args], {
       cwd: this.dir,
