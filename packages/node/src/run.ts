@@ -26,6 +26,9 @@ export const EXIT_FORCED = 130;
  */
 export async function runNode(options: RunNodeOptions): Promise<number> {
   const config = loadConfig(options.configFile);
+  // A closed terminal or pipe (`svc node | head`) must not take the cluster down.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   const output = createOutput({
     names: config.instances.map((i) => i.name),
     color: options.color ?? false,

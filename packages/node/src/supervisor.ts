@@ -83,6 +83,7 @@ export class Supervisor {
   private readonly announces = new Set<string>();
   private readonly rolling = new Map<string, Promise<void>>();
   private readonly rollAgain = new Set<string>();
+  private readonly slotOf = new WeakMap<ChildProcess, Slot>();
   private reaper: Reaper | undefined;
   private stopping = false;
 
@@ -130,9 +131,9 @@ export class Supervisor {
     return [...this.sockets].map(([name, s]) => ({ name, host: s.host, port: s.port }));
   }
 
+  /** One row per managed process (a slot waiting to restart shows without a pid). */
   status(): ProcessStatus[] {
     const now = Date.now();
-    const rows: ProcessStatus[] = [];
     const row = (slot: Slot, child: ChildProcess | undefined, state: string): ProcessStatus => ({
       name: slot.instance.name,
       index: slot.index,
@@ -141,25 +142,17 @@ export class Supervisor {
       restarts: slot.restarts,
       uptimeMs: child ? now - child.startedAt : null,
     });
+    const rows: ProcessStatus[] = [];
     for (const slot of this.slots) {
       const live = slot.child && !slot.child.hasExited() ? slot.child : undefined;
-      rows.push(
-        row(slot, live, this.stoppingChildren.has(live as ChildProcess) ? 'stopping' : slot.state),
-      );
+      rows.push(row(slot, live, live && this.stoppingChildren.has(live) ? 'stopping' : slot.state));
       if (slot.candidate) rows.push(row(slot, slot.candidate, 'starting'));
-    }
-    for (const c of this.stoppingChildren) {
-      const slot = this.slots.find((s) => s.child === c);
-      if (slot) continue;
-      const owner = this.slots.find((s) => s.instance.name === this.ownerName(c));
-      if (owner) rows.push(row(owner, c, 'stopping'));
+      // The process a rolling restart replaced, until it is gone.
+      for (const c of this.stoppingChildren) {
+        if (c !== slot.child && this.slotOf.get(c) === slot) rows.push(row(slot, c, 'stopping'));
+      }
     }
     return rows;
-  }
-
-  private readonly owners = new WeakMap<ChildProcess, string>();
-  private ownerName(c: ChildProcess): string | undefined {
-    return this.owners.get(c);
   }
 
   /**
@@ -255,7 +248,8 @@ export class Supervisor {
       onLine: (stream, line) => this.output.line(name, slot.index, stream, line),
     });
     if (!('pid' in child)) return child;
-    this.owners.set(child, name);
+    this.slotOf.set(child, slot);
+    if (this.stopping) child.signal('SIGKILL');
     this.reaper?.add(child.pid);
     this.output.note(`${name}.${slot.index} started (pid ${child.pid})`);
     void child.announced.then((yes) => {
@@ -297,6 +291,14 @@ export class Supervisor {
     const label = `${slot.instance.name}.${slot.index}`;
     const uptime = Date.now() - startedAt;
     slot.child = undefined;
+    if (slot.candidate) {
+      // A rolling restart is already starting this slot's replacement.
+      slot.state = 'starting';
+      this.output.note(
+        `${label} (pid ${pid ?? '?'}) ${describeExit(info)} while its replacement starts`,
+      );
+      return;
+    }
     slot.quickCrashes = uptime < this.options.minUptimeMs ? slot.quickCrashes + 1 : 0;
     const who = pid === undefined ? label : `${label} (pid ${pid})`;
     const what = `${who} ${describeExit(info)} after ${(uptime / 1000).toFixed(1)}s`;
