@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, fixture, markedPids, until } from './helpers.js';
+import { Cluster, fixture, markedPids, sleep, until } from './helpers.js';
 
 let cluster: Cluster | undefined;
 afterEach(() => {
@@ -82,12 +82,24 @@ describe('svc node mistakes', () => {
     expect(second.status).toBe(2);
     expect(second.stderr).toMatch(/^svc: an svc node already runs for .*\.svc\.yml \(pid \d+\)\n$/);
 
+    // npm and npx forward the terminal's Ctrl-C: a duplicate right behind the first does not force.
+    cluster.proc?.kill('SIGINT');
     cluster.proc?.kill('SIGINT');
     await cluster.waitOutput(/Ctrl-C again to force/);
     await cluster.waitOutput(/ignoring SIGTERM/);
+    await sleep(700);
+    expect(cluster.output).not.toContain('again: killing');
     cluster.proc?.kill('SIGINT');
     expect(await cluster.exit).toEqual({ code: 130, signal: null });
     expect(cluster.output).toContain('SIGINT again: killing every process now');
     await until('every process gone', () => markedPids(cluster?.mark ?? '').length === 0, 5000);
+  });
+
+  it('runs a command starting with svc with this very svc, without needing it on PATH', async () => {
+    cluster = new Cluster('instances:\n  Version: { command: svc --version }\n');
+    cluster.start('--max-crashes', '1');
+    await cluster.waitOutput(/held off/);
+    expect(cluster.output).toMatch(/^Version\.0 +\| 0\.1\.0$/m);
+    expect(cluster.output).toMatch(/Version\.0 \(pid \d+\) exited with code 0/);
   });
 });

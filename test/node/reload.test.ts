@@ -124,6 +124,27 @@ describe('svc node reloads', () => {
     expect(unknown.stderr).toBe('svc: no instance named Nope (instances: Web, Sleep)\n');
   });
 
+  it('keeps the old processes serving when the new one dies before it is ready', async () => {
+    const port = await freePort();
+    cluster = webCluster(port);
+    cluster.start();
+    const before = await cluster.running(3);
+    writeFileSync(join(cluster.dir, 'web', 'version.txt'), 'broken');
+    const restart = await cluster.svcAsync('node', 'restart', 'Web', '--config', cluster.config);
+    expect(restart.status).toBe(1);
+    expect(restart.stderr).toMatch(
+      /^svc: SvcError \(SVC_ERR_NODE_RESTART_FAILED\): restart of Web failed: Web\.0: the new process \(pid \d+\) exited with code 1 before it was ready\n$/,
+    );
+    await cluster.waitOutput(/the old one \(pid \d+\) keeps running/);
+    expect(cluster.output).toMatch(/Web\.0 +\| this version does not start/);
+    const after = cluster.status();
+    expect(after.map((r) => [r.pid, r.state, r.restarts])).toEqual(
+      before.map((r) => [r.pid, 'running', 0]),
+    );
+    const reply = await get(port);
+    expect(reply.version).toBe('v1');
+  });
+
   it('holds off a process that keeps crashing right after its start', async () => {
     cluster = new Cluster(`instances:
   Crash: { command: node ${fixture('crasher.mjs')} }
@@ -147,9 +168,12 @@ describe('svc node reloads', () => {
     );
     expect(cluster.output.match(/Crash\.0 started/g)).toHaveLength(3);
 
-    // A manual restart tries again (and, still broken, is held off again).
+    // A manual restart tries again (and, still broken, fails and is held off again).
     const restart = cluster.svc('node', 'restart', 'Crash', '--config', cluster.config);
-    expect(restart.status).toBe(0);
+    expect(restart.stderr).toBe(
+      'svc: SvcError (SVC_ERR_NODE_RESTART_FAILED): restart of Crash failed: Crash.0 did not become ready\n',
+    );
+    expect(restart.status).toBe(1);
     await cluster.waitOutput(/held off[^]*held off/);
     expect(cluster.output.match(/Crash\.0 started/g)).toHaveLength(6);
   });

@@ -14,6 +14,8 @@ export interface RunNodeOptions extends Partial<SupervisorOptions> {
   stderr?: (text: string) => void;
 }
 
+const SECOND_SIGNAL_AFTER_MS = 500;
+
 /** Exit status after a forced shutdown (second Ctrl-C). */
 export const EXIT_FORCED = 130;
 
@@ -69,9 +71,8 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     watcher = watchInstances(config.instances, (names) => {
       for (const name of names) {
         output.note(`change in ${name}'s folder: rolling restart`);
-        supervisor
-          .restart(name)
-          .catch((err: unknown) => output.note(`restart of ${name} failed: ${String(err)}`));
+        // A failed reload is already reported, and the old processes keep running.
+        supervisor.restart(name).catch(() => {});
       }
     });
     await watcher.ready;
@@ -80,12 +81,17 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let signals = 0;
+    let firstAt = 0;
     const finish = (code: number) => {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
       control.close();
       resolve(code);
     };
     const onSignal = (sig: NodeJS.Signals) => {
+      // npm and npx forward the terminal's Ctrl-C to the program they run, so
+      // one key press can arrive twice: only a later signal forces the stop.
+      if (signals === 1 && Date.now() - firstAt < SECOND_SIGNAL_AFTER_MS) return;
+      if (signals === 0) firstAt = Date.now();
       signals++;
       if (signals === 1) {
         output.note(

@@ -1,4 +1,4 @@
-import { UsageError } from '@svc/core';
+import { SvcError, UsageError } from '@svc/core';
 import { spawnChild, type ChildProcess, type ExitInfo } from './child.js';
 import type { InstanceConfig, NodeConfig } from './config.js';
 import type { Output } from './output.js';
@@ -38,6 +38,9 @@ export const DEFAULT_OPTIONS: SupervisorOptions = {
 // Once a process of an instance has written `ready`, later ones are waited for
 // that long: the instance evidently announces readiness, slowly or not.
 const ANNOUNCED_READY_TIMEOUT_MS = 30_000;
+
+/** Code of the error of a rolling restart that could not replace a process. */
+export const RESTART_FAILED = 'SVC_ERR_NODE_RESTART_FAILED';
 
 /** What `svc node status` shows for each managed process. */
 export interface ProcessStatus {
@@ -159,7 +162,8 @@ export class Supervisor {
    * Restarts every process of an instance one at a time: the new process is
    * started and ready before the old one is stopped, so a shared socket always
    * has a process accepting. When a new process dies before it is ready the
-   * old one keeps running and the restart stops there.
+   * old one keeps running and the restart stops there, rejecting with a
+   * SvcError whose code is {@link RESTART_FAILED}.
    */
   restart(name: string): Promise<void> {
     if (!this.slots.some((s) => s.instance.name === name)) {
@@ -173,52 +177,66 @@ export class Supervisor {
       return running;
     }
     const run = (async () => {
+      let failure: string | undefined;
       do {
         this.rollAgain.delete(name);
+        failure = undefined;
         for (const slot of this.slots.filter((s) => s.instance.name === name)) {
-          if (this.stopping || !(await this.rollSlot(slot))) break;
+          if (this.stopping) break;
+          failure = await this.rollSlot(slot);
+          if (failure) break;
         }
       } while (this.rollAgain.has(name) && !this.stopping);
+      if (failure)
+        throw new SvcError(`restart of ${name} failed: ${failure}`, { code: RESTART_FAILED });
     })().finally(() => this.rolling.delete(name));
     this.rolling.set(name, run);
     return run;
   }
 
-  private async rollSlot(slot: Slot): Promise<boolean> {
+  /** Replaces the process of one slot; resolves with why it failed, or undefined. */
+  private async rollSlot(slot: Slot): Promise<string | undefined> {
     const label = `${slot.instance.name}.${slot.index}`;
     clearTimeout(slot.timer);
     slot.timer = undefined;
     slot.quickCrashes = 0;
     const old = slot.child && !slot.child.hasExited() ? slot.child : undefined;
     if (!old) {
+      // Nothing to keep serving (held off, or waiting to restart): start it and wait for it.
       slot.restarts++;
       this.output.note(`${label}: starting (restart #${slot.restarts})`);
       await this.launch(slot);
-      return true;
+      const child = slot.child;
+      if (child && (await this.waitReady(slot, child))) return undefined;
+      return `${label} did not become ready`;
     }
     const fresh = await this.spawn(slot);
     if (!('pid' in fresh)) {
-      this.output.note(
-        `${label}: reload failed, new process ${describeExit(fresh)}; the old one keeps running`,
-      );
-      return false;
+      const why = `${label}: the new process ${describeExit(fresh)}`;
+      this.output.note(`${why}; the old one (pid ${old.pid}) keeps running`);
+      return why;
     }
     slot.candidate = fresh;
     const ready = await this.waitReady(slot, fresh);
     slot.candidate = undefined;
-    if (!ready || this.stopping) {
-      if (!ready)
-        this.output.note(
-          `${label}: reload failed, the new process (pid ${fresh.pid}) ended before it was ready; the old one (pid ${old.pid}) keeps running`,
-        );
-      return false;
+    if (this.stopping) return 'the node is stopping';
+    if (!ready) {
+      const info = await fresh.exited;
+      const why = `${label}: the new process (pid ${fresh.pid}) ${describeExit(info)} before it was ready`;
+      if (slot.child) {
+        this.output.note(`${why}; the old one (pid ${old.pid}) keeps running`);
+      } else {
+        // The old process died meanwhile too: back to the crash path (backoff, hold).
+        this.crashed(slot, info, fresh.startedAt, fresh.pid);
+      }
+      return why;
     }
     slot.child = fresh;
     slot.restarts++;
     slot.state = 'running';
     this.output.note(`${label}: reloaded, pid ${fresh.pid} is ready; stopping pid ${old.pid}`);
     await this.stopChild(old);
-    return true;
+    return undefined;
   }
 
   /** Starts the process of a slot and marks it running once it is ready. */
