@@ -76,6 +76,8 @@ export async function runTail(options: TailOptions): Promise<void> {
           `${f.instance.service}/${f.instance.id.slice(0, 8)} did not answer: ${f.error}`,
         );
       const seen = new Set<string>();
+      for (const record of history.records)
+        whoWidth = Math.max(whoWidth, (record.service ?? '-').length + 9);
       for (const record of history.records) {
         if (!filter(record)) continue;
         seen.add(recordKey(record));

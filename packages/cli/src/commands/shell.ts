@@ -29,8 +29,7 @@ Examples:
         if (flags.command === undefined) {
           await runShell({
             client,
-            banner:
-              'svc shell: rpc.<Service>.<method>({...}), emit(type, body), discover(), inspect(name). Tab completes; .exit leaves.',
+            banner: `svc shell on cluster "${process.env['SVC_CLUSTER'] ?? 'default'}": rpc, emit, discover, inspect, client (Tab completes, .exit quits)`,
           });
           return;
         }

@@ -1,21 +1,62 @@
 import { start as startRepl } from 'node:repl';
-import { inspect } from 'node:util';
-import type { ClusterClient, EmitOptions } from '@svc/core';
+import { inspect, types } from 'node:util';
+import { SvcError, type CallOptions, type ClusterClient, type EmitOptions } from '@svc/core';
 import { clusterCompletion, completeRpc } from './complete.js';
 
 /** The names a shell puts in scope: `rpc`, `emit`, `discover`, `inspect`, `client`. */
 export function shellScope(client: ClusterClient): Record<string, unknown> {
   return {
     client,
-    rpc: client.rpc,
-    emit: (type: string, body?: unknown, options?: EmitOptions) => client.emit(type, body, options),
-    discover: async () => {
+    rpc: rpcProxies(client),
+    emit: guard((type: string, body?: unknown, options?: EmitOptions) =>
+      client.emit(type, body, options),
+    ),
+    discover: guard(async () => {
       const out: Record<string, Array<{ id: string; pid: number; host: string }>> = {};
       for (const [service, list] of await client.discover())
         out[service] = list.map((r) => ({ id: r.id, pid: r.pid, host: r.host }));
       return out;
-    },
-    inspect: (service: string) => client.inspect(service),
+    }),
+    inspect: guard((service: string) => client.inspect(service)),
+  };
+}
+
+/** `rpc.Service.method(params, options)`, whose errors carry no local stack. */
+function rpcProxies(client: ClusterClient): Record<string, Record<string, unknown>> {
+  const method = (service: string, name: string) => {
+    const fn = guard((params?: Record<string, unknown>, options?: CallOptions) =>
+      client.call(service, name, params ?? {}, options),
+    );
+    return Object.assign(fn, {
+      defer: (params?: Record<string, unknown>, options?: CallOptions) =>
+        client.rpc[service]![name]!.defer(params, options),
+    });
+  };
+  // `then` stays undefined so that a proxy is never taken for a promise.
+  const named = <T>(make: (name: string) => T) => {
+    const made = new Map<string, T>();
+    return new Proxy(
+      {},
+      {
+        get(_target, key) {
+          if (typeof key !== 'string' || key === 'then') return undefined;
+          let value = made.get(key);
+          if (value === undefined) made.set(key, (value = make(key)));
+          return value;
+        },
+      },
+    );
+  };
+  return named((service) => named((name) => method(service, name)));
+}
+
+function guard<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw shortStack(err);
+    }
   };
 }
 
@@ -75,6 +116,7 @@ export interface ShellOptions {
 export async function runShell(options: ShellOptions): Promise<void> {
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
+  const color = Boolean((output as NodeJS.WriteStream).isTTY) && !process.env['NO_COLOR'];
   if (options.banner) output.write(`${options.banner}\n`);
   const server = startRepl({
     prompt: 'svc> ',
@@ -83,6 +125,11 @@ export async function runShell(options: ShellOptions): Promise<void> {
     useGlobal: false,
     ignoreUndefined: true,
     preview: false,
+    // Promises carry async-hook bookkeeping that Node would print; point at `await` instead.
+    writer: (value: unknown) =>
+      types.isPromise(value)
+        ? 'Promise { … } (put await before the call to see its value)'
+        : inspect(value, { depth: 4, colors: color }),
   });
   Object.assign(server.context, shellScope(options.client));
   const source = clusterCompletion(options.client);
@@ -99,7 +146,7 @@ export async function runShell(options: ShellOptions): Promise<void> {
   };
   // A promise nobody awaited (`rpc.X.y()` without await) that fails is printed, not fatal.
   const onRejection = (reason: unknown) => {
-    output.write(`Uncaught (in promise) ${inspect(reason, { depth: 2 })}\n`);
+    output.write(`Uncaught (in promise) ${inspect(shortStack(reason), { depth: 2 })}\n`);
     server.displayPrompt();
   };
   process.on('unhandledRejection', onRejection);
@@ -108,4 +155,10 @@ export async function runShell(options: ShellOptions): Promise<void> {
   } finally {
     process.off('unhandledRejection', onRejection);
   }
+}
+
+/** An error raised by the cluster, with its stack cut to its first line. */
+function shortStack<T>(err: T): T {
+  if (err instanceof SvcError) err.stack = `${err.name}: ${err.message}`;
+  return err;
 }
