@@ -133,7 +133,7 @@ describe('svc node reloads', () => {
     const restart = await cluster.svcAsync('node', 'restart', 'Web', '--config', cluster.config);
     expect(restart.status).toBe(1);
     expect(restart.stderr).toMatch(
-      /^svc: SvcError \(SVC_ERR_NODE_RESTART_FAILED\): restart of Web failed: Web\.0: the new process \(pid \d+\) exited with code 1 before it was ready\n$/,
+      /^svc: restart of Web failed: Web\.0: the new process \(pid \d+\) exited with code 1 before it was ready\n$/,
     );
     await cluster.waitOutput(/the old one \(pid \d+\) keeps running/);
     expect(cluster.output).toMatch(/Web\.0 +\| this version does not start/);
@@ -171,7 +171,7 @@ describe('svc node reloads', () => {
     // A manual restart tries again (and, still broken, fails and is held off again).
     const restart = cluster.svc('node', 'restart', 'Crash', '--config', cluster.config);
     expect(restart.stderr).toBe(
-      'svc: SvcError (SVC_ERR_NODE_RESTART_FAILED): restart of Crash failed: Crash.0 did not become ready\n',
+      'svc: restart of Crash failed: Crash.0 did not become ready\n',
     );
     expect(restart.status).toBe(1);
     await cluster.waitOutput(/held off[^]*held off/);
