@@ -41,8 +41,9 @@ sockets:
     }
     // supervisor, watchdog, 3 Web, 2 Sleep, and the plain command's sh, sleep and cat
     expect(markedPids(cluster.mark).length).toBe(10);
-    expect(cluster.output).toMatch(/^Sleep\.0 +\| sleeper Sleep\.0 up$/m);
-    expect(cluster.output).toMatch(/^Sleep\.1 +\| sleeper Sleep\.1 up$/m);
+    // A process counts as running once spawned; its first line may come a moment later.
+    await cluster.waitOutput(/^Sleep\.0 +\| sleeper Sleep\.0 up$/m);
+    await cluster.waitOutput(/^Sleep\.1 +\| sleeper Sleep\.1 up$/m);
 
     // Requests to the one port are answered by several of the Web processes.
     const webPids = new Set(rows.filter((r) => r.name === 'Web').map((r) => r.pid));
