@@ -11,6 +11,14 @@ export type {
   PublishOptions,
   SubscriptionSpec,
 } from './transport.js';
+export {
+  ALL_EVENTS_EXCHANGE,
+  AmqpEventTransport,
+  delayQueueName,
+  eventExchange,
+  eventQueueName,
+  type AmqpEventOptions,
+} from './amqp.js';
 export { MemoryEventStore, MemoryEventTransport } from './memory.js';
 export { deliveryGroup, subscriptionMatches } from './match.js';
 
@@ -24,9 +32,13 @@ export async function createEventTransport(
   ctx: BackendContext,
 ): Promise<EventTransport> {
   switch (schemeOf(url)) {
+    case 'amqp':
+    case 'amqps': {
+      const { AmqpEventTransport } = await import('./amqp.js');
+      return new AmqpEventTransport(url, { log: ctx.log.child({ backend: 'events' }) });
+    }
     default:
       throw new ConfigError(`unknown events backend "${url}": expected "local" or "amqp://..."`);
   }
   void registry;
-  void ctx;
 }

@@ -11,6 +11,7 @@ export type {
   RpcResponse,
   RpcTransport,
 } from './transport.js';
+export { AmqpRpcTransport, RPC_EXCHANGE, rpcQueueName, type AmqpRpcOptions } from './amqp.js';
 export { InstancePicker } from './picker.js';
 export { MemoryRpcStore, MemoryRpcTransport } from './memory.js';
 
@@ -25,11 +26,18 @@ export async function createRpcTransport(
   ctx: BackendContext,
 ): Promise<RpcTransport> {
   switch (schemeOf(url)) {
+    case 'amqp':
+    case 'amqps': {
+      const { AmqpRpcTransport } = await import('./amqp.js');
+      return new AmqpRpcTransport(url, {
+        log: ctx.log.child({ backend: 'rpc' }),
+        clientName: ctx.clientName,
+      });
+    }
     default:
       throw new ConfigError(
         `unknown rpc transport "${url}": expected "net", "zmq" or "amqp://..."`,
       );
   }
   void registry;
-  void ctx;
 }
