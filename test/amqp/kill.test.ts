@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { AmqpEventTransport, type EventMessage } from '../../packages/core/src/index.js';
+import { eventually, uniqueName } from '../../packages/core/src/testing/conformance/index.js';
+import { AMQP_URL, Cleanup, MemoryLogger } from './helpers.js';
+
+const cleanup = new Cleanup();
+const transports: AmqpEventTransport[] = [];
+const children: ChildProcess[] = [];
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const fixture = fileURLToPath(new URL('./fixtures/hanging-subscriber.ts', import.meta.url));
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+afterAll(async () => {
+  for (const t of transports) {
+    await t.close();
+    cleanup.add(t.declared());
+  }
+  await cleanup.run();
+});
+
+/** Starts the fixture process; resolves with what it prints, line by line. */
+async function startChild(args: string[]): Promise<{ child: ChildProcess; lines: string[] }> {
+  const child = spawn(process.execPath, ['--import', tsxLoader, fixture, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines: string[] = [];
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    lines.push(...chunk.split('\n').filter(Boolean));
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const ready = await eventually(() => lines.includes('ready') || child.exitCode !== null, 20_000);
+  if (!ready || !lines.includes('ready')) {
+    throw new Error(`subscriber process did not start: ${stderr}`);
+  }
+  return { child, lines };
+}
+
+it('redelivers to another instance the event whose handler was SIGKILLed mid-run', async () => {
+  const service = uniqueName('Listen');
+  const source = uniqueName('Src');
+  const type = uniqueName('work');
+  cleanup.add({
+    queues: [`evt-${source}-${type}--${service}.on`, `evt-${source}-${type}--${service}.on.dead`],
+    exchanges: [`${source}.events`],
+  });
+  const { child, lines } = await startChild([AMQP_URL, service, source, type]);
+  const pub = new AmqpEventTransport(AMQP_URL, { log: new MemoryLogger(), drainMs: 200 });
+  transports.push(pub);
+  await pub.publish({
+    id: 'job-1',
+    type,
+    source,
+    body: { job: 1 },
+    headers: { traceId: 't', callIdStack: [], data: {} },
+  });
+  expect(await eventually(() => lines.includes('got {"job":1}'), 10_000)).toBe(true);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+
+  const got: EventMessage[] = [];
+  const survivor = new AmqpEventTransport(AMQP_URL, { log: new MemoryLogger(), drainMs: 200 });
+  transports.push(survivor);
+  await survivor.subscribe({ service, handler: 'on', type, source, mode: 'pool' }, async (e) => {
+    got.push(e);
+  });
+  await survivor.start();
+  expect(await eventually(() => got.length === 1, 10_000)).toBe(true);
+  expect(got[0]).toMatchObject({ id: 'job-1', type, source, body: { job: 1 } });
+});
