@@ -1,5 +1,12 @@
-import { afterAll, beforeAll } from 'vitest';
-import { AmqpEventTransport, AmqpRpcTransport } from '../../packages/core/src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AmqpEventTransport,
+  AmqpRpcTransport,
+  createEventTransport,
+  createRpcTransport,
+  MemoryRegistry,
+  MemoryRegistryStore,
+} from '../../packages/core/src/index.js';
 import {
   describeEventTransport,
   describeRpcTransport,
@@ -39,4 +46,29 @@ describeRpcTransport('amqp', {
     rpcs.push(t);
     return { rpc: t, registry: null };
   },
+});
+
+describe('AMQP backend factories', () => {
+  it('build the AMQP transports for amqp:// URLs and share one connection', async () => {
+    const registry = new MemoryRegistry(new MemoryRegistryStore());
+    const ctx = {
+      cluster: 'test',
+      bindHost: '127.0.0.1',
+      log: new MemoryLogger(),
+      clientName: 'factory',
+    };
+    const ev = await createEventTransport(AMQP_URL, registry, ctx);
+    const rpc = await createRpcTransport(AMQP_URL, registry, ctx);
+    try {
+      expect(ev).toBeInstanceOf(AmqpEventTransport);
+      expect(rpc).toBeInstanceOf(AmqpRpcTransport);
+      expect(ev.kind).toBe('amqp');
+      expect((rpc as AmqpRpcTransport).replyQueue).toMatch(/^rpc\.reply-factory-[0-9a-f-]{36}$/);
+      expect(await ev.start()).toEqual({});
+    } finally {
+      await ev.close();
+      await rpc.close();
+      await registry.close();
+    }
+  });
 });

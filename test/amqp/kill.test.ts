@@ -17,10 +17,9 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  for (const t of transports) {
-    await t.close();
-    cleanup.add(t.declared());
-  }
+  // clean up even when a close fails
+  await Promise.allSettled(transports.map((t) => t.close()));
+  for (const t of transports) cleanup.add(t.declared());
   await cleanup.run();
 });
 

@@ -23,11 +23,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const t of transports) {
-    await t.close();
-    cleanup.add(t.declared());
-  }
-  await conn.close();
+  // clean up even when a close fails
+  await Promise.allSettled(transports.map((t) => t.close()));
+  for (const t of transports) cleanup.add(t.declared());
+  await conn.close().catch(() => {});
   await cleanup.run();
 });
 

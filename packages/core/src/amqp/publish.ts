@@ -10,14 +10,22 @@ export interface Outgoing {
   options: Options.Publish;
 }
 
-function confirm(ch: ConfirmChannel, msg: Outgoing): Promise<void> {
+/** Publishes on `ch`; resolves on the broker's confirm, rejects on nack, channel loss or after `waitMs`. */
+function confirm(ch: ConfirmChannel, msg: Outgoing, waitMs: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    // a blocked connection (broker alarm) never confirms: do not wait for ever
+    const timer = setTimeout(
+      () => reject(new Error(`no confirm from the broker within ${waitMs} ms`)),
+      waitMs,
+    );
     try {
       ch.publish(msg.exchange, msg.routingKey, msg.content, msg.options, (err) => {
+        clearTimeout(timer);
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
         else resolve();
       });
     } catch (err) {
+      clearTimeout(timer);
       reject(err instanceof Error ? err : new Error(String(err)));
     }
   });
@@ -56,7 +64,7 @@ export async function publishConfirmed(
     }
     try {
       if (prepare) await prepare(ch);
-      await confirm(ch, msg);
+      await confirm(ch, msg, Math.max(1, deadline - Date.now()));
       return ch;
     } catch (err) {
       lastError = err as Error;
