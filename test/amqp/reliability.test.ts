@@ -51,6 +51,19 @@ async function count(queue: string): Promise<number> {
   return (await ch.assertQueue(queue, { durable: true })).messageCount;
 }
 
+/** Whether `queue` exists (checked on a channel of its own, which a miss closes). */
+async function exists(queue: string): Promise<boolean> {
+  const probe = await conn.createChannel();
+  probe.on('error', () => {});
+  try {
+    await probe.checkQueue(queue);
+    await probe.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Every message now in `queue`, taken off it. */
 async function drain(queue: string): Promise<GetMessage[]> {
   const out: GetMessage[] = [];
@@ -167,6 +180,27 @@ describe('AMQP events: durability and delays', () => {
     expect(got[0]!.at - sentAt).toBeGreaterThanOrEqual(280);
     expect(got[1]!.at - sentAt).toBeGreaterThanOrEqual(680);
     expect(got.map((g) => g.source)).toEqual([source, source]);
+  });
+});
+
+describe('AMQP: a deleted queue', () => {
+  it('is declared again and consumed when someone deletes it under a running subscriber', async () => {
+    const source = uniqueName('Src');
+    const service = uniqueName('Listen');
+    cleanup.add({ exchanges: [`${source}.events`] });
+    const got: unknown[] = [];
+    const sub = events();
+    await sub.subscribe(
+      { service, handler: 'on', type: 'ping', source, mode: 'pool' },
+      async (e) => void got.push(e.body),
+    );
+    await sub.start();
+    const queue = `evt-${source}-ping--${service}.on`;
+    await ch.deleteQueue(queue);
+    expect(await eventually(() => exists(queue), 5000)).toBe(true);
+    await events().publish(event(source, 'ping', { after: true }));
+    expect(await eventually(() => got.length === 1, 5000)).toBe(true);
+    expect(got).toEqual([{ after: true }]);
   });
 });
 

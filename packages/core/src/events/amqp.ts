@@ -221,7 +221,12 @@ export class AmqpEventTransport implements EventTransport {
 
   #onMessage(ch: Channel, sub: Subscription, msg: ConsumeMessage | null): void {
     if (msg === null) {
-      this.#log.warn('RabbitMQ cancelled the consumer of an event queue', { queue: sub.queue });
+      // the queue was deleted (by hand, or a broker node went away):
+      // a new channel declares it again and resumes consuming
+      this.#log.warn('RabbitMQ cancelled the consumer of an event queue; setting it up again', {
+        queue: sub.queue,
+      });
+      if (!this.#closing) this.#sub.invalidate(ch);
       return;
     }
     const job = this.#handle(ch, sub, msg).catch((err: Error) => {

@@ -143,7 +143,7 @@ export class AmqpRpcTransport implements RpcTransport {
         arguments: { 'x-expires': 300_000 },
       });
       await ch.bindQueue(this.#replyQueue, RPC_EXCHANGE, this.#replyId);
-      const { consumerTag } = await ch.consume(this.#replyQueue, (msg) => this.#onReply(msg), {
+      const { consumerTag } = await ch.consume(this.#replyQueue, (msg) => this.#onReply(ch, msg), {
         noAck: true,
       });
       this.#consumers.push({ channel: ch, tag: consumerTag });
@@ -236,9 +236,13 @@ export class AmqpRpcTransport implements RpcTransport {
     await this.#setupClient(ch);
   }
 
-  #onReply(msg: ConsumeMessage | null): void {
+  #onReply(ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) {
-      this.#log.warn('RabbitMQ cancelled the reply consumer', { queue: this.#replyQueue });
+      // the reply queue was deleted (it expires after 5 minutes without a consumer)
+      this.#log.warn('RabbitMQ cancelled the reply consumer; setting it up again', {
+        queue: this.#replyQueue,
+      });
+      if (!this.#closing) this.#sub.invalidate(ch);
       return;
     }
     const id = msg.properties.correlationId as string | undefined;
@@ -270,9 +274,10 @@ export class AmqpRpcTransport implements RpcTransport {
 
   #onRequest(ch: Channel, service: string, msg: ConsumeMessage | null): void {
     if (msg === null) {
-      this.#log.warn('RabbitMQ cancelled the consumer of an RPC queue', {
+      this.#log.warn('RabbitMQ cancelled the consumer of an RPC queue; setting it up again', {
         queue: rpcQueueName(service),
       });
+      if (!this.#closing) this.#sub.invalidate(ch);
       return;
     }
     const job = this.#serve(ch, service, msg).catch((err: Error) => {
