@@ -3,19 +3,24 @@ import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
 import { deadLetter, deadQueueName } from '../amqp/dead-letter.js';
-import { fromNamekoError, toNamekoError } from '../amqp/errors.js';
-import { decodeHeaders, encodeHeaders } from '../amqp/headers.js';
+import { encodeHeaders } from '../amqp/headers.js';
+import {
+  JSON_TYPE,
+  decodeReply,
+  decodeRequest,
+  encodeReply,
+  encodeRequest,
+  requestProblem,
+} from '../amqp/rpc-codec.js';
 import { DeclareCache, publishConfirmed } from '../amqp/publish.js';
 import {
   BackendError,
   ConnectionLostError,
-  DecodeError,
   MalformedRequestError,
   MethodNotFoundError,
   RpcTimeoutError,
   UnknownServiceError,
   toWireError,
-  type WireError,
 } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { JsonSerializer } from '../serializers/json.js';
@@ -56,9 +61,6 @@ interface Pending {
   reject: (err: Error) => void;
   service: string;
 }
-
-const JSON_TYPE = 'application/json';
-const MISSING_ARGS = 'Message missing `args` or `kwargs`';
 
 /**
  * RPC through RabbitMQ in Nameko's wire format (NAMEKO-WIRE §1.3–1.7):
@@ -193,14 +195,10 @@ export class AmqpRpcTransport implements RpcTransport {
     reply.catch(() => {});
     try {
       await this.#ensureClient(options.timeout);
-      const body = {
-        args: request.args ?? [],
-        kwargs: request.params === undefined || request.params === null ? {} : request.params,
-      };
       await publishConfirmed(this.#pub, Math.min(this.#waitMs, options.timeout), {
         exchange: RPC_EXCHANGE,
         routingKey: `${request.service}.${request.method}`,
-        content: this.#json.encode(body),
+        content: encodeRequest(request, this.#json),
         options: {
           mandatory: true,
           replyTo: this.#replyId,
@@ -252,22 +250,11 @@ export class AmqpRpcTransport implements RpcTransport {
       return;
     }
     this.#pending.delete(id);
-    let body: unknown;
     try {
-      body = this.#json.decode(msg.content);
+      pending.resolve(decodeReply(msg.content, this.#json, pending.service));
     } catch (err) {
-      pending.reject(
-        new DecodeError(`undecodable reply from ${pending.service}: ${(err as Error).message}`),
-      );
-      return;
+      pending.reject(err as Error);
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      pending.reject(new DecodeError(`reply from ${pending.service} is not {result, error}`));
-      return;
-    }
-    const { result, error } = body as { result?: unknown; error?: unknown };
-    if (error) pending.resolve({ ok: false, error: fromNamekoError(error) });
-    else pending.resolve({ ok: true, result: result ?? null });
   }
 
   // ---- server ----
@@ -297,7 +284,7 @@ export class AmqpRpcTransport implements RpcTransport {
       return;
     }
     const replyTo = msg.properties.replyTo as string | undefined;
-    const problem = this.#check(msg);
+    const problem = requestProblem(msg);
     if (problem) {
       this.#log.warn('bad RPC request', {
         queue,
@@ -318,52 +305,18 @@ export class AmqpRpcTransport implements RpcTransport {
       });
       return this.#bury(ch, queue, msg, 'no reply_to: nowhere to answer');
     }
-    const response = await this.#run(service, msg);
-    return this.#reply(ch, msg, response);
-  }
-
-  /** What is wrong with a request's shape before its body is read, if anything. */
-  #check(msg: ConsumeMessage): string | undefined {
-    const contentType = msg.properties.contentType as string | undefined;
-    if (contentType === undefined) return 'request has no content type';
-    if (contentType !== JSON_TYPE) return `content type "${contentType}" is not ${JSON_TYPE}`;
-    return undefined;
+    return this.#reply(ch, msg, await this.#run(service, msg));
   }
 
   async #run(service: string, msg: ConsumeMessage): Promise<RpcResponse> {
-    const key = msg.fields.routingKey;
-    const method = key.slice(key.lastIndexOf('.') + 1);
-    if (key !== `${service}.${method}` || method === '') {
-      return { ok: false, error: toWireError(new MethodNotFoundError(method)) };
-    }
-    let body: unknown;
-    try {
-      body = this.#json.decode(msg.content);
-    } catch (err) {
-      return { ok: false, error: toWireError(new MalformedRequestError((err as Error).message)) };
-    }
-    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const args = b['args'];
-    const kwargs = b['kwargs'];
-    if (
-      !Array.isArray(args) ||
-      typeof kwargs !== 'object' ||
-      kwargs === null ||
-      Array.isArray(kwargs)
-    ) {
-      return { ok: false, error: toWireError(new MalformedRequestError(MISSING_ARGS)) };
-    }
-    const request: RpcRequest = {
-      service,
-      method,
-      params: kwargs,
-      headers: decodeHeaders(msg.properties.headers),
-    };
-    if (args.length > 0) request.args = args;
+    const decoded = decodeRequest(service, msg, this.#json);
+    if ('error' in decoded) return { ok: false, error: decoded.error };
     const handler = this.#handler;
-    if (!handler) return { ok: false, error: toWireError(new MethodNotFoundError(method)) };
+    if (!handler) {
+      return { ok: false, error: toWireError(new MethodNotFoundError(decoded.request.method)) };
+    }
     try {
-      return await handler(request);
+      return await handler(decoded.request);
     } catch (err) {
       return { ok: false, error: toWireError(err) };
     }
@@ -371,17 +324,7 @@ export class AmqpRpcTransport implements RpcTransport {
 
   /** Publishes the reply (confirmed), then acks the request. */
   async #reply(ch: Channel, msg: ConsumeMessage, response: RpcResponse): Promise<void> {
-    let content: Buffer;
-    try {
-      content = this.#json.encode(
-        response.ok
-          ? { result: response.result ?? null, error: null }
-          : { result: null, error: toNamekoError(response.error) },
-      );
-    } catch (err) {
-      const error: WireError = toWireError(err);
-      content = this.#json.encode({ result: null, error: toNamekoError(error) });
-    }
+    const content = encodeReply(response, this.#json);
     const correlationId = msg.properties.correlationId as string | undefined;
     try {
       await publishConfirmed(this.#pub, this.#waitMs, {
