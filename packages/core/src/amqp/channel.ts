@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AmqpConnection } from './connection.js';
 
@@ -49,8 +50,9 @@ export class ChannelSlot<C extends Channel> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (this.#channel) return this.#channel;
+      if (this.#closed) throw new BackendError('the RabbitMQ channel is closed');
       const left = deadline - Date.now();
-      if (left <= 0 || this.#closed) {
+      if (left <= 0) {
         const err = this.#conn.unreachable(waitMs);
         if (this.#conn.current && this.#lastError) {
           err.message = `RabbitMQ channel not usable: ${this.#lastError.message}`;

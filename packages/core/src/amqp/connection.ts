@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 
 /** Tuning of one broker connection. */
 export interface AmqpConnectionOptions {
-  /** AMQP heartbeat in seconds (default 10), unless the URL sets `heartbeat` */
+  /** AMQP heartbeat in seconds (default 30), unless the URL sets `heartbeat` */
   heartbeat?: number;
   /** first reconnect delay in ms (default 200); doubles up to `maxBackoffMs` */
   minBackoffMs?: number;
@@ -50,7 +50,7 @@ export class AmqpConnection {
     this.url = url;
     this.#log = log.child({ broker: redactUrl(url) });
     this.#options = {
-      heartbeat: options.heartbeat ?? 10,
+      heartbeat: options.heartbeat ?? 30,
       minBackoffMs: options.minBackoffMs ?? 200,
       maxBackoffMs: options.maxBackoffMs ?? 5000,
     };

@@ -187,8 +187,8 @@ export class AmqpEventTransport implements EventTransport {
     this.#queues.add(sub.queue);
     this.#queues.add(deadQueueName(sub.queue));
     if (spec.source !== undefined) this.#exchanges.add(eventExchange(spec.source));
-    const ch = this.#sub.current;
-    if (this.#started && ch) await this.#consume(ch, sub);
+    // after start(): consume now (a channel that opens later sets up every subscription itself)
+    if (this.#started) await this.#consume(await this.#sub.get(this.#waitMs), sub);
   }
 
   async start(): Promise<Record<string, string>> {
