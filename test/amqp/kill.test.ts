@@ -2,15 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { AmqpEventTransport, type EventMessage } from '../../packages/core/src/index.js';
+import {
+  AmqpEventTransport,
+  AmqpRpcTransport,
+  type EventMessage,
+} from '../../packages/core/src/index.js';
 import { eventually, uniqueName } from '../../packages/core/src/testing/conformance/index.js';
 import { AMQP_URL, Cleanup, MemoryLogger } from './helpers.js';
 
 const cleanup = new Cleanup();
-const transports: AmqpEventTransport[] = [];
+const transports: Array<AmqpEventTransport | AmqpRpcTransport> = [];
 const children: ChildProcess[] = [];
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const fixture = fileURLToPath(new URL('./fixtures/hanging-subscriber.ts', import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}.ts`, import.meta.url));
 
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
@@ -24,8 +28,11 @@ afterAll(async () => {
 });
 
 /** Starts the fixture process; resolves with what it prints, line by line. */
-async function startChild(args: string[]): Promise<{ child: ChildProcess; lines: string[] }> {
-  const child = spawn(process.execPath, ['--import', tsxLoader, fixture, ...args], {
+async function startChild(
+  name: string,
+  args: string[],
+): Promise<{ child: ChildProcess; lines: string[] }> {
+  const child = spawn(process.execPath, ['--import', tsxLoader, fixture(name), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -50,7 +57,12 @@ it('redelivers to another instance the event whose handler was SIGKILLed mid-run
     queues: [`evt-${source}-${type}--${service}.on`, `evt-${source}-${type}--${service}.on.dead`],
     exchanges: [`${source}.events`],
   });
-  const { child, lines } = await startChild([AMQP_URL, service, source, type]);
+  const { child, lines } = await startChild('hanging-subscriber', [
+    AMQP_URL,
+    service,
+    source,
+    type,
+  ]);
   const pub = new AmqpEventTransport(AMQP_URL, { log: new MemoryLogger(), drainMs: 200 });
   transports.push(pub);
   await pub.publish({
@@ -74,4 +86,40 @@ it('redelivers to another instance the event whose handler was SIGKILLed mid-run
   await survivor.start();
   expect(await eventually(() => got.length === 1, 10_000)).toBe(true);
   expect(got[0]).toMatchObject({ id: 'job-1', type, source, body: { job: 1 } });
+});
+
+it('gives the request of an RPC server SIGKILLed mid-call to another instance, and the caller its answer', async () => {
+  const service = uniqueName('Work');
+  cleanup.add({ queues: [`rpc-${service}`, `rpc-${service}.dead`] });
+  const { child, lines } = await startChild('hanging-rpc-server', [AMQP_URL, service]);
+  const client = new AmqpRpcTransport(AMQP_URL, {
+    log: new MemoryLogger(),
+    clientName: 'kill_test',
+    drainMs: 200,
+  });
+  transports.push(client);
+  const reply = client.call(
+    {
+      service,
+      method: 'crunch',
+      params: { n: 1 },
+      headers: { traceId: 't', callIdStack: [], data: {} },
+    },
+    { timeout: 20_000 },
+  );
+  expect(await eventually(() => lines.includes('got crunch'), 10_000)).toBe(true);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  const survivor = new AmqpRpcTransport(AMQP_URL, {
+    log: new MemoryLogger(),
+    clientName: 'survivor',
+    drainMs: 200,
+  });
+  transports.push(survivor);
+  await survivor.listen([service], async (req) => ({
+    ok: true,
+    result: { by: 'survivor', params: req.params },
+  }));
+  expect(await reply).toEqual({ ok: true, result: { by: 'survivor', params: { n: 1 } } });
 });
