@@ -204,6 +204,26 @@ describe('AMQP: a deleted queue', () => {
   });
 });
 
+describe('AMQP: a queue declared differently by someone else', () => {
+  it('makes start() fail with a BackendError that says why', async () => {
+    const source = uniqueName('Src');
+    const service = uniqueName('Listen');
+    const queue = `evt-${source}-ping--${service}.on`;
+    cleanup.add({ queues: [queue], exchanges: [`${source}.events`] });
+    await ch.assertQueue(queue, { durable: false });
+    const t = new AmqpEventTransport(AMQP_URL, { log: new MemoryLogger(), waitMs: 1000 });
+    transports.push(t);
+    await t.subscribe(
+      { service, handler: 'on', type: 'ping', source, mode: 'pool' },
+      async () => {},
+    );
+    await expect(t.start()).rejects.toMatchObject({
+      code: 'SVC_ERR_BACKEND',
+      message: expect.stringContaining('PRECONDITION_FAILED') as unknown,
+    });
+  });
+});
+
 describe('AMQP: connection loss', () => {
   it('handles every confirmed emit after the connection is cut mid-stream, and keeps serving RPC', async () => {
     const proxy = new TcpProxy();
