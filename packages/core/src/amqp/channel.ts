@@ -110,6 +110,9 @@ export class ChannelSlot<C extends Channel> {
       this.#reopenLater(model);
     } finally {
       this.#opening = false;
+      // a new connection that came while this one was being set up was skipped above
+      const now = this.#conn.current;
+      if (!this.#channel && !this.#closed && now && now !== model) void this.#open(now);
     }
   }
 
