@@ -170,9 +170,7 @@ describe('svc node reloads', () => {
 
     // A manual restart tries again (and, still broken, fails and is held off again).
     const restart = cluster.svc('node', 'restart', 'Crash', '--config', cluster.config);
-    expect(restart.stderr).toBe(
-      'svc: restart of Crash failed: Crash.0 did not become ready\n',
-    );
+    expect(restart.stderr).toBe('svc: restart of Crash failed: Crash.0 did not become ready\n');
     expect(restart.status).toBe(1);
     await cluster.waitOutput(/held off[^]*held off/);
     expect(cluster.output.match(/Crash\.0 started/g)).toHaveLength(6);
