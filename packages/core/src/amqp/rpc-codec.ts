@@ -42,8 +42,9 @@ export function decodeRequest(
   json: JsonSerializer,
 ): { request: RpcRequest } | { error: WireError } {
   const key = msg.fields.routingKey;
-  const method = key.slice(key.lastIndexOf('.') + 1);
-  if (key !== `${service}.${method}` || method === '') {
+  // `<service>.<method>`, or `<service>.svc.<builtin>` for svc's built-in methods.
+  const method = key.startsWith(`${service}.`) ? key.slice(service.length + 1) : '';
+  if (method === '' || (method.includes('.') && !/^svc\.[A-Za-z_]\w*$/.test(method))) {
     return { error: toWireError(new MethodNotFoundError(method)) };
   }
   let body: unknown;

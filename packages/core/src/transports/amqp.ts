@@ -158,6 +158,8 @@ export class AmqpRpcTransport implements RpcTransport {
       await ch.assertExchange(RPC_EXCHANGE, 'topic', { durable: true });
       await ch.assertQueue(queue, { durable: true });
       await ch.bindQueue(queue, RPC_EXCHANGE, `${service}.*`);
+      // svc's built-ins (`svc.inspect`) have a dotted name: one more word than Nameko's `*` matches.
+      await ch.bindQueue(queue, RPC_EXCHANGE, `${service}.svc.*`);
       await ch.prefetch(this.#prefetch);
       const { consumerTag } = await ch.consume(queue, (msg) => this.#onRequest(ch, service, msg), {
         noAck: false,
