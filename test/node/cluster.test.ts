@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { controlSocketPath } from '@svc/node';
 import { Cluster, environOf, fixture, freePort, get, markedPids, until } from './helpers.js';
 
 let cluster: Cluster | undefined;
@@ -58,6 +60,7 @@ sockets:
     expect(await cluster.exit).toEqual({ code: 0, signal: null });
     await until('every process gone', () => markedPids(cluster?.mark ?? '').length === 0, 5000);
     expect(cluster.output).toContain('[svc node] stopped');
+    expect(existsSync(controlSocketPath(cluster.config))).toBe(false);
     await expect(get(port)).rejects.toThrow(/ECONNREFUSED/);
   });
 
@@ -104,6 +107,11 @@ sockets:
     // The watchdog SIGTERMs every group, then SIGKILLs the stubborn one after the grace period.
     await until('every process gone', () => markedPids(cluster?.mark ?? '').length === 0, 10_000);
     await expect(get(port)).rejects.toThrow(/ECONNREFUSED/);
+    // The watchdog removed the dead supervisor's control socket too.
+    expect(existsSync(controlSocketPath(cluster.config))).toBe(false);
+    const status = cluster.svc('node', 'status');
+    expect(status.status).toBe(2);
+    expect(status.stderr).toMatch(/^svc: no svc node is running for /);
   });
 
   it('kills a child that ignores SIGTERM after the grace period and still exits 0', async () => {

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { controlSocketPath } from '@svc/node';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const SVC = resolve(here, '../../packages/cli/bin/svc.js');
@@ -197,6 +198,7 @@ export class Cluster {
         // gone meanwhile
       }
     }
+    rmSync(controlSocketPath(this.config), { force: true });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
