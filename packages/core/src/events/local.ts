@@ -52,12 +52,20 @@ interface Delivery {
   delay: number;
 }
 
+/** One subscription of this instance; `prefetch` bounds how many of its handlers run at once. */
+interface Sub {
+  spec: SubscriptionSpec;
+  handler: EventHandlerFn;
+  active: number;
+  /** runs waiting for a slot, each handed one as another run ends */
+  waiting: Array<() => void>;
+}
+
 interface Held {
   timer: NodeJS.Timeout;
   due: number;
   event: EventMessage;
-  spec: SubscriptionSpec;
-  handler: EventHandlerFn;
+  sub: Sub;
 }
 
 /**
@@ -84,7 +92,7 @@ export class LocalEventTransport implements EventTransport {
   readonly #ackTimeoutMs: number;
   readonly #retryWindowMs: number;
   readonly #cacheMs: number;
-  readonly #subs: Array<{ spec: SubscriptionSpec; handler: EventHandlerFn }> = [];
+  readonly #subs: Sub[] = [];
   readonly #cursor = new Map<string, number>();
   readonly #publishing = new Set<Promise<void>>();
   readonly #running = new Set<Promise<void>>();
@@ -153,7 +161,7 @@ export class LocalEventTransport implements EventTransport {
 
   subscribe(spec: SubscriptionSpec, handler: EventHandlerFn): Promise<void> {
     if (this.#closed) return Promise.reject(new UsageError('the event transport is closed'));
-    this.#subs.push({ spec: { ...spec }, handler });
+    this.#subs.push({ spec: { ...spec }, handler, active: 0, waiting: [] });
     return Promise.resolve();
   }
 
@@ -290,30 +298,36 @@ export class LocalEventTransport implements EventTransport {
     );
     // A stale registry entry may point at a port that another process reuses.
     if (matched.length === 0) return { ok: false, reason: 'no such subscription here' };
-    for (const { spec, handler } of matched) {
-      if (delay > 0) this.#hold(event, spec, handler, delay);
-      else this.#run(event, spec, handler);
+    for (const sub of matched) {
+      if (delay > 0) this.#hold(event, sub, delay);
+      else this.#run(event, sub);
     }
     return { ok: true };
   };
 
-  #hold(event: EventMessage, spec: SubscriptionSpec, handler: EventHandlerFn, delay: number) {
+  #hold(event: EventMessage, sub: Sub, delay: number) {
     const held: Held = {
       due: Date.now() + delay,
       event,
-      spec,
-      handler,
+      sub,
       timer: setTimeout(() => {
         this.#held.delete(held);
-        this.#run(event, spec, handler);
+        this.#run(event, sub);
       }, delay),
     };
     this.#held.add(held);
   }
 
-  #run(event: EventMessage, spec: SubscriptionSpec, handler: EventHandlerFn): void {
-    const run = Promise.resolve()
-      .then(() => handler(structuredClone(event)))
+  #run(event: EventMessage, sub: Sub): void {
+    const { spec, handler } = sub;
+    const run = this.#acquire(sub)
+      .then(async () => {
+        try {
+          await handler(structuredClone(event));
+        } finally {
+          this.#release(sub);
+        }
+      })
       .catch((err: unknown) => {
         // The handler gave up after its own retries; local events are not redelivered.
         this.#log.warn('an event handler gave up; the event is not redelivered', {
@@ -329,6 +343,22 @@ export class LocalEventTransport implements EventTransport {
     void run.finally(() => this.#running.delete(run));
   }
 
+  async #acquire(sub: Sub): Promise<void> {
+    const limit = sub.spec.prefetch;
+    if (!limit || limit < 1 || sub.active < limit) {
+      sub.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => sub.waiting.push(resolve));
+  }
+
+  #release(sub: Sub): void {
+    const next = sub.waiting.shift();
+    // The slot passes straight to the next run, so that no newcomer slips in between.
+    if (next) next();
+    else sub.active--;
+  }
+
   /**
    * On a graceful stop, delayed events held for pool and singleton handlers
    * go to another instance of the same group with their remaining delay;
@@ -342,8 +372,8 @@ export class LocalEventTransport implements EventTransport {
     await Promise.allSettled(
       held.map(async (h) => {
         clearTimeout(h.timer);
-        if (h.spec.mode === 'broadcast') return;
-        const group = deliveryGroup(h.spec, '');
+        if (h.sub.spec.mode === 'broadcast') return;
+        const group = deliveryGroup(h.sub.spec, '');
         const members = route(await this.#records(true), h.event).get(group) ?? [];
         const remaining = Math.max(0, h.due - Date.now());
         await this.#deliver(h.event, remaining, group, members, own);
