@@ -1,17 +1,20 @@
 import type { BackendContext } from '../backends.js';
-import { MalformedRequestError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceRecord, Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
-import { isObject, parseCallHeaders } from '../transports/wire-check.js';
+import { isObject } from '../transports/wire-check.js';
+import { BadFrames, loadZmq } from '../transports/zmq-link.js';
+import { ZmqRequester } from '../transports/zmq-requester.js';
+import { ZmqResponder, type RequestHandler } from '../transports/zmq-responder.js';
 import {
-  BadFrames,
-  ZmqRequester,
-  ZmqResponder,
-  loadZmq,
-  type RequestHandler,
-} from '../transports/zmq-link.js';
+  MAX_EVENT_DELAY_MS,
+  parseDelivery,
+  route,
+  type Delivery,
+  type Member,
+} from './local-wire.js';
 import { deliveryGroup, subscriptionMatches } from './match.js';
 import type {
   EventHandlerFn,
@@ -20,6 +23,8 @@ import type {
   PublishOptions,
   SubscriptionSpec,
 } from './transport.js';
+
+export { MAX_EVENT_DELAY_MS } from './local-wire.js';
 
 export interface LocalEventOptions {
   serializer?: Serializer;
@@ -31,26 +36,8 @@ export interface LocalEventOptions {
   cacheMs?: number;
 }
 
-/** Longest delay a timer can hold (about 24.8 days). */
-export const MAX_EVENT_DELAY_MS = 2 ** 31 - 1;
 /** How long close() waits for handlers that are still running. */
 const HANDLER_DRAIN_MS = 5000;
-
-/** One instance's handler that may receive an event. */
-interface Member {
-  endpoint: string;
-  instance: string;
-  service: string;
-  handler: string;
-}
-
-/** What a publisher sends to a receiver: which of its handlers take the event, and when. */
-interface Delivery {
-  event: EventMessage;
-  targets: Array<{ service: string; handler: string }>;
-  /** milliseconds the receiver waits before running the handlers */
-  delay: number;
-}
 
 /** One subscription of this instance; `prefetch` bounds how many of its handlers run at once. */
 interface Sub {
@@ -380,67 +367,4 @@ export class LocalEventTransport implements EventTransport {
       }),
     );
   }
-}
-
-/** The delivery groups of an event among the registry's records, members in a stable order. */
-function route(records: InstanceRecord[], event: EventMessage): Map<string, Member[]> {
-  const groups = new Map<string, Member[]>();
-  for (const record of records) {
-    const endpoint = record.endpoints['events'];
-    if (!endpoint) continue;
-    for (const sub of record.subscriptions) {
-      const spec: SubscriptionSpec = {
-        service: record.service,
-        handler: sub.handler,
-        type: sub.type,
-        mode: sub.mode,
-      };
-      if (sub.source !== undefined) spec.source = sub.source;
-      if (!subscriptionMatches(spec, event)) continue;
-      const group = deliveryGroup(spec, record.id);
-      const member = {
-        endpoint,
-        instance: record.id,
-        service: record.service,
-        handler: sub.handler,
-      };
-      const list = groups.get(group);
-      if (!list) groups.set(group, [member]);
-      else if (!list.some((m) => m.endpoint === endpoint && m.handler === member.handler)) {
-        list.push(member);
-      }
-    }
-  }
-  for (const list of groups.values()) {
-    list.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
-  }
-  return groups;
-}
-
-function parseDelivery(body: unknown): Delivery {
-  if (!isObject(body)) throw new MalformedRequestError('event delivery is not an object');
-  const { event, targets, delay } = body;
-  if (!isObject(event)) throw new MalformedRequestError('event delivery lacks an event');
-  const { id, type, source } = event;
-  if (typeof id !== 'string' || typeof type !== 'string' || typeof source !== 'string') {
-    throw new MalformedRequestError('event lacks an id, type or source');
-  }
-  if (
-    !Array.isArray(targets) ||
-    targets.length === 0 ||
-    targets.length > 1000 ||
-    !targets.every(
-      (t) => isObject(t) && typeof t['service'] === 'string' && typeof t['handler'] === 'string',
-    )
-  ) {
-    throw new MalformedRequestError('event delivery targets are not [{ service, handler }]');
-  }
-  if (typeof delay !== 'number' || !(delay >= 0 && delay <= MAX_EVENT_DELAY_MS)) {
-    throw new MalformedRequestError('event delivery delay is not a number of milliseconds');
-  }
-  return {
-    event: { id, type, source, body: event['body'], headers: parseCallHeaders(event['headers']) },
-    targets: targets as Array<{ service: string; handler: string }>,
-    delay,
-  };
 }

@@ -19,14 +19,9 @@ import type {
   RpcResponse,
   RpcTransport,
 } from './transport.js';
-import {
-  BadFrames,
-  NotDeliveredError,
-  ZmqRequester,
-  ZmqResponder,
-  loadZmq,
-  type RequestHandler,
-} from './zmq-link.js';
+import { BadFrames, NotDeliveredError, loadZmq } from './zmq-link.js';
+import { ZmqRequester } from './zmq-requester.js';
+import { ZmqResponder, type RequestHandler } from './zmq-responder.js';
 
 export interface ZmqRpcOptions {
   serializer?: Serializer;
