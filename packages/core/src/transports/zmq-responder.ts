@@ -1,5 +1,11 @@
 import type { Router } from 'zeromq';
-import { BackendError, DecodeError, MalformedRequestError, toWireError } from '../errors.js';
+import {
+  BackendError,
+  ContainerStoppedError,
+  DecodeError,
+  MalformedRequestError,
+  toWireError,
+} from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isObject } from './wire-check.js';
@@ -98,10 +104,7 @@ export class ZmqResponder {
 
   async #receive(): Promise<void> {
     try {
-      for await (const frames of this.#router) {
-        if (this.#closed) continue;
-        this.#onRequest(frames);
-      }
+      for await (const frames of this.#router) this.#onRequest(frames);
     } catch (err) {
       if (!this.#closed) {
         this.#options.log.error(`the ${this.#options.label} socket stopped receiving`, {
@@ -128,7 +131,11 @@ export class ZmqResponder {
       return bad.add(source, 'not a request envelope');
     }
     const id = msg['i'];
-    const run = this.#handler(msg['q'], source).then(
+    // While stopping, refuse rather than ignore: the caller retries on another instance.
+    const handled = this.#closed
+      ? Promise.reject(new ContainerStoppedError('this instance is stopping'))
+      : this.#handler(msg['q'], source);
+    const run = handled.then(
       (body) => ({ i: id, r: body }),
       (err: unknown) => {
         if (err instanceof DecodeError || err instanceof MalformedRequestError) {

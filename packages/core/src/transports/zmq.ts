@@ -1,6 +1,7 @@
 import type { BackendContext } from '../backends.js';
 import {
   ConnectionLostError,
+  ContainerStoppedError,
   MalformedRequestError,
   UnknownServiceError,
   toWireError,
@@ -125,14 +126,19 @@ export class ZmqRpcTransport implements RpcTransport {
         );
         return parseResponse(reply);
       } catch (err) {
-        if (!(err instanceof ConnectionLostError) || this.#closed) throw err;
+        // A stopping instance refuses requests before running them: as safe to retry as undelivered ones.
+        const refused = err instanceof ContainerStoppedError;
+        if (!(err instanceof ConnectionLostError || refused) || this.#closed) throw err;
         if (!options.address) this.#picker.evict(request.service, endpoint);
         const retry =
-          err instanceof NotDeliveredError &&
+          (err instanceof NotDeliveredError || refused) &&
           !options.address &&
           attempt < UNDELIVERED_RETRIES &&
           Date.now() < deadline;
-        if (!retry) throw new ConnectionLostError(`${what}: ${err.message}`, { cause: err });
+        if (!retry) {
+          if (refused) throw err;
+          throw new ConnectionLostError(`${what}: ${err.message}`, { cause: err });
+        }
         this.#log.debug('retrying an undelivered request on another instance', {
           endpoint,
           call: what,
