@@ -240,7 +240,9 @@ export class LocalEventTransport implements EventTransport {
       }
       if (Date.now() >= deadline || this.#closedAndIdle()) break;
       await new Promise((r) => setTimeout(r, 200));
-      members = route(await this.#records(true), event).get(group) ?? [];
+      // A registry that cannot be read now leaves no one to try: the window runs out.
+      const records = await this.#records(true).catch(() => []);
+      members = route(records, event).get(group) ?? [];
     }
     this.#log.warn('dropped an event: no subscribing instance took it in time', {
       type: event.type,
