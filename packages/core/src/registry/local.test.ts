@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -109,5 +109,14 @@ describe('LocalRegistry', () => {
     const file = join(base, uniqueName('file'));
     await writeFile(file, 'x');
     await expect(LocalRegistry.open(context(), { dir: file })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('registers again after its directory was removed under it', async () => {
+    const dir = join(base, uniqueName('removed'));
+    const r = await client(dir);
+    await rm(dir, { recursive: true });
+    const record = makeRecord(uniqueName('Svc'));
+    await r.register(record);
+    expect(await r.lookup(record.service)).toEqual([record]);
   });
 });

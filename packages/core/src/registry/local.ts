@@ -120,7 +120,15 @@ export class LocalRegistry implements Registry {
       record,
     };
     const temp = join(this.dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
-    await writeFile(temp, JSON.stringify(entry), { mode: 0o600 });
+    const text = JSON.stringify(entry);
+    try {
+      await writeFile(temp, text, { mode: 0o600 });
+    } catch (err) {
+      // The directory was removed under us (a cleaned-up temp or runtime dir): make it again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await writeFile(temp, text, { mode: 0o600 });
+    }
     try {
       await rename(temp, join(this.dir, name));
     } catch (err) {
