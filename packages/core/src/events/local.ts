@@ -101,7 +101,7 @@ export class LocalEventTransport implements EventTransport {
     this.#ctx = ctx;
     this.#log = ctx.log.child({ transport: 'local-events' });
     this.#serializer = options.serializer ?? new MsgpackSerializer();
-    this.#ackTimeoutMs = options.ackTimeoutMs ?? 1000;
+    this.#ackTimeoutMs = options.ackTimeoutMs ?? 2000;
     this.#retryWindowMs = options.retryWindowMs ?? 3000;
     this.#cacheMs = options.cacheMs ?? 500;
     this.#bad = new BadFrames(this.#log);
