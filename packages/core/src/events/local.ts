@@ -212,7 +212,8 @@ export class LocalEventTransport implements EventTransport {
     for (;;) {
       const candidates = members.filter((m) => !failed.has(m.endpoint));
       if (candidates.length > 0) {
-        const n = this.#cursor.get(group) ?? 0;
+        // A random start spreads the events of short-lived emitters (`svc emit`) too.
+        const n = this.#cursor.get(group) ?? Math.floor(Math.random() * candidates.length);
         this.#cursor.set(group, n + 1);
         const member = candidates[n % candidates.length]!;
         const delivery: Delivery = {
