@@ -90,6 +90,20 @@ describe('the Nameko examples under svc instance', () => {
     expect(logsOf('counter')).toContain('redis connected (cache_client)');
   });
 
+  it('dependency injection: an unreachable Redis stops the instance at start with one clear line', async () => {
+    const { code, stderr } = await env.run(['instance', '--config', 'conf/counter.yml'], {
+      cwd: DIR,
+      env: { REDIS_PORT: '1' },
+    });
+    expect(code).toBe(1);
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('{')),
+    ).toEqual(['svc: redis (cache_client) at 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1']);
+  });
+
   it('lists in .svc.yml every example, each config readable', () => {
     const text = readFileSync(join(DIR, '.svc.yml'), 'utf8');
     const configs = [...text.matchAll(/--config=(\S+)/g)].map((m) => m[1]!);

@@ -1,6 +1,6 @@
 // The dependency injection example: Counter on a real Redis through RedisProvider,
 // configured by the example's own conf/counter.yml.
-import { ConfigError, loadInstanceConfig, type InstanceConfig } from '@svc/core';
+import { BackendError, ConfigError, loadInstanceConfig, type InstanceConfig } from '@svc/core';
 import { testCluster, workerFactory } from '@svc/core/testing';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,18 @@ describe('Counter on Redis', () => {
     await expect.poll(() => clientsNamed(name)).toBe(0);
   });
 
+  it('drops its connection at once when killed, and a second kill does not throw', async () => {
+    const name = `${redis.prefix.replace(/:/g, '-')}kill`;
+    await using cluster = await testCluster([Counter], {
+      config: counterConfig({ COUNTER_CONNECTION_NAME: name }),
+    });
+    expect(await clientsNamed(name)).toBe(1);
+    const instance = cluster.instances[0]!;
+    await instance.kill();
+    await expect(instance.kill()).resolves.toBeUndefined();
+    await expect.poll(() => clientsNamed(name)).toBe(0);
+  });
+
   it('fails to start, with the reason, when Redis cannot be reached', async () => {
     const closed = await (async () => {
       const { createServer } = await import('node:net');
@@ -77,7 +89,11 @@ describe('Counter on Redis', () => {
     })();
     await expect(
       testCluster([Counter], { config: counterConfig({ REDIS_PORT: String(closed) }) }),
-    ).rejects.toThrow(/ECONNREFUSED|Connection is closed/);
+    ).rejects.toThrow(
+      new BackendError(
+        `redis (cache_client) at 127.0.0.1:${closed}: connect ECONNREFUSED 127.0.0.1:${closed}`,
+      ),
+    );
   });
 
   it('names the config key when cache_client is missing', async () => {

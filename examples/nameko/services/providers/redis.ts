@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { DependencyProvider } from '@svc/core';
+import { BackendError, DependencyProvider, UsageError } from '@svc/core';
 import type { Redis } from 'ioredis';
 
 /**
@@ -18,6 +18,8 @@ import type { Redis } from 'ioredis';
 export class RedisProvider extends DependencyProvider<Redis> {
   readonly #key: string;
   #client: Redis | undefined;
+  /** why the connection last failed: ioredis's own rejection only says "Connection is closed." */
+  #lastError: string | undefined;
 
   /** `key`: where the client's config is, in the service's section or the whole file. */
   constructor(key = 'cache_client') {
@@ -30,6 +32,7 @@ export class RedisProvider extends DependencyProvider<Redis> {
     // ioredis prints errors nobody listens to; log the first of each outage instead.
     let down = false;
     client.on('error', (err: Error) => {
+      this.#lastError = err.message;
       if (down) return;
       down = true;
       this.host.log.warn(`redis (${this.#key}): ${err.message}`);
@@ -42,8 +45,16 @@ export class RedisProvider extends DependencyProvider<Redis> {
     const client = this.#requireClient();
     // A lazyConnect client waits for connect(); any other is already on its way
     // (once() rejects on the client's first 'error').
-    if (client.status === 'wait') await client.connect();
-    else if (client.status !== 'ready') await once(client, 'ready');
+    try {
+      if (client.status === 'wait') await client.connect();
+      else if (client.status !== 'ready') await once(client, 'ready');
+    } catch (err) {
+      // The instance fails to start with this one line; the container then kills us.
+      throw new BackendError(
+        `redis (${this.#key}) at ${client.options.host}:${client.options.port}: ${this.#lastError ?? (err as Error).message}`,
+        { cause: err },
+      );
+    }
     this.host.log.info(`redis connected (${this.#key})`, {
       host: client.options.host,
       port: client.options.port,
