@@ -89,7 +89,7 @@ export class RedisProvider extends DependencyProvider<Redis> {
 
   #requireClient(): Redis {
     if (!this.#client)
-      throw new Error(`RedisProvider(${this.#key}) is not set up or already stopped`);
+      throw new UsageError(`RedisProvider(${this.#key}) is not set up or already stopped`);
     return this.#client;
   }
 }
