@@ -20,7 +20,7 @@ export class HttpService extends Service {
     if (!type.includes('json') || request.body === undefined) {
       throw new HttpError(400, 'POST /post expects a JSON body (Content-Type: application/json)');
     }
-    this.log.info('received a body', { bytes: request.headers['content-length'] });
+    this.log.info('echoing a JSON body');
     // json() rather than returning the body: a string body is JSON too, not text.
     response.json(request.body);
   }
