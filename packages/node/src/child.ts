@@ -48,6 +48,10 @@ export function childEnv(
   delete env.SVC_SOCKET_FD;
   delete env.SVC_SOCKET_PORT;
   env.SVC_CLUSTER = opts.cluster;
+  // Children write to a pipe; the supervisor's reader is a person, so svc
+  // instances log human lines (coloured when the supervisor's output is a terminal).
+  env.SVC_LOG_FORMAT ??= 'pretty';
+  env.SVC_LOG_COLOR ??= process.stdout.isTTY && !process.env.NO_COLOR ? '1' : '0';
   Object.assign(env, opts.instance.env);
   env.SVC_NODE = '1';
   env.SVC_INSTANCE_NAME = opts.instance.name;
