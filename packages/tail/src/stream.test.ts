@@ -1,0 +1,87 @@
+import { connect, type Socket } from 'node:net';
+import type { LogRecord } from '@svc/core';
+import { describe, expect, it } from 'vitest';
+import { parseTcpEndpoint } from './follow.js';
+import { LogStream } from './stream.js';
+
+const record = (msg: string): LogRecord => ({ time: Date.now(), level: 'info', msg });
+
+async function open(stream: LogStream): Promise<{ socket: Socket; endpoint: string }> {
+  const { logs } = await stream.start();
+  const { host, port } = parseTcpEndpoint(logs!)!;
+  const socket = connect({ host, port });
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  while (stream.subscribers === 0) await new Promise((r) => setTimeout(r, 5));
+  return { socket, endpoint: logs! };
+}
+
+describe('LogStream', () => {
+  it('binds 127.0.0.1 on a port of its own and costs nothing without subscribers', async () => {
+    const stream = new LogStream();
+    const { logs } = await stream.start();
+    try {
+      expect(logs).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+      for (let i = 0; i < 1000; i++) stream.write(record(`r${i}`));
+      expect(stream.dropped).toBe(0);
+    } finally {
+      await stream.stop();
+    }
+  });
+
+  it('sends every record as one JSON line', async () => {
+    const stream = new LogStream();
+    const { socket } = await open(stream);
+    try {
+      let text = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+      stream.write({ ...record('hello'), traceId: 't1', n: 1n });
+      while (!text.endsWith('\n')) await new Promise((r) => setTimeout(r, 5));
+      expect(JSON.parse(text)).toMatchObject({ msg: 'hello', traceId: 't1', n: '1' });
+    } finally {
+      socket.destroy();
+      await stream.stop();
+    }
+  });
+
+  it('drops records for a subscriber that stops reading instead of queueing without bound', async () => {
+    const stream = new LogStream({ maxQueuedBytes: 64 * 1024 });
+    const { socket } = await open(stream);
+    try {
+      socket.pause();
+      const big = 'x'.repeat(4096);
+      for (let i = 0; i < 5000; i++) stream.write(record(big));
+      expect(stream.dropped).toBeGreaterThan(0);
+    } finally {
+      socket.destroy();
+      await stream.stop();
+    }
+  });
+
+  it('cuts a huge record down to its standard fields', async () => {
+    const stream = new LogStream({ maxRecordBytes: 1000 });
+    const { socket } = await open(stream);
+    try {
+      let text = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+      stream.write({ ...record('m'.repeat(5000)), service: 'S', blob: 'b'.repeat(5000) });
+      while (!text.endsWith('\n')) await new Promise((r) => setTimeout(r, 5));
+      const got = JSON.parse(text) as LogRecord;
+      expect(got.service).toBe('S');
+      expect(got['blob']).toBeUndefined();
+      expect(got.msg).toMatch(/record of \d+ bytes cut\)$/);
+    } finally {
+      socket.destroy();
+      await stream.stop();
+    }
+  });
+
+  it('forgets a subscriber that goes away', async () => {
+    const stream = new LogStream();
+    const { socket } = await open(stream);
+    socket.destroy();
+    while (stream.subscribers > 0) await new Promise((r) => setTimeout(r, 5));
+    stream.write(record('after'));
+    await stream.stop();
+    expect(stream.subscribers).toBe(0);
+  });
+});
