@@ -17,7 +17,7 @@ beforeAll(async () => {
     env.instance('conf/web.yml', { env: { WEB_PORT: '0' } }),
   ]);
   const started = web.logs().find((l) => l.msg.startsWith('started Web'))!;
-  webUrl = /http (http:\/\/\S+?)\)?$/.exec(started.msg.replace(/\)$/, ''))![1]!;
+  webUrl = /http (http:\/\/[^\s,)]+)/.exec(started.msg)![1]!;
 }, 60_000);
 
 afterAll(() => env.stop());

@@ -30,7 +30,7 @@ beforeAll(async () => {
     start('counter', { REDIS_PORT: String(redis.port), COUNTER_KEY_PREFIX: redis.prefix }),
   ]);
   const started = procs['http']!.logs().find((l) => l.msg.startsWith('started http_service'))!;
-  httpUrl = /http (http:\/\/[^\s)]+)/.exec(started.msg)![1]!;
+  httpUrl = /http (http:\/\/[^\s,)]+)/.exec(started.msg)![1]!;
 }, 60_000);
 
 afterAll(async () => {
