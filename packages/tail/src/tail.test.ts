@@ -154,4 +154,25 @@ describe('runTail', () => {
       /Greeting\/[0-9a-f]{8}\s+ERROR\s+[0-9a-f]{12}\s+rpc Greeting\.fail failed: boom/,
     );
   });
+
+  it('says when a named service has no instance yet, and waits', async () => {
+    await using tour = await startTour();
+    const client = new ClusterClient(tour.hub.connect(), { name: 'test' });
+    const notices: string[] = [];
+    const abort = new AbortController();
+    const done = runTail({
+      client,
+      services: ['Greeting', 'Nobody'],
+      write: () => {},
+      notice: (n) => notices.push(n),
+      signal: abort.signal,
+    });
+    await until(() => notices.some((n) => n.includes('Nobody')), 'the notice');
+    abort.abort();
+    await done;
+    expect(notices).toEqual([
+      expect.stringMatching(/^following Greeting\/[0-9a-f]{8}$/),
+      'no instance of Nobody yet; waiting for one',
+    ]);
+  });
 });

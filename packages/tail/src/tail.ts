@@ -65,7 +65,12 @@ export async function runTail(options: TailOptions): Promise<void> {
     : undefined;
 
   try {
-    if (follower) await follower.start();
+    if (follower) {
+      await follower.start();
+      const running = new Set(follower.sources.flatMap((s) => s.services));
+      for (const name of options.services)
+        if (!running.has(name)) options.notice(`no instance of ${name} yet; waiting for one`);
+    }
     if (options.trace !== undefined) {
       const history = await traceHistory(options.client, {
         services: options.services,
