@@ -164,11 +164,12 @@ describe('in a real terminal', () => {
         .map((x) => x.pid);
       expect(shown).toEqual([...shown].sort((a, b) => b - a));
 
-      // An instance that stops leaves the table within a refresh.
-      const gone = procs[1]!;
-      gone.child.kill('SIGTERM');
-      await gone.exited;
-      await term.waitFor((s) => !s.includes(` ${gone.pid} `), 'the stopped instance to vanish');
+      // An instance that starts shows up, and one that stops leaves, within a refresh.
+      const extra = await env.instance('conf/listen.yml');
+      await term.waitFor((s) => s.includes(` ${extra.pid} `), 'the new instance to show');
+      extra.child.kill('SIGTERM');
+      await extra.exited;
+      await term.waitFor((s) => !s.includes(` ${extra.pid} `), 'the stopped instance to vanish');
 
       term.send('q');
       screen = await term.waitFor((s) => s.includes('svc exited 0'), 'top to exit');
