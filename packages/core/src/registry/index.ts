@@ -19,6 +19,10 @@ export { MemoryRegistry, MemoryRegistryStore } from './memory.js';
 export async function createRegistry(url: string, ctx: BackendContext): Promise<Registry> {
   const scheme = schemeOf(url);
   switch (scheme) {
+    case 'zookeeper': {
+      const { ZooKeeperRegistry } = await import('./zookeeper.js');
+      return ZooKeeperRegistry.connect(url, ctx);
+    }
     default:
       throw new ConfigError(
         `unknown registry "${url}": expected "local" or "zookeeper://host:port/root"`,

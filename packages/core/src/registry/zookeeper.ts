@@ -1,0 +1,435 @@
+import type * as Zk from 'node-zookeeper-client';
+import type { BackendContext } from '../backends.js';
+import { BackendError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { InstanceRecord, Registry, Unsubscribe } from './registry.js';
+import {
+  checkNodeName,
+  decodeRecord,
+  isNodeName,
+  parseZooKeeperUrl,
+  ZooKeeperPaths,
+  type ZooKeeperConfig,
+} from './zookeeper-config.js';
+import { type ZkModule, ZooKeeperSession, zkCode } from './zookeeper-session.js';
+
+/** ZooKeeper refuses node data above 1 MiB. */
+const MAX_RECORD_BYTES = 1024 * 1024 - 1024;
+
+type Watcher = (event: Zk.Event) => void;
+
+interface Listener {
+  fn: (instances: InstanceRecord[]) => void;
+  /** the snapshot it was last given, so it hears of changes only */
+  last?: string;
+}
+
+/** One service's instances, kept current by ZooKeeper watches. */
+interface ServiceView {
+  service: string;
+  records: InstanceRecord[];
+  snapshot: string;
+  loaded: boolean;
+  firstLoad: Promise<void>;
+  resolveFirstLoad: () => void;
+  listeners: Set<Listener>;
+  /** bumped by our own writes, so a read that started before one is read again */
+  generation: number;
+  running: boolean;
+  again: boolean;
+  retryTimer?: NodeJS.Timeout;
+  /** one function per view: the library keeps a watcher once per path and function */
+  watcher: Watcher;
+}
+
+async function loadClient(): Promise<ZkModule> {
+  const mod = (await import('node-zookeeper-client')) as ZkModule & { default?: ZkModule };
+  return mod.default ?? mod;
+}
+
+/**
+ * The `zookeeper://host:port[,host:port]/root` registry: each registered
+ * instance is an ephemeral node `<root>/services/<Service>/<id>` holding its
+ * JSON record, so an instance whose process dies vanishes when its session
+ * times out. Lookups answer from a cache that children and data watches
+ * keep current. A session the server expired is replaced and every record
+ * this client registered is written again.
+ */
+export class ZooKeeperRegistry implements Registry {
+  readonly kind = 'zookeeper';
+  readonly #paths: ZooKeeperPaths;
+  readonly #config: ZooKeeperConfig;
+  readonly #log: Logger;
+  readonly #zk: ZkModule;
+  #session!: ZooKeeperSession;
+  /** what this client registered, by node path: written again on a new session */
+  readonly #mine = new Map<string, InstanceRecord>();
+  readonly #views = new Map<string, ServiceView>();
+  readonly #badNodes = new Set<string>();
+  #closed = false;
+
+  private constructor(zk: ZkModule, config: ZooKeeperConfig, log: Logger) {
+    this.#zk = zk;
+    this.#config = config;
+    this.#paths = new ZooKeeperPaths(config.root);
+    this.#log = log;
+  }
+
+  /**
+   * Connects to ZooKeeper. The cluster name of `ctx` is not used: the URL's
+   * root path alone says where a cluster's nodes live.
+   */
+  static async connect(url: string, ctx: BackendContext): Promise<ZooKeeperRegistry> {
+    const config = parseZooKeeperUrl(url);
+    const zk = await loadClient();
+    const log = ctx.log.child({ registry: 'zookeeper' });
+    const registry = new ZooKeeperRegistry(zk, config, log);
+    registry.#session = await ZooKeeperSession.open(zk, config, log, {
+      onNewSession: () => void registry.#restore(),
+      onReconnect: () => registry.#refreshAll(),
+    });
+    return registry;
+  }
+
+  /** How long this registry's session outlives a dead process, in milliseconds. */
+  get sessionTimeoutMs(): number {
+    return this.#config.sessionTimeoutMs;
+  }
+
+  /**
+   * The current session's id and password. Tests use them to force a
+   * session expiry (a second client takes the session over and closes it).
+   */
+  sessionCredentials(): { id: Buffer; password: Buffer } {
+    return this.#session.credentials();
+  }
+
+  async register(record: InstanceRecord): Promise<void> {
+    this.#assertOpen();
+    checkNodeName('service name', record.service);
+    checkNodeName('instance id', record.id);
+    const copy = structuredClone(record);
+    const data = Buffer.from(JSON.stringify(copy));
+    if (data.length > MAX_RECORD_BYTES)
+      throw new BackendError(
+        `the record of ${record.service}/${record.id} is ${data.length} bytes: ZooKeeper takes at most ${MAX_RECORD_BYTES}`,
+      );
+    const path = this.#paths.instance(record.service, record.id);
+    // Remembered first: if this write is lost with an expired session, the new session writes it.
+    this.#mine.set(path, copy);
+    await this.#writeNode(path, data);
+    this.#writeThrough(record.service, (records) => [
+      ...records.filter((r) => r.id !== record.id),
+      copy,
+    ]);
+  }
+
+  async unregister(service: string, id: string): Promise<void> {
+    this.#assertOpen();
+    if (!isNodeName(service) || !isNodeName(id)) return;
+    const path = this.#paths.instance(service, id);
+    this.#mine.delete(path);
+    try {
+      await this.#session.call<void>('remove', (c, done) => c.remove(path, (e) => done(e)));
+    } catch (error) {
+      if (zkCode(error) !== this.#zk.Exception.NO_NODE) throw error;
+    }
+    this.#writeThrough(service, (records) => records.filter((r) => r.id !== id));
+  }
+
+  async lookup(service: string): Promise<InstanceRecord[]> {
+    this.#assertOpen();
+    if (!isNodeName(service)) return [];
+    const view = this.#view(service);
+    if (!view.loaded) await this.#waitLoaded(view);
+    return structuredClone(view.records);
+  }
+
+  async list(): Promise<InstanceRecord[]> {
+    this.#assertOpen();
+    const { Exception } = this.#zk;
+    let services: string[];
+    try {
+      services = await this.#session.call<string[]>('getChildren', (c, done) =>
+        c.getChildren(this.#paths.services, (e, children) => done(e, children)),
+      );
+    } catch (error) {
+      if (zkCode(error) === Exception.NO_NODE) return [];
+      throw error;
+    }
+    const all = await Promise.all(
+      services.filter(isNodeName).map(async (service) => {
+        const view = this.#views.get(service);
+        return view?.loaded ? view.records : this.#read(service, undefined);
+      }),
+    );
+    return structuredClone(all.flat());
+  }
+
+  watch(service: string, onChange: (instances: InstanceRecord[]) => void): Unsubscribe {
+    this.#assertOpen();
+    checkNodeName('service name', service);
+    const view = this.#view(service);
+    const listener: Listener = { fn: onChange };
+    view.listeners.add(listener);
+    if (view.loaded) queueMicrotask(() => this.#deliver(view, listener));
+    return () => {
+      view.listeners.delete(listener);
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const view of this.#views.values()) {
+      view.listeners.clear();
+      clearTimeout(view.retryTimer);
+      view.resolveFirstLoad();
+    }
+    this.#views.clear();
+    this.#mine.clear();
+    // Closing the session makes the server delete every ephemeral node of ours at once.
+    await this.#session.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new BackendError('the ZooKeeper registry is closed');
+  }
+
+  /** Creates our ephemeral node, or replaces its data; parents are made as needed. */
+  async #writeNode(path: string, data: Buffer): Promise<void> {
+    const { CreateMode, Exception } = this.#zk;
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    const session = this.#session;
+    for (let attempt = 0; ; attempt++) {
+      await session.call<string>('mkdirp', (c, done) => c.mkdirp(parent, (e, p) => done(e, p)));
+      try {
+        await session.call<string>('create', (c, done) =>
+          c.create(path, data, CreateMode.EPHEMERAL, (e, p) => done(e, p)),
+        );
+        return;
+      } catch (error) {
+        const code = zkCode(error);
+        if (attempt >= 5 || (code !== Exception.NODE_EXISTS && code !== Exception.NO_NODE))
+          throw error;
+        if (code === Exception.NODE_EXISTS && (await this.#replaceExisting(path, data))) return;
+      }
+    }
+  }
+
+  /**
+   * The node exists: ours (same session) gets the new data; another
+   * session's (the same id registered elsewhere, or a leftover) is removed
+   * so that the newest registration wins. Returns whether the data is in.
+   */
+  async #replaceExisting(path: string, data: Buffer): Promise<boolean> {
+    const { Exception } = this.#zk;
+    const session = this.#session;
+    const stat = await session.call<Zk.Stat | undefined>('exists', (c, done) =>
+      c.exists(path, (e, s) => done(e, s ?? undefined)),
+    );
+    if (!stat) return false;
+    try {
+      if (stat.ephemeralOwner.equals(session.sessionId())) {
+        await session.call<Zk.Stat>('setData', (c, done) =>
+          c.setData(path, data, (e, s) => done(e, s)),
+        );
+        return true;
+      }
+      await session.call<void>('remove', (c, done) => c.remove(path, (e) => done(e)));
+    } catch (error) {
+      if (zkCode(error) !== Exception.NO_NODE) throw error;
+    }
+    return false;
+  }
+
+  /** After a session expired: writes every record of ours again, retrying until it is in. */
+  async #restore(): Promise<void> {
+    this.#refreshAll();
+    let count = 0;
+    for (const [path, record] of [...this.#mine]) {
+      while (!this.#closed && this.#mine.get(path) === record) {
+        try {
+          await this.#writeNode(path, Buffer.from(JSON.stringify(record)));
+          count++;
+          break;
+        } catch (error) {
+          this.#log.warn('zookeeper: could not register again, retrying', {
+            path,
+            error: String(error),
+          });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    }
+    this.#log.info('zookeeper: registered again after the session expired', { instances: count });
+  }
+
+  #view(service: string): ServiceView {
+    let view = this.#views.get(service);
+    if (view) return view;
+    let resolveFirstLoad!: () => void;
+    const firstLoad = new Promise<void>((r) => (resolveFirstLoad = r));
+    const created: ServiceView = {
+      service,
+      records: [],
+      snapshot: '[]',
+      loaded: false,
+      firstLoad,
+      resolveFirstLoad,
+      listeners: new Set(),
+      generation: 0,
+      running: false,
+      again: false,
+      watcher: () => void this.#refresh(created),
+    };
+    view = created;
+    this.#views.set(service, view);
+    void this.#refresh(view);
+    return view;
+  }
+
+  async #waitLoaded(view: ServiceView): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BackendError(
+              `could not read ${view.service}'s instances from ZooKeeper at ${this.#config.connectString} within ${this.#config.timeoutMs}ms`,
+            ),
+          ),
+        this.#config.timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([view.firstLoad, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#assertOpen();
+  }
+
+  #refreshAll(): void {
+    for (const view of this.#views.values()) void this.#refresh(view);
+  }
+
+  /** Reads a service's instances again (arming watches) and tells listeners; one read at a time. */
+  async #refresh(view: ServiceView): Promise<void> {
+    if (view.running) {
+      view.again = true;
+      return;
+    }
+    view.running = true;
+    try {
+      do {
+        view.again = false;
+        const generation = view.generation;
+        let records: InstanceRecord[];
+        try {
+          records = await this.#read(view.service, view.watcher);
+        } catch (error) {
+          if (this.#closed) return;
+          this.#log.warn('zookeeper: could not read instances, retrying', {
+            service: view.service,
+            error: String(error),
+          });
+          clearTimeout(view.retryTimer);
+          view.retryTimer = setTimeout(() => void this.#refresh(view), 1000);
+          return;
+        }
+        if (this.#closed || this.#views.get(view.service) !== view) return;
+        // One of our writes landed while reading: this read may predate it.
+        if (generation !== view.generation) view.again = true;
+        else this.#apply(view, records);
+      } while (view.again);
+    } finally {
+      view.running = false;
+    }
+  }
+
+  /** Our own write, shown at once (read-your-writes); the watch-driven read confirms it. */
+  #writeThrough(service: string, change: (records: InstanceRecord[]) => InstanceRecord[]): void {
+    const view = this.#views.get(service);
+    if (!view?.loaded) return;
+    view.generation++;
+    this.#apply(view, change(view.records));
+    void this.#refresh(view);
+  }
+
+  #apply(view: ServiceView, records: InstanceRecord[]): void {
+    records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    view.records = records;
+    view.snapshot = JSON.stringify(records);
+    if (!view.loaded) {
+      view.loaded = true;
+      view.resolveFirstLoad();
+    }
+    for (const listener of view.listeners) this.#deliver(view, listener);
+  }
+
+  #deliver(view: ServiceView, listener: Listener): void {
+    if (this.#closed || !view.listeners.has(listener) || listener.last === view.snapshot) return;
+    listener.last = view.snapshot;
+    try {
+      listener.fn(structuredClone(view.records));
+    } catch (error) {
+      this.#log.error('registry watcher failed', { service: view.service, error: String(error) });
+    }
+  }
+
+  /**
+   * Reads one service's instances; with a watcher, also arms a children
+   * watch on the service node (an existence watch while it does not exist)
+   * and a data watch on each instance node.
+   */
+  async #read(service: string, watcher: Watcher | undefined): Promise<InstanceRecord[]> {
+    const { Exception } = this.#zk;
+    const path = this.#paths.service(service);
+    const session = this.#session;
+    let children: string[] | undefined;
+    while (!children) {
+      try {
+        children = await session.call<string[]>('getChildren', (c, done) =>
+          watcher
+            ? c.getChildren(path, watcher, (e, ids) => done(e, ids))
+            : c.getChildren(path, (e, ids) => done(e, ids)),
+        );
+      } catch (error) {
+        if (zkCode(error) !== Exception.NO_NODE) throw error;
+        if (!watcher) return [];
+        const stat = await session.call<Zk.Stat | undefined>('exists', (c, done) =>
+          c.exists(path, watcher, (e, s) => done(e, s ?? undefined)),
+        );
+        // Created between the two calls: read its children instead.
+        if (!stat) return [];
+      }
+    }
+    const records = await Promise.all(
+      children.filter(isNodeName).map(async (id) => {
+        const node = `${path}/${id}`;
+        let data: Buffer | undefined;
+        try {
+          data = await session.call<Buffer | undefined>('getData', (c, done) =>
+            watcher
+              ? c.getData(node, watcher, (e, d) => done(e, d ?? undefined))
+              : c.getData(node, (e, d) => done(e, d ?? undefined)),
+          );
+        } catch (error) {
+          // Gone since the children were read; the children watch tells us.
+          if (zkCode(error) === Exception.NO_NODE) return undefined;
+          throw error;
+        }
+        const record = decodeRecord(data, service, id);
+        if (!record && !this.#badNodes.has(node)) {
+          // Remembered so a bad node is logged once, not on every read; bounded.
+          if (this.#badNodes.size > 1000) this.#badNodes.clear();
+          this.#badNodes.add(node);
+          this.#log.warn('zookeeper: ignoring a node that holds no instance record', { node });
+        }
+        return record;
+      }),
+    );
+    return records.filter((r): r is InstanceRecord => r !== undefined);
+  }
+}
