@@ -65,6 +65,8 @@ export class ZooKeeperRegistry implements Registry {
   /** what this client registered, by node path: written again on a new session */
   readonly #mine = new Map<string, InstanceRecord>();
   readonly #views = new Map<string, ServiceView>();
+  /** nodes of ours that an unregister could not remove during an outage */
+  readonly #toRemove = new Set<string>();
   readonly #badNodes = new Set<string>();
   #closed = false;
 
@@ -86,7 +88,7 @@ export class ZooKeeperRegistry implements Registry {
     const registry = new ZooKeeperRegistry(zk, config, log);
     registry.#session = await ZooKeeperSession.open(zk, config, log, {
       onNewSession: () => void registry.#restore(),
-      onReconnect: () => registry.#refreshAll(),
+      onReconnect: () => registry.#onReconnect(),
     });
     return registry;
   }
@@ -115,9 +117,19 @@ export class ZooKeeperRegistry implements Registry {
         `the record of ${record.service}/${record.id} is ${data.length} bytes: ZooKeeper takes at most ${MAX_RECORD_BYTES}`,
       );
     const path = this.#paths.instance(record.service, record.id);
-    // Remembered first: if this write is lost with an expired session, the new session writes it.
+    // Remembered first: if the session expires during this write, the new session writes it.
+    const previous = this.#mine.get(path);
     this.#mine.set(path, copy);
-    await this.#writeNode(path, data);
+    this.#toRemove.delete(path);
+    try {
+      await this.#writeNode(path, data);
+    } catch (error) {
+      if (this.#mine.get(path) === copy) {
+        if (previous) this.#mine.set(path, previous);
+        else this.#mine.delete(path);
+      }
+      throw error;
+    }
     this.#writeThrough(record.service, (records) => [
       ...records.filter((r) => r.id !== record.id),
       copy,
@@ -130,9 +142,11 @@ export class ZooKeeperRegistry implements Registry {
     const path = this.#paths.instance(service, id);
     this.#mine.delete(path);
     try {
-      await this.#session.call<void>('remove', (c, done) => c.remove(path, (e) => done(e)));
+      await this.#remove(path);
     } catch (error) {
-      if (zkCode(error) !== this.#zk.Exception.NO_NODE) throw error;
+      // Our node would otherwise stay as long as our session: removed once connected again.
+      this.#toRemove.add(path);
+      throw error;
     }
     this.#writeThrough(service, (records) => records.filter((r) => r.id !== id));
   }
@@ -188,8 +202,32 @@ export class ZooKeeperRegistry implements Registry {
     }
     this.#views.clear();
     this.#mine.clear();
+    this.#toRemove.clear();
     // Closing the session makes the server delete every ephemeral node of ours at once.
     await this.#session.close();
+  }
+
+  async #remove(path: string): Promise<void> {
+    try {
+      await this.#session.call<void>('remove', (c, done) => c.remove(path, (e) => done(e)));
+    } catch (error) {
+      if (zkCode(error) !== this.#zk.Exception.NO_NODE) throw error;
+    }
+  }
+
+  /** The same session is back: removals that failed during the outage are done now. */
+  #onReconnect(): void {
+    this.#refreshAll();
+    for (const path of [...this.#toRemove]) {
+      this.#remove(path).then(
+        () => this.#toRemove.delete(path),
+        (error: unknown) =>
+          this.#log.warn('zookeeper: could not unregister, will retry on reconnection', {
+            path,
+            error: String(error),
+          }),
+      );
+    }
   }
 
   #assertOpen(): void {
@@ -245,6 +283,8 @@ export class ZooKeeperRegistry implements Registry {
 
   /** After a session expired: writes every record of ours again, retrying until it is in. */
   async #restore(): Promise<void> {
+    // The expired session took its nodes with it, including those we meant to remove.
+    this.#toRemove.clear();
     this.#refreshAll();
     let count = 0;
     for (const [path, record] of [...this.#mine]) {

@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRegistry, type InstanceRecord, type Registry } from '@svc/core';
+import { eventually, makeRecord, uniqueName } from '@svc/core/testing/conformance';
+import { context, ensureZooKeeper, memoryLogger, PrivateZooKeeper } from './helpers.js';
+
+const open: Registry[] = [];
+afterEach(async () => {
+  await Promise.allSettled(open.splice(0).map((r) => r.close()));
+});
+
+describe('ZooKeeper registry across a ZooKeeper restart', () => {
+  it('keeps working through an outage and shows its instances again afterwards', async () => {
+    // Installs ZooKeeper when missing; this test runs a server of its own, never the shared one.
+    ensureZooKeeper();
+    const zk = new PrivateZooKeeper();
+    try {
+      await zk.start();
+      const url = `zookeeper://${zk.connectString}/svc?sessionTimeout=20000&timeout=1500`;
+      const client = async () => {
+        const r = await createRegistry(url, context(memoryLogger()));
+        open.push(r);
+        return r;
+      };
+      const a = await client();
+      const b = await client();
+      const service = uniqueName('Restarted');
+      const record = makeRecord(service);
+      await a.register(record);
+      const seenByB: InstanceRecord[][] = [];
+      b.watch(service, (records) => seenByB.push(records));
+      expect(await eventually(() => seenByB.at(-1)?.[0]?.id === record.id)).toBe(true);
+
+      await zk.stop();
+
+      // During the outage: calls that need the server fail with a clear error, nothing crashes,
+      // and lookups of a watched service answer from the cache.
+      await expect(a.lookup(uniqueName('Unseen'))).rejects.toMatchObject({
+        code: 'SVC_ERR_BACKEND',
+      });
+      await expect(a.register(makeRecord(uniqueName('Late')))).rejects.toMatchObject({
+        code: 'SVC_ERR_BACKEND',
+      });
+      expect((await b.lookup(service)).map((r) => r.id)).toEqual([record.id]);
+
+      await zk.start();
+
+      const c = await client();
+      expect(await eventually(async () => (await c.lookup(service))[0]?.id === record.id)).toBe(
+        true,
+      );
+      // Both old clients are connected again: A registers, B's watch hears of it.
+      const second = makeRecord(service);
+      expect(
+        await eventually(async () => {
+          try {
+            await a.register(second);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 20_000),
+      ).toBe(true);
+      expect(
+        await eventually(() => {
+          const ids = (seenByB.at(-1) ?? []).map((r) => r.id);
+          return ids.includes(record.id) && ids.includes(second.id);
+        }, 10_000),
+      ).toBe(true);
+    } finally {
+      await Promise.allSettled(open.splice(0).map((r) => r.close()));
+      await zk.dispose();
+    }
+  });
+});
