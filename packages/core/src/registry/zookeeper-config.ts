@@ -6,7 +6,7 @@ import type { InstanceRecord } from './registry.js';
 export interface ZooKeeperConfig {
   /** `host:port,host:port`, as the client library takes it */
   connectString: string;
-  /** root path without a trailing slash (`''` for the top level) */
+  /** root path, never `/` itself, without a trailing slash */
   root: string;
   /** ZooKeeper session timeout: how long a dead instance stays visible */
   sessionTimeoutMs: number;
@@ -55,8 +55,8 @@ function parseHost(hostPort: string, url: string): string {
 }
 
 function parseRoot(path: string, url: string): string {
-  if (path === '') return DEFAULT_ROOT;
   const segments = path.split('/').filter((s) => s !== '');
+  if (segments.length === 0) return DEFAULT_ROOT;
   for (const s of segments) {
     if (!isNodeName(s))
       throw new ConfigError(`bad ZooKeeper URL "${url}": "${s}" is not a valid node name`);
@@ -104,6 +104,19 @@ export class ZooKeeperPaths {
   }
 }
 
+const MODES: readonly unknown[] = ['pool', 'broadcast', 'singleton'];
+
+function isSubscription(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const s = v as Record<string, unknown>;
+  return (
+    typeof s.type === 'string' &&
+    typeof s.handler === 'string' &&
+    MODES.includes(s.mode) &&
+    (s.source === undefined || typeof s.source === 'string')
+  );
+}
+
 function isStringMap(v: unknown): v is Record<string, string> {
   return (
     typeof v === 'object' &&
@@ -140,6 +153,7 @@ export function decodeRecord(
     typeof r.startedAt === 'number' &&
     isStringMap(r.endpoints) &&
     Array.isArray(r.subscriptions) &&
+    r.subscriptions.every(isSubscription) &&
     (r.version === undefined || typeof r.version === 'string') &&
     (r.metadata === undefined ||
       (typeof r.metadata === 'object' && r.metadata !== null && !Array.isArray(r.metadata)));

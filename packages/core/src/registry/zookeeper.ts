@@ -370,6 +370,10 @@ export class ZooKeeperRegistry implements Registry {
           records = await this.#read(view.service, view.watcher);
         } catch (error) {
           if (this.#closed) return;
+          // Asked again meanwhile (a reconnection, say): read again at once.
+          if (view.again) continue;
+          // Without a connection there is nothing to retry: reconnecting refreshes every view.
+          if (!this.#session.connected) return;
           this.#log.warn('zookeeper: could not read instances, retrying', {
             service: view.service,
             error: String(error),
