@@ -1,6 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -193,8 +201,66 @@ export class PrivateZooKeeper {
     if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
 
+  /** The end of the server's log, to explain a failure. */
+  logTail(lines = 40): string {
+    try {
+      const out = readdirSync(this.dir).filter((f) => f.endsWith('.out'));
+      return out
+        .map((f) => readFileSync(join(this.dir, f), 'utf8').split('\n').slice(-lines).join('\n'))
+        .join('\n');
+    } catch {
+      return '';
+    }
+  }
+
   async dispose(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Ends a session from outside, as ZooKeeper's own tests do: a second client
+ * connects with the session's id and password and closes it. Both requests
+ * go out in one write, so the owner cannot take its session back in between
+ * (the server handles one connection's requests in order).
+ */
+export function closeSessionOf(
+  port: number,
+  sessionId: Buffer,
+  password: Buffer,
+  sessionTimeoutMs: number,
+): Promise<void> {
+  // ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd (jute framing).
+  const connect = Buffer.alloc(4 + 4 + 8 + 4 + 8 + 4 + password.length);
+  let o = connect.writeInt32BE(connect.length - 4, 0);
+  o = connect.writeInt32BE(0, o);
+  o = connect.writeBigInt64BE(0n, o);
+  o = connect.writeInt32BE(sessionTimeoutMs, o);
+  o += sessionId.copy(connect, o);
+  o = connect.writeInt32BE(password.length, o);
+  password.copy(connect, o);
+  // RequestHeader { xid: 1, type: closeSession (-11) }.
+  const close = Buffer.alloc(12);
+  close.writeInt32BE(8, 0);
+  close.writeInt32BE(1, 4);
+  close.writeInt32BE(-11, 8);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('ZooKeeper did not close the session'));
+    }, 10_000);
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on('connect', () => socket.write(Buffer.concat([connect, close])));
+    // The server closes the connection once the session is closed.
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.resume();
+  });
 }

@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRegistry, type InstanceRecord, type Registry } from '@svc/core';
 import { eventually, makeRecord, uniqueName } from '@svc/core/testing/conformance';
-import { context, ensureZooKeeper, memoryLogger, PrivateZooKeeper } from './helpers.js';
+import {
+  context,
+  ensureZooKeeper,
+  type LogLine,
+  memoryLogger,
+  PrivateZooKeeper,
+} from './helpers.js';
 
 const open: Registry[] = [];
 afterEach(async () => {
@@ -13,16 +19,21 @@ describe('ZooKeeper registry across a ZooKeeper restart', () => {
     // Installs ZooKeeper when missing; this test runs a server of its own, never the shared one.
     ensureZooKeeper();
     const zk = new PrivateZooKeeper();
+    const logs: Record<string, LogLine[]> = {};
+    // What the clients and the server said, for a failure's message.
+    const story = () => JSON.stringify({ clients: logs, server: zk.logTail() }, null, 1);
     try {
       await zk.start();
       const url = `zookeeper://${zk.connectString}/svc?sessionTimeout=20000&timeout=1500`;
-      const client = async () => {
-        const r = await createRegistry(url, context(memoryLogger()));
+      const client = async (name: string) => {
+        const log = memoryLogger();
+        logs[name] = log.lines;
+        const r = await createRegistry(url, context(log));
         open.push(r);
         return r;
       };
-      const a = await client();
-      const b = await client();
+      const a = await client('a');
+      const b = await client('b');
       const service = uniqueName('Restarted');
       const record = makeRecord(service);
       await a.register(record);
@@ -44,27 +55,28 @@ describe('ZooKeeper registry across a ZooKeeper restart', () => {
 
       await zk.start();
 
-      const c = await client();
-      expect(await eventually(async () => (await c.lookup(service))[0]?.id === record.id)).toBe(
-        true,
-      );
+      const c = await client('c');
+      expect(
+        await eventually(async () => (await c.lookup(service))[0]?.id === record.id),
+        story(),
+      ).toBe(true);
       // Both old clients are connected again: A registers, B's watch hears of it.
       const second = makeRecord(service);
-      expect(
-        await eventually(async () => {
-          try {
-            await a.register(second);
-            return true;
-          } catch {
-            return false;
-          }
-        }, 20_000),
-      ).toBe(true);
+      const registered = await eventually(async () => {
+        try {
+          await a.register(second);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 20_000);
+      expect(registered, story()).toBe(true);
       expect(
         await eventually(() => {
           const ids = (seenByB.at(-1) ?? []).map((r) => r.id);
           return ids.includes(record.id) && ids.includes(second.id);
         }, 10_000),
+        story(),
       ).toBe(true);
     } finally {
       await Promise.allSettled(open.splice(0).map((r) => r.close()));

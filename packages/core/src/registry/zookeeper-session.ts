@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import type * as Zk from 'node-zookeeper-client';
 import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -26,6 +27,21 @@ export function zkCode(error: unknown): number | undefined {
   return undefined;
 }
 
+/** How long a connection may wait for ZooKeeper's answer to its handshake before it is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 3000;
+
+/**
+ * The library's current socket. It sets no timeout on the handshake: a server
+ * that accepted the TCP connection while starting up, and never answered,
+ * would keep the client waiting forever, so the session drops such a socket
+ * and the library connects again. Undefined if the library's insides change.
+ */
+function librarySocket(client: ZkClient): Socket | undefined {
+  const manager = (client as unknown as { connectionManager?: { socket?: unknown } })
+    .connectionManager;
+  return manager?.socket instanceof Socket ? manager.socket : undefined;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -46,12 +62,54 @@ export class ZooKeeperSession {
   #closed = false;
   #outage = false;
   readonly #waiters = new Set<() => void>();
+  #watchdog: NodeJS.Timeout | undefined;
+  readonly #heartbeat: NodeJS.Timeout;
+  /** when the unanswered probe was sent, if one is out */
+  #probeSentAt: number | undefined;
 
   private constructor(zk: ZkModule, config: ZooKeeperConfig, log: Logger, hooks: SessionHooks) {
     this.#zk = zk;
     this.#config = config;
     this.#log = log;
     this.#hooks = hooks;
+    this.#heartbeat = setInterval(
+      () => this.#beat(),
+      Math.max(200, Math.floor(config.sessionTimeoutMs / 3)),
+    );
+    this.#heartbeat.unref();
+  }
+
+  /**
+   * The library pings but never notices when no answer comes back, so a
+   * connection the server stopped serving (it may drop a moved session's
+   * requests without closing the socket) would look connected forever. As
+   * ZooKeeper's Java client does, a connection that answers nothing for
+   * two thirds of the session timeout is dropped and made again; the
+   * server then says whether the session lives on or expired.
+   */
+  #beat(): void {
+    if (this.#closed || !this.#connected) {
+      this.#probeSentAt = undefined;
+      return;
+    }
+    if (this.#probeSentAt !== undefined) {
+      if (Date.now() - this.#probeSentAt > (this.#config.sessionTimeoutMs * 2) / 3) {
+        this.#log.warn('zookeeper: the server stopped answering, connecting again');
+        this.#probeSentAt = undefined;
+        librarySocket(this.#client)?.destroy();
+      }
+      return;
+    }
+    const client = this.#client;
+    this.#probeSentAt = Date.now();
+    try {
+      // Any answer, even an error, shows the connection is served.
+      client.exists('/', () => {
+        if (client === this.#client) this.#probeSentAt = undefined;
+      });
+    } catch {
+      this.#probeSentAt = undefined;
+    }
   }
 
   /** Connects; fails with a BackendError when ZooKeeper does not answer within the timeout. */
@@ -98,14 +156,37 @@ export class ZooKeeperSession {
     this.#fresh = fresh;
     client.on('state', (state: Zk.State) => this.#onState(client, state));
     client.connect();
+    this.#armWatchdog();
+  }
+
+  /** While disconnected, drops a socket that got no answer to its handshake (see librarySocket). */
+  #armWatchdog(): void {
+    if (this.#watchdog) return;
+    let last: Socket | undefined;
+    this.#watchdog = setInterval(() => {
+      if (this.#connected || this.#closed) {
+        clearInterval(this.#watchdog);
+        this.#watchdog = undefined;
+        return;
+      }
+      const socket = librarySocket(this.#client);
+      if (socket && socket === last && !socket.connecting && !socket.destroyed) {
+        this.#log.debug('zookeeper: no answer to the handshake, connecting again');
+        socket.destroy();
+      }
+      last = socket;
+    }, HANDSHAKE_TIMEOUT_MS);
+    this.#watchdog.unref();
   }
 
   #onState(client: ZkClient, state: Zk.State): void {
     // Events of a client we replaced or closed say nothing about the session.
     if (client !== this.#client || this.#closed) return;
     const { State } = this.#zk;
+    this.#log.debug('zookeeper: state', { state: state.name });
     if (state === State.SYNC_CONNECTED || state === State.CONNECTED_READ_ONLY) {
       this.#connected = true;
+      this.#probeSentAt = undefined;
       if (this.#outage) this.#log.info('zookeeper: connected again');
       this.#outage = false;
       for (const wake of this.#waiters) wake();
@@ -117,6 +198,7 @@ export class ZooKeeperSession {
       this.#connected = false;
       if (!this.#outage) this.#log.warn('zookeeper: connection lost, reconnecting');
       this.#outage = true;
+      this.#armWatchdog();
     } else if (state === State.EXPIRED) {
       this.#connected = false;
       this.#outage = true;
@@ -211,6 +293,8 @@ export class ZooKeeperSession {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#watchdog);
+    clearInterval(this.#heartbeat);
     for (const wake of this.#waiters) wake();
     const client = this.#client;
     const wasConnected = this.#connected;
