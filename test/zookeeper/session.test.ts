@@ -213,7 +213,7 @@ describe('ZooKeeper registry configuration', () => {
   it('fails with a BackendError when no ZooKeeper answers', async () => {
     // Port 1 on loopback: nothing listens there.
     await expect(
-      createRegistry('zookeeper://127.0.0.1:1/svc?timeout=500', context()),
+      createRegistry('zookeeper://127.0.0.1:1/svc?connectTimeout=500', context()),
     ).rejects.toMatchObject({ code: 'SVC_ERR_BACKEND' });
   });
 

@@ -5,12 +5,15 @@ import { decodeRecord, isNodeName, parseZooKeeperUrl } from './zookeeper-config.
 describe('parseZooKeeperUrl', () => {
   it('reads hosts, root and options', () => {
     expect(
-      parseZooKeeperUrl('zookeeper://zk1:2181,zk2:2182/prod/svc?sessionTimeout=5000&timeout=2000'),
+      parseZooKeeperUrl(
+        'zookeeper://zk1:2181,zk2:2182/prod/svc?sessionTimeout=5000&timeout=2000&connectTimeout=3000',
+      ),
     ).toEqual({
       connectString: 'zk1:2181,zk2:2182',
       root: '/prod/svc',
       sessionTimeoutMs: 5000,
       timeoutMs: 2000,
+      connectTimeoutMs: 3000,
     });
   });
 

@@ -10,8 +10,10 @@ export interface ZooKeeperConfig {
   root: string;
   /** ZooKeeper session timeout: how long a dead instance stays visible */
   sessionTimeoutMs: number;
-  /** how long a call waits for ZooKeeper (connecting, or during an outage) before it fails */
+  /** how long a call waits for ZooKeeper (during an outage, say) before it fails */
   timeoutMs: number;
+  /** how long opening the registry waits for a first connection */
+  connectTimeoutMs: number;
 }
 
 const DEFAULT_ROOT = '/svc';
@@ -20,7 +22,7 @@ const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
- * Parses `zookeeper://host:port[,host:port]/root[?sessionTimeout=ms&timeout=ms]`.
+ * Parses `zookeeper://host:port[,host:port]/root[?sessionTimeout=ms&timeout=ms&connectTimeout=ms]`.
  * Throws a ConfigError naming what is wrong.
  */
 export function parseZooKeeperUrl(url: string): ZooKeeperConfig {
@@ -34,13 +36,15 @@ export function parseZooKeeperUrl(url: string): ZooKeeperConfig {
     root,
     sessionTimeoutMs: DEFAULT_SESSION_TIMEOUT_MS,
     timeoutMs: DEFAULT_TIMEOUT_MS,
+    connectTimeoutMs: DEFAULT_TIMEOUT_MS,
   };
   for (const [key, value] of new URLSearchParams(m[3] ?? '')) {
     if (key === 'sessionTimeout') config.sessionTimeoutMs = parseMs(key, value, url);
     else if (key === 'timeout') config.timeoutMs = parseMs(key, value, url);
+    else if (key === 'connectTimeout') config.connectTimeoutMs = parseMs(key, value, url);
     else
       throw new ConfigError(
-        `bad ZooKeeper URL "${url}": unknown option "${key}" (expected sessionTimeout or timeout)`,
+        `bad ZooKeeper URL "${url}": unknown option "${key}" (expected sessionTimeout, timeout or connectTimeout)`,
       );
   }
   return config;

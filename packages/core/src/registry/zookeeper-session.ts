@@ -122,11 +122,11 @@ export class ZooKeeperSession {
     const session = new ZooKeeperSession(zk, config, log, hooks);
     session.#start(false);
     try {
-      await session.client(Date.now() + config.timeoutMs);
+      await session.client(Date.now() + config.connectTimeoutMs);
     } catch (error) {
       await session.close();
       throw new BackendError(
-        `cannot reach ZooKeeper at ${config.connectString} within ${config.timeoutMs}ms`,
+        `cannot reach ZooKeeper at ${config.connectString} within ${config.connectTimeoutMs}ms`,
         { cause: error },
       );
     }
