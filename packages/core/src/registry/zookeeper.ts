@@ -110,8 +110,10 @@ export class ZooKeeperRegistry implements Registry {
     this.#assertOpen();
     checkNodeName('service name', record.service);
     checkNodeName('instance id', record.id);
-    const copy = structuredClone(record);
-    const data = Buffer.from(JSON.stringify(copy));
+    const text = JSON.stringify(record);
+    const data = Buffer.from(text);
+    // As others will read it back: fields set to undefined are gone.
+    const copy = JSON.parse(text) as InstanceRecord;
     if (data.length > MAX_RECORD_BYTES)
       throw new BackendError(
         `the record of ${record.service}/${record.id} is ${data.length} bytes: ZooKeeper takes at most ${MAX_RECORD_BYTES}`,
