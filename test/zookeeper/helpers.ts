@@ -201,6 +201,11 @@ export class PrivateZooKeeper {
     if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
 
+  /** Deletes the server's data, as a server that lost its disk would (stop it first). */
+  wipe(): void {
+    rmSync(join(this.dir, 'data'), { recursive: true, force: true });
+  }
+
   /** The end of the server's log, to explain a failure. */
   logTail(lines = 40): string {
     try {

@@ -94,4 +94,52 @@ describe('ZooKeeper registry across a ZooKeeper restart', () => {
       await zk.dispose();
     }
   });
+
+  it('registers its instances again when ZooKeeper comes back without its data', async () => {
+    ensureZooKeeper();
+    const zk = new PrivateZooKeeper();
+    const logs: Record<string, LogLine[]> = {};
+    const story = () => JSON.stringify({ clients: logs, server: zk.logTail() }, null, 1);
+    try {
+      await zk.start();
+      // The server refuses the old session of a client that saw newer data than it now has:
+      // the registry must give up on it after a session timeout and start a new one.
+      const url = `zookeeper://${zk.connectString}/svc?sessionTimeout=3000&timeout=1500`;
+      const client = async (name: string) => {
+        const log = memoryLogger();
+        logs[name] = log.lines;
+        const r = await createRegistry(url, context(log));
+        open.push(r);
+        return r;
+      };
+      const a = await client('a');
+      const b = await client('b');
+      const service = uniqueName('Amnesia');
+      const record = makeRecord(service);
+      await a.register(record);
+      const seenByB: InstanceRecord[][] = [];
+      b.watch(service, (records) => seenByB.push(records));
+      expect(await eventually(() => seenByB.at(-1)?.[0]?.id === record.id)).toBe(true);
+
+      await zk.stop();
+      zk.wipe();
+      await zk.start();
+
+      const c = await client('c');
+      expect(
+        await eventually(async () => (await c.lookup(service))[0]?.id === record.id, 20_000),
+        story(),
+      ).toBe(true);
+      // B's watch was re-armed in its new session: it hears of a new instance.
+      const second = makeRecord(service);
+      await c.register(second);
+      expect(
+        await eventually(() => (seenByB.at(-1) ?? []).some((r) => r.id === second.id), 10_000),
+        story(),
+      ).toBe(true);
+    } finally {
+      await Promise.allSettled(open.splice(0).map((r) => r.close()));
+      await zk.dispose();
+    }
+  });
 });

@@ -61,6 +61,8 @@ export class ZooKeeperSession {
   #connected = false;
   #closed = false;
   #outage = false;
+  /** when the current outage began, while the current client holds a session */
+  #disconnectedSince: number | undefined;
   readonly #waiters = new Set<() => void>();
   #watchdog: NodeJS.Timeout | undefined;
   readonly #heartbeat: NodeJS.Timeout;
@@ -148,6 +150,7 @@ export class ZooKeeperSession {
   }
 
   #start(fresh: boolean): void {
+    this.#disconnectedSince = undefined;
     const client = this.#zk.createClient(this.#config.connectString, {
       sessionTimeout: this.#config.sessionTimeoutMs,
       spinDelay: 500,
@@ -169,6 +172,13 @@ export class ZooKeeperSession {
         this.#watchdog = undefined;
         return;
       }
+      if (
+        this.#disconnectedSince !== undefined &&
+        Date.now() - this.#disconnectedSince > this.#config.sessionTimeoutMs
+      ) {
+        this.#abandonSession();
+        return;
+      }
       const socket = librarySocket(this.#client);
       if (socket && socket === last && !socket.connecting && !socket.destroyed) {
         this.#log.debug('zookeeper: no answer to the handshake, connecting again');
@@ -179,6 +189,23 @@ export class ZooKeeperSession {
     this.#watchdog.unref();
   }
 
+  /**
+   * Out of touch for longer than the session timeout: the session is as
+   * good as expired, and the server may never say so. A server that lost
+   * its data refuses every reconnection of an old session (the client has
+   * seen newer transactions than it has) and the library would retry it
+   * forever. A new session starts over; nodes the old one left, if it
+   * still lives, are replaced by the new session's.
+   */
+  #abandonSession(): void {
+    const old = this.#client;
+    this.#log.warn(
+      'zookeeper: out of touch for longer than the session timeout, starting a new session',
+    );
+    this.#start(true);
+    old.close();
+  }
+
   #onState(client: ZkClient, state: Zk.State): void {
     // Events of a client we replaced or closed say nothing about the session.
     if (client !== this.#client || this.#closed) return;
@@ -187,6 +214,7 @@ export class ZooKeeperSession {
     if (state === State.SYNC_CONNECTED || state === State.CONNECTED_READ_ONLY) {
       this.#connected = true;
       this.#probeSentAt = undefined;
+      this.#disconnectedSince = undefined;
       if (this.#outage) this.#log.info('zookeeper: connected again');
       this.#outage = false;
       for (const wake of this.#waiters) wake();
@@ -198,6 +226,9 @@ export class ZooKeeperSession {
       this.#connected = false;
       if (!this.#outage) this.#log.warn('zookeeper: connection lost, reconnecting');
       this.#outage = true;
+      // Only a session that was established can be lost; a new client has none yet (id 0).
+      const hasSession = client.getSessionId().some((byte) => byte !== 0);
+      if (this.#disconnectedSince === undefined && hasSession) this.#disconnectedSince = Date.now();
       this.#armWatchdog();
     } else if (state === State.EXPIRED) {
       this.#connected = false;
