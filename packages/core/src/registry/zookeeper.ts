@@ -12,35 +12,10 @@ import {
   type ZooKeeperConfig,
 } from './zookeeper-config.js';
 import { type ZkModule, ZooKeeperSession, zkCode } from './zookeeper-session.js';
+import { ServiceViews, type Watcher } from './zookeeper-views.js';
 
 /** ZooKeeper refuses node data above 1 MiB. */
 const MAX_RECORD_BYTES = 1024 * 1024 - 1024;
-
-type Watcher = (event: Zk.Event) => void;
-
-interface Listener {
-  fn: (instances: InstanceRecord[]) => void;
-  /** the snapshot it was last given, so it hears of changes only */
-  last?: string;
-}
-
-/** One service's instances, kept current by ZooKeeper watches. */
-interface ServiceView {
-  service: string;
-  records: InstanceRecord[];
-  snapshot: string;
-  loaded: boolean;
-  firstLoad: Promise<void>;
-  resolveFirstLoad: () => void;
-  listeners: Set<Listener>;
-  /** bumped by our own writes, so a read that started before one is read again */
-  generation: number;
-  running: boolean;
-  again: boolean;
-  retryTimer?: NodeJS.Timeout;
-  /** one function per view: the library keeps a watcher once per path and function */
-  watcher: Watcher;
-}
 
 async function loadClient(): Promise<ZkModule> {
   const mod = (await import('node-zookeeper-client')) as ZkModule & { default?: ZkModule };
@@ -64,7 +39,7 @@ export class ZooKeeperRegistry implements Registry {
   #session!: ZooKeeperSession;
   /** what this client registered, by node path: written again on a new session */
   readonly #mine = new Map<string, InstanceRecord>();
-  readonly #views = new Map<string, ServiceView>();
+  #views!: ServiceViews;
   /** nodes of ours that an unregister could not remove during an outage */
   readonly #toRemove = new Set<string>();
   readonly #badNodes = new Set<string>();
@@ -86,6 +61,13 @@ export class ZooKeeperRegistry implements Registry {
     const zk = await loadClient();
     const log = ctx.log.child({ registry: 'zookeeper' });
     const registry = new ZooKeeperRegistry(zk, config, log);
+    registry.#views = new ServiceViews({
+      read: (service, watcher) => registry.#read(service, watcher),
+      connected: () => registry.#session.connected,
+      log,
+      timeoutMs: config.timeoutMs,
+      where: `ZooKeeper at ${config.connectString}`,
+    });
     registry.#session = await ZooKeeperSession.open(zk, config, log, {
       onNewSession: () => void registry.#restore(),
       onReconnect: () => registry.#onReconnect(),
@@ -132,7 +114,7 @@ export class ZooKeeperRegistry implements Registry {
       }
       throw error;
     }
-    this.#writeThrough(record.service, (records) => [
+    this.#views.writeThrough(record.service, (records) => [
       ...records.filter((r) => r.id !== record.id),
       copy,
     ]);
@@ -150,15 +132,13 @@ export class ZooKeeperRegistry implements Registry {
       this.#toRemove.add(path);
       throw error;
     }
-    this.#writeThrough(service, (records) => records.filter((r) => r.id !== id));
+    this.#views.writeThrough(service, (records) => records.filter((r) => r.id !== id));
   }
 
   async lookup(service: string): Promise<InstanceRecord[]> {
     this.#assertOpen();
     if (!isNodeName(service)) return [];
-    const view = this.#view(service);
-    if (!view.loaded) await this.#waitLoaded(view);
-    return structuredClone(view.records);
+    return this.#views.lookup(service);
   }
 
   async list(): Promise<InstanceRecord[]> {
@@ -174,10 +154,9 @@ export class ZooKeeperRegistry implements Registry {
       throw error;
     }
     const all = await Promise.all(
-      services.filter(isNodeName).map(async (service) => {
-        const view = this.#views.get(service);
-        return view?.loaded ? view.records : this.#read(service, undefined);
-      }),
+      services
+        .filter(isNodeName)
+        .map(async (service) => this.#views.cached(service) ?? this.#read(service, undefined)),
     );
     return structuredClone(all.flat());
   }
@@ -185,24 +164,13 @@ export class ZooKeeperRegistry implements Registry {
   watch(service: string, onChange: (instances: InstanceRecord[]) => void): Unsubscribe {
     this.#assertOpen();
     checkNodeName('service name', service);
-    const view = this.#view(service);
-    const listener: Listener = { fn: onChange };
-    view.listeners.add(listener);
-    if (view.loaded) queueMicrotask(() => this.#deliver(view, listener));
-    return () => {
-      view.listeners.delete(listener);
-    };
+    return this.#views.watch(service, onChange);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const view of this.#views.values()) {
-      view.listeners.clear();
-      clearTimeout(view.retryTimer);
-      view.resolveFirstLoad();
-    }
-    this.#views.clear();
+    this.#views.close();
     this.#mine.clear();
     this.#toRemove.clear();
     // Closing the session makes the server delete every ephemeral node of ours at once.
@@ -219,7 +187,7 @@ export class ZooKeeperRegistry implements Registry {
 
   /** The same session is back: removals that failed during the outage are done now. */
   #onReconnect(): void {
-    this.#refreshAll();
+    this.#views.refreshAll();
     for (const path of [...this.#toRemove]) {
       this.#remove(path).then(
         () => this.#toRemove.delete(path),
@@ -287,7 +255,7 @@ export class ZooKeeperRegistry implements Registry {
   async #restore(): Promise<void> {
     // The expired session took its nodes with it, including those we meant to remove.
     this.#toRemove.clear();
-    this.#refreshAll();
+    this.#views.refreshAll();
     let count = 0;
     for (const [path, record] of [...this.#mine]) {
       while (!this.#closed && this.#mine.get(path) === record) {
@@ -305,123 +273,6 @@ export class ZooKeeperRegistry implements Registry {
       }
     }
     this.#log.info('zookeeper: registered again after the session expired', { instances: count });
-  }
-
-  #view(service: string): ServiceView {
-    let view = this.#views.get(service);
-    if (view) return view;
-    let resolveFirstLoad!: () => void;
-    const firstLoad = new Promise<void>((r) => (resolveFirstLoad = r));
-    const created: ServiceView = {
-      service,
-      records: [],
-      snapshot: '[]',
-      loaded: false,
-      firstLoad,
-      resolveFirstLoad,
-      listeners: new Set(),
-      generation: 0,
-      running: false,
-      again: false,
-      watcher: () => void this.#refresh(created),
-    };
-    view = created;
-    this.#views.set(service, view);
-    void this.#refresh(view);
-    return view;
-  }
-
-  async #waitLoaded(view: ServiceView): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BackendError(
-              `could not read ${view.service}'s instances from ZooKeeper at ${this.#config.connectString} within ${this.#config.timeoutMs}ms`,
-            ),
-          ),
-        this.#config.timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([view.firstLoad, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-    this.#assertOpen();
-  }
-
-  #refreshAll(): void {
-    for (const view of this.#views.values()) void this.#refresh(view);
-  }
-
-  /** Reads a service's instances again (arming watches) and tells listeners; one read at a time. */
-  async #refresh(view: ServiceView): Promise<void> {
-    if (view.running) {
-      view.again = true;
-      return;
-    }
-    view.running = true;
-    try {
-      do {
-        view.again = false;
-        const generation = view.generation;
-        let records: InstanceRecord[];
-        try {
-          records = await this.#read(view.service, view.watcher);
-        } catch (error) {
-          if (this.#closed) return;
-          // Asked again meanwhile (a reconnection, say): read again at once.
-          if (view.again) continue;
-          // Without a connection there is nothing to retry: reconnecting refreshes every view.
-          if (!this.#session.connected) return;
-          this.#log.warn('zookeeper: could not read instances, retrying', {
-            service: view.service,
-            error: String(error),
-          });
-          clearTimeout(view.retryTimer);
-          view.retryTimer = setTimeout(() => void this.#refresh(view), 1000);
-          return;
-        }
-        if (this.#closed || this.#views.get(view.service) !== view) return;
-        // One of our writes landed while reading: this read may predate it.
-        if (generation !== view.generation) view.again = true;
-        else this.#apply(view, records);
-      } while (view.again);
-    } finally {
-      view.running = false;
-    }
-  }
-
-  /** Our own write, shown at once (read-your-writes); the watch-driven read confirms it. */
-  #writeThrough(service: string, change: (records: InstanceRecord[]) => InstanceRecord[]): void {
-    const view = this.#views.get(service);
-    if (!view?.loaded) return;
-    view.generation++;
-    this.#apply(view, change(view.records));
-    void this.#refresh(view);
-  }
-
-  #apply(view: ServiceView, records: InstanceRecord[]): void {
-    records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    view.records = records;
-    view.snapshot = JSON.stringify(records);
-    if (!view.loaded) {
-      view.loaded = true;
-      view.resolveFirstLoad();
-    }
-    for (const listener of view.listeners) this.#deliver(view, listener);
-  }
-
-  #deliver(view: ServiceView, listener: Listener): void {
-    if (this.#closed || !view.listeners.has(listener) || listener.last === view.snapshot) return;
-    listener.last = view.snapshot;
-    try {
-      listener.fn(structuredClone(view.records));
-    } catch (error) {
-      this.#log.error('registry watcher failed', { service: view.service, error: String(error) });
-    }
   }
 
   /**
