@@ -42,6 +42,7 @@ export default tseslint.config(
           'clearImmediate',
           'setInterval',
           'clearInterval',
+          'queueMicrotask',
         ].map((name) => [name, 'readonly']),
       ),
     },
