@@ -53,7 +53,7 @@ export async function start(script, args = [], timeoutMs = 20_000) {
     }
     children.delete(child);
   };
-  return { value: JSON.parse(line), stop, exited };
+  return { value: JSON.parse(line), stop, exited, pid: child.pid };
 }
 
 /** Runs a client script to completion and returns its JSON result line. */
