@@ -1,3 +1,8 @@
+import type { Command } from 'commander';
+
+/** A command module adds its command (with options, help and action) to the program. */
+export type CommandModule = (program: Command) => Command;
+
 /**
  * Every `svc` command: its name and one-line summary. The module of a
  * command is imported only when that command runs (or its help is asked
@@ -9,9 +14,37 @@ export interface CommandEntry {
   load: () => Promise<{ default: CommandModule }>;
 }
 
-import type { Command } from 'commander';
-
-/** A command module adds its command (with options, help and action) to the program. */
-export type CommandModule = (program: Command) => Command;
-
-export const commands: readonly CommandEntry[] = [];
+export const commands: readonly CommandEntry[] = [
+  {
+    name: 'instance',
+    summary: 'Run a single service instance (one process)',
+    load: () => import('./commands/instance.js'),
+  },
+  {
+    name: 'request',
+    summary: 'Send a request message to some service and output the reply',
+    load: () => import('./commands/request.js'),
+  },
+  { name: 'emit', summary: 'Manually emits an event', load: () => import('./commands/emit.js') },
+  {
+    name: 'subscribe',
+    summary: 'Prints events to stdout',
+    load: () => import('./commands/subscribe.js'),
+  },
+  {
+    name: 'discover',
+    summary: 'Show available services',
+    load: () => import('./commands/discover.js'),
+  },
+  {
+    name: 'inspect',
+    summary: 'Describes the RPC interface of a service',
+    load: () => import('./commands/inspect.js'),
+  },
+  {
+    name: 'config',
+    summary: 'Print the resolved configuration of an instance',
+    load: () => import('./commands/config.js'),
+  },
+  { name: 'list', summary: 'List available commands', load: () => import('./commands/list.js') },
+];

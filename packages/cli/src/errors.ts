@@ -1,9 +1,18 @@
-import { ConfigError, SvcError, UsageError } from '@svc/core';
+import { RemoteError, SvcError } from '@svc/core';
 
-/** Exit status of a user's mistake (bad argument, bad config, unknown service). */
+/** Exit status of a user's mistake (bad argument, bad config, unknown service or method). */
 export const EXIT_USAGE = 2;
-/** Exit status of a failure (a remote error, a bug: printed with its stack). */
+/** Exit status of a failure (a remote error, a timeout, a bug). */
 export const EXIT_FAILURE = 1;
+
+const USER_MISTAKES = new Set([
+  'SVC_ERR_USAGE',
+  'SVC_ERR_CONFIG',
+  'SVC_ERR_UNKNOWN_SERVICE',
+  'SVC_ERR_METHOD_NOT_FOUND',
+  'SVC_ERR_VALIDATION',
+  'SVC_ERR_INCORRECT_SIGNATURE',
+]);
 
 /**
  * The one top-level handler: a user's mistake is one clear line (exit 2),
@@ -11,17 +20,14 @@ export const EXIT_FAILURE = 1;
  * else is a bug, printed with its stack (exit 1).
  */
 export function reportError(err: unknown, write: (line: string) => void): number {
-  if (err instanceof UsageError || err instanceof ConfigError) {
-    write(`svc: ${err.message}`);
-    return EXIT_USAGE;
+  if (err instanceof RemoteError) {
+    const code = err.remoteCode !== RemoteError.code ? ` (${err.remoteCode})` : '';
+    write(`svc: remote error ${err.remoteType}${code}: ${err.remoteMessage}`);
+    return EXIT_FAILURE;
   }
   if (err instanceof SvcError) {
-    write(`svc: ${err.name} (${err.code}): ${err.message}`);
-    return err.code === 'SVC_ERR_UNKNOWN_SERVICE' ||
-      err.code === 'SVC_ERR_METHOD_NOT_FOUND' ||
-      err.code === 'SVC_ERR_VALIDATION'
-      ? EXIT_USAGE
-      : EXIT_FAILURE;
+    write(`svc: ${err.message}`);
+    return USER_MISTAKES.has(err.code) ? EXIT_USAGE : EXIT_FAILURE;
   }
   const stack = err instanceof Error ? (err.stack ?? err.message) : String(err);
   write(`svc: unexpected error (a bug; please report it):\n${stack}`);

@@ -13,6 +13,7 @@ export type {
 } from './transport.js';
 export { MemoryEventStore, MemoryEventTransport } from './memory.js';
 export { deliveryGroup, subscriptionMatches } from './match.js';
+export { LocalEventTransport, MAX_EVENT_DELAY_MS, type LocalEventOptions } from './local.js';
 
 /**
  * Resolves an event transport from its config value: `local` (embedded,
@@ -24,9 +25,11 @@ export async function createEventTransport(
   ctx: BackendContext,
 ): Promise<EventTransport> {
   switch (schemeOf(url)) {
+    case 'local': {
+      const { LocalEventTransport } = await import('./local.js');
+      return LocalEventTransport.create(registry, ctx);
+    }
     default:
       throw new ConfigError(`unknown events backend "${url}": expected "local" or "amqp://..."`);
   }
-  void registry;
-  void ctx;
 }

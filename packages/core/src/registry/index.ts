@@ -10,6 +10,7 @@ export type {
   Unsubscribe,
 } from './registry.js';
 export { MemoryRegistry, MemoryRegistryStore } from './memory.js';
+export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './local.js';
 
 /**
  * Resolves a registry from its config value: `local` (a directory on this
@@ -19,12 +20,15 @@ export { MemoryRegistry, MemoryRegistryStore } from './memory.js';
 export async function createRegistry(url: string, ctx: BackendContext): Promise<Registry> {
   const scheme = schemeOf(url);
   switch (scheme) {
+    case 'local': {
+      const { LocalRegistry } = await import('./local.js');
+      return LocalRegistry.open(ctx);
+    }
     default:
       throw new ConfigError(
         `unknown registry "${url}": expected "local" or "zookeeper://host:port/root"`,
       );
   }
-  void ctx;
 }
 
 export function schemeOf(url: string): string {

@@ -13,6 +13,7 @@ export type {
 } from './transport.js';
 export { InstancePicker } from './picker.js';
 export { MemoryRpcStore, MemoryRpcTransport } from './memory.js';
+export { ZmqRpcTransport, type ZmqRpcOptions } from './zmq.js';
 
 /**
  * Resolves an RPC transport from its config value: `net` (TCP +
@@ -25,6 +26,10 @@ export async function createRpcTransport(
   ctx: BackendContext,
 ): Promise<RpcTransport> {
   switch (schemeOf(url)) {
+    case 'zmq': {
+      const { ZmqRpcTransport } = await import('./zmq.js');
+      return ZmqRpcTransport.create(registry, ctx);
+    }
     case 'net': {
       const { NetRpcTransport } = await import('./net.js');
       return new NetRpcTransport(registry, ctx);
@@ -34,6 +39,4 @@ export async function createRpcTransport(
         `unknown rpc transport "${url}": expected "net", "zmq" or "amqp://..."`,
       );
   }
-  void registry;
-  void ctx;
 }

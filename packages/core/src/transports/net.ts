@@ -316,7 +316,7 @@ class ClientConnection {
       }
     });
     socket.on('error', (err) => {
-      this.#dead ??= `connection to ${endpoint} failed: ${err.message}`;
+      this.#dead ??= `connection to ${endpoint} was lost (${err.message})`;
     });
     socket.on('close', () => this.destroy(`connection to ${endpoint} was lost`));
   }

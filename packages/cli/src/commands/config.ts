@@ -1,0 +1,18 @@
+import { loadInstanceConfig } from '@svc/core';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { out } from '../util.js';
+
+export default function config(program: Command): Command {
+  return program
+    .command('config')
+    .description('Print the resolved configuration of an instance (environment substituted)')
+    .argument('<file>', 'instance config, e.g. conf/greeting.yml')
+    .option('--json', 'print as JSON')
+    .action((file: string, opts: { json?: boolean }) => {
+      const cfg = loadInstanceConfig(file);
+      const { raw, ...resolved } = cfg;
+      const doc = { ...resolved, document: raw };
+      out(opts.json ? JSON.stringify(doc, null, 2) : stringify(doc).trimEnd());
+    });
+}

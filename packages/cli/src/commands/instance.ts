@@ -1,0 +1,72 @@
+import { Instance, loadInstanceConfig, type InstanceExtension, type LogSink } from '@svc/core';
+import type { Command } from 'commander';
+
+/**
+ * Extra parts every instance started by the CLI runs (the log stream of
+ * `svc tail`); resolved lazily so that `svc instance` works before they exist.
+ */
+async function instanceParts(): Promise<{ sinks: LogSink[]; extensions: InstanceExtension[] }> {
+  return { sinks: [], extensions: [] };
+}
+
+export default function instance(program: Command): Command {
+  return program
+    .command('instance')
+    .description('Run a single service instance (one process)')
+    .requiredOption('-c, --config <file>', 'instance config, e.g. conf/greeting.yml')
+    .option(
+      '--stop-grace <ms>',
+      'how long a graceful stop keeps answering after unregistering',
+      '300',
+    )
+    .addHelpText(
+      'after',
+      `
+Runs the services listed under "interfaces:" of the config in this process,
+registers them, and serves until SIGINT or SIGTERM (then it unregisters,
+lets running work finish and exits 0; a second signal exits at once).
+TypeScript service files are loaded directly.
+
+Environment: SVC_CLUSTER, SVC_REGISTRY, SVC_RPC, SVC_EVENTS (when the config
+uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
+    )
+    .action(async (opts: { config: string; stopGrace: string }) => {
+      const config = loadInstanceConfig(opts.config);
+      if (config.interfaces.some((i) => /\.[cm]?tsx?#/.test(i.class))) {
+        const { register } = await import('tsx/esm/api');
+        register();
+      }
+      const { sinks, extensions } = await instanceParts();
+      const { terminalSink } = await import('@svc/core');
+      const inst = new Instance({ config, sinks: [terminalSink(), ...sinks], extensions });
+
+      process.on('unhandledRejection', (reason) => {
+        inst.log.error(
+          `unhandled promise rejection: ${(reason as Error)?.message ?? String(reason)}`,
+          {
+            stack: (reason as Error)?.stack,
+          },
+        );
+      });
+      process.on('uncaughtException', (err) => {
+        inst.log.error(`uncaught exception, stopping: ${err.message}`, { stack: err.stack });
+        void inst.stop().finally(() => process.exit(1));
+      });
+
+      await inst.start();
+      await new Promise<void>((resolve) => {
+        let signals = 0;
+        const onSignal = () => {
+          signals++;
+          if (signals > 1) {
+            void inst.kill().finally(() => process.exit(1));
+            return;
+          }
+          resolve();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+      await inst.stop({ graceMs: Number(opts.stopGrace) || 0 });
+    });
+}

@@ -1,0 +1,92 @@
+import {
+  connect,
+  loadInstanceConfig,
+  parseJsonSafe,
+  UsageError,
+  type ClusterClient,
+} from '@svc/core';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+/** Options every command that talks to a cluster takes. */
+export interface ClusterOptions {
+  config?: string;
+  cluster?: string;
+  registry?: string;
+  rpc?: string;
+  events?: string;
+  timeout?: number;
+}
+
+/** Adds the options that choose which cluster to talk to, and how. */
+export function clusterOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'take cluster, registry, rpc and events from this instance config')
+    .addOption(new Option('--cluster <name>', 'cluster name').env('SVC_CLUSTER'))
+    .addOption(
+      new Option('--registry <url>', 'registry: local | zookeeper://host:2181/root').env(
+        'SVC_REGISTRY',
+      ),
+    )
+    .addOption(new Option('--rpc <url>', 'RPC transport: net | zmq | amqp://...').env('SVC_RPC'))
+    .addOption(
+      new Option('--events <url>', 'events backend: local | amqp://...').env('SVC_EVENTS'),
+    );
+}
+
+/** Connects as the options say: explicit options win over the config file, which wins over defaults. */
+export async function clientFor(opts: ClusterOptions, name = 'svc-cli'): Promise<ClusterClient> {
+  const fromFile = opts.config ? loadInstanceConfig(opts.config) : undefined;
+  const pick = (flag: string | undefined, file: string | undefined) => flag ?? file;
+  const cluster = pick(opts.cluster, fromFile?.cluster);
+  const registry = pick(opts.registry, fromFile?.registry);
+  const rpc = pick(opts.rpc, fromFile?.rpc);
+  const events = pick(opts.events, fromFile?.events);
+  return connect({
+    name,
+    ...(cluster ? { cluster } : {}),
+    ...(registry ? { registry } : {}),
+    ...(rpc ? { rpc } : {}),
+    ...(events ? { events } : {}),
+    ...(opts.timeout ? { timeout: opts.timeout } : {}),
+  });
+}
+
+/** Runs `fn` with a connected client and always closes it. */
+export async function withClient<T>(
+  opts: ClusterOptions,
+  fn: (client: ClusterClient) => Promise<T>,
+): Promise<T> {
+  const client = await clientFor(opts);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Parses a JSON argument from the command line, or says clearly why it is not JSON. */
+export function parseJsonArg(
+  text: string | undefined,
+  what: string,
+  fallback: unknown = {},
+): unknown {
+  if (text === undefined) return fallback;
+  try {
+    return parseJsonSafe(text);
+  } catch (err) {
+    throw new UsageError(`${what} is not valid JSON (${(err as Error).message}): ${text}`);
+  }
+}
+
+/** commander argument parser for a positive integer of milliseconds. */
+export function milliseconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0) {
+    throw new InvalidArgumentError('expected a positive number of milliseconds');
+  }
+  return Number(value);
+}
+
+/** Writes a line to stdout. */
+export function out(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}

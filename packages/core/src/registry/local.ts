@@ -1,0 +1,377 @@
+import { randomBytes } from 'node:crypto';
+import { watch as fsWatch, type FSWatcher } from 'node:fs';
+import { lstat, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { BackendContext } from '../backends.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { parseJsonSafe } from '../serializers/json.js';
+import { isProcessAlive, processStartTime } from './liveness.js';
+import type { InstanceRecord, Registry, SubscriptionInfo, Unsubscribe } from './registry.js';
+
+/** What one registry file holds: the record and what is needed to tell whether its process lives. */
+interface Entry {
+  svcLocalRegistry: 1;
+  /** host that wrote the entry: liveness is only checked on that host */
+  host: string;
+  /** kernel start time of `record.pid` when it was registered (Linux), against pid reuse */
+  pidStart?: string;
+  record: InstanceRecord;
+}
+
+interface Watcher {
+  onChange: (records: InstanceRecord[]) => void;
+  /** the last state told to the watcher; undefined = not told yet */
+  last: string | undefined;
+}
+
+export interface LocalRegistryOptions {
+  /** the cluster's directory itself (default: {@link localRegistryDir}) */
+  dir?: string;
+  /** how often watchers re-read the directory besides file-system notifications */
+  pollMs?: number;
+}
+
+const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+const TEMP_PREFIX = '.tmp-';
+/** a temp file older than this was left by a writer that died mid-write */
+const STALE_TEMP_MS = 60_000;
+
+/**
+ * The directory of one cluster of the local registry:
+ * `<base>/svc-<uid>/<cluster>`, with base `$SVC_LOCAL_REGISTRY_DIR`, else
+ * `$XDG_RUNTIME_DIR`, else the OS temp directory. It depends on neither
+ * the working directory nor the config file, so that processes started
+ * from any folder with the same cluster name see each other.
+ */
+export function localRegistryDir(cluster: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!CLUSTER_NAME.test(cluster) || cluster === '.' || cluster === '..') {
+    throw new ConfigError(
+      `invalid cluster name "${cluster}": use letters, digits, "_", "." and "-" (at most 100)`,
+    );
+  }
+  const base = env['SVC_LOCAL_REGISTRY_DIR'] || env['XDG_RUNTIME_DIR'] || tmpdir();
+  return join(base, `svc-${userId()}`, cluster);
+}
+
+function userId(): string {
+  return String(process.getuid?.() ?? userInfo().username);
+}
+
+const fileName = (service: string, id: string) =>
+  `${encodeURIComponent(service)}+${encodeURIComponent(id)}.json`;
+
+/**
+ * The `local` registry: one directory per user and cluster on this machine,
+ * one JSON file per instance written atomically (temp file + rename).
+ * Entries whose process is dead (SIGKILL, crash) are ignored and deleted by
+ * whoever reads them; corrupt files are ignored. Watchers learn of changes
+ * through `fs.watch` and a light poll, which also notices dead processes.
+ */
+export class LocalRegistry implements Registry {
+  readonly kind = 'local';
+  readonly dir: string;
+  readonly #log: Logger;
+  readonly #pollMs: number;
+  /** file names of the records this client registered */
+  readonly #mine = new Set<string>();
+  readonly #watchers = new Map<string, Set<Watcher>>();
+  readonly #warned = new Set<string>();
+  #fsWatcher: FSWatcher | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #scanTimer: NodeJS.Timeout | undefined;
+  #scanning: Promise<void> | undefined;
+  #rescan = false;
+  #closed = false;
+
+  private constructor(dir: string, log: Logger, pollMs: number) {
+    this.dir = dir;
+    this.#log = log;
+    this.#pollMs = pollMs;
+  }
+
+  /** Opens (creating if needed) the cluster's directory; refuses one owned by another user. */
+  static async open(
+    ctx: BackendContext,
+    options: LocalRegistryOptions = {},
+  ): Promise<LocalRegistry> {
+    const dir = options.dir ?? localRegistryDir(ctx.cluster);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const st = await lstat(dir);
+    const uid = process.getuid?.();
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+      throw new ConfigError(
+        `registry directory ${dir} is not a directory owned by this user: remove it or set SVC_LOCAL_REGISTRY_DIR`,
+      );
+    }
+    return new LocalRegistry(dir, ctx.log, options.pollMs ?? 500);
+  }
+
+  async register(record: InstanceRecord): Promise<void> {
+    const name = fileName(record.service, record.id);
+    const pidStart = await processStartTime(record.pid);
+    const entry: Entry = {
+      svcLocalRegistry: 1,
+      host: hostname(),
+      ...(pidStart === undefined ? {} : { pidStart }),
+      record,
+    };
+    const temp = join(this.dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+    await writeFile(temp, JSON.stringify(entry), { mode: 0o600 });
+    try {
+      await rename(temp, join(this.dir, name));
+    } catch (err) {
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+    this.#mine.add(name);
+    this.#scheduleScan();
+  }
+
+  async unregister(service: string, id: string): Promise<void> {
+    const name = fileName(service, id);
+    this.#mine.delete(name);
+    await this.#remove(name);
+    this.#scheduleScan();
+  }
+
+  lookup(service: string): Promise<InstanceRecord[]> {
+    return this.#read(`${encodeURIComponent(service)}+`, service);
+  }
+
+  list(): Promise<InstanceRecord[]> {
+    return this.#read('', undefined);
+  }
+
+  watch(service: string, onChange: (instances: InstanceRecord[]) => void): Unsubscribe {
+    const watcher: Watcher = { onChange, last: undefined };
+    let set = this.#watchers.get(service);
+    if (!set) this.#watchers.set(service, (set = new Set()));
+    set.add(watcher);
+    this.#startWatching();
+    this.#scheduleScan();
+    return () => {
+      const current = this.#watchers.get(service);
+      current?.delete(watcher);
+      if (current?.size === 0) this.#watchers.delete(service);
+      if (this.#watchers.size === 0) this.#stopWatching();
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watchers.clear();
+    this.#stopWatching();
+    const mine = [...this.#mine];
+    this.#mine.clear();
+    await Promise.allSettled(mine.map((name) => this.#remove(name)));
+  }
+
+  async #remove(name: string): Promise<void> {
+    try {
+      await unlink(join(this.dir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
+  /** Live records whose file name starts with `prefix` (and whose service is `service`, if given). */
+  async #read(prefix: string, service: string | undefined): Promise<InstanceRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const alive = new Map<string, Promise<boolean>>();
+    const results = await Promise.all(
+      names.map(async (name): Promise<InstanceRecord | undefined> => {
+        if (name.startsWith(TEMP_PREFIX)) {
+          await this.#dropStaleTemp(name);
+          return undefined;
+        }
+        if (!name.endsWith('.json') || !name.startsWith(prefix)) return undefined;
+        const entry = await this.#readEntry(name);
+        if (!entry || (service !== undefined && entry.record.service !== service)) return undefined;
+        if (entry.host === hostname()) {
+          const key = `${entry.record.pid}:${entry.pidStart ?? ''}`;
+          let check = alive.get(key);
+          if (!check) alive.set(key, (check = isProcessAlive(entry.record.pid, entry.pidStart)));
+          if (!(await check)) {
+            this.#log.debug('removing the registry entry of a dead process', {
+              file: name,
+              service: entry.record.service,
+              pid: entry.record.pid,
+            });
+            await this.#remove(name).catch(() => {});
+            return undefined;
+          }
+        }
+        return entry.record;
+      }),
+    );
+    return results
+      .filter((r): r is InstanceRecord => r !== undefined)
+      .sort((a, b) => (a.service === b.service ? cmp(a.id, b.id) : cmp(a.service, b.service)));
+  }
+
+  async #readEntry(name: string): Promise<Entry | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, name), 'utf8');
+    } catch {
+      // Removed between readdir and read, or unreadable: either way not a live entry.
+      return undefined;
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseJsonSafe(text);
+    } catch {
+      parsed = undefined;
+    }
+    const entry = asEntry(parsed);
+    if (!entry && !this.#warned.has(name)) {
+      if (this.#warned.size < 1000) this.#warned.add(name);
+      this.#log.warn('ignoring a corrupt local registry file', { file: join(this.dir, name) });
+    }
+    return entry;
+  }
+
+  async #dropStaleTemp(name: string): Promise<void> {
+    try {
+      const st = await lstat(join(this.dir, name));
+      if (Date.now() - st.mtimeMs > STALE_TEMP_MS) await this.#remove(name);
+    } catch {
+      // Renamed or removed meanwhile.
+    }
+  }
+
+  #startWatching(): void {
+    if (this.#closed) return;
+    if (!this.#fsWatcher) {
+      try {
+        this.#fsWatcher = fsWatch(this.dir, { persistent: false }, () => this.#scheduleScan());
+        this.#fsWatcher.on('error', () => {
+          // The poll below keeps watchers current without notifications.
+          this.#fsWatcher?.close();
+          this.#fsWatcher = undefined;
+        });
+      } catch {
+        this.#fsWatcher = undefined;
+      }
+    }
+    if (!this.#poll) {
+      this.#poll = setInterval(() => this.#scheduleScan(), this.#pollMs);
+      this.#poll.unref();
+    }
+  }
+
+  #stopWatching(): void {
+    this.#fsWatcher?.close();
+    this.#fsWatcher = undefined;
+    clearInterval(this.#poll);
+    this.#poll = undefined;
+    clearTimeout(this.#scanTimer);
+    this.#scanTimer = undefined;
+  }
+
+  /** Coalesces bursts of notifications into one directory read. */
+  #scheduleScan(): void {
+    if (this.#scanTimer || this.#watchers.size === 0) return;
+    this.#scanTimer = setTimeout(() => {
+      this.#scanTimer = undefined;
+      void this.#scan();
+    }, 15);
+    this.#scanTimer.unref();
+  }
+
+  async #scan(): Promise<void> {
+    if (this.#scanning) {
+      this.#rescan = true;
+      return;
+    }
+    this.#scanning = (async () => {
+      do {
+        this.#rescan = false;
+        let records: InstanceRecord[];
+        try {
+          records = await this.list();
+        } catch (err) {
+          this.#log.warn('cannot read the local registry directory', {
+            dir: this.dir,
+            error: (err as Error).message,
+          });
+          return;
+        }
+        for (const [service, set] of this.#watchers) {
+          const mineNow = records.filter((r) => r.service === service);
+          const state = JSON.stringify(mineNow);
+          for (const watcher of set) {
+            if (watcher.last === state) continue;
+            watcher.last = state;
+            try {
+              watcher.onChange(structuredClone(mineNow));
+            } catch (err) {
+              this.#log.error('a registry watcher threw', {
+                service,
+                error: (err as Error).message,
+              });
+            }
+          }
+        }
+      } while (this.#rescan && this.#watchers.size > 0);
+    })();
+    try {
+      await this.#scanning;
+    } finally {
+      this.#scanning = undefined;
+    }
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function asEntry(value: unknown): Entry | undefined {
+  if (!isObject(value) || value['svcLocalRegistry'] !== 1 || typeof value['host'] !== 'string') {
+    return undefined;
+  }
+  const pidStart = value['pidStart'];
+  if (pidStart !== undefined && typeof pidStart !== 'string') return undefined;
+  const record = asRecord(value['record']);
+  return record ? (value as unknown as Entry) : undefined;
+}
+
+function asRecord(value: unknown): InstanceRecord | undefined {
+  if (!isObject(value)) return undefined;
+  const r = value;
+  if (typeof r['id'] !== 'string' || typeof r['service'] !== 'string') return undefined;
+  if (typeof r['host'] !== 'string' || !Number.isSafeInteger(r['pid'])) return undefined;
+  if (typeof r['startedAt'] !== 'number') return undefined;
+  if (r['version'] !== undefined && typeof r['version'] !== 'string') return undefined;
+  if (r['metadata'] !== undefined && !isObject(r['metadata'])) return undefined;
+  const endpoints = r['endpoints'];
+  if (!isObject(endpoints) || !Object.values(endpoints).every((e) => typeof e === 'string')) {
+    return undefined;
+  }
+  const subs = r['subscriptions'];
+  if (!Array.isArray(subs) || !subs.every(isSubscription)) return undefined;
+  return r as unknown as InstanceRecord;
+}
+
+function isSubscription(value: unknown): value is SubscriptionInfo {
+  if (!isObject(value)) return false;
+  const mode = value['mode'];
+  return (
+    typeof value['type'] === 'string' &&
+    typeof value['handler'] === 'string' &&
+    (value['source'] === undefined || typeof value['source'] === 'string') &&
+    (mode === 'pool' || mode === 'broadcast' || mode === 'singleton')
+  );
+}

@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Dealer } from 'zeromq';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { BackendContext } from '../backends.js';
+import { ConnectionLostError, MalformedRequestError } from '../errors.js';
+import { LocalRegistry } from '../registry/local.js';
+import { MsgpackSerializer } from '../serializers/msgpack.js';
+import { CaptureLogger } from '../testing/capture-log.js';
+import { describeRpcTransport, eventually, uniqueName } from '../testing/conformance/index.js';
+import { createRpcTransport } from './index.js';
+import { ZmqRpcTransport } from './zmq.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'svc-zmq-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function context(log = new CaptureLogger()): BackendContext {
+  return { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'test' };
+}
+
+describeRpcTransport('zmq', {
+  create: async () => {
+    const registry = await LocalRegistry.open(context(), { dir });
+    return { rpc: await ZmqRpcTransport.create(registry, context()), registry };
+  },
+});
+
+const headers = { traceId: 't', callIdStack: [], data: {} };
+
+describe('ZmqRpcTransport', () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  async function transport(log = new CaptureLogger()) {
+    const registry = await LocalRegistry.open(context(log), { dir });
+    const rpc = await ZmqRpcTransport.create(registry, context(log));
+    cleanup.push(
+      () => registry.close(),
+      () => rpc.close(),
+    );
+    return rpc;
+  }
+
+  it('is what createRpcTransport("zmq") makes, bound on the loopback address', async () => {
+    const registry = await LocalRegistry.open(context(), { dir });
+    const rpc = await createRpcTransport('zmq', registry, context());
+    cleanup.push(
+      () => registry.close(),
+      () => rpc.close(),
+    );
+    expect(rpc.kind).toBe('zmq');
+    const endpoints = await rpc.listen(['X'], async () => ({ ok: true, result: 1 }));
+    expect(endpoints['rpc']).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('counts, logs once and drops garbage frames, and serves on', async () => {
+    const log = new CaptureLogger();
+    const server = await transport(log);
+    const { rpc: endpoint } = await server.listen(['Echo'], async (req) => ({
+      ok: true,
+      result: req.params,
+    }));
+    const raw = new Dealer({ linger: 0 });
+    cleanup.push(() => raw.close());
+    raw.connect(endpoint!);
+    await raw.send(Buffer.from('this is not MessagePack \xc1\xc1'));
+    await raw.send([Buffer.from('two'), Buffer.from('frames')]);
+    await raw.send(Buffer.from([0xc1]));
+    const serializer = new MsgpackSerializer();
+    // A well-formed envelope carrying a request of the wrong shape gets a clear refusal.
+    await raw.send(serializer.encode({ i: 7, q: { service: 'Echo' } }));
+    const [reply] = await raw.receive();
+    const decoded = serializer.decode(reply!) as { i: number; e: { code: string } };
+    expect(decoded.i).toBe(7);
+    expect(decoded.e.code).toBe(MalformedRequestError.code);
+    expect(await eventually(() => server.badFrames === 4)).toBe(true);
+    expect(log.find('warn', 'bad frame')).toHaveLength(1);
+
+    const client = await transport();
+    expect(
+      await client.call(
+        { service: 'Echo', method: 'echo', params: { still: 'alive' }, headers },
+        { timeout: 5000, address: endpoint! },
+      ),
+    ).toEqual({ ok: true, result: { still: 'alive' } });
+  });
+
+  it('fails a call to an address nobody listens on with ConnectionLostError, not a timeout', async () => {
+    const probe = await transport();
+    const { rpc: endpoint } = await probe.listen(['Gone'], async () => ({ ok: true, result: 1 }));
+    await probe.close();
+    const client = await transport();
+    await expect(
+      client.call(
+        { service: uniqueName('Gone'), method: 'x', params: {}, headers },
+        { timeout: 10_000, address: endpoint! },
+      ),
+    ).rejects.toBeInstanceOf(ConnectionLostError);
+  });
+});
