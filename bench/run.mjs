@@ -13,6 +13,7 @@ const modules = [
   './scenarios/rpc-amqp.mjs',
   './scenarios/events-amqp.mjs',
   './scenarios/http-rpc.mjs',
+  './scenarios/idle-rss.mjs',
   './scenarios/runtime.mjs',
 ];
 
