@@ -1,8 +1,8 @@
 // HTTP → RPC under autocannon at fixed concurrency: svc's HTTP entrypoint
 // (an Instance serving Web) calling Greeter in another Instance, against a
 // plain node:http server calling raw-net-server through the raw net client.
-import { runClient, start } from '../lib/proc.mjs';
-import { interleave, settings } from '../lib/measure.mjs';
+import { cpuTimeUs, runClient, start } from '../lib/proc.mjs';
+import { interleave, settings, withServerCpu } from '../lib/measure.mjs';
 
 const connections = 50;
 
@@ -15,6 +15,8 @@ function httpContender(name, rpcServer, httpServer) {
       try {
         const http = await start(...httpServer(rpc.value.address));
         try {
+          const cpu = () => cpuTimeUs(rpc.pid) + cpuTimeUs(http.pid);
+          const cpu0 = cpu();
           const result = await runClient('lib/autocannon-client.mjs', {
             address: http.value.address,
             inflight: connections,
@@ -22,7 +24,7 @@ function httpContender(name, rpcServer, httpServer) {
             windowMs: settings.windowMs,
             windows: settings.windows,
           });
-          return result.windows;
+          return withServerCpu(result, cpu() - cpu0);
         } finally {
           await http.stop();
         }
