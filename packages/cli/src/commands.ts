@@ -46,5 +46,10 @@ export const commands: readonly CommandEntry[] = [
     summary: 'Print the resolved configuration of an instance',
     load: () => import('./commands/config.js'),
   },
+  {
+    name: 'node',
+    summary: 'Run every instance listed in .svc.yml (a local cluster)',
+    load: () => import('./commands/node.js'),
+  },
   { name: 'list', summary: 'List available commands', load: () => import('./commands/list.js') },
 ];

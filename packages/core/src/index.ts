@@ -5,6 +5,7 @@ export * from './transports/index.js';
 export * from './events/index.js';
 export * from './backends.js';
 export * from './config/index.js';
+export * from './amqp/index.js';
 export type { CallHeaders } from './context-headers.js';
 export * from './log/index.js';
 export {

@@ -1,1 +1,13 @@
-export {};
+export { loadConfig, parseConfig } from './config.js';
+export type { InstanceConfig, NodeConfig, SocketConfig } from './config.js';
+export { parseCommand } from './command.js';
+export type { ParsedCommand } from './command.js';
+export { bindSocket } from './socket.js';
+export type { BoundSocket } from './socket.js';
+export { READY_FD, SOCKET_FD, childEnv } from './child.js';
+export { Supervisor, DEFAULT_OPTIONS } from './supervisor.js';
+export type { ProcessStatus, SupervisorOptions } from './supervisor.js';
+export { controlRequest, controlSocketPath } from './control.js';
+export type { ControlRequest, NodeStatus } from './control.js';
+export { runNode, EXIT_FORCED } from './run.js';
+export type { RunNodeOptions } from './run.js';

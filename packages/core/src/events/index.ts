@@ -11,6 +11,14 @@ export type {
   PublishOptions,
   SubscriptionSpec,
 } from './transport.js';
+export {
+  ALL_EVENTS_EXCHANGE,
+  AmqpEventTransport,
+  delayQueueName,
+  eventExchange,
+  eventQueueName,
+  type AmqpEventOptions,
+} from './amqp.js';
 export { MemoryEventStore, MemoryEventTransport } from './memory.js';
 export { deliveryGroup, subscriptionMatches } from './match.js';
 export { LocalEventTransport, MAX_EVENT_DELAY_MS, type LocalEventOptions } from './local.js';
@@ -28,6 +36,11 @@ export async function createEventTransport(
     case 'local': {
       const { LocalEventTransport } = await import('./local.js');
       return LocalEventTransport.create(registry, ctx);
+    }
+    case 'amqp':
+    case 'amqps': {
+      const { AmqpEventTransport } = await import('./amqp.js');
+      return new AmqpEventTransport(url, { log: ctx.log.child({ backend: 'events' }) });
     }
     default:
       throw new ConfigError(`unknown events backend "${url}": expected "local" or "amqp://..."`);

@@ -11,6 +11,7 @@ export type {
   RpcResponse,
   RpcTransport,
 } from './transport.js';
+export { AmqpRpcTransport, RPC_EXCHANGE, rpcQueueName, type AmqpRpcOptions } from './amqp.js';
 export { InstancePicker } from './picker.js';
 export { MemoryRpcStore, MemoryRpcTransport } from './memory.js';
 export { ZmqRpcTransport, type ZmqRpcOptions } from './zmq.js';
@@ -33,6 +34,14 @@ export async function createRpcTransport(
     case 'net': {
       const { NetRpcTransport } = await import('./net.js');
       return new NetRpcTransport(registry, ctx);
+    }
+    case 'amqp':
+    case 'amqps': {
+      const { AmqpRpcTransport } = await import('./amqp.js');
+      return new AmqpRpcTransport(url, {
+        log: ctx.log.child({ backend: 'rpc' }),
+        clientName: ctx.clientName,
+      });
     }
     default:
       throw new ConfigError(

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import type { CallHeaders } from '../context-headers.js';
+
+/** Nameko's header prefix (`nameko/constants.py` HEADER_PREFIX). */
+export const HEADER_PREFIX = 'nameko.';
+
+/** Context key svc's trace id travels under (`nameko.trace_id` on the wire). */
+export const TRACE_ID_KEY = 'trace_id';
+const CALL_ID_STACK_KEY = 'call_id_stack';
+
+/** Headers the broker adds when it dead-letters a message; they are not context data. */
+const BROKER_HEADER = /^x-(death|first-death-|last-death-|svc-dead-)/;
+
+/** A fresh trace id for a message that arrives without one (Nameko peers send none). */
+export function newTraceId(): string {
+  return randomUUID().replace(/-/g, '');
+}
+
+/**
+ * AMQP headers for outgoing calls and events, as Nameko's HeaderEncoder
+ * writes them: every context key prefixed `nameko.`, null values dropped,
+ * plus `nameko.call_id_stack` and svc's `nameko.trace_id`.
+ */
+export function encodeHeaders(headers: CallHeaders): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(headers.data)) {
+    if (value === undefined || value === null) continue;
+    out[HEADER_PREFIX + key] = value;
+  }
+  out[HEADER_PREFIX + CALL_ID_STACK_KEY] = [...headers.callIdStack];
+  if (headers.traceId) out[HEADER_PREFIX + TRACE_ID_KEY] = headers.traceId;
+  return out;
+}
+
+/**
+ * CallHeaders from received AMQP headers, as Nameko's HeaderDecoder reads
+ * them: the `nameko.` prefix is stripped where present and every other
+ * header is kept unchanged as context data; broker bookkeeping headers
+ * (`x-death` and friends) are left out.
+ */
+export function decodeHeaders(headers: Record<string, unknown> | undefined): CallHeaders {
+  const data: Record<string, unknown> = {};
+  let traceId: string | undefined;
+  let callIdStack: string[] = [];
+  for (const [rawKey, value] of Object.entries(headers ?? {})) {
+    if (BROKER_HEADER.test(rawKey)) continue;
+    const key = rawKey.startsWith(HEADER_PREFIX) ? rawKey.slice(HEADER_PREFIX.length) : rawKey;
+    if (key === CALL_ID_STACK_KEY) {
+      callIdStack = toStringList(value);
+    } else if (key === TRACE_ID_KEY && typeof value === 'string' && value !== '') {
+      traceId = value;
+    } else if (key !== '__proto__') {
+      data[key] = value;
+    }
+  }
+  return { traceId: traceId ?? newTraceId(), callIdStack, data };
+}
+
+function toStringList(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  return [];
+}

@@ -1,0 +1,400 @@
+import { randomUUID } from 'node:crypto';
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { ChannelSlot } from '../amqp/channel.js';
+import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
+import { deadLetter, deadQueueName } from '../amqp/dead-letter.js';
+import { encodeHeaders } from '../amqp/headers.js';
+import {
+  JSON_TYPE,
+  decodeReply,
+  decodeRequest,
+  encodeReply,
+  encodeRequest,
+  requestProblem,
+} from '../amqp/rpc-codec.js';
+import { DeclareCache, publishConfirmed } from '../amqp/publish.js';
+import {
+  BackendError,
+  ConnectionLostError,
+  MalformedRequestError,
+  MethodNotFoundError,
+  RpcTimeoutError,
+  UnknownServiceError,
+  toWireError,
+} from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { JsonSerializer } from '../serializers/json.js';
+import type {
+  RpcCallOptions,
+  RpcHandler,
+  RpcRequest,
+  RpcResponse,
+  RpcTransport,
+} from './transport.js';
+
+/** Nameko's RPC exchange (requests and replies). */
+export const RPC_EXCHANGE = 'nameko-rpc';
+
+/** Nameko's queue of a service's RPC requests. */
+export function rpcQueueName(service: string): string {
+  return `rpc-${service}`;
+}
+
+/** Options of {@link AmqpRpcTransport}. */
+export interface AmqpRpcOptions {
+  log: Logger;
+  /** the reply queue is `rpc.reply-<clientName>-<uuid>` */
+  clientName: string;
+  /** requests one server runs at once per service (AMQP prefetch, default 10 like Nameko) */
+  prefetch?: number;
+  /** how long a publish or listen waits for a broker that is away (ms, default 5000) */
+  waitMs?: number;
+  /** how long close() lets running requests finish before the broker redelivers them (ms, default 5000) */
+  drainMs?: number;
+  /** use this process's shared connection for the URL (default true) */
+  shared?: boolean;
+  connection?: AmqpConnectionOptions;
+}
+
+interface Pending {
+  resolve: (response: RpcResponse) => void;
+  reject: (err: Error) => void;
+  service: string;
+}
+
+/**
+ * RPC through RabbitMQ in Nameko's wire format (NAMEKO-WIRE §1.3–1.7):
+ * requests on `nameko-rpc` with key `<service>.<method>`, body
+ * `{args, kwargs}`, replies `{result, error}` to the caller's reply queue.
+ * Requests are acked after their reply is confirmed, so a server that dies
+ * mid-call has the request redelivered.
+ */
+export class AmqpRpcTransport implements RpcTransport {
+  readonly kind = 'amqp';
+  readonly #conn: AmqpConnection;
+  readonly #shared: boolean;
+  readonly #log: Logger;
+  readonly #waitMs: number;
+  readonly #drainMs: number;
+  readonly #prefetch: number;
+  readonly #json = new JsonSerializer();
+  readonly #declares = new DeclareCache();
+  readonly #pub: ChannelSlot<ConfirmChannel>;
+  readonly #sub: ChannelSlot<Channel>;
+  readonly #replyId = randomUUID();
+  readonly #replyQueue: string;
+  readonly #pending = new Map<string, Pending>();
+  readonly #returned = new Set<string>();
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #services: string[] = [];
+  readonly #consumers: Array<{ channel: Channel; tag: string }> = [];
+  #handler: RpcHandler | undefined;
+  #client = false;
+  #closing = false;
+
+  constructor(url: string, options: AmqpRpcOptions) {
+    this.#log = options.log;
+    this.#waitMs = options.waitMs ?? 5000;
+    this.#drainMs = options.drainMs ?? 5000;
+    this.#prefetch = options.prefetch ?? 10;
+    this.#shared = options.shared ?? true;
+    this.#replyQueue = `rpc.reply-${options.clientName}-${this.#replyId}`;
+    this.#conn = this.#shared
+      ? AmqpConnection.acquire(url, this.#log, options.connection)
+      : new AmqpConnection(url, this.#log, options.connection);
+    this.#pub = new ChannelSlot<ConfirmChannel>(this.#conn, this.#log, {
+      confirm: true,
+      onOpen: async (ch) => {
+        // basic.return arrives before the publish's confirm (same channel)
+        ch.on('return', (msg: ConsumeMessage) => {
+          const id = msg.properties.correlationId as string | undefined;
+          if (id !== undefined && this.#pending.has(id)) this.#returned.add(id);
+        });
+        await ch.assertExchange(RPC_EXCHANGE, 'topic', { durable: true });
+      },
+    });
+    this.#sub = new ChannelSlot<Channel>(this.#conn, this.#log, {
+      confirm: false,
+      onOpen: (ch) => this.#setup(ch),
+    });
+  }
+
+  /** Queues and exchanges this transport declared (for tools and test clean-up). */
+  declared(): { queues: string[]; exchanges: string[] } {
+    const queues = [this.#replyQueue];
+    for (const s of this.#services) queues.push(rpcQueueName(s), deadQueueName(rpcQueueName(s)));
+    return { queues, exchanges: [] };
+  }
+
+  /** Name of this process's reply queue. */
+  get replyQueue(): string {
+    return this.#replyQueue;
+  }
+
+  async #setup(ch: Channel): Promise<void> {
+    if (this.#client) await this.#setupClient(ch);
+    for (const service of this.#services) await this.#setupServer(ch, service);
+  }
+
+  #setupClient(ch: Channel): Promise<void> {
+    return this.#declares.once(ch, 'client', async () => {
+      await ch.assertExchange(RPC_EXCHANGE, 'topic', { durable: true });
+      // Nameko 2.9+: durable, expiring, so a client that reconnects finds its replies
+      await ch.assertQueue(this.#replyQueue, {
+        durable: true,
+        arguments: { 'x-expires': 300_000 },
+      });
+      await ch.bindQueue(this.#replyQueue, RPC_EXCHANGE, this.#replyId);
+      const { consumerTag } = await ch.consume(this.#replyQueue, (msg) => this.#onReply(ch, msg), {
+        noAck: true,
+      });
+      this.#consumers.push({ channel: ch, tag: consumerTag });
+    });
+  }
+
+  #setupServer(ch: Channel, service: string): Promise<void> {
+    return this.#declares.once(ch, `server:${service}`, async () => {
+      const queue = rpcQueueName(service);
+      await ch.assertExchange(RPC_EXCHANGE, 'topic', { durable: true });
+      await ch.assertQueue(queue, { durable: true });
+      await ch.bindQueue(queue, RPC_EXCHANGE, `${service}.*`);
+      // svc's built-ins (`svc.inspect`) have a dotted name: one more word than Nameko's `*` matches.
+      await ch.bindQueue(queue, RPC_EXCHANGE, `${service}.svc.*`);
+      await ch.prefetch(this.#prefetch);
+      const { consumerTag } = await ch.consume(queue, (msg) => this.#onRequest(ch, service, msg), {
+        noAck: false,
+      });
+      this.#consumers.push({ channel: ch, tag: consumerTag });
+    });
+  }
+
+  async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
+    if (this.#closing) throw new BackendError('the AMQP RPC transport is closed');
+    this.#handler = handler;
+    for (const s of services) if (!this.#services.includes(s)) this.#services.push(s);
+    const ch = await this.#sub.get(this.#waitMs);
+    for (const service of services) await this.#setupServer(ch, service);
+    return {};
+  }
+
+  // ---- client ----
+
+  async call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
+    if (this.#closing) throw new ConnectionLostError('the AMQP RPC transport is closed');
+    const id = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const reply = new Promise<RpcResponse>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, service: request.service });
+      timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(
+          new RpcTimeoutError(
+            `${request.service}.${request.method} did not answer within ${options.timeout} ms`,
+          ),
+        );
+      }, options.timeout);
+    });
+    reply.catch(() => {});
+    try {
+      await this.#ensureClient(options.timeout);
+      await publishConfirmed(this.#pub, Math.min(this.#waitMs, options.timeout), {
+        exchange: RPC_EXCHANGE,
+        routingKey: `${request.service}.${request.method}`,
+        content: encodeRequest(request, this.#json),
+        options: {
+          mandatory: true,
+          replyTo: this.#replyId,
+          correlationId: id,
+          contentType: JSON_TYPE,
+          contentEncoding: 'utf-8',
+          deliveryMode: 2,
+          priority: 0,
+          headers: encodeHeaders(request.headers),
+        },
+      });
+      if (this.#returned.delete(id)) {
+        throw new UnknownServiceError(
+          `no service "${request.service}" listens on RabbitMQ (no queue ${rpcQueueName(request.service)})`,
+        );
+      }
+    } catch (err) {
+      clearTimeout(timer);
+      this.#pending.delete(id);
+      this.#returned.delete(id);
+      throw err;
+    }
+    try {
+      return await reply;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #ensureClient(waitMs: number): Promise<void> {
+    this.#client = true;
+    const ch = await this.#sub.get(Math.min(waitMs, this.#waitMs));
+    await this.#setupClient(ch);
+  }
+
+  #onReply(ch: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // the reply queue was deleted (it expires after 5 minutes without a consumer)
+      this.#log.warn('RabbitMQ cancelled the reply consumer; setting it up again', {
+        queue: this.#replyQueue,
+      });
+      if (!this.#closing) this.#sub.invalidate(ch);
+      return;
+    }
+    const id = msg.properties.correlationId as string | undefined;
+    const pending = id === undefined ? undefined : this.#pending.get(id);
+    if (!pending || id === undefined) {
+      this.#log.debug('reply to an unknown or finished call dropped', { correlationId: id });
+      return;
+    }
+    this.#pending.delete(id);
+    try {
+      pending.resolve(decodeReply(msg.content, this.#json, pending.service));
+    } catch (err) {
+      pending.reject(err as Error);
+    }
+  }
+
+  // ---- server ----
+
+  #onRequest(ch: Channel, service: string, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      this.#log.warn('RabbitMQ cancelled the consumer of an RPC queue; setting it up again', {
+        queue: rpcQueueName(service),
+      });
+      if (!this.#closing) this.#sub.invalidate(ch);
+      return;
+    }
+    const job = this.#serve(ch, service, msg).catch((err: Error) => {
+      this.#log.error('RPC request handling failed', {
+        queue: rpcQueueName(service),
+        error: err.message,
+      });
+    });
+    this.#inflight.add(job);
+    void job.finally(() => this.#inflight.delete(job));
+  }
+
+  async #serve(ch: Channel, service: string, msg: ConsumeMessage): Promise<void> {
+    const queue = rpcQueueName(service);
+    if (this.#closing) {
+      safely(() => ch.nack(msg, false, true));
+      return;
+    }
+    const replyTo = msg.properties.replyTo as string | undefined;
+    const problem = requestProblem(msg);
+    if (problem) {
+      this.#log.warn('bad RPC request', {
+        queue,
+        routingKey: msg.fields.routingKey,
+        error: problem,
+      });
+      if (replyTo) {
+        const error = toWireError(new MalformedRequestError(problem));
+        return this.#reply(ch, msg, { ok: false, error });
+      }
+      return this.#bury(ch, queue, msg, `no reply_to; ${problem}`);
+    }
+    if (!replyTo) {
+      this.#log.warn('RPC request without reply_to; moving it to the dead-letter queue', {
+        queue,
+        deadQueue: deadQueueName(queue),
+        routingKey: msg.fields.routingKey,
+      });
+      return this.#bury(ch, queue, msg, 'no reply_to: nowhere to answer');
+    }
+    return this.#reply(ch, msg, await this.#run(service, msg));
+  }
+
+  async #run(service: string, msg: ConsumeMessage): Promise<RpcResponse> {
+    const decoded = decodeRequest(service, msg, this.#json);
+    if ('error' in decoded) return { ok: false, error: decoded.error };
+    const handler = this.#handler;
+    if (!handler) {
+      return { ok: false, error: toWireError(new MethodNotFoundError(decoded.request.method)) };
+    }
+    try {
+      return await handler(decoded.request);
+    } catch (err) {
+      return { ok: false, error: toWireError(err) };
+    }
+  }
+
+  /** Publishes the reply (confirmed), then acks the request. */
+  async #reply(ch: Channel, msg: ConsumeMessage, response: RpcResponse): Promise<void> {
+    const content = encodeReply(response, this.#json);
+    const correlationId = msg.properties.correlationId as string | undefined;
+    try {
+      await publishConfirmed(this.#pub, this.#waitMs, {
+        exchange: RPC_EXCHANGE,
+        routingKey: msg.properties.replyTo as string,
+        content,
+        options: {
+          contentType: JSON_TYPE,
+          contentEncoding: 'utf-8',
+          deliveryMode: 2,
+          priority: 0,
+          headers: {},
+          ...(correlationId === undefined ? {} : { correlationId }),
+        },
+      });
+    } catch (err) {
+      // not acked: the broker redelivers the request once we are back
+      this.#log.error('cannot publish an RPC reply', { error: (err as Error).message });
+      return;
+    }
+    safely(() => ch.ack(msg));
+  }
+
+  async #bury(ch: Channel, queue: string, msg: ConsumeMessage, reason: string): Promise<void> {
+    try {
+      await deadLetter(this.#pub, this.#declares, this.#waitMs, queue, msg, reason);
+      safely(() => ch.ack(msg));
+    } catch (err) {
+      this.#log.error('cannot dead-letter an RPC request; the broker will deliver it again', {
+        queue,
+        error: (err as Error).message,
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      safely(() => ch.nack(msg, false, true));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    await Promise.allSettled(this.#consumers.map((c) => c.channel.cancel(c.tag)));
+    for (const [id, p] of this.#pending) {
+      this.#pending.delete(id);
+      p.reject(new ConnectionLostError('the AMQP RPC transport closed before the reply came'));
+    }
+    if (this.#inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#inflight]),
+        new Promise((r) => {
+          timer = setTimeout(r, this.#drainMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    const ch = this.#sub.current;
+    if (this.#client && ch) await ch.deleteQueue(this.#replyQueue).catch(() => {});
+    await this.#sub.close();
+    await this.#pub.close();
+    if (this.#shared) await this.#conn.release();
+    else await this.#conn.close();
+  }
+}
+
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // the channel is gone: the broker requeues the unacked message itself
+  }
+}

@@ -1,0 +1,114 @@
+import { loadConfig } from './config.js';
+import { serveControl, type NodeStatus } from './control.js';
+import { createOutput } from './output.js';
+import { Supervisor, type SupervisorOptions } from './supervisor.js';
+import { watchInstances } from './watch.js';
+
+/** Options of {@link runNode}, as `svc node` passes them. */
+export interface RunNodeOptions extends Partial<SupervisorOptions> {
+  configFile: string;
+  watch?: boolean;
+  /** colour the prefixes (a terminal) */
+  color?: boolean;
+  stdout?: (text: string) => void;
+  stderr?: (text: string) => void;
+}
+
+const SECOND_SIGNAL_AFTER_MS = 500;
+
+/** Exit status after a forced shutdown (second Ctrl-C). */
+export const EXIT_FORCED = 130;
+
+/**
+ * Runs the cluster of a `.svc.yml` until SIGINT, SIGTERM or SIGHUP, then stops
+ * it gracefully (a second signal forces it). Resolves with the exit status:
+ * 0 after a graceful stop, {@link EXIT_FORCED} when forced. Throws a
+ * ConfigError for a bad config or a socket that cannot be bound, and a
+ * UsageError when a supervisor already runs for that config.
+ */
+export async function runNode(options: RunNodeOptions): Promise<number> {
+  const config = loadConfig(options.configFile);
+  // A closed terminal or pipe (`svc node | head`) must not take the cluster down.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+  const output = createOutput({
+    names: config.instances.map((i) => i.name),
+    color: options.color ?? false,
+    stdout: options.stdout ?? ((t) => process.stdout.write(t)),
+    stderr: options.stderr ?? ((t) => process.stderr.write(t)),
+  });
+  const supervisor = new Supervisor(config, output, options);
+  const startedAt = Date.now();
+  const control = await serveControl(config.file, async (req) => {
+    if (req.cmd === 'restart') {
+      output.note(`restart of ${req.name} requested`);
+      await supervisor.restart(req.name);
+      return null;
+    }
+    const status: NodeStatus = {
+      config: config.file,
+      pid: process.pid,
+      startedAt,
+      sockets: supervisor.socketAddresses(),
+      processes: supervisor.status(),
+    };
+    return status;
+  });
+  try {
+    await supervisor.start();
+  } catch (err) {
+    supervisor.kill();
+    control.close();
+    throw err;
+  }
+  const total = config.instances.reduce((n, i) => n + i.numprocesses, 0);
+  output.note(
+    `running ${total} processes of ${config.instances.length} instances from ${config.file}`,
+  );
+
+  let watcher: ReturnType<typeof watchInstances> | undefined;
+  if (options.watch) {
+    watcher = watchInstances(config.instances, (names) => {
+      for (const name of names) {
+        output.note(`change in ${name}'s folder: rolling restart`);
+        // A failed reload is already reported, and the old processes keep running.
+        supervisor.restart(name).catch(() => {});
+      }
+    });
+    await watcher.ready;
+    output.note(`watching ${[...new Set(config.instances.map((i) => i.cwd))].join(', ')}`);
+  }
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    let firstAt = 0;
+    const finish = (code: number) => {
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+      control.close();
+      resolve(code);
+    };
+    const onSignal = (sig: NodeJS.Signals) => {
+      // npm and npx forward the terminal's Ctrl-C to the program they run, so
+      // one key press can arrive twice: only a later signal forces the stop.
+      if (signals === 1 && Date.now() - firstAt < SECOND_SIGNAL_AFTER_MS) return;
+      if (signals === 0) firstAt = Date.now();
+      signals++;
+      if (signals === 1) {
+        output.note(
+          `${sig}: stopping every process (grace ${supervisor.options.graceMs / 1000}s; Ctrl-C again to force)`,
+        );
+        void (async () => {
+          await watcher?.close();
+          await supervisor.stop();
+          output.note('stopped');
+          finish(0);
+        })();
+      } else if (signals === 2) {
+        output.note(`${sig} again: killing every process now`);
+        supervisor.kill();
+        finish(EXIT_FORCED);
+      }
+    };
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+  });
+}

@@ -1,0 +1,356 @@
+import { randomUUID } from 'node:crypto';
+import type { Channel, ChannelModel, ConsumeMessage, GetMessage, Message } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AmqpRpcTransport,
+  fromWireError,
+  MethodNotFoundError,
+  RemoteError,
+  type RpcRequest,
+  type RpcResponse,
+} from '../../packages/core/src/index.js';
+import { eventually, uniqueName } from '../../packages/core/src/testing/conformance/index.js';
+import { AMQP_URL, Cleanup, MemoryLogger, rawConnection } from './helpers.js';
+
+// Wire tests for RPC in Nameko's format: raw AMQP messages shaped exactly as
+// NAMEKO-WIRE.md §1.3–1.5 and §1.10 show them, against svc's server and client.
+
+const cleanup = new Cleanup();
+const transports: AmqpRpcTransport[] = [];
+let conn: ChannelModel;
+let ch: Channel;
+
+beforeAll(async () => {
+  ({ conn, ch } = await rawConnection());
+  await ch.assertExchange('nameko-rpc', 'topic', { durable: true });
+});
+
+afterAll(async () => {
+  // clean up even when a close fails
+  await Promise.allSettled(transports.map((t) => t.close()));
+  for (const t of transports) cleanup.add(t.declared());
+  await conn.close().catch(() => {});
+  await cleanup.run();
+});
+
+function transport(log = new MemoryLogger()): AmqpRpcTransport {
+  const t = new AmqpRpcTransport(AMQP_URL, { log, clientName: 'wire_test', drainMs: 200 });
+  transports.push(t);
+  return t;
+}
+
+/** A raw reply queue, as Nameko's standalone proxy declares it. */
+async function replyQueue(): Promise<{ uuid: string; replies: ConsumeMessage[] }> {
+  const uuid = randomUUID();
+  const queue = `rpc.reply-standalone_rpc_proxy-${uuid}`;
+  cleanup.add({ queues: [queue] });
+  await ch.assertQueue(queue, { durable: true, arguments: { 'x-expires': 300000 } });
+  await ch.bindQueue(queue, 'nameko-rpc', uuid);
+  const replies: ConsumeMessage[] = [];
+  await ch.consume(queue, (m) => void (m && replies.push(m)), { noAck: true });
+  return { uuid, replies };
+}
+
+type ReplyBody = { result: unknown; error: Record<string, unknown> | null };
+
+function bodyOf(msg: Message): ReplyBody {
+  return JSON.parse(msg.content.toString()) as ReplyBody;
+}
+
+const observedHeaders = {
+  'nameko.language': 'en-gb',
+  'nameko.user_id': 42,
+  'nameko.auth_token': 'tok-123',
+  'nameko.call_id_stack': ['standalone_rpc_proxy.call.3e099964-444b-474c-a179-2ffaf43cad61'],
+};
+
+describe('svc RPC server against raw Nameko-shaped requests', () => {
+  const service = uniqueName('greeting_service_');
+  const seen: RpcRequest[] = [];
+  const log = new MemoryLogger();
+  let reply: Awaited<ReturnType<typeof replyQueue>>;
+
+  beforeAll(async () => {
+    const server = transport(log);
+    await server.listen([service], async (req): Promise<RpcResponse> => {
+      seen.push(req);
+      if (req.method === 'greet') {
+        const name = req.args?.[0] ?? (req.params as { name?: string }).name;
+        return { ok: true, result: `Hello, ${name as string}!` };
+      }
+      if (req.method === 'boom') {
+        return {
+          ok: false,
+          error: { code: 'SVC_ERR_REMOTE', type: 'ValueError', message: 'boom' },
+        };
+      }
+      return {
+        ok: false,
+        error: { code: MethodNotFoundError.code, type: 'MethodNotFoundError', message: req.method },
+      };
+    });
+    reply = await replyQueue();
+  });
+
+  async function request(
+    method: string,
+    body: string,
+    props: Record<string, unknown> = {},
+  ): Promise<string> {
+    const correlationId = randomUUID();
+    ch.publish('nameko-rpc', `${service}.${method}`, Buffer.from(body), {
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      headers: observedHeaders,
+      deliveryMode: 2,
+      priority: 0,
+      correlationId,
+      replyTo: reply.uuid,
+      ...props,
+    });
+    return correlationId;
+  }
+
+  async function replyTo(correlationId: string): Promise<ConsumeMessage> {
+    expect(
+      await eventually(() =>
+        reply.replies.some((r) => r.properties.correlationId === correlationId),
+      ),
+    ).toBe(true);
+    return reply.replies.find((r) => r.properties.correlationId === correlationId)!;
+  }
+
+  it("declares Nameko's service queue: rpc-<service>, durable, no arguments, bound with <service>.*", async () => {
+    // re-declaring with Nameko's exact arguments succeeds only if they are equivalent
+    const q = await ch.assertQueue(`rpc-${service}`, { durable: true });
+    expect(q.consumerCount).toBe(1);
+    await ch.assertExchange('nameko-rpc', 'topic', { durable: true });
+  });
+
+  it('answers the observed request greet("Ada") with the observed reply', async () => {
+    const id = await request('greet', '{"args": ["Ada"], "kwargs": {}}');
+    const msg = await replyTo(id);
+    expect(bodyOf(msg)).toEqual({ result: 'Hello, Ada!', error: null });
+    expect(msg.fields.exchange).toBe('nameko-rpc');
+    expect(msg.fields.routingKey).toBe(reply.uuid);
+    expect(msg.properties).toMatchObject({
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      deliveryMode: 2,
+      priority: 0,
+      correlationId: id,
+      headers: {},
+    });
+    const req = seen.find((r) => r.method === 'greet')!;
+    expect(req).toMatchObject({ service, method: 'greet', params: {}, args: ['Ada'] });
+    expect(req.headers.callIdStack).toEqual(observedHeaders['nameko.call_id_stack']);
+    expect(req.headers.data).toEqual({ language: 'en-gb', user_id: 42, auth_token: 'tok-123' });
+    expect(typeof req.headers.traceId).toBe('string');
+  });
+
+  it('passes kwargs as params and leaves args out when empty', async () => {
+    const id = await request('greet', '{"args": [], "kwargs": {"name": "Linus"}}');
+    expect(bodyOf(await replyTo(id)).result).toBe('Hello, Linus!');
+    const req = seen.filter((r) => r.method === 'greet').at(-1)!;
+    expect(req.params).toEqual({ name: 'Linus' });
+    expect(req.args).toBeUndefined();
+  });
+
+  it("answers errors with Nameko's error dict (ValueError, MethodNotFound, MalformedRequest)", async () => {
+    const boom = bodyOf(await replyTo(await request('boom', '{"args": [], "kwargs": {}}')));
+    expect(boom.result).toBeNull();
+    expect(boom.error).toMatchObject({ exc_type: 'ValueError', exc_args: ['boom'], value: 'boom' });
+
+    const nope = bodyOf(await replyTo(await request('nope', '{"args": [], "kwargs": {}}')));
+    expect(nope.error).toMatchObject({
+      exc_type: 'MethodNotFound',
+      exc_path: 'nameko.exceptions.MethodNotFound',
+      exc_args: ['nope'],
+      value: 'nope',
+    });
+
+    const malformed = bodyOf(await replyTo(await request('greet', '{"args": ["x"]}')));
+    expect(malformed).toMatchObject({
+      result: null,
+      error: {
+        exc_type: 'MalformedRequest',
+        exc_path: 'nameko.exceptions.MalformedRequest',
+        exc_args: ['Message missing `args` or `kwargs`'],
+        value: 'Message missing `args` or `kwargs`',
+      },
+    });
+  });
+
+  it('handles every non-conforming request of §1.10 without crashing or looping', async () => {
+    const before = seen.length;
+    // no reply_to: nowhere to answer, so it goes to the dead-letter queue
+    ch.publish('nameko-rpc', `${service}.greet`, Buffer.from('{"args": ["x"], "kwargs": {}}'), {
+      contentType: 'application/json',
+      correlationId: 'no-reply-to',
+    });
+    // no content type, a wrong one, a parameterised one, bad JSON: answered with MalformedRequest
+    const noType = await request('greet', '{"args": ["x"], "kwargs": {}}', {
+      contentType: undefined,
+    });
+    const text = await request('greet', '{"args": ["x"], "kwargs": {}}', {
+      contentType: 'text/plain',
+    });
+    const charset = await request('greet', '{"args": ["x"], "kwargs": {}}', {
+      contentType: 'application/json; charset=utf-8',
+    });
+    const bad = await request('greet', '{"args": [');
+    for (const id of [noType, text, charset, bad]) {
+      const body = bodyOf(await replyTo(id));
+      expect(body.result).toBeNull();
+      expect(body.error?.['exc_type']).toBe('MalformedRequest');
+    }
+    // no correlation id: answered without one, as Nameko does
+    ch.publish(
+      'nameko-rpc',
+      `${service}.greet`,
+      Buffer.from('{"args": ["nocorr"], "kwargs": {}}'),
+      {
+        contentType: 'application/json',
+        replyTo: reply.uuid,
+      },
+    );
+    expect(
+      await eventually(() =>
+        reply.replies.some(
+          (r) =>
+            r.properties.correlationId === undefined && r.content.toString().includes('nocorr'),
+        ),
+      ),
+    ).toBe(true);
+    // the request without reply_to sits in rpc-<service>.dead, once
+    const dead = `rpc-${service}.dead`;
+    let got: GetMessage | false = false;
+    expect(
+      await eventually(async () => {
+        got = await ch.get(dead, { noAck: true }).catch(() => false as const);
+        return got !== false;
+      }),
+    ).toBe(true);
+    const deadMsg = got as unknown as GetMessage;
+    expect(deadMsg.properties.correlationId).toBe('no-reply-to');
+    expect(String(deadMsg.properties.headers?.['x-svc-dead-reason'])).toContain('reply_to');
+    // of all these, the handler ran only for the well-formed one without a correlation id
+    expect(seen.length - before).toBe(1);
+    expect(
+      log.records.some((r) => r.level === 'warn' && r.fields['queue'] === `rpc-${service}`),
+    ).toBe(true);
+    // still serving, and nothing left behind in the service queue
+    const ok = bodyOf(await replyTo(await request('greet', '{"args": ["again"], "kwargs": {}}')));
+    expect(ok).toEqual({ result: 'Hello, again!', error: null });
+    const q = await ch.checkQueue(`rpc-${service}`);
+    expect(q.messageCount).toBe(0);
+  });
+});
+
+describe('svc RPC client against a raw Nameko-shaped server', () => {
+  const service = uniqueName('greeting_service_');
+  const requests: ConsumeMessage[] = [];
+  const answers: string[] = [];
+
+  beforeAll(async () => {
+    const queue = `rpc-${service}`;
+    cleanup.add({ queues: [queue] });
+    await ch.assertQueue(queue, { durable: true });
+    await ch.bindQueue(queue, 'nameko-rpc', `${service}.*`);
+    await ch.consume(queue, (m) => {
+      if (!m) return;
+      requests.push(m);
+      const body = answers.shift() ?? '{"result": null, "error": null}';
+      ch.publish('nameko-rpc', m.properties.replyTo as string, Buffer.from(body), {
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        headers: {},
+        deliveryMode: 2,
+        priority: 0,
+        correlationId: m.properties.correlationId as string,
+      });
+      ch.ack(m);
+    });
+  });
+
+  it("sends Nameko's request shape and reads the observed replies", async () => {
+    const client = transport();
+    answers.push('{"result": "Hello, Linus?", "error": null}');
+    const reply = await client.call(
+      {
+        service,
+        method: 'greet_and_announce',
+        params: { punctuation: '?' },
+        args: ['Linus'],
+        headers: {
+          traceId: 'tr-1',
+          callIdStack: ['web.index.1'],
+          data: { language: 'en-gb', user_id: 42 },
+        },
+      },
+      { timeout: 5000 },
+    );
+    expect(reply).toEqual({ ok: true, result: 'Hello, Linus?' });
+    const m = requests.at(-1)!;
+    expect(m.fields.exchange).toBe('nameko-rpc');
+    expect(m.fields.routingKey).toBe(`${service}.greet_and_announce`);
+    expect(JSON.parse(m.content.toString())).toEqual({
+      args: ['Linus'],
+      kwargs: { punctuation: '?' },
+    });
+    expect(m.properties).toMatchObject({
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      deliveryMode: 2,
+      priority: 0,
+      headers: {
+        'nameko.language': 'en-gb',
+        'nameko.user_id': 42,
+        'nameko.call_id_stack': ['web.index.1'],
+        'nameko.trace_id': 'tr-1',
+      },
+    });
+    const replyTo = m.properties.replyTo as string;
+    expect(replyTo).toMatch(/^[0-9a-f-]{36}$/);
+    expect(m.properties.correlationId).toMatch(/^[0-9a-f-]{36}$/);
+    // Nameko 2.9+'s reply queue: rpc.reply-<name>-<uuid>, durable, x-expires 300000, bound with <uuid>
+    expect(client.replyQueue).toBe(`rpc.reply-wire_test-${replyTo}`);
+    const q = await ch.assertQueue(client.replyQueue, {
+      durable: true,
+      arguments: { 'x-expires': 300000 },
+    });
+    expect(q.consumerCount).toBe(1);
+  });
+
+  it("maps Nameko's error dicts to svc errors", async () => {
+    const client = transport();
+    const call = () =>
+      client.call(
+        { service, method: 'x', params: {}, headers: { traceId: 't', callIdStack: [], data: {} } },
+        { timeout: 5000 },
+      );
+    answers.push(
+      '{"result": null, "error": {"exc_type": "ValueError", "exc_path": "builtins.ValueError", "exc_args": ["boom"], "value": "boom"}}',
+      '{"result": null, "error": {"exc_type": "MethodNotFound", "exc_path": "nameko.exceptions.MethodNotFound", "exc_args": ["nope"], "value": "nope"}}',
+      '{"result": null, "error": {"exc_type": "MalformedRequest", "exc_path": "nameko.exceptions.MalformedRequest", "exc_args": ["Message missing `args` or `kwargs`"], "value": "Message missing `args` or `kwargs`"}}',
+    );
+    const valueError = await call();
+    expect(valueError).toEqual({
+      ok: false,
+      error: { code: 'SVC_ERR_REMOTE', type: 'ValueError', message: 'boom' },
+    });
+    const err = fromWireError(valueError.ok ? null : valueError.error);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err.message).toBe('ValueError: boom');
+    const notFound = await call();
+    expect(notFound.ok ? null : notFound.error).toMatchObject({
+      code: 'SVC_ERR_METHOD_NOT_FOUND',
+      message: 'nope',
+    });
+    const malformed = await call();
+    expect(malformed.ok ? null : malformed.error).toMatchObject({
+      code: 'SVC_ERR_MALFORMED_REQUEST',
+      message: 'Message missing `args` or `kwargs`',
+    });
+  });
+});
