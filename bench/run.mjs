@@ -11,7 +11,7 @@ const modules = [
   './scenarios/rpc-net.mjs',
   './scenarios/rpc-zmq.mjs',
   './scenarios/rpc-amqp.mjs',
-  './scenarios/events-amqp.mjs',
+  './scenarios/events.mjs',
   './scenarios/http-rpc.mjs',
   './scenarios/idle-rss.mjs',
   './scenarios/runtime.mjs',
