@@ -14,6 +14,7 @@ const modules = [
   './scenarios/events.mjs',
   './scenarios/http-rpc.mjs',
   './scenarios/idle-rss.mjs',
+  './scenarios/node.mjs',
   './scenarios/runtime.mjs',
 ];
 
