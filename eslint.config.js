@@ -43,6 +43,8 @@ export default tseslint.config(
           'setInterval',
           'clearInterval',
           'queueMicrotask',
+          'fetch',
+          'performance',
         ].map((name) => [name, 'readonly']),
       ),
     },
