@@ -63,7 +63,13 @@ describe('the lymph tour with svc', () => {
     expect(first).toMatchObject({ code: 0, stdout: "'Hi, Flynne!'\n" });
     const json = await env.run(['request', '--json', 'Greeting.greet', '{"name": "Flynne"}']);
     expect(json.stdout).toBe('"Hi, Flynne!"\n');
-    for (let i = 0; i < 4; i++) await env.run(['request', 'Greeting.greet', `{"name": "rr${i}"}`]);
+    // Each CLI process starts its round-robin at a random instance; one client shows the turn-taking.
+    const client = await env.client();
+    try {
+      for (let i = 0; i < 4; i++) await client.rpc.Greeting!.greet!({ name: `rr${i}` });
+    } finally {
+      await client.close();
+    }
     const answered = greeting.map(
       (p) => p.logs().filter((l) => l.msg.startsWith('Saying hi to rr')).length,
     );

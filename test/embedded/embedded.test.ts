@@ -171,4 +171,33 @@ describe('embedded backends across real processes', () => {
       await registry.close();
     }
   });
+
+  it('hands the events of a SIGKILLed subscriber to the survivor, losing none', async () => {
+    const service = uniqueName('Listen');
+    const type = uniqueName('greeted');
+    const a = await startPeer(['listen', service, type]);
+    const b = await startPeer(['listen', service, type]);
+    const registry = await LocalRegistry.open(ctx, { dir });
+    const events = await LocalEventTransport.create(registry, ctx);
+    const publish = (i: number) =>
+      events.publish({ id: `e${i}`, type, source: 'Test', body: { i }, headers });
+    try {
+      const handled = (out: string) => [...out.matchAll(/event (\d+)/g)].map((m) => Number(m[1]));
+      const before = () => [...handled(a.output()), ...handled(b.output())].sort((x, y) => x - y);
+      for (let i = 0; i < 4; i++) await publish(i);
+      expect(await eventually(() => before().length === 4)).toBe(true);
+      expect(before()).toEqual([0, 1, 2, 3]);
+      a.child.kill('SIGKILL');
+      await new Promise((r) => a.child.once('exit', r));
+      // The publisher's cached listing may still hold the dead instance: deliveries to it fail over to b.
+      for (let i = 4; i < 10; i++) await publish(i);
+      expect(await eventually(() => handled(b.output()).filter((i) => i >= 4).length === 6)).toBe(
+        true,
+      );
+      expect(handled(b.output()).filter((i) => i >= 4)).toEqual([4, 5, 6, 7, 8, 9]);
+    } finally {
+      await events.close();
+      await registry.close();
+    }
+  });
 });

@@ -4,6 +4,8 @@
 //   node peer.mjs registry <service>      registers one instance
 //   node peer.mjs rpc <service> <name>    serves `who` (answers <name>) and
 //                                         `slow` (prints "got slow", never answers)
+//   node peer.mjs listen <service> <type>  handles events of <type>, printing
+//                                         "event <body.i>" for each
 //   node peer.mjs emit <type> <delay>     publishes one event, then exits at once
 //                                         (as `svc emit --delay` does)
 import { createEventTransport, createRegistry, createRpcTransport } from '@svc/core';
@@ -51,6 +53,16 @@ if (role === 'emit') {
   process.exit(0);
 }
 let endpoints = {};
+let subscriptions = [];
+if (role === 'listen') {
+  const events = await createEventTransport('local', registry, ctx);
+  const spec = { service, handler: 'on', type: name, mode: 'pool' };
+  await events.subscribe(spec, async (e) => {
+    process.stdout.write(`event ${e.body.i}\n`);
+  });
+  endpoints = await events.start();
+  subscriptions = [{ type: name, mode: 'pool', handler: 'on' }];
+}
 if (role === 'rpc') {
   const rpc = await createRpcTransport('zmq', registry, ctx);
   endpoints = await rpc.listen([service], async (req) => {
@@ -68,7 +80,7 @@ await registry.register({
   pid: process.pid,
   startedAt: Date.now(),
   endpoints,
-  subscriptions: [],
+  subscriptions,
 });
 process.stdout.write(`ready ${process.pid}\n`);
 setInterval(() => {}, 60_000);

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { controlSocketPath } from '@svc/node';
 import { Cluster, environOf, fixture, freePort, get, markedPids, until } from './helpers.js';
 
 let cluster: Cluster | undefined;
@@ -41,9 +43,9 @@ sockets:
     }
     // supervisor, watchdog, 3 Web, 2 Sleep, and the plain command's sh, sleep and cat
     expect(markedPids(cluster.mark).length).toBe(10);
-    // A process counts as running once spawned; its first line may come a moment later.
     await cluster.waitOutput(/^Sleep\.0 +\| sleeper Sleep\.0 up$/m);
     await cluster.waitOutput(/^Sleep\.1 +\| sleeper Sleep\.1 up$/m);
+    await cluster.serving(3);
 
     // Requests to the one port are answered by several of the Web processes.
     const webPids = new Set(rows.filter((r) => r.name === 'Web').map((r) => r.pid));
@@ -59,6 +61,7 @@ sockets:
     expect(await cluster.exit).toEqual({ code: 0, signal: null });
     await until('every process gone', () => markedPids(cluster?.mark ?? '').length === 0, 5000);
     expect(cluster.output).toContain('[svc node] stopped');
+    expect(existsSync(controlSocketPath(cluster.config))).toBe(false);
     await expect(get(port)).rejects.toThrow(/ECONNREFUSED/);
   });
 
@@ -71,11 +74,12 @@ sockets:
 `);
     cluster.start();
     const [before] = await cluster.running(1);
+    await cluster.serving(1);
     const oldPid = before?.pid as number;
     expect((await get(port)).pid).toBe(oldPid);
     process.kill(oldPid, 'SIGKILL');
-    const [after] = await until('a new Web.0', () => {
-      const rows = cluster?.status() ?? [];
+    const [after] = await until('a new Web.0', async () => {
+      const rows = (await cluster?.status()) ?? [];
       return rows[0]?.state === 'running' && rows[0].pid !== oldPid ? rows : undefined;
     });
     expect(after?.restarts).toBe(1);
@@ -96,6 +100,7 @@ sockets:
 `);
     cluster.start('--grace', '1');
     await cluster.running(4);
+    await cluster.serving(2);
     await cluster.waitOutput(/Stubborn\.0 +\| stubborn up/);
     const before = markedPids(cluster.mark);
     // supervisor, watchdog, 2 Web, Stubborn, and sh + sleep + cat
@@ -105,6 +110,11 @@ sockets:
     // The watchdog SIGTERMs every group, then SIGKILLs the stubborn one after the grace period.
     await until('every process gone', () => markedPids(cluster?.mark ?? '').length === 0, 10_000);
     await expect(get(port)).rejects.toThrow(/ECONNREFUSED/);
+    // The watchdog removed the dead supervisor's control socket too.
+    expect(existsSync(controlSocketPath(cluster.config))).toBe(false);
+    const status = cluster.svc('node', 'status');
+    expect(status.status).toBe(2);
+    expect(status.stderr).toMatch(/^svc: no svc node is running for /);
   });
 
   it('kills a child that ignores SIGTERM after the grace period and still exits 0', async () => {

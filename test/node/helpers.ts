@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { controlRequest, controlSocketPath, type NodeStatus } from '@svc/node';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const SVC = resolve(here, '../../packages/cli/bin/svc.js');
@@ -148,7 +149,9 @@ export class Cluster {
   }
 
   start(...args: string[]): void {
-    const proc = spawn(process.execPath, [SVC, 'node', '--config', this.config, ...args], {
+    // Plain commands count as ready after --ready-delay; keep the tests short.
+    const argv = [SVC, 'node', '--config', this.config, '--ready-delay', '300', ...args];
+    const proc = spawn(process.execPath, argv, {
       cwd: this.dir,
       env: { ...process.env, SVC_TEST_MARK: this.mark },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -169,19 +172,38 @@ export class Cluster {
     );
   }
 
-  status(): ProcessRow[] {
-    const r = this.svc('node', 'status', '--json', '--config', this.config);
-    if (r.status !== 0) throw new Error(`svc node status failed: ${r.stderr}`);
-    return (JSON.parse(r.stdout) as { processes: ProcessRow[] }).processes;
+  /**
+   * The supervisor's process list, asked over its control socket from this
+   * process (polling through the CLI would start a node process each time;
+   * the CLI's own output is tested where it matters).
+   */
+  async status(): Promise<ProcessRow[]> {
+    return ((await controlRequest(this.config, { cmd: 'status' })) as NodeStatus).processes;
+  }
+
+  /**
+   * Waits until `count` processes printed the fixture server's "serving" line
+   * (status says running after --ready-delay even for a process that has not
+   * announced itself yet, on a slow machine before it listens).
+   */
+  serving(count: number, ms = 15_000): Promise<number> {
+    return until(
+      `${count} serving processes:\n${this.output}`,
+      () => {
+        const n = this.output.match(/\| serving on port/g)?.length ?? 0;
+        return n >= count ? n : undefined;
+      },
+      ms,
+    );
   }
 
   /** Waits until the status lists `count` processes, all running. */
   running(count: number, ms = 15_000): Promise<ProcessRow[]> {
     return until(
       `${count} running processes:\n${this.output}`,
-      () => {
+      async () => {
         if (!this.output.includes('running ')) return undefined;
-        const rows = this.status();
+        const rows = await this.status();
         return rows.length === count && rows.every((r) => r.state === 'running') ? rows : undefined;
       },
       ms,
@@ -197,6 +219,7 @@ export class Cluster {
         // gone meanwhile
       }
     }
+    rmSync(controlSocketPath(this.config), { force: true });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -53,6 +53,7 @@ describe('svc node reloads', () => {
     cluster = webCluster(port);
     cluster.start('--watch');
     const before = await cluster.running(3);
+    await cluster.serving(2);
     await cluster.waitOutput(/\[svc node\] watching /);
     expect((await get(port)).version).toBe('v1');
 
@@ -69,7 +70,7 @@ describe('svc node reloads', () => {
     expect(stream.replies.length).toBeGreaterThan(10);
     expect(stream.replies.some((r) => r.version === 'v1')).toBe(true);
     expect(stream.replies.some((r) => r.version === 'v2')).toBe(true);
-    const after = cluster.status();
+    const after = await cluster.status();
     // Only Web (whose folder changed) was restarted, once per process.
     expect(after.map((r) => [r.name, r.restarts])).toEqual([
       ['Web', 1],
@@ -85,6 +86,7 @@ describe('svc node reloads', () => {
     cluster = webCluster(port);
     cluster.start();
     const before = await cluster.running(3);
+    await cluster.serving(2);
     const stream = requestStream(port);
     let restart: ReturnType<Cluster['svc']>;
     try {
@@ -129,6 +131,7 @@ describe('svc node reloads', () => {
     cluster = webCluster(port);
     cluster.start();
     const before = await cluster.running(3);
+    await cluster.serving(2);
     writeFileSync(join(cluster.dir, 'web', 'version.txt'), 'broken');
     const restart = await cluster.svcAsync('node', 'restart', 'Web', '--config', cluster.config);
     expect(restart.status).toBe(1);
@@ -137,7 +140,7 @@ describe('svc node reloads', () => {
     );
     await cluster.waitOutput(/the old one \(pid \d+\) keeps running/);
     expect(cluster.output).toMatch(/Web\.0 +\| this version does not start/);
-    const after = cluster.status();
+    const after = await cluster.status();
     expect(after.map((r) => [r.pid, r.state, r.restarts])).toEqual(
       before.map((r) => [r.pid, 'running', 0]),
     );
@@ -150,9 +153,10 @@ describe('svc node reloads', () => {
   Crash: { command: node ${fixture('crasher.mjs')} }
   Sleep: { command: node ${fixture('sleeper.mjs')} }
 `);
-    cluster.start('--backoff', '50', '--max-crashes', '3');
+    // A long --ready-delay: a slow machine must not take the crasher for ready before it dies.
+    cluster.start('--backoff', '50', '--max-crashes', '3', '--ready-delay', '8000');
     await cluster.waitOutput(/held off/);
-    const rows = cluster.status();
+    const rows = await cluster.status();
     expect(rows[0]).toMatchObject({ name: 'Crash', pid: null, state: 'held', restarts: 2 });
     expect(rows[1]).toMatchObject({ name: 'Sleep', restarts: 0 });
     expect(rows[1]?.pid).toBeGreaterThan(0);

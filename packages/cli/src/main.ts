@@ -5,12 +5,16 @@ import { reportError } from './errors.js';
 const VERSION = '0.1.0';
 
 function baseProgram(): Command {
-  return new Command('svc')
-    .description('Run, test and operate svc services')
-    .version(VERSION, '-V, --version')
-    .showSuggestionAfterError(true)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  return (
+    new Command('svc')
+      .description('Run, test and operate svc services')
+      .version(VERSION, '-V, --version')
+      .showSuggestionAfterError(true)
+      // Options belong to the command they follow (`svc node status --config X`).
+      .enablePositionalOptions()
+      .exitOverride()
+      .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  );
 }
 
 /**

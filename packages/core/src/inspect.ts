@@ -47,6 +47,14 @@ export const BUILTIN_METHODS: MethodDescription[] = [
     doc: 'Returns a description of all available RPC methods of this service',
   },
   {
+    name: 'svc.recent_logs',
+    params: [
+      { name: 'traceId', type: 'string', optional: true },
+      { name: 'limit', type: 'integer', optional: true },
+    ],
+    doc: 'Recent log records of this instance, optionally of one trace',
+  },
+  {
     name: 'svc.ping',
     params: [{ name: 'payload', type: 'any', optional: true }],
     doc: 'Returns its payload',

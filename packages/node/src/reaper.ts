@@ -2,13 +2,16 @@ import { spawn } from 'node:child_process';
 
 // The watchdog runs as `node -e <this source> <graceMs>` so that it needs no
 // file on disk (the same code works from src/ under a test runner and from
-// dist/). It reads "+PGID" / "-PGID" lines on stdin; when stdin closes with
-// groups still listed, the supervisor died without cleaning up: it SIGTERMs
-// every group, waits the grace period, SIGKILLs what is left and exits.
+// dist/). It reads "+PGID" / "-PGID" lines on stdin. When stdin closes
+// without a "bye" first, the supervisor died without cleaning up: it removes
+// the supervisor's files (its control socket), SIGTERMs every group still
+// listed, waits the grace period, SIGKILLs what is left and exits.
 const SOURCE = `
 process.title = 'svc-node-watchdog';
 const grace = Number(process.argv[1]) || 5000;
+const files = process.argv.slice(2);
 const groups = new Set();
+let clean = false;
 let buf = '';
 process.on('SIGHUP', () => {});
 process.on('SIGINT', () => {});
@@ -19,6 +22,7 @@ process.stdin.on('data', (d) => {
   while ((i = buf.indexOf('\\n')) >= 0) {
     const line = buf.slice(0, i);
     buf = buf.slice(i + 1);
+    if (line === 'bye') clean = true;
     const n = Number(line.slice(1));
     if (!Number.isInteger(n) || n <= 1) continue;
     if (line[0] === '+') groups.add(n);
@@ -34,6 +38,11 @@ let reaping = false;
 function reap() {
   if (reaping) return;
   reaping = true;
+  if (!clean) {
+    for (const f of files) {
+      try { require('node:fs').unlinkSync(f); } catch {}
+    }
+  }
   if (groups.size === 0) process.exit(0);
   signal('SIGTERM');
   const deadline = Date.now() + grace;
@@ -63,9 +72,10 @@ export interface Reaper {
  * Starts the watchdog in its own session (so Ctrl-C in the terminal does not
  * reach it) with a pipe from this process; the pipe closes when this process
  * exits for any reason, SIGKILL included, and the kernel tells the watchdog.
+ * `files` are removed should this process die without {@link Reaper.close}.
  */
-export function startReaper(graceMs: number): Reaper {
-  const child = spawn(process.execPath, ['-e', SOURCE, String(graceMs)], {
+export function startReaper(graceMs: number, files: readonly string[] = []): Reaper {
+  const child = spawn(process.execPath, ['-e', SOURCE, String(graceMs), ...files], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
@@ -82,6 +92,7 @@ export function startReaper(graceMs: number): Reaper {
     remove: (pgid) => send(`-${pgid}`),
     close() {
       if (!open) return;
+      stdin.write('bye\n');
       open = false;
       stdin.end();
     },

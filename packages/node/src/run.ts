@@ -1,5 +1,5 @@
 import { loadConfig } from './config.js';
-import { serveControl, type NodeStatus } from './control.js';
+import { controlSocketPath, serveControl, type NodeStatus } from './control.js';
 import { createOutput } from './output.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 import { watchInstances } from './watch.js';
@@ -37,8 +37,11 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     stdout: options.stdout ?? ((t) => process.stdout.write(t)),
     stderr: options.stderr ?? ((t) => process.stderr.write(t)),
   });
-  const supervisor = new Supervisor(config, output, options);
   const startedAt = Date.now();
+  const supervisor = new Supervisor(config, output, {
+    ...options,
+    runtimeFiles: [controlSocketPath(config.file)],
+  });
   const control = await serveControl(config.file, async (req) => {
     if (req.cmd === 'restart') {
       output.note(`restart of ${req.name} requested`);

@@ -22,6 +22,8 @@ export interface SupervisorOptions {
   cluster: string;
   /** replaces a leading `svc` in commands, e.g. [node, /path/to/svc.js] */
   svcCommand: readonly string[] | undefined;
+  /** files the watchdog removes if this process dies without stopping (the control socket) */
+  runtimeFiles: readonly string[];
 }
 
 export const DEFAULT_OPTIONS: SupervisorOptions = {
@@ -33,6 +35,7 @@ export const DEFAULT_OPTIONS: SupervisorOptions = {
   maxCrashes: 5,
   cluster: process.env.SVC_CLUSTER || 'default',
   svcCommand: undefined,
+  runtimeFiles: [],
 };
 
 // Once a process of an instance has written `ready`, later ones are waited for
@@ -110,7 +113,7 @@ export class Supervisor {
       for (const s of this.sockets.values()) s.close();
       throw err;
     }
-    this.reaper = startReaper(this.options.graceMs);
+    this.reaper = startReaper(this.options.graceMs, this.options.runtimeFiles);
     for (const instance of this.config.instances) {
       for (let index = 0; index < instance.numprocesses; index++) {
         const slot: Slot = {

@@ -86,6 +86,8 @@ export default function register(program: Command): Command {
   const node = program
     .command('node')
     .description('Run every instance listed in .svc.yml (a local cluster)')
+    // `svc node status --config X`: the subcommand's own --config, not the supervisor's.
+    .enablePositionalOptions()
     .option('-c, --config <file>', 'the cluster file', DEFAULT_CONFIG)
     .option(
       '-w, --watch',

@@ -200,4 +200,28 @@ describe('LocalEventTransport', () => {
     expect(await eventually(() => got.length === 1)).toBe(true);
     expect(got).toEqual([{ ok: 1 }]);
   });
+
+  it('runs at most `prefetch` handlers of a subscription at once', async () => {
+    const type = uniqueName('t');
+    const sub = await peer();
+    let running = 0;
+    let most = 0;
+    let done = 0;
+    await instance(
+      sub,
+      uniqueName('Listen'),
+      { type, mode: 'pool', handler: 'on', prefetch: 2 },
+      async () => {
+        running++;
+        most = Math.max(most, running);
+        await sleep(30);
+        running--;
+        done++;
+      },
+    );
+    const pub = await peer();
+    await Promise.all(Array.from({ length: 8 }, () => pub.events.publish(event(type))));
+    expect(await eventually(() => done === 8)).toBe(true);
+    expect(most).toBe(2);
+  });
 });

@@ -1,17 +1,20 @@
 import type { BackendContext } from '../backends.js';
-import { MalformedRequestError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceRecord, Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
-import { isObject, parseCallHeaders } from '../transports/wire-check.js';
+import { isObject } from '../transports/wire-check.js';
+import { BadFrames, loadZmq } from '../transports/zmq-link.js';
+import { ZmqRequester } from '../transports/zmq-requester.js';
+import { ZmqResponder, type RequestHandler } from '../transports/zmq-responder.js';
 import {
-  BadFrames,
-  ZmqRequester,
-  ZmqResponder,
-  loadZmq,
-  type RequestHandler,
-} from '../transports/zmq-link.js';
+  MAX_EVENT_DELAY_MS,
+  parseDelivery,
+  route,
+  type Delivery,
+  type Member,
+} from './local-wire.js';
 import { deliveryGroup, subscriptionMatches } from './match.js';
 import type {
   EventHandlerFn,
@@ -20,6 +23,8 @@ import type {
   PublishOptions,
   SubscriptionSpec,
 } from './transport.js';
+
+export { MAX_EVENT_DELAY_MS } from './local-wire.js';
 
 export interface LocalEventOptions {
   serializer?: Serializer;
@@ -31,33 +36,23 @@ export interface LocalEventOptions {
   cacheMs?: number;
 }
 
-/** Longest delay a timer can hold (about 24.8 days). */
-export const MAX_EVENT_DELAY_MS = 2 ** 31 - 1;
 /** How long close() waits for handlers that are still running. */
 const HANDLER_DRAIN_MS = 5000;
 
-/** One instance's handler that may receive an event. */
-interface Member {
-  endpoint: string;
-  instance: string;
-  service: string;
-  handler: string;
-}
-
-/** What a publisher sends to a receiver: which of its handlers take the event, and when. */
-interface Delivery {
-  event: EventMessage;
-  targets: Array<{ service: string; handler: string }>;
-  /** milliseconds the receiver waits before running the handlers */
-  delay: number;
+/** One subscription of this instance; `prefetch` bounds how many of its handlers run at once. */
+interface Sub {
+  spec: SubscriptionSpec;
+  handler: EventHandlerFn;
+  active: number;
+  /** runs waiting for a slot, each handed one as another run ends */
+  waiting: Array<() => void>;
 }
 
 interface Held {
   timer: NodeJS.Timeout;
   due: number;
   event: EventMessage;
-  spec: SubscriptionSpec;
-  handler: EventHandlerFn;
+  sub: Sub;
 }
 
 /**
@@ -84,7 +79,7 @@ export class LocalEventTransport implements EventTransport {
   readonly #ackTimeoutMs: number;
   readonly #retryWindowMs: number;
   readonly #cacheMs: number;
-  readonly #subs: Array<{ spec: SubscriptionSpec; handler: EventHandlerFn }> = [];
+  readonly #subs: Sub[] = [];
   readonly #cursor = new Map<string, number>();
   readonly #publishing = new Set<Promise<void>>();
   readonly #running = new Set<Promise<void>>();
@@ -106,7 +101,7 @@ export class LocalEventTransport implements EventTransport {
     this.#ctx = ctx;
     this.#log = ctx.log.child({ transport: 'local-events' });
     this.#serializer = options.serializer ?? new MsgpackSerializer();
-    this.#ackTimeoutMs = options.ackTimeoutMs ?? 1000;
+    this.#ackTimeoutMs = options.ackTimeoutMs ?? 2000;
     this.#retryWindowMs = options.retryWindowMs ?? 3000;
     this.#cacheMs = options.cacheMs ?? 500;
     this.#bad = new BadFrames(this.#log);
@@ -153,7 +148,7 @@ export class LocalEventTransport implements EventTransport {
 
   subscribe(spec: SubscriptionSpec, handler: EventHandlerFn): Promise<void> {
     if (this.#closed) return Promise.reject(new UsageError('the event transport is closed'));
-    this.#subs.push({ spec: { ...spec }, handler });
+    this.#subs.push({ spec: { ...spec }, handler, active: 0, waiting: [] });
     return Promise.resolve();
   }
 
@@ -246,7 +241,9 @@ export class LocalEventTransport implements EventTransport {
       }
       if (Date.now() >= deadline || this.#closedAndIdle()) break;
       await new Promise((r) => setTimeout(r, 200));
-      members = route(await this.#records(true), event).get(group) ?? [];
+      // A registry that cannot be read now leaves no one to try: the window runs out.
+      const records = await this.#records(true).catch(() => []);
+      members = route(records, event).get(group) ?? [];
     }
     this.#log.warn('dropped an event: no subscribing instance took it in time', {
       type: event.type,
@@ -291,30 +288,36 @@ export class LocalEventTransport implements EventTransport {
     );
     // A stale registry entry may point at a port that another process reuses.
     if (matched.length === 0) return { ok: false, reason: 'no such subscription here' };
-    for (const { spec, handler } of matched) {
-      if (delay > 0) this.#hold(event, spec, handler, delay);
-      else this.#run(event, spec, handler);
+    for (const sub of matched) {
+      if (delay > 0) this.#hold(event, sub, delay);
+      else this.#run(event, sub);
     }
     return { ok: true };
   };
 
-  #hold(event: EventMessage, spec: SubscriptionSpec, handler: EventHandlerFn, delay: number) {
+  #hold(event: EventMessage, sub: Sub, delay: number) {
     const held: Held = {
       due: Date.now() + delay,
       event,
-      spec,
-      handler,
+      sub,
       timer: setTimeout(() => {
         this.#held.delete(held);
-        this.#run(event, spec, handler);
+        this.#run(event, sub);
       }, delay),
     };
     this.#held.add(held);
   }
 
-  #run(event: EventMessage, spec: SubscriptionSpec, handler: EventHandlerFn): void {
-    const run = Promise.resolve()
-      .then(() => handler(structuredClone(event)))
+  #run(event: EventMessage, sub: Sub): void {
+    const { spec, handler } = sub;
+    const run = this.#acquire(sub)
+      .then(async () => {
+        try {
+          await handler(structuredClone(event));
+        } finally {
+          this.#release(sub);
+        }
+      })
       .catch((err: unknown) => {
         // The handler gave up after its own retries; local events are not redelivered.
         this.#log.warn('an event handler gave up; the event is not redelivered', {
@@ -330,6 +333,22 @@ export class LocalEventTransport implements EventTransport {
     void run.finally(() => this.#running.delete(run));
   }
 
+  async #acquire(sub: Sub): Promise<void> {
+    const limit = sub.spec.prefetch;
+    if (!limit || limit < 1 || sub.active < limit) {
+      sub.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => sub.waiting.push(resolve));
+  }
+
+  #release(sub: Sub): void {
+    const next = sub.waiting.shift();
+    // The slot passes straight to the next run, so that no newcomer slips in between.
+    if (next) next();
+    else sub.active--;
+  }
+
   /**
    * On a graceful stop, delayed events held for pool and singleton handlers
    * go to another instance of the same group with their remaining delay;
@@ -343,75 +362,12 @@ export class LocalEventTransport implements EventTransport {
     await Promise.allSettled(
       held.map(async (h) => {
         clearTimeout(h.timer);
-        if (h.spec.mode === 'broadcast') return;
-        const group = deliveryGroup(h.spec, '');
+        if (h.sub.spec.mode === 'broadcast') return;
+        const group = deliveryGroup(h.sub.spec, '');
         const members = route(await this.#records(true), h.event).get(group) ?? [];
         const remaining = Math.max(0, h.due - Date.now());
         await this.#deliver(h.event, remaining, group, members, own);
       }),
     );
   }
-}
-
-/** The delivery groups of an event among the registry's records, members in a stable order. */
-function route(records: InstanceRecord[], event: EventMessage): Map<string, Member[]> {
-  const groups = new Map<string, Member[]>();
-  for (const record of records) {
-    const endpoint = record.endpoints['events'];
-    if (!endpoint) continue;
-    for (const sub of record.subscriptions) {
-      const spec: SubscriptionSpec = {
-        service: record.service,
-        handler: sub.handler,
-        type: sub.type,
-        mode: sub.mode,
-      };
-      if (sub.source !== undefined) spec.source = sub.source;
-      if (!subscriptionMatches(spec, event)) continue;
-      const group = deliveryGroup(spec, record.id);
-      const member = {
-        endpoint,
-        instance: record.id,
-        service: record.service,
-        handler: sub.handler,
-      };
-      const list = groups.get(group);
-      if (!list) groups.set(group, [member]);
-      else if (!list.some((m) => m.endpoint === endpoint && m.handler === member.handler)) {
-        list.push(member);
-      }
-    }
-  }
-  for (const list of groups.values()) {
-    list.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
-  }
-  return groups;
-}
-
-function parseDelivery(body: unknown): Delivery {
-  if (!isObject(body)) throw new MalformedRequestError('event delivery is not an object');
-  const { event, targets, delay } = body;
-  if (!isObject(event)) throw new MalformedRequestError('event delivery lacks an event');
-  const { id, type, source } = event;
-  if (typeof id !== 'string' || typeof type !== 'string' || typeof source !== 'string') {
-    throw new MalformedRequestError('event lacks an id, type or source');
-  }
-  if (
-    !Array.isArray(targets) ||
-    targets.length === 0 ||
-    targets.length > 1000 ||
-    !targets.every(
-      (t) => isObject(t) && typeof t['service'] === 'string' && typeof t['handler'] === 'string',
-    )
-  ) {
-    throw new MalformedRequestError('event delivery targets are not [{ service, handler }]');
-  }
-  if (typeof delay !== 'number' || !(delay >= 0 && delay <= MAX_EVENT_DELAY_MS)) {
-    throw new MalformedRequestError('event delivery delay is not a number of milliseconds');
-  }
-  return {
-    event: { id, type, source, body: event['body'], headers: parseCallHeaders(event['headers']) },
-    targets: targets as Array<{ service: string; handler: string }>,
-    delay,
-  };
 }

@@ -24,6 +24,10 @@ export async function createRegistry(url: string, ctx: BackendContext): Promise<
       const { LocalRegistry } = await import('./local.js');
       return LocalRegistry.open(ctx);
     }
+    case 'zookeeper': {
+      const { ZooKeeperRegistry } = await import('./zookeeper.js');
+      return ZooKeeperRegistry.connect(url, ctx);
+    }
     default:
       throw new ConfigError(
         `unknown registry "${url}": expected "local" or "zookeeper://host:port/root"`,

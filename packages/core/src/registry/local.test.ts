@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
+import { ConfigError } from '../errors.js';
 import { CaptureLogger } from '../testing/capture-log.js';
 import { describeRegistry, makeRecord, uniqueName } from '../testing/conformance/index.js';
 import { createRegistry } from './index.js';
@@ -97,5 +98,25 @@ describe('LocalRegistry', () => {
       JSON.stringify({ svcLocalRegistry: 1, host: record.host, pidStart: '1', record }),
     );
     expect(await r.lookup(service)).toEqual([]);
+  });
+
+  it('refuses a registry path that is a symlink or a file, with a clear error', async () => {
+    const target = join(base, uniqueName('target'));
+    await mkdir(target);
+    const link = join(base, uniqueName('link'));
+    await symlink(target, link);
+    await expect(LocalRegistry.open(context(), { dir: link })).rejects.toBeInstanceOf(ConfigError);
+    const file = join(base, uniqueName('file'));
+    await writeFile(file, 'x');
+    await expect(LocalRegistry.open(context(), { dir: file })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('registers again after its directory was removed under it', async () => {
+    const dir = join(base, uniqueName('removed'));
+    const r = await client(dir);
+    await rm(dir, { recursive: true });
+    const record = makeRecord(uniqueName('Svc'));
+    await r.register(record);
+    expect(await r.lookup(record.service)).toEqual([record]);
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BackendContext } from '../backends.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -97,14 +97,16 @@ export class LocalRegistry implements Registry {
     options: LocalRegistryOptions = {},
   ): Promise<LocalRegistry> {
     const dir = options.dir ?? localRegistryDir(ctx.cluster);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const st = await lstat(dir);
-    const uid = process.getuid?.();
-    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
-      throw new ConfigError(
-        `registry directory ${dir} is not a directory owned by this user: remove it or set SVC_LOCAL_REGISTRY_DIR`,
-      );
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new ConfigError(`cannot create registry directory ${dir}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
+    // In a shared temp directory another user could have made svc-<uid> first, to read or
+    // replace our entries: both it and the cluster directory must be ours.
+    for (const d of options.dir ? [dir] : [dirname(dir), dir]) await assertOwnDirectory(d);
     return new LocalRegistry(dir, ctx.log, options.pollMs ?? 500);
   }
 
@@ -118,7 +120,15 @@ export class LocalRegistry implements Registry {
       record,
     };
     const temp = join(this.dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
-    await writeFile(temp, JSON.stringify(entry), { mode: 0o600 });
+    const text = JSON.stringify(entry);
+    try {
+      await writeFile(temp, text, { mode: 0o600 });
+    } catch (err) {
+      // The directory was removed under us (a cleaned-up temp or runtime dir): make it again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await writeFile(temp, text, { mode: 0o600 });
+    }
     try {
       await rename(temp, join(this.dir, name));
     } catch (err) {
@@ -328,6 +338,16 @@ export class LocalRegistry implements Registry {
     } finally {
       this.#scanning = undefined;
     }
+  }
+}
+
+async function assertOwnDirectory(dir: string): Promise<void> {
+  const st = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+    throw new ConfigError(
+      `registry directory ${dir} is not a directory owned by this user: remove it or set SVC_LOCAL_REGISTRY_DIR`,
+    );
   }
 }
 

@@ -8,7 +8,13 @@ import { ConnectionLostError, MalformedRequestError } from '../errors.js';
 import { LocalRegistry } from '../registry/local.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { CaptureLogger } from '../testing/capture-log.js';
-import { describeRpcTransport, eventually, uniqueName } from '../testing/conformance/index.js';
+import {
+  describeRpcTransport,
+  eventually,
+  makeRecord,
+  sleep,
+  uniqueName,
+} from '../testing/conformance/index.js';
 import { createRpcTransport } from './index.js';
 import { ZmqRpcTransport } from './zmq.js';
 
@@ -98,5 +104,38 @@ describe('ZmqRpcTransport', () => {
         { timeout: 10_000, address: endpoint! },
       ),
     ).rejects.toBeInstanceOf(ConnectionLostError);
+  });
+
+  it('lets a stopping server finish its calls while it turns new ones to the other instances', async () => {
+    const service = uniqueName('Stopping');
+    const a = await transport();
+    const b = await transport();
+    const registry = await LocalRegistry.open(context(), { dir });
+    cleanup.push(() => registry.close());
+    const { rpc: endpointA } = await a.listen([service], async (req) => {
+      if (req.method === 'slow') await sleep(800);
+      return { ok: true, result: 'a' };
+    });
+    const { rpc: endpointB } = await b.listen([service], async () => ({ ok: true, result: 'b' }));
+    await registry.register(makeRecord(service, { endpoints: { rpc: endpointA! } }));
+    await registry.register(makeRecord(service, { endpoints: { rpc: endpointB! } }));
+    const client = await transport();
+    const slow = client.call(
+      { service, method: 'slow', params: {}, headers },
+      { timeout: 5000, address: endpointA! },
+    );
+    await sleep(100);
+    const closing = a.close();
+    const results: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
+      const reply = await client.call(
+        { service, method: 'who', params: {}, headers },
+        { timeout: 5000 },
+      );
+      results.push(reply.ok ? reply.result : reply.error);
+    }
+    expect(results).toEqual(['b', 'b', 'b', 'b', 'b', 'b']);
+    expect(await slow).toEqual({ ok: true, result: 'a' });
+    await closing;
   });
 });

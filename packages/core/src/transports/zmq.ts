@@ -1,6 +1,7 @@
 import type { BackendContext } from '../backends.js';
 import {
   ConnectionLostError,
+  ContainerStoppedError,
   MalformedRequestError,
   UnknownServiceError,
   toWireError,
@@ -19,14 +20,9 @@ import type {
   RpcResponse,
   RpcTransport,
 } from './transport.js';
-import {
-  BadFrames,
-  NotDeliveredError,
-  ZmqRequester,
-  ZmqResponder,
-  loadZmq,
-  type RequestHandler,
-} from './zmq-link.js';
+import { BadFrames, NotDeliveredError, loadZmq } from './zmq-link.js';
+import { ZmqRequester } from './zmq-requester.js';
+import { ZmqResponder, type RequestHandler } from './zmq-responder.js';
 
 export interface ZmqRpcOptions {
   serializer?: Serializer;
@@ -130,14 +126,19 @@ export class ZmqRpcTransport implements RpcTransport {
         );
         return parseResponse(reply);
       } catch (err) {
-        if (!(err instanceof ConnectionLostError) || this.#closed) throw err;
+        // A stopping instance refuses requests before running them: as safe to retry as undelivered ones.
+        const refused = err instanceof ContainerStoppedError;
+        if (!(err instanceof ConnectionLostError || refused) || this.#closed) throw err;
         if (!options.address) this.#picker.evict(request.service, endpoint);
         const retry =
-          err instanceof NotDeliveredError &&
+          (err instanceof NotDeliveredError || refused) &&
           !options.address &&
           attempt < UNDELIVERED_RETRIES &&
           Date.now() < deadline;
-        if (!retry) throw new ConnectionLostError(`${what}: ${err.message}`, { cause: err });
+        if (!retry) {
+          if (refused) throw err;
+          throw new ConnectionLostError(`${what}: ${err.message}`, { cause: err });
+        }
         this.#log.debug('retrying an undelivered request on another instance', {
           endpoint,
           call: what,

@@ -1,0 +1,32 @@
+import { Service, rpc, t } from '@svc/core';
+
+/** Nameko's example 2: the helloworld service. */
+export class HelloWorld extends Service {
+  static override serviceName = 'helloworld';
+
+  /** Says hello to a name */
+  @rpc({ params: { name: t.string('who to greet') } })
+  hello({ name }: { name: string }) {
+    return `Hello, ${name}!`;
+  }
+}
+
+/** A second service that calls helloworld over RPC, as Nameko's RpcProxy does. */
+export class Greeter extends Service {
+  static override serviceName = 'greeter';
+
+  /** Greets one name through helloworld */
+  @rpc({ params: { name: t.string() } })
+  async greet({ name }: { name: string }) {
+    const greeting = await this.rpc.helloworld!.hello!({ name });
+    this.log.info(`helloworld answered: ${String(greeting)}`);
+    return greeting;
+  }
+
+  /** Greets every name at once: all calls start first (Nameko's call_async), then their replies are collected */
+  @rpc({ params: { names: t.array(t.string()) } })
+  async greet_all({ names }: { names: string[] }) {
+    const pending = names.map((name) => this.rpc.helloworld!.hello!.defer({ name }));
+    return await Promise.all(pending.map((call) => call.result()));
+  }
+}

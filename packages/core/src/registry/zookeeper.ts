@@ -1,0 +1,332 @@
+import type * as Zk from 'node-zookeeper-client';
+import type { BackendContext } from '../backends.js';
+import { BackendError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { InstanceRecord, Registry, Unsubscribe } from './registry.js';
+import {
+  checkNodeName,
+  decodeRecord,
+  isNodeName,
+  parseZooKeeperUrl,
+  ZooKeeperPaths,
+  type ZooKeeperConfig,
+} from './zookeeper-config.js';
+import { type ZkModule, ZooKeeperSession, zkCode } from './zookeeper-session.js';
+import { ServiceViews, type Watcher } from './zookeeper-views.js';
+
+/** ZooKeeper refuses node data above 1 MiB. */
+const MAX_RECORD_BYTES = 1024 * 1024 - 1024;
+
+async function loadClient(): Promise<ZkModule> {
+  const mod = (await import('node-zookeeper-client')) as ZkModule & { default?: ZkModule };
+  return mod.default ?? mod;
+}
+
+/**
+ * The `zookeeper://host:port[,host:port]/root` registry: each registered
+ * instance is an ephemeral node `<root>/services/<Service>/<id>` holding its
+ * JSON record, so an instance whose process dies vanishes when its session
+ * times out. Lookups answer from a cache that children and data watches
+ * keep current. A session the server expired is replaced and every record
+ * this client registered is written again.
+ */
+export class ZooKeeperRegistry implements Registry {
+  readonly kind = 'zookeeper';
+  readonly #paths: ZooKeeperPaths;
+  readonly #config: ZooKeeperConfig;
+  readonly #log: Logger;
+  readonly #zk: ZkModule;
+  #session!: ZooKeeperSession;
+  /** what this client registered, by node path: written again on a new session */
+  readonly #mine = new Map<string, InstanceRecord>();
+  #views!: ServiceViews;
+  /** nodes of ours that an unregister could not remove during an outage */
+  readonly #toRemove = new Set<string>();
+  readonly #badNodes = new Set<string>();
+  #closed = false;
+
+  private constructor(zk: ZkModule, config: ZooKeeperConfig, log: Logger) {
+    this.#zk = zk;
+    this.#config = config;
+    this.#paths = new ZooKeeperPaths(config.root);
+    this.#log = log;
+  }
+
+  /**
+   * Connects to ZooKeeper. The cluster name of `ctx` is not used: the URL's
+   * root path alone says where a cluster's nodes live.
+   */
+  static async connect(url: string, ctx: BackendContext): Promise<ZooKeeperRegistry> {
+    const config = parseZooKeeperUrl(url);
+    const zk = await loadClient();
+    const log = ctx.log.child({ registry: 'zookeeper' });
+    const registry = new ZooKeeperRegistry(zk, config, log);
+    registry.#views = new ServiceViews({
+      read: (service, watcher) => registry.#read(service, watcher),
+      connected: () => registry.#session.connected,
+      log,
+      timeoutMs: config.timeoutMs,
+      where: `ZooKeeper at ${config.connectString}`,
+    });
+    registry.#session = await ZooKeeperSession.open(zk, config, log, {
+      onNewSession: () => void registry.#restore(),
+      onReconnect: () => registry.#onReconnect(),
+    });
+    return registry;
+  }
+
+  /** How long this registry's session outlives a dead process, in milliseconds. */
+  get sessionTimeoutMs(): number {
+    return this.#config.sessionTimeoutMs;
+  }
+
+  /**
+   * The current session's id and password. Tests use them to force a
+   * session expiry (a second client takes the session over and closes it).
+   */
+  sessionCredentials(): { id: Buffer; password: Buffer } {
+    return this.#session.credentials();
+  }
+
+  async register(record: InstanceRecord): Promise<void> {
+    this.#assertOpen();
+    checkNodeName('service name', record.service);
+    checkNodeName('instance id', record.id);
+    const text = JSON.stringify(record);
+    const data = Buffer.from(text);
+    // As others will read it back: fields set to undefined are gone.
+    const copy = JSON.parse(text) as InstanceRecord;
+    if (data.length > MAX_RECORD_BYTES)
+      throw new BackendError(
+        `the record of ${record.service}/${record.id} is ${data.length} bytes: ZooKeeper takes at most ${MAX_RECORD_BYTES}`,
+      );
+    const path = this.#paths.instance(record.service, record.id);
+    // Remembered first: if the session expires during this write, the new session writes it.
+    const previous = this.#mine.get(path);
+    this.#mine.set(path, copy);
+    this.#toRemove.delete(path);
+    try {
+      await this.#writeNode(path, data);
+    } catch (error) {
+      if (this.#mine.get(path) === copy) {
+        if (previous) this.#mine.set(path, previous);
+        else this.#mine.delete(path);
+      }
+      throw error;
+    }
+    this.#views.writeThrough(record.service, (records) => [
+      ...records.filter((r) => r.id !== record.id),
+      copy,
+    ]);
+  }
+
+  async unregister(service: string, id: string): Promise<void> {
+    this.#assertOpen();
+    if (!isNodeName(service) || !isNodeName(id)) return;
+    const path = this.#paths.instance(service, id);
+    this.#mine.delete(path);
+    try {
+      await this.#remove(path);
+    } catch (error) {
+      // Our node would otherwise stay as long as our session: removed once connected again.
+      this.#toRemove.add(path);
+      throw error;
+    }
+    this.#views.writeThrough(service, (records) => records.filter((r) => r.id !== id));
+  }
+
+  async lookup(service: string): Promise<InstanceRecord[]> {
+    this.#assertOpen();
+    if (!isNodeName(service)) return [];
+    return this.#views.lookup(service);
+  }
+
+  async list(): Promise<InstanceRecord[]> {
+    this.#assertOpen();
+    const { Exception } = this.#zk;
+    let services: string[];
+    try {
+      services = await this.#session.call<string[]>('getChildren', (c, done) =>
+        c.getChildren(this.#paths.services, (e, children) => done(e, children)),
+      );
+    } catch (error) {
+      if (zkCode(error) === Exception.NO_NODE) return [];
+      throw error;
+    }
+    const all = await Promise.all(
+      services
+        .filter(isNodeName)
+        .map(async (service) => this.#views.cached(service) ?? this.#read(service, undefined)),
+    );
+    return structuredClone(all.flat());
+  }
+
+  watch(service: string, onChange: (instances: InstanceRecord[]) => void): Unsubscribe {
+    this.#assertOpen();
+    checkNodeName('service name', service);
+    return this.#views.watch(service, onChange);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#views.close();
+    this.#mine.clear();
+    this.#toRemove.clear();
+    // Closing the session makes the server delete every ephemeral node of ours at once.
+    await this.#session.close();
+  }
+
+  async #remove(path: string): Promise<void> {
+    try {
+      await this.#session.call<void>('remove', (c, done) => c.remove(path, (e) => done(e)));
+    } catch (error) {
+      if (zkCode(error) !== this.#zk.Exception.NO_NODE) throw error;
+    }
+  }
+
+  /** The same session is back: removals that failed during the outage are done now. */
+  #onReconnect(): void {
+    this.#views.refreshAll();
+    for (const path of [...this.#toRemove]) {
+      this.#remove(path).then(
+        () => this.#toRemove.delete(path),
+        (error: unknown) =>
+          this.#log.warn('zookeeper: could not unregister, will retry on reconnection', {
+            path,
+            error: String(error),
+          }),
+      );
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new BackendError('the ZooKeeper registry is closed');
+  }
+
+  /** Creates our ephemeral node, or replaces its data; parents are made as needed. */
+  async #writeNode(path: string, data: Buffer): Promise<void> {
+    const { CreateMode, Exception } = this.#zk;
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    const session = this.#session;
+    for (let attempt = 0; ; attempt++) {
+      await session.call<string>('mkdirp', (c, done) => c.mkdirp(parent, (e, p) => done(e, p)));
+      try {
+        await session.call<string>('create', (c, done) =>
+          c.create(path, data, CreateMode.EPHEMERAL, (e, p) => done(e, p)),
+        );
+        return;
+      } catch (error) {
+        const code = zkCode(error);
+        if (attempt >= 5 || (code !== Exception.NODE_EXISTS && code !== Exception.NO_NODE))
+          throw error;
+        if (code === Exception.NODE_EXISTS && (await this.#replaceExisting(path, data))) return;
+      }
+    }
+  }
+
+  /**
+   * The node exists: ours (same session) gets the new data; another
+   * session's (the same id registered elsewhere, or a leftover) is removed
+   * so that the newest registration wins. Returns whether the data is in.
+   */
+  async #replaceExisting(path: string, data: Buffer): Promise<boolean> {
+    const { Exception } = this.#zk;
+    const session = this.#session;
+    const stat = await session.call<Zk.Stat | undefined>('exists', (c, done) =>
+      c.exists(path, (e, s) => done(e, s ?? undefined)),
+    );
+    if (!stat) return false;
+    try {
+      if (stat.ephemeralOwner.equals(session.sessionId())) {
+        await session.call<Zk.Stat>('setData', (c, done) =>
+          c.setData(path, data, (e, s) => done(e, s)),
+        );
+        return true;
+      }
+      await session.call<void>('remove', (c, done) => c.remove(path, (e) => done(e)));
+    } catch (error) {
+      if (zkCode(error) !== Exception.NO_NODE) throw error;
+    }
+    return false;
+  }
+
+  /** After a session expired: writes every record of ours again, retrying until it is in. */
+  async #restore(): Promise<void> {
+    // The expired session took its nodes with it, including those we meant to remove.
+    this.#toRemove.clear();
+    this.#views.refreshAll();
+    let count = 0;
+    for (const [path, record] of [...this.#mine]) {
+      while (!this.#closed && this.#mine.get(path) === record) {
+        try {
+          await this.#writeNode(path, Buffer.from(JSON.stringify(record)));
+          count++;
+          break;
+        } catch (error) {
+          this.#log.warn('zookeeper: could not register again, retrying', {
+            path,
+            error: String(error),
+          });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    }
+    this.#log.info('zookeeper: registered again after the session expired', { instances: count });
+  }
+
+  /**
+   * Reads one service's instances; with a watcher, also arms a children
+   * watch on the service node (an existence watch while it does not exist)
+   * and a data watch on each instance node.
+   */
+  async #read(service: string, watcher: Watcher | undefined): Promise<InstanceRecord[]> {
+    const { Exception } = this.#zk;
+    const path = this.#paths.service(service);
+    const session = this.#session;
+    let children: string[] | undefined;
+    while (!children) {
+      try {
+        children = await session.call<string[]>('getChildren', (c, done) =>
+          watcher
+            ? c.getChildren(path, watcher, (e, ids) => done(e, ids))
+            : c.getChildren(path, (e, ids) => done(e, ids)),
+        );
+      } catch (error) {
+        if (zkCode(error) !== Exception.NO_NODE) throw error;
+        if (!watcher) return [];
+        const stat = await session.call<Zk.Stat | undefined>('exists', (c, done) =>
+          c.exists(path, watcher, (e, s) => done(e, s ?? undefined)),
+        );
+        // Created between the two calls: read its children instead.
+        if (!stat) return [];
+      }
+    }
+    const records = await Promise.all(
+      children.filter(isNodeName).map(async (id) => {
+        const node = `${path}/${id}`;
+        let data: Buffer | undefined;
+        try {
+          data = await session.call<Buffer | undefined>('getData', (c, done) =>
+            watcher
+              ? c.getData(node, watcher, (e, d) => done(e, d ?? undefined))
+              : c.getData(node, (e, d) => done(e, d ?? undefined)),
+          );
+        } catch (error) {
+          // Gone since the children were read; the children watch tells us.
+          if (zkCode(error) === Exception.NO_NODE) return undefined;
+          throw error;
+        }
+        const record = decodeRecord(data, service, id);
+        if (!record && !this.#badNodes.has(node)) {
+          // Remembered so a bad node is logged once, not on every read; bounded.
+          if (this.#badNodes.size > 1000) this.#badNodes.clear();
+          this.#badNodes.add(node);
+          this.#log.warn('zookeeper: ignoring a node that holds no instance record', { node });
+        }
+        return record;
+      }),
+    );
+    return records.filter((r): r is InstanceRecord => r !== undefined);
+  }
+}
