@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { http } from '../decorators.js';
+import type { HttpInfo } from '../hooks.js';
+import { Service } from '../service.js';
+import { testCluster } from '../testing/index.js';
+import { HttpError, type HttpRequest, type HttpResponse } from './types.js';
+
+class Api extends Service {
+  static override serviceName = 'Api';
+  @http('GET', '/get/:value') get(req: HttpRequest) {
+    return { value: req.params['value'], q: req.query['q'] ?? null };
+  }
+  @http('POST', '/echo') echo(req: HttpRequest, res: HttpResponse) {
+    res.status(201).setHeader('X-Echo', '1').json({ body: req.body });
+  }
+  @http('GET', '/boom') boom() {
+    throw new Error('handler bug');
+  }
+  @http('GET', '/teapot') teapot() {
+    throw new HttpError(418, 'short and stout');
+  }
+  @http('GET', '/trace') trace(req: HttpRequest) {
+    return req.traceId;
+  }
+}
+
+async function api(options: { trust?: boolean } = {}) {
+  const requests: HttpInfo[] = [];
+  const cluster = await testCluster([Api], {
+    config: { http: { host: '127.0.0.1', port: 0, trustTraceHeader: options.trust ?? false } },
+    plugins: [{ onHttpRequest: (i) => void requests.push(i) }],
+  });
+  return { cluster, url: cluster.instances[0]!.httpUrl!, requests };
+}
+
+describe('the HTTP entrypoint', () => {
+  it('serves path parameters, query strings and JSON bodies, with X-Trace-Id on every response', async () => {
+    const { cluster, url, requests } = await api();
+    await using _ = cluster;
+    const got = await fetch(`${url}/get/42?q=x%20y`);
+    expect(await got.json()).toEqual({ value: '42', q: 'x y' });
+    expect(got.headers.get('x-trace-id')).toMatch(/^[0-9a-f]{32}$/);
+    const posted = await fetch(`${url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":[1]}',
+    });
+    expect(posted.status).toBe(201);
+    expect(posted.headers.get('x-echo')).toBe('1');
+    expect(await posted.json()).toEqual({ body: { a: [1] } });
+    expect(requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'GET /get/42 200',
+      'POST /echo 201',
+    ]);
+  });
+
+  it('answers a throwing handler with 500 and logs the error with its trace id', async () => {
+    const { cluster, url } = await api();
+    await using _ = cluster;
+    const res = await fetch(`${url}/boom`);
+    expect(res.status).toBe(500);
+    const traceId = res.headers.get('x-trace-id');
+    expect(await res.json()).toEqual({ error: 'internal server error', status: 500, traceId });
+    const logged = cluster.logs.find((r) => r.level === 'error' && r.msg.includes('handler bug'));
+    expect(logged?.traceId).toBe(traceId);
+    expect((await fetch(`${url}/teapot`)).status).toBe(418);
+  });
+
+  it('answers malformed requests with a 4xx that says why', async () => {
+    const { cluster, url } = await api();
+    await using _ = cluster;
+    const badJson = await fetch(`${url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{oops',
+    });
+    expect(badJson.status).toBe(400);
+    expect(((await badJson.json()) as { error: string }).error).toMatch(/^malformed JSON body: /);
+    const tooBig = await fetch(`${url}/echo`, {
+      method: 'POST',
+      body: 'x'.repeat(1024 * 1024 + 1),
+    });
+    expect(tooBig.status).toBe(413);
+    expect((await fetch(`${url}/nowhere`)).status).toBe(404);
+    const wrong = await fetch(`${url}/echo`);
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+  });
+
+  it('honours an incoming X-Trace-Id only when configured to', async () => {
+    const plain = await api();
+    await using _a = plain.cluster;
+    const ignored = await fetch(`${plain.url}/trace`, {
+      headers: { 'x-trace-id': 'from-outside' },
+    });
+    expect(await ignored.text()).not.toBe('from-outside');
+    const trusting = await api({ trust: true });
+    await using _b = trusting.cluster;
+    const kept = await fetch(`${trusting.url}/trace`, {
+      headers: { 'x-trace-id': 'from-outside' },
+    });
+    expect(await kept.text()).toBe('from-outside');
+    expect(kept.headers.get('x-trace-id')).toBe('from-outside');
+  });
+});
