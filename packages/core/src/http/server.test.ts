@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { http } from '../decorators.js';
-import type { HttpInfo } from '../hooks.js';
+import type { HttpRequestInfo as HttpInfo } from '../hooks.js';
 import { Service } from '../service.js';
 import { testCluster } from '../testing/index.js';
 import { HttpError, type HttpRequest, type HttpResponse } from './types.js';
