@@ -20,7 +20,11 @@ export interface LogStreamOptions {
  * one JSON object a line. Plain TCP rather than a ZeroMQ PUB socket: it
  * needs no native module and lets the stream see each subscriber's queue,
  * so a slow or stalled one loses records instead of growing the instance's
- * memory. With no subscriber a record costs one size check.
+ * memory. With no subscriber a record costs one size check. A subscriber
+ * may also send `{"op":"metrics","id":1}` or `{"op":"recent_logs","id":1,
+ * "traceId":"..."}` (one JSON line) and gets `{"op":"reply","id":1,
+ * "result":...}` among the records: how `svc top` and `svc tail --trace`
+ * reach one given instance when RPC goes through a broker.
  *
  * It is a {@link LogSink} (the instance's logger writes to it) and an
  * {@link InstanceExtension} (the instance starts it and registers its
