@@ -11,8 +11,10 @@ const modules = [
   './scenarios/rpc-net.mjs',
   './scenarios/rpc-zmq.mjs',
   './scenarios/rpc-amqp.mjs',
-  './scenarios/events-amqp.mjs',
+  './scenarios/events.mjs',
   './scenarios/http-rpc.mjs',
+  './scenarios/idle-rss.mjs',
+  './scenarios/node.mjs',
   './scenarios/runtime.mjs',
 ];
 
@@ -60,7 +62,16 @@ const num = (v, digits = 0) =>
     : '—';
 const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(v < 10 ? 2 : 1)}` : '—');
 const table = [
-  ['scenario', 'svc', 'baseline', 'baseline figure', 'ratio', 'svc p50/p99 ms', 'base p50/p99 ms'],
+  [
+    'scenario',
+    'svc',
+    'baseline',
+    'baseline figure',
+    'ratio',
+    'svc p50/p99 ms',
+    'base p50/p99 ms',
+    'CPU µs/call svc : base',
+  ],
   ...rows.map((r) => [
     r.scenario,
     `${num(r.svc.rate)} ${r.unit}`,
@@ -71,6 +82,9 @@ const table = [
       : `${num(r.svc.rate / r.baseline.rate, 2)}x`,
     Number.isFinite(r.svc.p50) ? `${ms(r.svc.p50)} / ${ms(r.svc.p99)}` : '',
     Number.isFinite(r.baseline.p50) ? `${ms(r.baseline.p50)} / ${ms(r.baseline.p99)}` : '',
+    Number.isFinite(r.svc.cpuUs) && Number.isFinite(r.baseline.cpuUs)
+      ? `${num(r.svc.cpuUs, 1)} : ${num(r.baseline.cpuUs, 1)}`
+      : '',
   ]),
 ];
 const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));

@@ -5,6 +5,15 @@ import { performance } from 'node:perf_hooks';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Calls completed by this process since it started, warm-up included: the
+// runner divides a server's CPU time over the whole run by it.
+let completed = 0;
+
+/** Counts calls made outside closedLoop (autocannon runs). */
+export function addCalls(n) {
+  completed += n;
+}
+
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -32,6 +41,7 @@ export async function closedLoop(call, { inflight, warmupMs, windowMs, windows }
         return;
       }
       latencies.push(performance.now() - t0);
+      completed++;
     }
   };
   const workers = Array.from({ length: inflight }, worker);
@@ -73,6 +83,6 @@ export function clientConfig() {
 
 /** Prints the result line the runner reads, then exits. */
 export function report(result) {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...result, calls: completed })}\n`);
   process.exit(0);
 }

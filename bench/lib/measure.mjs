@@ -1,6 +1,6 @@
 // One contender = a server script and a client script. A figure is the
 // median over several runs (fresh processes each) of several windows each.
-import { freePort, runClient, start } from './proc.mjs';
+import { cpuTimeUs, freePort, runClient, start } from './proc.mjs';
 
 export const settings = {
   runs: Number(process.env.BENCH_RUNS ?? 3),
@@ -22,6 +22,7 @@ export function summarize(windows) {
     rate: median(windows.map((w) => w.rate)),
     p50: median(windows.map((w) => w.p50)),
     p99: median(windows.map((w) => w.p99)),
+    cpuUs: median(windows.map((w) => w.cpuUs)),
   };
 }
 
@@ -37,6 +38,7 @@ export function rpcContender(name, { server, client, url }) {
       const ports = [await freePort(), await freePort()];
       const srv = server ? await start(...server(ports)) : null;
       try {
+        const cpu0 = srv ? cpuTimeUs(srv.pid) : 0;
         const result = await runClient(client, {
           address: srv?.value.address,
           peerPort: ports[1],
@@ -46,7 +48,7 @@ export function rpcContender(name, { server, client, url }) {
           windowMs: settings.windowMs,
           windows: settings.windows,
         });
-        return result.windows;
+        return withServerCpu(result, srv ? cpuTimeUs(srv.pid) - cpu0 : 0);
       } finally {
         await srv?.stop();
       }
@@ -64,4 +66,15 @@ export async function interleave(contenders, arg) {
     for (const [i, c] of contenders.entries()) windows[i].push(...(await c.once(arg)));
   }
   return windows.map(summarize);
+}
+
+/**
+ * Adds the servers' CPU time per call (over the whole run, warm-up
+ * included) to each window's client CPU per call: the cost of one call on
+ * every process of a side. Unlike a rate it hardly moves when other work
+ * shares the machine.
+ */
+export function withServerCpu(result, serverCpuUs) {
+  const perCall = serverCpuUs / result.calls;
+  return result.windows.map((w) => ({ ...w, cpuUs: w.cpuUs + perCall }));
 }

@@ -1,6 +1,7 @@
 // Starting and stopping the processes of one measurement. Every child is
 // killed when the measurement ends, and when the runner itself exits.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +54,7 @@ export async function start(script, args = [], timeoutMs = 20_000) {
     }
     children.delete(child);
   };
-  return { value: JSON.parse(line), stop, exited };
+  return { value: JSON.parse(line), stop, exited, pid: child.pid };
 }
 
 /** Runs a client script to completion and returns its JSON result line. */
@@ -74,4 +75,15 @@ export async function freePort() {
   const { port } = server.address();
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/** CPU time (user + system) a live process has used so far, in µs; NaN where /proc is missing. */
+export function cpuTimeUs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime, in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
 }

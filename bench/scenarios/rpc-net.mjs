@@ -1,10 +1,16 @@
-// Direct RPC on svc's `net` transport against raw node:net and Moleculer's TCP transporter.
+// Direct RPC on `net`: svc's transport driven through its RpcTransport
+// interface, and the whole runtime (ClusterClient → Instance → container),
+// against raw node:net and Moleculer's TCP transporter (a whole broker too).
 import { interleave, rpcContender } from '../lib/measure.mjs';
 
-const svcNet = rpcContender('svc net', {
+const svcNet = rpcContender('svc net transport', {
   server: () => ['svc/rpc-server.mjs', ['net']],
   client: 'svc/rpc-client.mjs',
   url: 'net',
+});
+const svcRuntime = rpcContender('svc runtime', {
+  server: () => ['svc/runtime-server.mjs', ['Greeter']],
+  client: 'svc/runtime-client.mjs',
 });
 const rawNet = rpcContender('raw net+msgpack', {
   server: () => ['baselines/raw-net-server.mjs', []],
@@ -15,17 +21,26 @@ const moleculer = rpcContender('Moleculer TCP', {
   client: 'baselines/moleculer-client.mjs',
 });
 
-function rows(inflight, [svc, raw, mol]) {
-  const scenario = `RPC net, ${inflight} in flight`;
-  return [
-    { scenario, unit: 'req/s', svc, baseline: { name: rawNet.name, ...raw } },
-    { scenario, unit: 'req/s', svc, baseline: { name: moleculer.name, ...mol } },
-  ];
-}
-
 export default [1, 100].map((inflight) => ({
   name: `RPC net, ${inflight} in flight`,
   async run() {
-    return { rows: rows(inflight, await interleave([svcNet, rawNet, moleculer], inflight)) };
+    const [net, runtime, raw, mol] = await interleave(
+      [svcNet, svcRuntime, rawNet, moleculer],
+      inflight,
+    );
+    const row = (what, svc, name, baseline) => ({
+      scenario: `RPC ${what}, ${inflight} in flight`,
+      unit: 'req/s',
+      svc,
+      baseline: { name, ...baseline },
+    });
+    return {
+      rows: [
+        row('net transport', net, rawNet.name, raw),
+        row('net transport', net, moleculer.name, mol),
+        row('end to end', runtime, moleculer.name, mol),
+        row('end to end', runtime, rawNet.name, raw),
+      ],
+    };
   },
 }));

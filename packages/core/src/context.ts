@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { CallHeaders } from './context-headers.js';
 
 /** Nameko keeps the caller's stack plus its own entry, at most this many (parent_calls_tracked + 1). */
@@ -50,7 +50,10 @@ export class WorkerContext {
 
 /** A new trace id: 32 hex characters, as lymph's. */
 export function newTraceId(): string {
-  return randomBytes(16).toString('hex');
+  // randomUUID draws from a cached pool of entropy; randomBytes(16) asked
+  // the system for fresh bytes on every call and was a tenth of a client's
+  // CPU time at high call rates. 32 hex characters either way (122 random bits).
+  return randomUUID().replaceAll('-', '');
 }
 
 const storage = new AsyncLocalStorage<WorkerContext>();
