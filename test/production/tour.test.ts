@@ -62,7 +62,7 @@ describe('the tour on RabbitMQ and ZooKeeper', () => {
       stdout: "'Hi, Rabbit!'\n",
     });
     expect((await run(['inspect', 'Greeting'])).stdout).toContain('rpc Greeting.greet(name)');
-    await expect.poll(() => heard(listen, 'Rabbit').length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => heard(listen, 'Rabbit').length, { timeout: 15_000 }).toBe(1);
   });
 
   it('carries the trace id from HTTP through RPC and the event', async () => {
@@ -70,7 +70,7 @@ describe('the tour on RabbitMQ and ZooKeeper', () => {
     expect(await res.text()).toBe('Hi, Traced!');
     const traceId = res.headers.get('x-trace-id');
     await expect
-      .poll(() => heard(listen, 'Traced').map((l) => l.traceId), { timeout: 5000 })
+      .poll(() => heard(listen, 'Traced').map((l) => l.traceId), { timeout: 15_000 })
       .toEqual([traceId]);
     expect(
       greeting.flatMap((p) => p.logs()).find((l) => l.msg === 'Saying hi to Traced')?.traceId,
@@ -80,7 +80,7 @@ describe('the tour on RabbitMQ and ZooKeeper', () => {
   it('delivers a delayed event after its delay', async () => {
     const sent = Date.now();
     expect((await run(['emit', 'greeted', '{"name": "Later"}', '--delay', '1500'])).code).toBe(0);
-    await expect.poll(() => heard(listen, 'Later').length, { timeout: 8000 }).toBe(1);
+    await expect.poll(() => heard(listen, 'Later').length, { timeout: 15_000 }).toBe(1);
     expect(heard(listen, 'Later')[0]!.time - sent).toBeGreaterThanOrEqual(1400);
   });
 
@@ -89,6 +89,6 @@ describe('the tour on RabbitMQ and ZooKeeper', () => {
     for (const p of listen) expect((await p.exited).code).toBe(0);
     expect((await run(['emit', 'greeted', '{"name": "Durable"}'])).code).toBe(0);
     const back = await start('conf/listen.yml');
-    await expect.poll(() => heard([back], 'Durable').length, { timeout: 8000 }).toBe(1);
+    await expect.poll(() => heard([back], 'Durable').length, { timeout: 15_000 }).toBe(1);
   });
 });
