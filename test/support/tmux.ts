@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 
 /**
  * A real terminal for a test: a detached tmux session on a socket of its
@@ -8,6 +9,7 @@ import { randomBytes } from 'node:crypto';
  */
 export class Tmux {
   readonly socket = `svc-test-${randomBytes(4).toString('hex')}`;
+  #socketPath: string | undefined;
 
   constructor() {
     try {
@@ -36,6 +38,7 @@ export class Tmux {
       options.cwd,
       command,
     ]);
+    this.#socketPath = this.#tmux(['display-message', '-p', '#{socket_path}']).trim();
   }
 
   /** Types keys (tmux key names such as `Tab`, `Enter`, `C-c`, or literal text with `literal`). */
@@ -68,11 +71,13 @@ export class Tmux {
     }
   }
 
+  /** Ends the tmux server and what runs in it, and removes its socket file. */
   kill(): void {
     try {
       this.#tmux(['kill-server']);
     } catch {
       // Already gone.
     }
+    if (this.#socketPath) rmSync(this.#socketPath, { force: true });
   }
 }

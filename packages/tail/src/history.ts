@@ -1,4 +1,5 @@
 import type { ClusterClient, InstanceRecord, LogRecord } from '@svc/core';
+import { queryLogStream } from './query.js';
 import { toRecord } from './records.js';
 
 export interface HistoryOptions {
@@ -34,7 +35,7 @@ export async function traceHistory(
   for (const r of await client.backends.registry.list()) {
     if (r.service.startsWith('svc-cli-')) continue;
     if (wanted.size > 0 && !wanted.has(r.service)) continue;
-    if (typeof r.endpoints['rpc'] !== 'string') continue;
+    if (typeof r.endpoints['rpc'] !== 'string' && typeof r.endpoints['logs'] !== 'string') continue;
     services.set(r.id, (services.get(r.id) ?? new Set()).add(r.service));
     if (!instances.has(r.id)) instances.set(r.id, r);
   }
@@ -43,12 +44,14 @@ export async function traceHistory(
   const batches = await Promise.all(
     [...instances.values()].map(async (r) => {
       try {
-        const got = await client.call(
-          r.service,
-          'svc.recent_logs',
-          exact ? { traceId: options.trace } : {},
-          { address: r.endpoints['rpc']!, timeout: options.timeout ?? 3000 },
-        );
+        const params = exact ? { traceId: options.trace } : {};
+        const timeout = options.timeout ?? 3000;
+        const rpc = r.endpoints['rpc'];
+        // Without an RPC address (AMQP RPC), the instance's log stream answers the same question.
+        const got =
+          rpc !== undefined
+            ? await client.call(r.service, 'svc.recent_logs', params, { address: rpc, timeout })
+            : await queryLogStream(r.endpoints['logs']!, 'recent_logs', params, timeout);
         if (!Array.isArray(got)) return [];
         const out: LogRecord[] = [];
         for (const item of got) {

@@ -1,6 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Instance, InstanceExtension, LogRecord, LogSink } from '@svc/core';
-import { safeJson } from '@svc/core';
+import { parseJsonSafe, safeJson } from '@svc/core';
+
+/** Longest request line a subscriber may send (`{"op":"metrics"}`); a longer one closes it. */
+const MAX_REQUEST_BYTES = 4096;
 
 export interface LogStreamOptions {
   /** address to bind (default: the instance's `bind_host`, else 127.0.0.1) */
@@ -17,7 +20,11 @@ export interface LogStreamOptions {
  * one JSON object a line. Plain TCP rather than a ZeroMQ PUB socket: it
  * needs no native module and lets the stream see each subscriber's queue,
  * so a slow or stalled one loses records instead of growing the instance's
- * memory. With no subscriber a record costs one size check.
+ * memory. With no subscriber a record costs one size check. A subscriber
+ * may also send `{"op":"metrics","id":1}` or `{"op":"recent_logs","id":1,
+ * "traceId":"..."}` (one JSON line) and gets `{"op":"reply","id":1,
+ * "result":...}` among the records: how `svc top` and `svc tail --trace`
+ * reach one given instance when RPC goes through a broker.
  *
  * It is a {@link LogSink} (the instance's logger writes to it) and an
  * {@link InstanceExtension} (the instance starts it and registers its
@@ -28,6 +35,7 @@ export class LogStream implements LogSink, InstanceExtension {
   readonly #maxQueued: number;
   readonly #maxRecord: number;
   readonly #host: string | undefined;
+  #instance: Instance | undefined;
   #server: Server | undefined;
   /** records not sent to a subscriber because its queue was full */
   dropped = 0;
@@ -74,6 +82,7 @@ export class LogStream implements LogSink, InstanceExtension {
   }
 
   async start(instance?: Instance): Promise<Record<string, string>> {
+    this.#instance = instance;
     const host = this.#host ?? instance?.config.bindHost ?? '127.0.0.1';
     const server = createServer((socket) => this.#accept(socket));
     this.#server = server;
@@ -96,10 +105,48 @@ export class LogStream implements LogSink, InstanceExtension {
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
     this.#clients.add(socket);
-    // Subscribers have nothing to say: whatever they send is read and discarded.
-    socket.on('data', () => {});
+    // A subscriber may ask for the instance's metrics or recent records, one JSON line each
+    // (what top and tail --trace use when the RPC transport cannot address one instance).
+    let pending = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        this.#answer(socket, line);
+      }
+      if (pending.length > MAX_REQUEST_BYTES) socket.destroy();
+    });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.#clients.delete(socket));
+  }
+
+  #answer(socket: Socket, line: string): void {
+    let request: unknown;
+    try {
+      request = parseJsonSafe(line);
+    } catch {
+      return;
+    }
+    if (typeof request !== 'object' || request === null) return;
+    const { op, id, traceId, limit } = request as Record<string, unknown>;
+    const instance = this.#instance;
+    if (!instance || (typeof id !== 'number' && typeof id !== 'string')) return;
+    let result: unknown;
+    if (op === 'metrics') result = { instance: instance.id, ...instance.metrics.snapshot() };
+    else if (op === 'recent_logs')
+      result = instance.ring.recent({
+        ...(typeof traceId === 'string' ? { traceId } : {}),
+        ...(typeof limit === 'number' && limit > 0 ? { limit } : {}),
+      });
+    else result = { error: `unknown op` };
+    try {
+      socket.write(`${safeJson({ op: 'reply', id, result })}\n`);
+    } catch {
+      socket.destroy();
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,7 @@
 import { ClusterClient, type LogRecord } from '@svc/core';
 import { describe, expect, it } from 'vitest';
 import { LogFollower } from './follow.js';
+import { queryLogStream } from './query.js';
 import { runTail } from './tail.js';
 import { Greeting, startTour } from './tour.fixture.js';
 
@@ -174,5 +175,27 @@ describe('runTail', () => {
       expect.stringMatching(/^following Greeting\/[0-9a-f]{8}$/),
       'no instance of Nobody yet; waiting for one',
     ]);
+  });
+
+  it('answers metrics and recent records over the log stream, for transports that cannot address an instance', async () => {
+    await using tour = await startTour();
+    const greeting = tour.instances[0]!;
+    const client = new ClusterClient(tour.hub.connect(), { name: 'test' });
+    await client.rpc.Greeting!.greet!({ name: 'Q' });
+    const endpoint = greeting.endpoints['logs']!;
+    const metrics = (await queryLogStream(endpoint, 'metrics')) as {
+      instance: string;
+      entrypoints: Array<{ name: string; calls: number }>;
+    };
+    expect(metrics.instance).toBe(greeting.id);
+    expect(metrics.entrypoints).toContainEqual(
+      expect.objectContaining({ name: 'Greeting.greet', calls: 1 }),
+    );
+    const [said] = greeting.ring.recent().filter((r) => r.msg === 'Saying hi to Q');
+    const recent = (await queryLogStream(endpoint, 'recent_logs', {
+      traceId: said!.traceId!,
+    })) as Array<{ msg: string }>;
+    expect(recent.map((r) => r.msg)).toEqual(['Saying hi to Q', 'rpc Greeting.greet ok']);
+    await expect(queryLogStream('nonsense', 'metrics')).rejects.toThrow('not a log stream address');
   });
 });

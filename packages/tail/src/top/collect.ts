@@ -1,4 +1,5 @@
 import type { ClusterClient, InstanceRecord, MetricsSnapshot } from '@svc/core';
+import { queryLogStream } from '../query.js';
 
 /** One row of the instance view. */
 export interface InstanceRow {
@@ -77,7 +78,8 @@ export class MetricsCollector {
     for (const r of await this.#client.backends.registry.list()) {
       if (r.service.startsWith('svc-cli-')) continue;
       if (this.#services.size > 0 && !this.#services.has(r.service)) continue;
-      if (typeof r.endpoints['rpc'] !== 'string') continue;
+      if (typeof r.endpoints['rpc'] !== 'string' && typeof r.endpoints['logs'] !== 'string')
+        continue;
       const seen = byId.get(r.id);
       if (seen) seen.services.push(r.service);
       else byId.set(r.id, { record: r, services: [r.service] });
@@ -87,12 +89,17 @@ export class MetricsCollector {
     await Promise.all(
       [...byId].map(async ([id, { record, services }]) => {
         try {
-          const snapshot = (await this.#client.call(
-            record.service,
-            'svc.get_metrics',
-            {},
-            { address: record.endpoints['rpc']!, timeout: this.#timeout },
-          )) as MetricsSnapshot;
+          const rpc = record.endpoints['rpc'];
+          const snapshot = (
+            rpc !== undefined
+              ? await this.#client.call(
+                  record.service,
+                  'svc.get_metrics',
+                  {},
+                  { address: rpc, timeout: this.#timeout },
+                )
+              : await queryLogStream(record.endpoints['logs']!, 'metrics', {}, this.#timeout)
+          ) as MetricsSnapshot;
           if (!isSnapshot(snapshot)) throw new Error('answered with something that is not metrics');
           readings.set(id, { snapshot, services: services.sort() });
         } catch (err) {

@@ -1,0 +1,56 @@
+import { connect } from 'node:net';
+import { parseJsonSafe } from '@svc/core';
+import { parseTcpEndpoint } from './follow.js';
+
+/** Longest reply line accepted (a ring of 2000 records). */
+const MAX_REPLY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Asks one instance, over its log stream, for `metrics` or `recent_logs`:
+ * the way to reach one given instance when the RPC transport cannot
+ * address it (AMQP RPC goes to any instance of a service).
+ */
+export function queryLogStream(
+  endpoint: string,
+  op: 'metrics' | 'recent_logs',
+  params: { traceId?: string; limit?: number } = {},
+  timeoutMs = 3000,
+): Promise<unknown> {
+  const target = parseTcpEndpoint(endpoint);
+  if (!target) return Promise.reject(new Error(`not a log stream address: ${endpoint}`));
+  return new Promise((resolve, reject) => {
+    const socket = connect(target);
+    let buffer = '';
+    const done = (err: Error | undefined, value?: unknown) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const timer = setTimeout(
+      () => done(new Error(`${endpoint} did not answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`${JSON.stringify({ op, id: 1, ...params })}\n`));
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        // Log records stream on the same connection; only the reply matters here.
+        if (!line.startsWith('{"op":"reply"')) continue;
+        try {
+          const reply = parseJsonSafe(line) as { id?: unknown; result?: unknown };
+          if (reply.id === 1) return done(undefined, reply.result);
+        } catch {
+          return done(new Error(`${endpoint} sent a malformed reply`));
+        }
+      }
+      if (buffer.length > MAX_REPLY_BYTES) done(new Error(`${endpoint} sent an oversized line`));
+    });
+    socket.on('error', (err) => done(err));
+    socket.on('close', () => done(new Error(`${endpoint} closed the connection`)));
+  });
+}
