@@ -1,40 +1,10 @@
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { createServer, Socket, type Server } from 'node:net';
-import type { Logger } from '../../packages/core/src/index.js';
+
+export { CaptureLogger as MemoryLogger } from '../../packages/core/src/testing/capture-log.js';
 
 /** The shared RabbitMQ every AMQP test talks to. */
 export const AMQP_URL = process.env['SVC_TEST_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672/';
-
-type LogEntry = { level: string; msg: string; fields: Record<string, unknown> };
-
-/** A logger that keeps records for assertions (and prints nothing). */
-export class MemoryLogger implements Logger {
-  readonly records: LogEntry[];
-  readonly #fields: Record<string, unknown>;
-
-  constructor(records: LogEntry[] = [], fields: Record<string, unknown> = {}) {
-    this.records = records;
-    this.#fields = fields;
-  }
-  #add(level: string, msg: string, fields?: Record<string, unknown>): void {
-    this.records.push({ level, msg, fields: { ...this.#fields, ...fields } });
-  }
-  debug(msg: string, fields?: Record<string, unknown>): void {
-    this.#add('debug', msg, fields);
-  }
-  info(msg: string, fields?: Record<string, unknown>): void {
-    this.#add('info', msg, fields);
-  }
-  warn(msg: string, fields?: Record<string, unknown>): void {
-    this.#add('warn', msg, fields);
-  }
-  error(msg: string, fields?: Record<string, unknown>): void {
-    this.#add('error', msg, fields);
-  }
-  child(fields: Record<string, unknown>): Logger {
-    return new MemoryLogger(this.records, { ...this.#fields, ...fields });
-  }
-}
 
 /**
  * A raw amqplib connection for wire tests and clean-up; fails loudly when

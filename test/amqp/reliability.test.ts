@@ -127,7 +127,7 @@ describe('AMQP events: failures end in the dead-letter queue, never in a loop', 
     expect(await eventually(async () => (await count(`${queue}.dead`)) === 2)).toBe(true);
     expect(await eventually(() => got.length === 1)).toBe(true);
     expect(got).toEqual([{ n: 3 }]);
-    const warnings = log.records.filter((r) => r.level === 'warn' && r.fields['queue'] === queue);
+    const warnings = log.records.filter((r) => r.level === 'warn' && r['queue'] === queue);
     expect(warnings).toHaveLength(2);
     const dead = await drain(`${queue}.dead`);
     expect(dead.map((m) => m.content.toString()).sort()).toEqual(['hello', '{"n": ']);

@@ -236,9 +236,9 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
     expect(String(deadMsg.properties.headers?.['x-svc-dead-reason'])).toContain('reply_to');
     // of all these, the handler ran only for the well-formed one without a correlation id
     expect(seen.length - before).toBe(1);
-    expect(
-      log.records.some((r) => r.level === 'warn' && r.fields['queue'] === `rpc-${service}`),
-    ).toBe(true);
+    expect(log.records.some((r) => r.level === 'warn' && r['queue'] === `rpc-${service}`)).toBe(
+      true,
+    );
     // still serving, and nothing left behind in the service queue
     const ok = bodyOf(await replyTo(await request('greet', '{"args": ["again"], "kwargs": {}}')));
     expect(ok).toEqual({ result: 'Hello, again!', error: null });

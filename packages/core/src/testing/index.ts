@@ -1,4 +1,5 @@
 export { MemoryHub } from './hub.js';
+export { CaptureLogger } from './capture-log.js';
 export {
   fake,
   workerFactory,
