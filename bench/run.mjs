@@ -15,7 +15,7 @@ const modules = [
   './scenarios/http-rpc.mjs',
   './scenarios/idle-rss.mjs',
   './scenarios/node.mjs',
-  './scenarios/runtime.mjs',
+  './scenarios/tail-latency.mjs',
 ];
 
 const coreDist = fileURLToPath(new URL('../packages/core/dist/index.js', import.meta.url));
