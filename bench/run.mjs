@@ -78,7 +78,10 @@ const table = [
     r.baseline.name,
     `${num(r.baseline.rate)} ${r.unit}`,
     r.lowerIsBetter
-      ? `${num(r.baseline.rate / r.svc.rate, 2)}x`
+      ? r.svc.rate > 0
+        ? `${num(r.baseline.rate / r.svc.rate, 2)}x`
+        : // under the clock's resolution (1 ms for log records): better than the baseline by more than it
+          `>${num(r.baseline.rate, 0)}x`
       : `${num(r.svc.rate / r.baseline.rate, 2)}x`,
     Number.isFinite(r.svc.p50) ? `${ms(r.svc.p50)} / ${ms(r.svc.p99)}` : '',
     Number.isFinite(r.baseline.p50) ? `${ms(r.baseline.p50)} / ${ms(r.baseline.p99)}` : '',
