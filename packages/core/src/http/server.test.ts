@@ -53,7 +53,7 @@ describe('HTTP entrypoint requests', () => {
       headers: { 'content-type': 'text/plain' },
       body: new Blob(['hello']).stream(),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(await chunked.json()).toEqual({ body: 'hello' });
     expect((await fetch(`${base}/nowhere`)).status).toBe(404);
   });
