@@ -5,7 +5,15 @@ import process from 'node:process';
 import { MemoryRegistry, MemoryRegistryStore, createRpcTransport } from '@svc/core';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const ctx = { cluster: 'bench', bindHost: '127.0.0.1', log: silent, clientName: 'greeter' };
+// maxWorkers 200, as the runtime scenarios' services and the raw AMQP server's prefetch:
+// on AMQP it is the prefetch, and the default (10) would queue 100 calls in flight.
+const ctx = {
+  cluster: 'bench',
+  bindHost: '127.0.0.1',
+  log: silent,
+  clientName: 'greeter',
+  maxWorkers: 200,
+};
 const registry = new MemoryRegistry(new MemoryRegistryStore());
 const transport = await createRpcTransport(process.argv[2], registry, ctx);
 const endpoints = await transport.listen(['greeter'], async (req) => ({

@@ -353,4 +353,19 @@ describe('svc RPC client against a raw Nameko-shaped server', () => {
       message: 'Message missing `args` or `kwargs`',
     });
   });
+
+  it('fails a call to a service without a queue with UnknownServiceError (mandatory publish), not a timeout', async () => {
+    const client = transport();
+    await expect(
+      client.call(
+        {
+          service: `nobody_${Date.now()}`,
+          method: 'x',
+          params: {},
+          headers: { traceId: 't', callIdStack: [], data: {} },
+        },
+        { timeout: 30_000 },
+      ),
+    ).rejects.toMatchObject({ code: 'SVC_ERR_UNKNOWN_SERVICE' });
+  });
 });

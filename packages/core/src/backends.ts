@@ -19,6 +19,8 @@ export interface BackendContext {
   log: Logger;
   /** name of this process's client identity (service name, or `svc-cli`), for queue names */
   clientName: string;
+  /** workers per service (`max_workers`): what a queue-fed RPC server takes from the broker at once (AMQP prefetch, as Nameko) */
+  maxWorkers?: number;
 }
 
 /** Where to find each backend: names or URLs as written in config. */

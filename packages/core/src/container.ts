@@ -111,6 +111,7 @@ export class ServiceContainer {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #observers = new Set<WorkerObserver>();
   readonly #overrides = new Map<string, unknown>();
+  readonly #epNames = new Map<EntrypointMeta, string>();
   #active = 0;
   #lifecycle: Service | undefined;
   #description: ServiceDescription | undefined;
@@ -295,7 +296,9 @@ export class ServiceContainer {
         `${this.name} is ${this.state === 'stopping' ? 'stopping' : 'not running'}`,
       );
     }
-    await this.#acquire();
+    // A free slot is taken without an await; only a full container waits in line.
+    if (this.#active < this.options.maxWorkers) this.#active++;
+    else await this.#acquire();
     const ctx = new WorkerContext({
       service: this.name,
       method: ep.kind === 'rpc' ? ep.name : ep.method,
@@ -315,6 +318,10 @@ export class ServiceContainer {
   async #work(ep: EntrypointMeta, ctx: WorkerContext, args: unknown[]): Promise<unknown> {
     const started = performance.now();
     const pending: Promise<unknown>[] = [];
+    const hooks = this.options.hooks;
+    // Without providers or hooks there is nothing to await around the method:
+    // each skipped await is a turn of the microtask queue on every call.
+    const providers = this.providers.size > 0;
     let result: unknown;
     let error: unknown;
     let failed = false;
@@ -323,46 +330,61 @@ export class ServiceContainer {
         string,
         unknown
       >;
-      for (const p of this.providers.values()) await p.workerSetup(ctx);
-      for (const [attr, p] of this.providers) obj[attr] = await p.getDependency(ctx);
-      await this.options.hooks.run('onWorkerStart', ctx);
+      if (providers) {
+        for (const p of this.providers.values()) await p.workerSetup(ctx);
+        for (const [attr, p] of this.providers) obj[attr] = await p.getDependency(ctx);
+      }
+      if (hooks.has('onWorkerStart')) await hooks.run('onWorkerStart', ctx);
       const method = obj[ep.method] as (...a: unknown[]) => unknown;
-      result = await method.apply(obj, args);
+      result = method.apply(obj, args);
+      if (isThenable(result)) result = await result;
       if (pending.length > 0) await Promise.allSettled(pending);
     } catch (err) {
       error = err;
       failed = true;
     }
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-    for (const p of this.providers.values()) {
-      try {
-        await p.workerResult(ctx, result, error);
-      } catch (err) {
-        this.log.error(
-          `dependency ${p.attrName} failed in workerResult: ${(err as Error).message}`,
-        );
+    if (providers) {
+      for (const p of this.providers.values()) {
+        try {
+          await p.workerResult(ctx, result, error);
+        } catch (err) {
+          this.log.error(
+            `dependency ${p.attrName} failed in workerResult: ${(err as Error).message}`,
+          );
+        }
       }
     }
-    this.options.metrics.record(`${this.name}.${ctx.method}`, ep.kind, durationMs, failed);
+    this.options.metrics.record(this.#entrypointName(ep), ep.kind, durationMs, failed);
     this.#logOutcome(ep, ctx, durationMs, failed, error);
     for (const observe of this.#observers) observe({ ep, ctx, result, error, failed, durationMs });
-    if (failed && !this.#isExpected(ep, error)) await this.options.hooks.run('onError', error, ctx);
-    await this.options.hooks.run(
-      'onWorkerEnd',
-      ctx,
-      failed ? { error, durationMs } : { durationMs },
-    );
-    for (const p of this.providers.values()) {
-      try {
-        await p.workerTeardown(ctx);
-      } catch (err) {
-        this.log.error(
-          `dependency ${p.attrName} failed in workerTeardown: ${(err as Error).message}`,
-        );
+    if (failed && hooks.has('onError') && !this.#isExpected(ep, error))
+      await hooks.run('onError', error, ctx);
+    if (hooks.has('onWorkerEnd'))
+      await hooks.run('onWorkerEnd', ctx, failed ? { error, durationMs } : { durationMs });
+    if (providers) {
+      for (const p of this.providers.values()) {
+        try {
+          await p.workerTeardown(ctx);
+        } catch (err) {
+          this.log.error(
+            `dependency ${p.attrName} failed in workerTeardown: ${(err as Error).message}`,
+          );
+        }
       }
     }
     if (failed) throw error;
     return result;
+  }
+
+  /** `Service.method`, built once per entrypoint rather than on every call. */
+  #entrypointName(ep: EntrypointMeta): string {
+    let name = this.#epNames.get(ep);
+    if (name === undefined) {
+      name = `${this.name}.${ep.kind === 'rpc' ? ep.name : ep.method}`;
+      this.#epNames.set(ep, name);
+    }
+    return name;
   }
 
   #logOutcome(
@@ -525,4 +547,12 @@ export class ServiceContainer {
       );
     }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }

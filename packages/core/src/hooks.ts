@@ -43,6 +43,8 @@ export type HookName = (typeof HOOK_NAMES)[number];
 /** The plugins of an instance; hooks run in the order plugins were added, and a failing hook never breaks a call. */
 export class Hooks {
   readonly #plugins: Plugin[] = [];
+  // Hooks some plugin implements, so that callers skip the await when none does.
+  readonly #present = new Set<HookName>();
   #onHookError: (hook: string, err: unknown) => void = () => {};
 
   add(plugin: Plugin): void {
@@ -60,6 +62,12 @@ export class Hooks {
       }
     }
     this.#plugins.push(plugin);
+    for (const hook of HOOK_NAMES) if (typeof plugin[hook] === 'function') this.#present.add(hook);
+  }
+
+  /** Whether any plugin implements `hook` (the worker path skips awaiting hooks nobody has). */
+  has(hook: HookName): boolean {
+    return this.#present.has(hook);
   }
 
   /** Where a hook's own failure is reported (the instance logs it). */

@@ -117,6 +117,8 @@ export class Instance {
       bindHost: cfg.bindHost,
       log: this.log,
       clientName: cfg.interfaces[0]?.name ?? 'svc',
+      // The most any of its services runs at once: a smaller prefetch would idle workers.
+      maxWorkers: Math.max(cfg.maxWorkers, ...cfg.interfaces.map((i) => i.maxWorkers ?? 0)),
     };
     this.backends =
       this.#options.backends ??

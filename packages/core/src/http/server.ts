@@ -94,7 +94,7 @@ export class HttpEntrypointServer {
     let path = '/';
     let status = 500;
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = parseTarget(req.url ?? '/');
       path = url.pathname;
       const route = this.#router.match(method, path);
       if (!route) throw new HttpError(404, `no route for ${method} ${path}`);
@@ -135,7 +135,14 @@ export class HttpEntrypointServer {
         status,
         duration_ms: durationMs,
       });
-      await this.#options.hooks.run('onHttpRequest', { method, path, status, durationMs, traceId });
+      if (this.#options.hooks.has('onHttpRequest'))
+        await this.#options.hooks.run('onHttpRequest', {
+          method,
+          path,
+          status,
+          durationMs,
+          traceId,
+        });
     }
   }
 
@@ -178,7 +185,12 @@ export class HttpEntrypointServer {
 
   async #readBody(req: IncomingMessage): Promise<unknown> {
     const limit = this.#options.maxBodyBytes ?? 1024 * 1024;
-    const declared = Number(req.headers['content-length'] ?? 0);
+    const length = req.headers['content-length'];
+    // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3):
+    // nothing to wait for, and node discards the empty stream once the response ends.
+    if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))
+      return undefined;
+    const declared = Number(length ?? 0);
     if (declared > limit) throw new HttpError(413, `request body over ${limit} bytes`);
     const chunks: Buffer[] = [];
     let size = 0;
@@ -243,4 +255,18 @@ function sendValue(res: HttpResponse, value: unknown): void {
     res.send();
   } else if (typeof value === 'string' || Buffer.isBuffer(value)) res.send(value);
   else res.json(value);
+}
+
+/** Plain paths, the common case, which `new URL` would leave as they are. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/;
+
+/**
+ * The path and query of a request target. A plain path without a query
+ * skips `new URL` (a tenth of a request's CPU); anything else (query,
+ * percent-encoding, dot segments) goes through it for WHATWG normalisation.
+ */
+function parseTarget(target: string): { pathname: string; searchParams: URLSearchParams } {
+  if (target !== '' && PLAIN_PATH.test(target))
+    return { pathname: target, searchParams: new URLSearchParams() };
+  return new URL(target, 'http://localhost');
 }

@@ -1,6 +1,12 @@
-import { Packr } from 'msgpackr';
+// The `pack` entry is msgpackr without its optional native string extractor
+// (msgpackr-extract): 5 MB of resident memory in every process, for a gain
+// only on large string-heavy messages.
+import * as msgpackrPack from 'msgpackr/pack';
 import { DecodeError, SerializationError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type Serializer } from './serializer.js';
+
+// Its typings only re-export the main entry's, which TypeScript does not follow.
+const { Packr } = msgpackrPack as unknown as typeof import('msgpackr');
 
 /**
  * MessagePack through msgpackr, the format of every direct transport.

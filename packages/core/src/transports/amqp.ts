@@ -183,8 +183,16 @@ export class AmqpRpcTransport implements RpcTransport {
     if (this.#closing) throw new ConnectionLostError('the AMQP RPC transport is closed');
     const id = randomUUID();
     let timer: NodeJS.Timeout | undefined;
+    let answered = false;
     const reply = new Promise<RpcResponse>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, service: request.service });
+      this.#pending.set(id, {
+        resolve: (response) => {
+          answered = true;
+          resolve(response);
+        },
+        reject,
+        service: request.service,
+      });
       timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(
@@ -195,9 +203,34 @@ export class AmqpRpcTransport implements RpcTransport {
       }, options.timeout);
     });
     reply.catch(() => {});
+    const published = this.#publishRequest(id, request, options, () => answered);
+    published.catch(() => {});
     try {
-      await this.#ensureClient(options.timeout);
-      await publishConfirmed(this.#pub, Math.min(this.#waitMs, options.timeout), {
+      // A reply proves the request was routed and delivered, so it settles the
+      // call without waiting for the request's confirm, which the broker sends
+      // only once the server has acked (persistent message, durable queue).
+      // Until the reply comes, a failed or returned publish fails the call.
+      return await Promise.race([reply, published.then(() => reply)]);
+    } catch (err) {
+      this.#pending.delete(id);
+      this.#returned.delete(id);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #publishRequest(
+    id: string,
+    request: RpcRequest,
+    options: RpcCallOptions,
+    answered: () => boolean,
+  ): Promise<void> {
+    await this.#ensureClient(options.timeout);
+    await publishConfirmed(
+      this.#pub,
+      Math.min(this.#waitMs, options.timeout),
+      {
         exchange: RPC_EXCHANGE,
         routingKey: `${request.service}.${request.method}`,
         content: encodeRequest(request, this.#json),
@@ -211,22 +244,14 @@ export class AmqpRpcTransport implements RpcTransport {
           priority: 0,
           headers: encodeHeaders(request.headers),
         },
-      });
-      if (this.#returned.delete(id)) {
-        throw new UnknownServiceError(
-          `no service "${request.service}" listens on RabbitMQ (no queue ${rpcQueueName(request.service)})`,
-        );
-      }
-    } catch (err) {
-      clearTimeout(timer);
-      this.#pending.delete(id);
-      this.#returned.delete(id);
-      throw err;
-    }
-    try {
-      return await reply;
-    } finally {
-      clearTimeout(timer);
+      },
+      undefined,
+      answered,
+    );
+    if (this.#returned.delete(id)) {
+      throw new UnknownServiceError(
+        `no service "${request.service}" listens on RabbitMQ (no queue ${rpcQueueName(request.service)})`,
+      );
     }
   }
 

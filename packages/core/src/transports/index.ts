@@ -41,6 +41,7 @@ export async function createRpcTransport(
       return new AmqpRpcTransport(url, {
         log: ctx.log.child({ backend: 'rpc' }),
         clientName: ctx.clientName,
+        ...(ctx.maxWorkers === undefined ? {} : { prefetch: ctx.maxWorkers }),
       });
     }
     default:
