@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
-import { deadLetter, deadQueueName } from '../amqp/dead-letter.js';
+import { buryOrRequeue, InflightWork, safely } from '../amqp/consumer.js';
+import { deadQueueName } from '../amqp/dead-letter.js';
 import { decodeHeaders, encodeHeaders } from '../amqp/headers.js';
 import { DeclareCache, publishConfirmed } from '../amqp/publish.js';
 import { BackendError, UsageError } from '../errors.js';
@@ -87,9 +88,11 @@ export class AmqpEventTransport implements EventTransport {
   readonly #json = new JsonSerializer();
   readonly #declares = new DeclareCache();
   readonly #pub: ChannelSlot<ConfirmChannel>;
+  /** where given-up messages are copied to (`<queue>.dead`) */
+  readonly #deadLetters: Parameters<typeof buryOrRequeue>[0];
   readonly #sub: ChannelSlot<Channel>;
   readonly #subs: Subscription[] = [];
-  readonly #inflight = new Set<Promise<void>>();
+  readonly #inflight = new InflightWork();
   readonly #broadcastId = randomBytes(8).toString('hex');
   readonly #queues = new Set<string>();
   readonly #exchanges = new Set<string>();
@@ -105,6 +108,12 @@ export class AmqpEventTransport implements EventTransport {
       ? AmqpConnection.acquire(url, this.#log, options.connection)
       : new AmqpConnection(url, this.#log, options.connection);
     this.#pub = new ChannelSlot<ConfirmChannel>(this.#conn, this.#log, { confirm: true });
+    this.#deadLetters = {
+      slot: this.#pub,
+      declares: this.#declares,
+      waitMs: this.#waitMs,
+      log: this.#log,
+    };
     this.#sub = new ChannelSlot<Channel>(this.#conn, this.#log, {
       confirm: false,
       onOpen: async (ch) => {
@@ -232,8 +241,7 @@ export class AmqpEventTransport implements EventTransport {
     const job = this.#handle(ch, sub, msg).catch((err: Error) => {
       this.#log.error('event delivery failed', { queue: sub.queue, error: err.message });
     });
-    this.#inflight.add(job);
-    void job.finally(() => this.#inflight.delete(job));
+    this.#inflight.track(job);
   }
 
   async #handle(ch: Channel, sub: Subscription, msg: ConsumeMessage): Promise<void> {
@@ -288,19 +296,8 @@ export class AmqpEventTransport implements EventTransport {
     return this.#bury(ch, sub, msg, `undecodable: ${why}`);
   }
 
-  async #bury(ch: Channel, sub: Subscription, msg: ConsumeMessage, reason: string): Promise<void> {
-    try {
-      await deadLetter(this.#pub, this.#declares, this.#waitMs, sub.queue, msg, reason);
-      safely(() => ch.ack(msg));
-    } catch (err) {
-      this.#log.error('cannot dead-letter an event; the broker will deliver it again', {
-        queue: sub.queue,
-        error: (err as Error).message,
-      });
-      // not at once: a broker that refuses the copy must not be hammered
-      await new Promise((r) => setTimeout(r, 1000));
-      safely(() => ch.nack(msg, false, true));
-    }
+  #bury(ch: Channel, sub: Subscription, msg: ConsumeMessage, reason: string): Promise<void> {
+    return buryOrRequeue(this.#deadLetters, ch, sub.queue, msg, reason, 'an event');
   }
 
   async close(): Promise<void> {
@@ -314,28 +311,10 @@ export class AmqpEventTransport implements EventTransport {
         if (sub.consumer) await sub.consumer.channel.cancel(sub.consumer.tag);
       }),
     );
-    if (this.#inflight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.#inflight]),
-        new Promise((r) => {
-          timer = setTimeout(r, this.#drainMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.#inflight.drain(this.#drainMs);
     await this.#sub.close();
     await this.#pub.close();
     if (this.#shared) await this.#conn.release();
     else await this.#conn.close();
-  }
-}
-
-/** Acks and nacks on a channel that died meanwhile fail; the broker redelivers then. */
-function safely(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // the channel is gone: the broker requeues the unacked message itself
   }
 }

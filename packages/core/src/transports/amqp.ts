@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
-import { deadLetter, deadQueueName } from '../amqp/dead-letter.js';
+import { buryOrRequeue, InflightWork, safely } from '../amqp/consumer.js';
+import { deadQueueName } from '../amqp/dead-letter.js';
 import { encodeHeaders } from '../amqp/headers.js';
 import {
   JSON_TYPE,
@@ -80,12 +81,14 @@ export class AmqpRpcTransport implements RpcTransport {
   readonly #json = new JsonSerializer();
   readonly #declares = new DeclareCache();
   readonly #pub: ChannelSlot<ConfirmChannel>;
+  /** where given-up messages are copied to (`<queue>.dead`) */
+  readonly #deadLetters: Parameters<typeof buryOrRequeue>[0];
   readonly #sub: ChannelSlot<Channel>;
   readonly #replyId = randomUUID();
   readonly #replyQueue: string;
   readonly #pending = new Map<string, Pending>();
   readonly #returned = new Set<string>();
-  readonly #inflight = new Set<Promise<void>>();
+  readonly #inflight = new InflightWork();
   readonly #services: string[] = [];
   readonly #consumers: Array<{ channel: Channel; tag: string }> = [];
   #handler: RpcHandler | undefined;
@@ -113,6 +116,12 @@ export class AmqpRpcTransport implements RpcTransport {
         await ch.assertExchange(RPC_EXCHANGE, 'topic', { durable: true });
       },
     });
+    this.#deadLetters = {
+      slot: this.#pub,
+      declares: this.#declares,
+      waitMs: this.#waitMs,
+      log: this.#log,
+    };
     this.#sub = new ChannelSlot<Channel>(this.#conn, this.#log, {
       confirm: false,
       onOpen: (ch) => this.#setup(ch),
@@ -300,8 +309,7 @@ export class AmqpRpcTransport implements RpcTransport {
         error: err.message,
       });
     });
-    this.#inflight.add(job);
-    void job.finally(() => this.#inflight.delete(job));
+    this.#inflight.track(job);
   }
 
   async #serve(ch: Channel, service: string, msg: ConsumeMessage): Promise<void> {
@@ -375,18 +383,8 @@ export class AmqpRpcTransport implements RpcTransport {
     safely(() => ch.ack(msg));
   }
 
-  async #bury(ch: Channel, queue: string, msg: ConsumeMessage, reason: string): Promise<void> {
-    try {
-      await deadLetter(this.#pub, this.#declares, this.#waitMs, queue, msg, reason);
-      safely(() => ch.ack(msg));
-    } catch (err) {
-      this.#log.error('cannot dead-letter an RPC request; the broker will deliver it again', {
-        queue,
-        error: (err as Error).message,
-      });
-      await new Promise((r) => setTimeout(r, 1000));
-      safely(() => ch.nack(msg, false, true));
-    }
+  #bury(ch: Channel, queue: string, msg: ConsumeMessage, reason: string): Promise<void> {
+    return buryOrRequeue(this.#deadLetters, ch, queue, msg, reason, 'an RPC request');
   }
 
   async close(): Promise<void> {
@@ -397,29 +395,12 @@ export class AmqpRpcTransport implements RpcTransport {
       this.#pending.delete(id);
       p.reject(new ConnectionLostError('the AMQP RPC transport closed before the reply came'));
     }
-    if (this.#inflight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.#inflight]),
-        new Promise((r) => {
-          timer = setTimeout(r, this.#drainMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.#inflight.drain(this.#drainMs);
     const ch = this.#sub.current;
     if (this.#client && ch) await ch.deleteQueue(this.#replyQueue).catch(() => {});
     await this.#sub.close();
     await this.#pub.close();
     if (this.#shared) await this.#conn.release();
     else await this.#conn.close();
-  }
-}
-
-function safely(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // the channel is gone: the broker requeues the unacked message itself
   }
 }

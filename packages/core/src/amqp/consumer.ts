@@ -1,0 +1,76 @@
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Logger } from '../log/logger.js';
+import type { ChannelSlot } from './channel.js';
+import { deadLetter } from './dead-letter.js';
+import type { DeclareCache } from './publish.js';
+
+/** Acks and nacks on a channel that died meanwhile fail; the broker redelivers then. */
+export function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // the channel is gone: the broker requeues the unacked message itself
+  }
+}
+
+/**
+ * The messages a consumer is working on, so that closing can let them
+ * finish (and ack) for a while before the channel goes; whatever is still
+ * running then is redelivered by the broker.
+ */
+export class InflightWork {
+  readonly #jobs = new Set<Promise<void>>();
+
+  get size(): number {
+    return this.#jobs.size;
+  }
+
+  track(job: Promise<void>): void {
+    this.#jobs.add(job);
+    void job.finally(() => this.#jobs.delete(job));
+  }
+
+  /** Resolves when every job has settled, or after `ms`, whichever comes first. */
+  async drain(ms: number): Promise<void> {
+    if (this.#jobs.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#jobs]),
+      new Promise((r) => {
+        timer = setTimeout(r, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Moves a message its consumer gave up on into `<queue>.dead` and acks it;
+ * when the copy cannot be made, gives the message back to the broker after
+ * a pause (a broker that refuses the copy must not be hammered).
+ */
+export async function buryOrRequeue(
+  publisher: {
+    slot: ChannelSlot<ConfirmChannel>;
+    declares: DeclareCache;
+    waitMs: number;
+    log: Logger;
+  },
+  ch: Channel,
+  queue: string,
+  msg: ConsumeMessage,
+  reason: string,
+  what: string,
+): Promise<void> {
+  try {
+    await deadLetter(publisher.slot, publisher.declares, publisher.waitMs, queue, msg, reason);
+    safely(() => ch.ack(msg));
+  } catch (err) {
+    publisher.log.error(`cannot dead-letter ${what}; the broker will deliver it again`, {
+      queue,
+      error: (err as Error).message,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    safely(() => ch.nack(msg, false, true));
+  }
+}
