@@ -7,7 +7,11 @@ export default function list(program: Command): Command {
     .command('list')
     .description('List available commands')
     .action(() => {
-      const width = Math.max(...commands.map((c) => c.name.length));
-      for (const c of commands) out(`${c.name.padEnd(width + 2)}${c.summary}`);
+      const all = [
+        ...commands,
+        { name: 'help', summary: 'Display help information about a command' },
+      ];
+      const width = Math.max(...all.map((c) => c.name.length));
+      for (const c of all) out(`${c.name.padEnd(width + 2)}${c.summary}`);
     });
 }
