@@ -180,7 +180,12 @@ describe('the lymph tour with svc', () => {
       'discover',
       'inspect',
       'config',
+      'node',
       'list',
+      'tail',
+      'top',
+      'shell',
+      'help',
     ]) {
       expect(list.stdout).toMatch(new RegExp(`^${cmd}\\s+\\S`, 'm'));
     }
