@@ -34,84 +34,61 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024 / 1024).toFixed(2)}G`;
 }
 
+/** A left-aligned text column. */
+function text<R>(title: string, width: number, pick: (r: R) => string, show = pick): Column<R> {
+  return { title, width, align: 'left', value: pick, text: show };
+}
+
+/** A right-aligned number column, shown with `digits` decimals (or by `show`). */
+function num<R>(
+  title: string,
+  width: number,
+  pick: (r: R) => number | undefined,
+  show: number | ((r: R) => string) = 1,
+): Column<R> {
+  const render = typeof show === 'number' ? (r: R) => fixed(pick(r), show) : show;
+  return { title, width, align: 'right', value: pick, text: render };
+}
+
 export const INSTANCE_COLUMNS: readonly Column<InstanceRow>[] = [
-  { title: 'SERVICE', width: 18, align: 'left', value: (r) => r.service, text: (r) => r.service },
-  {
-    title: 'INSTANCE',
-    width: 10,
-    align: 'left',
-    value: (r) => r.instance,
-    text: (r) => r.instance.slice(0, 8),
-  },
-  { title: 'PID', width: 8, align: 'right', value: (r) => r.pid, text: (r) => String(r.pid) },
-  {
-    title: 'UPTIME',
-    width: 8,
-    align: 'right',
-    value: (r) => r.uptime,
-    text: (r) => formatUptime(r.uptime),
-  },
-  { title: 'CPU%', width: 7, align: 'right', value: (r) => r.cpu, text: (r) => fixed(r.cpu, 1) },
-  { title: 'RSS', width: 8, align: 'right', value: (r) => r.rss, text: (r) => formatBytes(r.rss) },
-  {
-    title: 'LAG ms',
-    width: 8,
-    align: 'right',
-    value: (r) => r.loopLag,
-    text: (r) => fixed(r.loopLag, 1),
-  },
-  {
-    title: 'CALLS/s',
-    width: 9,
-    align: 'right',
-    value: (r) => r.callsPerSec,
-    text: (r) => fixed(r.callsPerSec, 1),
-  },
-  {
-    title: 'ERR/s',
-    width: 7,
-    align: 'right',
-    value: (r) => r.errorsPerSec,
-    text: (r) => fixed(r.errorsPerSec, 1),
-  },
-  { title: 'P50 ms', width: 8, align: 'right', value: (r) => r.p50, text: (r) => fixed(r.p50, 1) },
-  { title: 'P99 ms', width: 8, align: 'right', value: (r) => r.p99, text: (r) => fixed(r.p99, 1) },
+  text('SERVICE', 18, (r) => r.service),
+  text(
+    'INSTANCE',
+    10,
+    (r) => r.instance,
+    (r) => r.instance.slice(0, 8),
+  ),
+  num('PID', 8, (r) => r.pid, 0),
+  num(
+    'UPTIME',
+    8,
+    (r) => r.uptime,
+    (r) => formatUptime(r.uptime),
+  ),
+  num('CPU%', 7, (r) => r.cpu),
+  num(
+    'RSS',
+    8,
+    (r) => r.rss,
+    (r) => formatBytes(r.rss),
+  ),
+  num('LAG ms', 8, (r) => r.loopLag),
+  num('CALLS/s', 9, (r) => r.callsPerSec),
+  num('ERR/s', 7, (r) => r.errorsPerSec),
+  num('P50 ms', 8, (r) => r.p50),
+  num('P99 ms', 8, (r) => r.p99),
 ];
 
 export const ENTRYPOINT_COLUMNS: readonly Column<EntrypointRow>[] = [
-  { title: 'ENTRYPOINT', width: 30, align: 'left', value: (r) => r.name, text: (r) => r.name },
-  { title: 'KIND', width: 6, align: 'left', value: (r) => r.kind, text: (r) => r.kind },
-  {
-    title: 'INST',
-    width: 5,
-    align: 'right',
-    value: (r) => r.instances,
-    text: (r) => String(r.instances),
-  },
-  {
-    title: 'CALLS/s',
-    width: 9,
-    align: 'right',
-    value: (r) => r.callsPerSec,
-    text: (r) => fixed(r.callsPerSec, 1),
-  },
-  {
-    title: 'ERR/s',
-    width: 7,
-    align: 'right',
-    value: (r) => r.errorsPerSec,
-    text: (r) => fixed(r.errorsPerSec, 1),
-  },
-  { title: 'CALLS', width: 9, align: 'right', value: (r) => r.calls, text: (r) => String(r.calls) },
-  {
-    title: 'ERRORS',
-    width: 8,
-    align: 'right',
-    value: (r) => r.errors,
-    text: (r) => String(r.errors),
-  },
-  { title: 'P50 ms', width: 8, align: 'right', value: (r) => r.p50, text: (r) => fixed(r.p50, 1) },
-  { title: 'P99 ms', width: 8, align: 'right', value: (r) => r.p99, text: (r) => fixed(r.p99, 1) },
+  text('ENTRYPOINT', 30, (r) => r.name),
+  text('KIND', 6, (r) => r.kind),
+  num('INST', 5, (r) => r.instances, 0),
+  num('CALLS/s', 9, (r) => r.callsPerSec),
+  num('ERR/s', 7, (r) => r.errorsPerSec),
+  num('CALLS', 9, (r) => r.calls, 0),
+  num('ERRORS', 8, (r) => r.errors, 0),
+  num('P50 ms', 8, (r) => r.p50),
+  num('P99 ms', 8, (r) => r.p99),
 ];
 
 export interface SortState {
