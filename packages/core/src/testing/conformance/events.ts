@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventMessage, EventTransport, SubscriptionSpec } from '../../events/transport.js';
 import type { Registry } from '../../registry/registry.js';
-import { eventually, makeRecord, sleep, uniqueName } from './util.js';
+import { closedAfterEach, eventually, makeRecord, sleep, uniqueName } from './util.js';
 
 /** One process's view of the cluster for events. */
 export interface EventPeer {
@@ -55,17 +55,12 @@ function event(type: string, body: unknown, source = 'Source'): EventMessage {
 /** The behaviour every EventTransport shares. */
 export function describeEventTransport(name: string, factory: EventFactory): void {
   describe(`EventTransport conformance: ${name}`, () => {
-    const peers: EventPeer[] = [];
-    const peer = async () => {
-      const p = await factory.create();
-      peers.push(p);
-      return p;
-    };
-    afterEach(async () => {
-      const all = peers.splice(0);
-      await Promise.allSettled(all.map((p) => p.events.close()));
-      await Promise.allSettled(all.map((p) => p.registry?.close() ?? Promise.resolve()));
-    });
+    const peer = closedAfterEach(
+      afterEach,
+      () => factory.create(),
+      (p) => p.events.close(),
+      (p) => p.registry?.close(),
+    );
 
     it('delivers an event with its type, source, body and headers', async () => {
       const sub = await peer();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InstanceRecord, Registry } from '../../registry/registry.js';
-import { eventually, makeRecord, uniqueName } from './util.js';
+import { closedAfterEach, eventually, makeRecord, uniqueName } from './util.js';
 
 export interface RegistryFactory {
   /** A new client of one shared cluster: two clients made by one factory see each other. */
@@ -13,15 +13,11 @@ export interface RegistryFactory {
  */
 export function describeRegistry(name: string, factory: RegistryFactory): void {
   describe(`Registry conformance: ${name}`, () => {
-    const open: Registry[] = [];
-    const client = async () => {
-      const r = await factory.create();
-      open.push(r);
-      return r;
-    };
-    afterEach(async () => {
-      await Promise.allSettled(open.splice(0).map((r) => r.close()));
-    });
+    const client = closedAfterEach(
+      afterEach,
+      () => factory.create(),
+      (r) => r.close(),
+    );
 
     it('finds a registered instance with every field it was given', async () => {
       const r = await client();

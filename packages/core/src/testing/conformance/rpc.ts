@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RpcTimeoutError, UnknownServiceError, type WireError } from '../../errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { RpcHandler, RpcRequest, RpcTransport } from '../../transports/transport.js';
-import { makeRecord, sleep, uniqueName } from './util.js';
+import { closedAfterEach, makeRecord, sleep, uniqueName } from './util.js';
 
 /** One process's view of the cluster: its RPC transport and, for direct transports, its registry. */
 export interface RpcPeer {
@@ -39,17 +39,12 @@ async function serve(
 /** The behaviour every RpcTransport shares. */
 export function describeRpcTransport(name: string, factory: RpcFactory): void {
   describe(`RpcTransport conformance: ${name}`, () => {
-    const peers: RpcPeer[] = [];
-    const peer = async () => {
-      const p = await factory.create();
-      peers.push(p);
-      return p;
-    };
-    afterEach(async () => {
-      const all = peers.splice(0);
-      await Promise.allSettled(all.map((p) => p.rpc.close()));
-      await Promise.allSettled(all.map((p) => p.registry?.close() ?? Promise.resolve()));
-    });
+    const peer = closedAfterEach(
+      afterEach,
+      () => factory.create(),
+      (p) => p.rpc.close(),
+      (p) => p.registry?.close(),
+    );
 
     it('carries params and headers to the server and the result back', async () => {
       const server = await peer();

@@ -39,3 +39,26 @@ export function makeRecord(
     ...overrides,
   };
 }
+
+/**
+ * Makes what a suite's tests create and closes it all after each test, in
+ * stages: every `close` of one stage (transports) settles before the next
+ * (registries), and a failing close never hides the others.
+ */
+export function closedAfterEach<T>(
+  afterEach: (fn: () => Promise<void>) => void,
+  create: () => Promise<T>,
+  ...stages: Array<(made: T) => Promise<void> | undefined>
+): () => Promise<T> {
+  const made: T[] = [];
+  afterEach(async () => {
+    const all = made.splice(0);
+    for (const close of stages)
+      await Promise.allSettled(all.map((m) => close(m) ?? Promise.resolve()));
+  });
+  return async () => {
+    const m = await create();
+    made.push(m);
+    return m;
+  };
+}
