@@ -14,24 +14,43 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((r) => r.close()));
 });
 
+/**
+ * Runs `test` against a ZooKeeper server of its own (never the shared one;
+ * installed when missing), with registry clients whose logs, and the
+ * server's, make up `story()` for a failure's message; stops it all after.
+ */
+async function withPrivateZooKeeper(
+  sessionTimeoutMs: number,
+  test: (env: {
+    zk: PrivateZooKeeper;
+    client: (name: string) => Promise<Registry>;
+    story: () => string;
+  }) => Promise<void>,
+): Promise<void> {
+  ensureZooKeeper();
+  const zk = new PrivateZooKeeper();
+  const logs: Record<string, LogLine[]> = {};
+  const story = () => JSON.stringify({ clients: logs, server: zk.logTail() }, null, 1);
+  try {
+    await zk.start();
+    const url = `zookeeper://${zk.connectString}/svc?sessionTimeout=${sessionTimeoutMs}&timeout=1500`;
+    const client = async (name: string) => {
+      const log = memoryLogger();
+      logs[name] = log.lines;
+      const r = await createRegistry(url, context(log));
+      open.push(r);
+      return r;
+    };
+    await test({ zk, client, story });
+  } finally {
+    await Promise.allSettled(open.splice(0).map((r) => r.close()));
+    await zk.dispose();
+  }
+}
+
 describe('ZooKeeper registry across a ZooKeeper restart', () => {
   it('keeps working through an outage and shows its instances again afterwards', async () => {
-    // Installs ZooKeeper when missing; this test runs a server of its own, never the shared one.
-    ensureZooKeeper();
-    const zk = new PrivateZooKeeper();
-    const logs: Record<string, LogLine[]> = {};
-    // What the clients and the server said, for a failure's message.
-    const story = () => JSON.stringify({ clients: logs, server: zk.logTail() }, null, 1);
-    try {
-      await zk.start();
-      const url = `zookeeper://${zk.connectString}/svc?sessionTimeout=20000&timeout=1500`;
-      const client = async (name: string) => {
-        const log = memoryLogger();
-        logs[name] = log.lines;
-        const r = await createRegistry(url, context(log));
-        open.push(r);
-        return r;
-      };
+    await withPrivateZooKeeper(20_000, async ({ zk, client, story }) => {
       const a = await client('a');
       const b = await client('b');
       const service = uniqueName('Restarted');
@@ -89,29 +108,13 @@ describe('ZooKeeper registry across a ZooKeeper restart', () => {
         }, 10_000),
         story(),
       ).toBe(true);
-    } finally {
-      await Promise.allSettled(open.splice(0).map((r) => r.close()));
-      await zk.dispose();
-    }
+    });
   });
 
   it('registers its instances again when ZooKeeper comes back without its data', async () => {
-    ensureZooKeeper();
-    const zk = new PrivateZooKeeper();
-    const logs: Record<string, LogLine[]> = {};
-    const story = () => JSON.stringify({ clients: logs, server: zk.logTail() }, null, 1);
-    try {
-      await zk.start();
-      // The server refuses the old session of a client that saw newer data than it now has:
-      // the registry must give up on it after a session timeout and start a new one.
-      const url = `zookeeper://${zk.connectString}/svc?sessionTimeout=3000&timeout=1500`;
-      const client = async (name: string) => {
-        const log = memoryLogger();
-        logs[name] = log.lines;
-        const r = await createRegistry(url, context(log));
-        open.push(r);
-        return r;
-      };
+    // The server refuses the old session of a client that saw newer data than it now has:
+    // the registry must give up on it after a session timeout and start a new one.
+    await withPrivateZooKeeper(3000, async ({ zk, client, story }) => {
       const a = await client('a');
       const b = await client('b');
       const service = uniqueName('Amnesia');
@@ -137,9 +140,6 @@ describe('ZooKeeper registry across a ZooKeeper restart', () => {
         await eventually(() => (seenByB.at(-1) ?? []).some((r) => r.id === second.id), 10_000),
         story(),
       ).toBe(true);
-    } finally {
-      await Promise.allSettled(open.splice(0).map((r) => r.close()));
-      await zk.dispose();
-    }
+    });
   });
 });
