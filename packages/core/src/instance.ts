@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { BackendContext, Backends } from './backends.js';
@@ -161,9 +161,9 @@ export class Instance {
 
     for (const fn of this.#onContainers) fn(this.containers);
     for (const c of this.containers) await c.setup();
-    for (const c of this.containers) {
-      for (const { spec, handle } of c.eventSubscriptions())
-        await this.backends.events.subscribe(spec, handle);
+    const subscriptions = new Map(this.containers.map((c) => [c, c.eventSubscriptions()]));
+    for (const subs of subscriptions.values()) {
+      for (const { spec, handle } of subs) await this.backends.events.subscribe(spec, handle);
     }
     for (const c of this.containers) await c.start();
 
@@ -174,10 +174,11 @@ export class Instance {
     );
     Object.assign(this.endpoints, await this.backends.events.start());
 
+    const httpFd = this.#httpFd();
     const http = new HttpEntrypointServer(this.containers, {
       host: cfg.http.host,
       ...(cfg.http.port === undefined ? {} : { port: cfg.http.port }),
-      ...(this.#httpFd() === undefined ? {} : { fd: this.#httpFd()! }),
+      ...(httpFd === undefined ? {} : { fd: httpFd }),
       trustTraceHeader: cfg.http.trustTraceHeader,
       log: this.log,
       hooks: this.hooks,
@@ -190,7 +191,6 @@ export class Instance {
       Object.assign(this.endpoints, await ext.start(this));
 
     const host = hostname();
-    const procStart = processStartTime();
     this.#records = this.containers.map((c) => ({
       id: this.id,
       service: c.name,
@@ -198,13 +198,12 @@ export class Instance {
       pid: process.pid,
       startedAt: this.startedAt,
       endpoints: this.endpoints,
-      subscriptions: c.eventSubscriptions().map(({ spec }) => ({
+      subscriptions: subscriptions.get(c)!.map(({ spec }) => ({
         type: spec.type,
         mode: spec.mode,
         handler: spec.handler,
         ...(spec.source === undefined ? {} : { source: spec.source }),
       })),
-      ...(procStart === undefined ? {} : { metadata: { procStart } }),
     }));
     for (const r of this.#records) await this.backends.registry.register(r);
     this.log.info(
@@ -344,16 +343,4 @@ export class Instance {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** This process's start time in clock ticks since boot (Linux), to tell a live pid from a reused one. */
-function processStartTime(): number | undefined {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = Number(fields[19]);
-    return Number.isFinite(start) ? start : undefined;
-  } catch {
-    return undefined;
-  }
 }
