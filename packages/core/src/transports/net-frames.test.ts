@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { DecodeError } from '../errors.js';
+import { FrameDecoder, FrameWriter } from './net-frames.js';
+
+const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
+function decodeAll(writes: Buffer[]): string[] {
+  const decoder = new FrameDecoder(1024);
+  const bodies: string[] = [];
+  for (const w of writes) decoder.push(w, (body) => bodies.push(body.toString()));
+  return bodies;
+}
+
+describe('FrameWriter', () => {
+  it('writes the frames of one tick as one buffer at the end of the tick', async () => {
+    const writes: Buffer[] = [];
+    const writer = new FrameWriter((bytes) => writes.push(bytes));
+    for (const s of ['a', 'bb', 'ccc']) writer.push(Buffer.from(s));
+    expect(writes).toHaveLength(0);
+    await tick();
+    expect(writes).toHaveLength(1);
+    expect(decodeAll(writes)).toEqual(['a', 'bb', 'ccc']);
+  });
+
+  it('writes a long burst in slices as it goes, so the peer can start on the first', async () => {
+    const writes: Buffer[] = [];
+    const writer = new FrameWriter((bytes) => writes.push(bytes));
+    const sent = Array.from({ length: 40 }, (_, i) => `frame-${i}`);
+    for (const s of sent) writer.push(Buffer.from(s));
+    expect(writes.length).toBeGreaterThan(1);
+    await tick();
+    expect(decodeAll(writes)).toEqual(sent);
+    // the last, partial slice went at the end of the tick
+    expect(writes.length).toBe(Math.ceil(sent.length / 16));
+  });
+
+  it('cuts a slice early when its bytes grow large', () => {
+    const writes: Buffer[] = [];
+    const writer = new FrameWriter((bytes) => writes.push(bytes));
+    writer.push(Buffer.alloc(70 * 1024, 1));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.length).toBe(4 + 70 * 1024);
+  });
+
+  it('drops queued frames on clear', async () => {
+    const writes: Buffer[] = [];
+    const writer = new FrameWriter((bytes) => writes.push(bytes));
+    writer.push(Buffer.from('lost'));
+    writer.clear();
+    await tick();
+    expect(writes).toHaveLength(0);
+  });
+});
+
+describe('FrameDecoder', () => {
+  it('joins a frame split across chunks', () => {
+    const decoder = new FrameDecoder(1024);
+    const bodies: string[] = [];
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 5]), Buffer.from('hello')]);
+    decoder.push(frame.subarray(0, 2), (b) => bodies.push(b.toString()));
+    decoder.push(frame.subarray(2, 7), (b) => bodies.push(b.toString()));
+    expect(bodies).toEqual([]);
+    decoder.push(frame.subarray(7), (b) => bodies.push(b.toString()));
+    expect(bodies).toEqual(['hello']);
+  });
+
+  it('refuses an oversized frame from its length alone, and an empty frame', () => {
+    const decoder = new FrameDecoder(8);
+    expect(() => decoder.push(Buffer.from([0, 0, 0, 9]), () => {})).toThrow(DecodeError);
+    expect(() => new FrameDecoder(8).push(Buffer.from([0, 0, 0, 0]), () => {})).toThrow(
+      /empty frame/,
+    );
+  });
+});
