@@ -1,5 +1,12 @@
-import { Instance, loadInstanceConfig, type InstanceExtension, type LogSink } from '@svc/core';
+import {
+  Instance,
+  loadInstanceConfig,
+  setModuleImporter,
+  type InstanceExtension,
+  type LogSink,
+} from '@svc/core';
 import type { Command } from 'commander';
+import { importModule } from '../typescript.js';
 
 /**
  * Extra parts every instance started by the CLI runs (the log stream of
@@ -34,10 +41,8 @@ uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
     )
     .action(async (opts: { config: string; stopGrace: string }) => {
       const config = loadInstanceConfig(opts.config);
-      if (config.interfaces.some((i) => /\.[cm]?tsx?#/.test(i.class))) {
-        const { register } = await import('tsx/esm/api');
-        register();
-      }
+      // TypeScript service files are compiled, not loaded through a loader thread.
+      setModuleImporter(importModule);
       const { sinks, extensions } = await instanceParts();
       const { terminalSink } = await import('@svc/core');
       const inst = new Instance({ config, sinks: [terminalSink(), ...sinks], extensions });

@@ -1,7 +1,7 @@
 export { ConfigReader, readYaml } from './load.js';
 export { substituteEnv } from './substitute.js';
 export { ConfigView } from './view.js';
-export { loadExport } from './modules.js';
+export { loadExport, setModuleImporter, type ModuleImporter } from './modules.js';
 export {
   DEFAULT_BACKENDS,
   loadInstanceConfig,

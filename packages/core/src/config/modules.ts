@@ -3,6 +3,21 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 
+/** Imports one module by URL: `import()` unless a host (the CLI) sets another. */
+export type ModuleImporter = (url: string) => Promise<Record<string, unknown>>;
+
+let importModule: ModuleImporter = (url) => import(url) as Promise<Record<string, unknown>>;
+
+/**
+ * Sets how the modules named in config files are imported: the CLI compiles
+ * TypeScript files this way. Returns the importer it replaced.
+ */
+export function setModuleImporter(importer: ModuleImporter): ModuleImporter {
+  const previous = importModule;
+  importModule = importer;
+  return previous;
+}
+
 /**
  * Loads `module#Export` named in a config file: a path (`../services/greeting.ts`)
  * relative to the config's folder, or a package name resolved from there.
@@ -16,7 +31,7 @@ export async function loadExport(spec: string, baseDir: string, where: string): 
   const url = resolveModule(modulePart, baseDir, where);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(url)) as Record<string, unknown>;
+    mod = await importModule(url);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (

@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { basename, dirname, extname, isAbsolute, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Plugin } from 'esbuild';
+
+/**
+ * TypeScript service files, loaded without a loader thread.
+ *
+ * Node 20 runs module loader hooks (tsx's) in a thread of their own with its
+ * own V8 heap: about 28 MB more for every instance, for the life of the
+ * process. Instead, each `.ts` file is compiled once by esbuild into
+ * `node_modules/.cache/svc/` beside the project's dependencies and imported
+ * from there as plain ESM:
+ * - one output file per source file, never a bundle, so a module shared by
+ *   two services is one module (its classes, `instanceof`, its state);
+ * - relative imports are resolved as TypeScript does (`./lib.js` may be
+ *   `lib.ts`); packages stay imports of the project's own `node_modules`;
+ * - `import.meta.url`, `.filename` and `.dirname` keep naming the source
+ *   file, and stack traces point into it (inline source maps).
+ * Files esbuild cannot place that way (no `node_modules` folder above them,
+ * CommonJS `.cts`) are handed to tsx as before.
+ */
+
+const TS_FILE = /\.(?:ts|mts|tsx)$/;
+const RESOLVING = Symbol('svc-resolving');
+
+/** Imports `url`, compiling TypeScript; other URLs go straight to `import()`. */
+export async function importModule(url: string): Promise<Record<string, unknown>> {
+  if (url.startsWith('file:')) {
+    const path = fileURLToPath(url);
+    if (/\.[cm]?tsx?$/.test(path) && existsSync(path)) {
+      const compiled = await compileTypeScript(path);
+      if (compiled) return (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
+      await useTsx();
+    }
+  }
+  return (await import(url)) as Record<string, unknown>;
+}
+
+let tsx: Promise<void> | undefined;
+
+/** Registers tsx's loader hooks once, for what the compiler leaves to it. */
+function useTsx(): Promise<void> {
+  tsx ??= import('tsx/esm/api').then(({ register }) => void register());
+  return tsx;
+}
+
+/**
+ * Compiles `entry` and the TypeScript files it imports into the cache;
+ * returns the compiled entry's path, or undefined when tsx should load it.
+ * Throws an Error listing esbuild's messages when the source does not compile.
+ */
+export function compileTypeScript(entry: string): Promise<string | undefined> {
+  // One at a time: each compile stops esbuild's service when it is done.
+  const run = queued.then(() => compile(entry));
+  queued = run.catch(() => undefined);
+  return run;
+}
+
+let queued: Promise<unknown> = Promise.resolve();
+
+async function compile(entry: string): Promise<string | undefined> {
+  if (!TS_FILE.test(entry)) return undefined;
+  const outDir = cacheDir(entry);
+  if (!outDir) return undefined;
+  process.setSourceMapsEnabled(true);
+  const entryOut = outputFor(outDir, entry);
+  const manifestFile = `${entryOut}.json`;
+  if (upToDate(manifestFile, entryOut)) return entryOut;
+  const esbuild = await import('esbuild');
+  const outputs = new Map<string, string>();
+  const queue = [entry];
+  try {
+    for (let src = queue.shift(); src !== undefined; src = queue.shift()) {
+      if (outputs.has(src)) continue;
+      const out = outputFor(outDir, src);
+      outputs.set(src, out);
+      const result = await esbuild.build({
+        entryPoints: [src],
+        bundle: true,
+        write: false,
+        outfile: out,
+        format: 'esm',
+        platform: 'node',
+        target: `node${process.versions.node}`,
+        packages: 'external',
+        sourcemap: 'inline',
+        logLevel: 'silent',
+        plugins: [oneFilePerModule(outDir, queue)],
+      });
+      writeIfChanged(out, result.outputFiles[0]!.contents);
+    }
+    writeIfChanged(manifestFile, Buffer.from(JSON.stringify(manifest([...outputs.keys()]))));
+  } catch (err) {
+    throw compileError(err);
+  } finally {
+    // esbuild serves builds from a child process: stop it, nothing else needs it.
+    await esbuild.stop();
+  }
+  return outputs.get(entry);
+}
+
+/**
+ * What a compiled entry was made from: every TypeScript file of its import
+ * graph and every `tsconfig.json` above them, each with its content hash,
+ * and the compiler's version. While all still match, the compiled files are
+ * imported as they are and esbuild is not even loaded (instances of one
+ * project start side by side, and start again on every restart).
+ */
+interface Manifest {
+  compiler: string;
+  files: Record<string, string>;
+}
+
+function manifest(sources: string[]): Manifest {
+  const files: Record<string, string> = {};
+  for (const src of sources) {
+    files[src] = hashOf(src)!;
+    for (let dir = dirname(src); !(join(dir, 'tsconfig.json') in files);) {
+      const tsconfig = join(dir, 'tsconfig.json');
+      files[tsconfig] = hashOf(tsconfig) ?? 'absent';
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return { compiler: compilerVersion(), files };
+}
+
+function upToDate(manifestFile: string, entryOut: string): boolean {
+  try {
+    const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
+    if (m.compiler !== compilerVersion() || !existsSync(entryOut)) return false;
+    return Object.entries(m.files).every(([file, hash]) => (hashOf(file) ?? 'absent') === hash);
+  } catch {
+    return false;
+  }
+}
+
+function hashOf(file: string): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** esbuild's version and this Node's: either changing the output means compiling again. */
+function compilerVersion(): string {
+  const { version } = createRequire(import.meta.url)('esbuild/package.json') as { version: string };
+  return `esbuild ${version}, node ${process.versions.node}`;
+}
+
+/**
+ * Leaves every import but the entry's own code outside its output file:
+ * TypeScript files become imports of their own compiled file (and join the
+ * queue), other files are imported where they are.
+ */
+function oneFilePerModule(outDir: string, queue: string[]): Plugin {
+  return {
+    name: 'svc-one-file-per-module',
+    setup(build) {
+      build.onResolve({ filter: /^\.{0,2}\// }, async (args) => {
+        if (args.kind === 'entry-point' || args.pluginData === RESOLVING) return undefined;
+        const found = await build.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: RESOLVING,
+        });
+        if (found.errors.length > 0) return { errors: found.errors };
+        if (!isAbsolute(found.path)) return undefined;
+        if (TS_FILE.test(found.path)) {
+          queue.push(found.path);
+          return { path: `./${basename(outputFor(outDir, found.path))}`, external: true };
+        }
+        return { path: pathToFileURL(found.path).href, external: true };
+      });
+      build.onLoad({ filter: TS_FILE }, async (args) => ({
+        contents: keepImportMeta(await readFile(args.path, 'utf8'), args.path),
+        loader: args.path.endsWith('x') ? 'tsx' : 'ts',
+      }));
+    },
+  };
+}
+
+/** `import.meta.url` and friends name the source file, not the compiled one. */
+function keepImportMeta(source: string, path: string): string {
+  return source
+    .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(path).href))
+    .replaceAll('import.meta.filename', JSON.stringify(path))
+    .replaceAll('import.meta.dirname', JSON.stringify(dirname(path)));
+}
+
+/** `node_modules/.cache/svc` in the nearest folder above `file` that has `node_modules`. */
+function cacheDir(file: string): string | undefined {
+  for (let dir = dirname(file); ;) {
+    const modules = join(dir, 'node_modules');
+    if (existsSync(modules) && statSync(modules).isDirectory())
+      return join(modules, '.cache', 'svc');
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** One fixed output file per source path: the same module however it is reached. */
+function outputFor(outDir: string, src: string): string {
+  const tag = createHash('sha256').update(src).digest('hex').slice(0, 12);
+  return join(outDir, `${basename(src, extname(src))}-${tag}.mjs`);
+}
+
+/** Replaces the file atomically, and only when it differs (instances start side by side). */
+function writeIfChanged(path: string, contents: Uint8Array): void {
+  try {
+    if (Buffer.from(contents).equals(readFileSync(path))) return;
+  } catch {
+    // not there yet
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, path);
+}
+
+interface EsbuildMessage {
+  text: string;
+  location: { file: string; line: number; column: number; lineText: string } | null;
+}
+
+/** esbuild's failure as one readable Error: `file:line:col: message` per problem. */
+function compileError(err: unknown): Error {
+  const errors = (err as { errors?: EsbuildMessage[] }).errors;
+  if (!Array.isArray(errors) || errors.length === 0) return err as Error;
+  const lines = errors.map((e) =>
+    e.location
+      ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ${e.text}` +
+        (e.location.lineText.trim() ? `\n    ${e.location.lineText}` : '')
+      : e.text,
+  );
+  return new Error(`TypeScript does not compile:\n${lines.join('\n')}`, { cause: err });
+}

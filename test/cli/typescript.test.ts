@@ -1,0 +1,154 @@
+// TypeScript service files under `svc instance`: compiled one file per module
+// into node_modules/.cache/svc, imported as plain ESM (no loader thread).
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, TestEnv, requireBuild } from '../support/svc.js';
+
+const env = new TestEnv();
+const project = mkdtempSync(join(tmpdir(), 'svc-ts-'));
+const cache = join(project, 'node_modules/.cache/svc');
+
+function write(path: string, text: string): void {
+  mkdirSync(join(project, path, '..'), { recursive: true });
+  writeFileSync(join(project, path), text);
+}
+
+const shapes = (factor: number) => `
+import { Service, rpc } from '@svc/core';
+import { Circle } from './lib/geometry.js';
+import { seen } from './lib/seen.ts';
+import { double } from './lib/plain.mjs';
+import { fileURLToPath } from 'node:url';
+
+export class Shapes extends Service {
+  static override serviceName = 'Shapes';
+  @rpc() area({ r }: { r: number }): number {
+    return double(new Circle(r).area() * ${factor}) / 2;
+  }
+  @rpc() where(): { file: string; dir: string } {
+    return { file: fileURLToPath(import.meta.url), dir: import.meta.dirname };
+  }
+  @rpc() mark(): number {
+    seen.add(Date.now() + Math.random());
+    return seen.size;
+  }
+  @rpc() stack(): string {
+    return new Error('here').stack ?? '';
+  }
+}
+`;
+
+beforeAll(() => {
+  requireBuild();
+  mkdirSync(join(project, 'node_modules/@svc'), { recursive: true });
+  symlinkSync(join(REPO, 'packages/core'), join(project, 'node_modules/@svc/core'));
+  write('package.json', '{ "type": "module" }');
+  write(
+    'conf/shapes.yml',
+    'interfaces:\n  Shapes:\n    class: ../services/shapes.ts#Shapes\n  Tally:\n    class: ../services/tally.ts#Tally\n',
+  );
+  write('services/shapes.ts', shapes(1));
+  write(
+    'services/tally.ts',
+    `import { Service, rpc } from '@svc/core';
+import { seen } from './lib/seen.js';
+export class Tally extends Service {
+  static override serviceName = 'Tally';
+  @rpc() count(): number { return seen.size; }
+}
+`,
+  );
+  write(
+    'services/lib/geometry.ts',
+    'export class Circle {\n  constructor(private readonly r: number) {}\n  area(): number { return Math.PI * this.r ** 2; }\n}\n',
+  );
+  write('services/lib/seen.ts', 'export const seen: Set<number> = new Set();\n');
+  write('services/lib/plain.mjs', 'export const double = (x) => x * 2;\n');
+});
+afterAll(async () => {
+  await env.stop();
+  rmSync(project, { recursive: true, force: true });
+});
+
+async function call<T>(method: string, args: Record<string, unknown> = {}): Promise<T> {
+  const client = await env.client();
+  try {
+    const [service, name] = method.split('.') as [string, string];
+    return (await client.call(service, name, args)) as T;
+  } finally {
+    await client.close();
+  }
+}
+
+describe('svc instance with TypeScript services', () => {
+  it('serves them, with imports resolved as TypeScript does, and one module shared by two services', async () => {
+    const proc = await env.instance('conf/shapes.yml', { cwd: project });
+    try {
+      expect(await call<number>('Shapes.area', { r: 2 })).toBeCloseTo(Math.PI * 4);
+      // seen.ts is reached as ./lib/seen.ts by one service and ./lib/seen.js by the other
+      expect(await call<number>('Shapes.mark')).toBe(1);
+      expect(await call<number>('Shapes.mark')).toBe(2);
+      expect(await call<number>('Tally.count')).toBe(2);
+      // import.meta names the source file, and stack traces point into it
+      const where = await call<{ file: string; dir: string }>('Shapes.where');
+      expect(where).toEqual({
+        file: join(project, 'services/shapes.ts'),
+        dir: join(project, 'services'),
+      });
+      expect(await call<string>('Shapes.stack')).toContain(
+        `${join(project, 'services/shapes.ts')}:`,
+      );
+      // one compiled file per TypeScript module, the plain .mjs imported where it is
+      const compiled = readdirSync(cache).filter((f) => f.endsWith('.mjs'));
+      expect(compiled.map((f) => f.replace(/-[0-9a-f]{12}\.mjs$/, '')).sort()).toEqual([
+        'geometry',
+        'seen',
+        'shapes',
+        'tally',
+      ]);
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    }
+  });
+
+  it('reuses the compiled files while the sources are unchanged, and compiles again when one changes', async () => {
+    const compiledShapes = () =>
+      readdirSync(cache).find((f) => f.startsWith('shapes-') && f.endsWith('.mjs'))!;
+    const before = statSync(join(cache, compiledShapes())).mtimeMs;
+    let proc = await env.instance('conf/shapes.yml', { cwd: project });
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+    expect(statSync(join(cache, compiledShapes())).mtimeMs).toBe(before);
+
+    write('services/shapes.ts', shapes(10));
+    proc = await env.instance('conf/shapes.yml', { cwd: project });
+    try {
+      expect(await call<number>('Shapes.area', { r: 1 })).toBeCloseTo(Math.PI * 10);
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    }
+  });
+
+  it('refuses a file that does not compile with the file, line and what is wrong, and exits 2 (a config error)', async () => {
+    write('conf/broken.yml', 'interfaces:\n  Broken:\n    class: ../services/broken.ts#Broken\n');
+    write('services/broken.ts', 'export class Broken {\n  method( {\n}\n');
+    const { code, stderr } = await env.run(['instance', '--config', 'conf/broken.yml'], {
+      cwd: project,
+    });
+    expect(code).toBe(2);
+    expect(stderr).toContain('services/broken.ts:4:1: Expected ")" but found end of file');
+    expect(stderr).toContain('TypeScript does not compile');
+  });
+});
