@@ -12,6 +12,14 @@ const rawAmqp = rpcContender('raw amqplib RPC', {
   server: () => ['baselines/raw-amqp-rpc-server.mjs', []],
   client: 'baselines/raw-amqp-rpc-client.mjs',
 });
+// The same raw client and server with the guarantees Nameko's wire gives and
+// svc keeps (persistent messages, durable queues, acks after confirmed
+// replies): what the broker's share of svc's cost is.
+const rawDurable = rpcContender('raw amqplib, durable', {
+  server: () => ['baselines/raw-amqp-rpc-server.mjs', ['durable']],
+  client: 'baselines/raw-amqp-rpc-client.mjs',
+  url: 'durable',
+});
 
 export default [1, 100].map((inflight) => ({
   name: `RPC amqp, ${inflight} in flight`,
@@ -22,8 +30,13 @@ export default [1, 100].map((inflight) => ({
       const why = 'the AMQP RPC transport (createRpcTransport("amqp://...") on main)';
       return { rows: [], notes: [baselineNote(inflight, rawAmqp.name, raw, 'req/s', why)] };
     }
-    const [svc, raw] = await interleave([svcAmqp, rawAmqp], inflight);
+    const [svc, raw, durable] = await interleave([svcAmqp, rawAmqp, rawDurable], inflight);
     const scenario = `RPC amqp, ${inflight} in flight`;
-    return { rows: [{ scenario, unit: 'req/s', svc, baseline: { name: rawAmqp.name, ...raw } }] };
+    return {
+      rows: [
+        { scenario, unit: 'req/s', svc, baseline: { name: rawAmqp.name, ...raw } },
+        { scenario, unit: 'req/s', svc, baseline: { name: rawDurable.name, ...durable } },
+      ],
+    };
   },
 }));
