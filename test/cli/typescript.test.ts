@@ -141,6 +141,40 @@ describe('svc instance with TypeScript services', () => {
     }
   });
 
+  it('loads the sources through tsx when the cache cannot be written', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'svc-ts-ro-'));
+    try {
+      mkdirSync(join(other, 'node_modules/@svc'), { recursive: true });
+      symlinkSync(join(REPO, 'packages/core'), join(other, 'node_modules/@svc/core'));
+      // a file where the cache folder would go
+      writeFileSync(join(other, 'node_modules/.cache'), 'not a folder');
+      writeFileSync(join(other, 'package.json'), '{ "type": "module" }');
+      mkdirSync(join(other, 'services'));
+      writeFileSync(
+        join(other, 'services/solo.ts'),
+        `import { Service, rpc } from '@svc/core';
+export class Solo extends Service {
+  static override serviceName = 'Solo';
+  @rpc() twice({ n }: { n: number }): number { return n * 2; }
+}
+`,
+      );
+      writeFileSync(
+        join(other, 'solo.yml'),
+        'interfaces:\n  Solo:\n    class: ./services/solo.ts#Solo\n',
+      );
+      const proc = await env.instance('solo.yml', { cwd: other });
+      try {
+        expect(await call<number>('Solo.twice', { n: 21 })).toBe(42);
+      } finally {
+        proc.child.kill('SIGTERM');
+        await proc.exited;
+      }
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a file that does not compile with the file, line and what is wrong, and exits 2 (a config error)', async () => {
     write('conf/broken.yml', 'interfaces:\n  Broken:\n    class: ../services/broken.ts#Broken\n');
     write('services/broken.ts', 'export class Broken {\n  method( {\n}\n');

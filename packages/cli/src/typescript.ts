@@ -21,7 +21,8 @@ import type { Plugin } from 'esbuild';
  * - `import.meta.url`, `.filename` and `.dirname` keep naming the source
  *   file, and stack traces point into it (inline source maps).
  * Files esbuild cannot place that way (no `node_modules` folder above them,
- * CommonJS `.cts`) are handed to tsx as before.
+ * a cache that cannot be written, CommonJS `.cts`) are handed to tsx as
+ * before.
  */
 
 const TS_FILE = /\.(?:ts|mts|tsx)$/;
@@ -91,9 +92,10 @@ async function compile(entry: string): Promise<string | undefined> {
         logLevel: 'silent',
         plugins: [oneFilePerModule(outDir, queue)],
       });
-      writeIfChanged(out, result.outputFiles[0]!.contents);
+      if (!writeIfChanged(out, result.outputFiles[0]!.contents)) return undefined;
     }
-    writeIfChanged(manifestFile, Buffer.from(JSON.stringify(manifest([...outputs.keys()]))));
+    const made = manifest([...outputs.keys()]);
+    if (!writeIfChanged(manifestFile, Buffer.from(JSON.stringify(made)))) return undefined;
   } catch (err) {
     throw compileError(err);
   } finally {
@@ -213,18 +215,30 @@ function outputFor(outDir: string, src: string): string {
   return join(outDir, `${basename(src, extname(src))}-${tag}.mjs`);
 }
 
-/** Replaces the file atomically, and only when it differs (instances start side by side). */
-function writeIfChanged(path: string, contents: Uint8Array): void {
+/**
+ * Replaces the file atomically, and only when it differs (instances start
+ * side by side). False when the cache cannot be written (a read-only or
+ * full disk, a file where the folder should be): tsx loads the source then.
+ */
+function writeIfChanged(path: string, contents: Uint8Array): boolean {
   try {
-    if (Buffer.from(contents).equals(readFileSync(path))) return;
+    if (Buffer.from(contents).equals(readFileSync(path))) return true;
   } catch {
     // not there yet
   }
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, contents);
-  renameSync(tmp, path);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, contents);
+    renameSync(tmp, path);
+    return true;
+  } catch (err) {
+    if (CANNOT_WRITE.has((err as NodeJS.ErrnoException).code ?? '')) return false;
+    throw err;
+  }
 }
+
+const CANNOT_WRITE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EEXIST']);
 
 interface EsbuildMessage {
   text: string;
