@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, dirname, extname, isAbsolute, join } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { loadInstanceConfig } from '@svc/core';
+import type { InstanceConfig } from '@svc/node';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
@@ -39,6 +41,45 @@ export async function importModule(url: string): Promise<Record<string, unknown>
     }
   }
   return (await import(url)) as Record<string, unknown>;
+}
+
+/**
+ * Compiles the TypeScript service files of every `svc instance --config X`
+ * command of a `.svc.yml`, once, before `svc node` starts their processes
+ * (which would otherwise each compile the same files side by side). Never
+ * throws: a config or a file that does not load is for its process to report.
+ */
+export async function precompile(instances: readonly InstanceConfig[]): Promise<void> {
+  const files = new Set<string>();
+  for (const i of instances) {
+    const configFile = instanceConfigOf(i.parsed);
+    if (!configFile) continue;
+    try {
+      const config = loadInstanceConfig(resolve(i.cwd, configFile), { ...process.env, ...i.env });
+      for (const iface of config.interfaces) {
+        const path = iface.class.slice(0, iface.class.lastIndexOf('#'));
+        if (path.startsWith('.') || isAbsolute(path)) files.add(resolve(config.dir, path));
+      }
+    } catch {
+      // the process reports it
+    }
+  }
+  for (const file of files) {
+    if (existsSync(file)) await compileTypeScript(file).catch(() => undefined);
+  }
+}
+
+/** X of `svc instance --config X` (or `--config=X`, `-c X`); undefined for any other command. */
+function instanceConfigOf(parsed: InstanceConfig['parsed']): string | undefined {
+  if (parsed.kind !== 'argv' || basename(parsed.file) !== 'svc') return undefined;
+  const [sub, ...args] = parsed.args;
+  if (sub !== 'instance') return undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith('--config=')) return a.slice('--config='.length);
+    if (a === '--config' || a === '-c') return args[i + 1];
+  }
+  return undefined;
 }
 
 let tsx: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-import { loadConfig } from './config.js';
+import { loadConfig, type InstanceConfig } from './config.js';
 import { controlSocketPath, serveControl, type NodeStatus } from './control.js';
 import { createOutput } from './output.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
@@ -12,6 +12,12 @@ export interface RunNodeOptions extends Partial<SupervisorOptions> {
   color?: boolean;
   stdout?: (text: string) => void;
   stderr?: (text: string) => void;
+  /**
+   * Runs once before the first process starts (the CLI compiles the
+   * instances' TypeScript service files here, once instead of once per
+   * process). It should not throw: its failures are for the processes to report.
+   */
+  prepare?: (instances: readonly InstanceConfig[]) => Promise<void>;
 }
 
 const SECOND_SIGNAL_AFTER_MS = 500;
@@ -58,6 +64,7 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     return status;
   });
   try {
+    await options.prepare?.(config.instances);
     await supervisor.start();
   } catch (err) {
     supervisor.kill();

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '@svc/core';
 import { controlRequest, runNode, type NodeStatus } from '@svc/node';
 import type { Command } from 'commander';
+import { precompile } from '../typescript.js';
 
 const DEFAULT_CONFIG = '.svc.yml';
 
@@ -136,6 +137,8 @@ export default function register(program: Command): Command {
         maxCrashes: Math.floor(opts.maxCrashes),
         svcCommand: [process.execPath, svcBin],
         color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+        // TypeScript service files compiled once here, not once per process.
+        prepare: precompile,
       });
       // Children, sockets and the watchdog are closed; nothing else may keep us alive.
       process.exit(code);

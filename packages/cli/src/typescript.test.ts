@@ -1,0 +1,70 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InstanceConfig } from '@svc/node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { precompile } from './typescript.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function project(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'svc-precompile-'));
+  dirs.push(dir);
+  // a node_modules folder is where the compile cache goes
+  mkdirSync(join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
+  mkdirSync(join(dir, 'conf'));
+  mkdirSync(join(dir, 'services'));
+  writeFileSync(
+    join(dir, 'services/a.ts'),
+    "export class A { hello(name: string): string { return 'hi ' + name; } }\n",
+  );
+  writeFileSync(join(dir, 'conf/a.yml'), 'interfaces:\n  A:\n    class: ../services/a.ts#A\n');
+  return dir;
+}
+
+function instance(cwd: string, file: string, args: string[]): InstanceConfig {
+  return {
+    name: 'A',
+    command: '',
+    parsed: { kind: 'argv', file, args },
+    numprocesses: 2,
+    env: {},
+    cwd,
+  };
+}
+
+const compiled = (dir: string) =>
+  existsSync(join(dir, 'node_modules/.cache/svc'))
+    ? readdirSync(join(dir, 'node_modules/.cache/svc')).filter((f) => f.endsWith('.mjs'))
+    : [];
+
+describe('precompile (svc node, before its processes start)', () => {
+  it.each([['--config=conf/a.yml'], ['--config', 'conf/a.yml'], ['-c', 'conf/a.yml']])(
+    'compiles the service files of `svc instance %s`',
+    async (...config) => {
+      const dir = project();
+      await precompile([instance(dir, 'svc', ['instance', ...config])]);
+      expect(compiled(dir)).toEqual([expect.stringMatching(/^a-[0-9a-f]{12}\.mjs$/)]);
+    },
+  );
+
+  it('leaves other commands, bad configs and broken sources to their processes', async () => {
+    const dir = project();
+    writeFileSync(join(dir, 'services/a.ts'), 'export class A {\n');
+    writeFileSync(join(dir, 'conf/bad.yml'), 'interfaces: [not, a, mapping]\n');
+    await expect(
+      precompile([
+        instance(dir, 'svc', ['instance', '--config', 'conf/a.yml']),
+        instance(dir, 'svc', ['instance', '--config', 'conf/bad.yml']),
+        instance(dir, 'svc', ['instance', '--config', 'conf/missing.yml']),
+        instance(dir, 'node', ['server.js', '--config', 'conf/a.yml']),
+        { ...instance(dir, 'sh', []), parsed: { kind: 'shell', script: 'echo hi' } },
+      ]),
+    ).resolves.toBeUndefined();
+    expect(compiled(dir)).toEqual([]);
+  });
+});
