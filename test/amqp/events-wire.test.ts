@@ -1,32 +1,19 @@
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConsumeMessage } from 'amqplib';
+import { describe, expect, it } from 'vitest';
 import { AmqpEventTransport, type EventMessage } from '../../packages/core/src/index.js';
 import { eventually, uniqueName } from '../../packages/core/src/testing/conformance/index.js';
-import { AMQP_URL, Cleanup, MemoryLogger, rawConnection } from './helpers.js';
+import { AMQP_URL, MemoryLogger } from './helpers.js';
+import { useRawBroker } from './raw-broker.js';
 
 // Wire tests for events in Nameko's topology: raw AMQP messages shaped
 // exactly as NAMEKO-WIRE.md §1.2 and §1.8 show them.
 
-const cleanup = new Cleanup();
-const transports: AmqpEventTransport[] = [];
-let conn: ChannelModel;
-let ch: Channel;
-
-beforeAll(async () => {
-  ({ conn, ch } = await rawConnection());
-});
-
-afterAll(async () => {
-  // clean up even when a close fails
-  await Promise.allSettled(transports.map((t) => t.close()));
-  for (const t of transports) cleanup.add(t.declared());
-  await conn.close().catch(() => {});
-  await cleanup.run();
-});
+const broker = useRawBroker();
+const { cleanup } = broker;
 
 function transport(): AmqpEventTransport {
   const t = new AmqpEventTransport(AMQP_URL, { log: new MemoryLogger(), drainMs: 200 });
-  transports.push(t);
+  broker.track(t);
   return t;
 }
 
@@ -43,12 +30,12 @@ describe('svc event handlers against raw Nameko-shaped events', () => {
     );
     await sub.start();
     // Nameko's own declarations must be equivalent to svc's, or they fail
-    await ch.assertExchange(`${source}.events`, 'topic', { durable: true });
-    const q = await ch.assertQueue(`evt-${source}-greeted--${service}.on_greeted`, {
+    await broker.ch.assertExchange(`${source}.events`, 'topic', { durable: true });
+    const q = await broker.ch.assertQueue(`evt-${source}-greeted--${service}.on_greeted`, {
       durable: true,
     });
     expect(q.consumerCount).toBe(1);
-    ch.publish(
+    broker.ch.publish(
       `${source}.events`,
       'greeted',
       Buffer.from('{"name": "Linus", "greeting": "Hello, Linus?"}'),
@@ -97,7 +84,7 @@ describe('svc event handlers against raw Nameko-shaped events', () => {
       async (e) => void broadcast.push(e),
     );
     await sub.start();
-    const q = await ch.assertQueue(`evt-${source}-ping`, { durable: true });
+    const q = await broker.ch.assertQueue(`evt-${source}-ping`, { durable: true });
     expect(q.consumerCount).toBe(1);
     const broadcastQueue = sub
       .declared()
@@ -105,7 +92,7 @@ describe('svc event handlers against raw Nameko-shaped events', () => {
         n.startsWith(`evt-${source}-ping--${service}.on_external_ping_broadcast-`),
       );
     expect(broadcastQueue).toMatch(/-[0-9a-f]{16}$/);
-    ch.publish(`${source}.events`, 'ping', Buffer.from('{"n": 2}'), {
+    broker.ch.publish(`${source}.events`, 'ping', Buffer.from('{"n": 2}'), {
       contentType: 'application/json',
       contentEncoding: 'utf-8',
       headers: {},
@@ -142,7 +129,7 @@ describe('svc event handlers against raw Nameko-shaped events', () => {
       body: { from: 'svc' },
       headers: { traceId: 't', callIdStack: [], data: {} },
     });
-    ch.publish(`${source}.events`, type, Buffer.from('{"from": "nameko"}'), {
+    broker.ch.publish(`${source}.events`, type, Buffer.from('{"from": "nameko"}'), {
       contentType: 'application/json',
       contentEncoding: 'utf-8',
       deliveryMode: 2,
@@ -167,11 +154,11 @@ describe("svc event publisher as Nameko's handlers see it", () => {
     });
     const queue = `evt-${source}-greeted--nameko_listener.on_greeted`;
     cleanup.add({ queues: [queue] });
-    await ch.assertExchange(`${source}.events`, 'topic', { durable: true });
-    await ch.assertQueue(queue, { durable: true });
-    await ch.bindQueue(queue, `${source}.events`, 'greeted');
+    await broker.ch.assertExchange(`${source}.events`, 'topic', { durable: true });
+    await broker.ch.assertQueue(queue, { durable: true });
+    await broker.ch.bindQueue(queue, `${source}.events`, 'greeted');
     const got: ConsumeMessage[] = [];
-    await ch.consume(queue, (m) => void (m && got.push(m)), { noAck: true });
+    await broker.ch.consume(queue, (m) => void (m && got.push(m)), { noAck: true });
     await pub.publish({
       id: 'evt-1',
       type: 'greeted',

@@ -1,5 +1,5 @@
-import type { Channel, ChannelModel, GetMessage } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GetMessage } from 'amqplib';
+import { describe, expect, it } from 'vitest';
 import {
   AmqpEventTransport,
   AmqpRpcTransport,
@@ -11,28 +11,15 @@ import {
   sleep,
   uniqueName,
 } from '../../packages/core/src/testing/conformance/index.js';
-import { AMQP_URL, Cleanup, MemoryLogger, rawConnection, TcpProxy } from './helpers.js';
+import { AMQP_URL, MemoryLogger, TcpProxy } from './helpers.js';
+import { useRawBroker } from './raw-broker.js';
 
-const cleanup = new Cleanup();
-const transports: Array<AmqpEventTransport | AmqpRpcTransport> = [];
-let conn: ChannelModel;
-let ch: Channel;
-
-beforeAll(async () => {
-  ({ conn, ch } = await rawConnection());
-});
-
-afterAll(async () => {
-  // clean up even when a close fails
-  await Promise.allSettled(transports.map((t) => t.close()));
-  for (const t of transports) cleanup.add(t.declared());
-  await conn.close().catch(() => {});
-  await cleanup.run();
-});
+const broker = useRawBroker();
+const { cleanup } = broker;
 
 function events(url = AMQP_URL, log = new MemoryLogger()): AmqpEventTransport {
   const t = new AmqpEventTransport(url, { log, drainMs: 200, shared: url === AMQP_URL });
-  transports.push(t);
+  broker.track(t);
   return t;
 }
 
@@ -48,12 +35,12 @@ function event(source: string, type: string, body: unknown): EventMessage {
 
 /** Messages waiting in a durable queue (declared if missing, exactly as svc declares it). */
 async function count(queue: string): Promise<number> {
-  return (await ch.assertQueue(queue, { durable: true })).messageCount;
+  return (await broker.ch.assertQueue(queue, { durable: true })).messageCount;
 }
 
 /** Whether `queue` exists (checked on a channel of its own, which a miss closes). */
 async function exists(queue: string): Promise<boolean> {
-  const probe = await conn.createChannel();
+  const probe = await broker.conn.createChannel();
   probe.on('error', () => {});
   try {
     await probe.checkQueue(queue);
@@ -68,7 +55,7 @@ async function exists(queue: string): Promise<boolean> {
 async function drain(queue: string): Promise<GetMessage[]> {
   const out: GetMessage[] = [];
   for (;;) {
-    const m = await ch.get(queue, { noAck: true });
+    const m = await broker.ch.get(queue, { noAck: true });
     if (m === false) return out;
     out.push(m);
   }
@@ -117,11 +104,13 @@ describe('AMQP events: failures end in the dead-letter queue, never in a loop', 
     );
     await sub.start();
     const queue = `evt-${source}-ping--${service}.on`;
-    ch.publish(`${source}.events`, 'ping', Buffer.from('{"n": '), {
+    broker.ch.publish(`${source}.events`, 'ping', Buffer.from('{"n": '), {
       contentType: 'application/json',
     });
-    ch.publish(`${source}.events`, 'ping', Buffer.from('hello'), { contentType: 'text/plain' });
-    ch.publish(`${source}.events`, 'ping', Buffer.from('{"n": 3}'), {
+    broker.ch.publish(`${source}.events`, 'ping', Buffer.from('hello'), {
+      contentType: 'text/plain',
+    });
+    broker.ch.publish(`${source}.events`, 'ping', Buffer.from('{"n": 3}'), {
       contentType: 'application/json',
     });
     expect(await eventually(async () => (await count(`${queue}.dead`)) === 2)).toBe(true);
@@ -196,7 +185,7 @@ describe('AMQP: a deleted queue', () => {
     );
     await sub.start();
     const queue = `evt-${source}-ping--${service}.on`;
-    await ch.deleteQueue(queue);
+    await broker.ch.deleteQueue(queue);
     expect(await eventually(() => exists(queue), 5000)).toBe(true);
     await events().publish(event(source, 'ping', { after: true }));
     expect(await eventually(() => got.length === 1, 5000)).toBe(true);
@@ -210,9 +199,9 @@ describe('AMQP: a queue declared differently by someone else', () => {
     const service = uniqueName('Listen');
     const queue = `evt-${source}-ping--${service}.on`;
     cleanup.add({ queues: [queue], exchanges: [`${source}.events`] });
-    await ch.assertQueue(queue, { durable: false });
+    await broker.ch.assertQueue(queue, { durable: false });
     const t = new AmqpEventTransport(AMQP_URL, { log: new MemoryLogger(), waitMs: 1000 });
-    transports.push(t);
+    broker.track(t);
     await t.subscribe(
       { service, handler: 'on', type: 'ping', source, mode: 'pool' },
       async () => {},
@@ -277,7 +266,7 @@ describe('AMQP: connection loss', () => {
         shared: false,
         drainMs: 200,
       });
-      transports.push(rpc);
+      broker.track(rpc);
       const service = uniqueName('Echo');
       await rpc.listen([service], async (req) => ({ ok: true, result: req.params }));
       const headers = { traceId: 't', callIdStack: [], data: {} };
@@ -308,7 +297,7 @@ describe('AMQP: connection loss', () => {
         waitMs: 500,
         shared: false,
       });
-      transports.push(t);
+      broker.track(t);
       await expect(t.publish(event('Nowhere', 'x', {}))).rejects.toMatchObject({
         code: 'SVC_ERR_BACKEND',
         message: expect.stringContaining('not reachable') as unknown,

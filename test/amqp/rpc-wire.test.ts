@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Channel, ChannelModel, ConsumeMessage, GetMessage, Message } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConsumeMessage, GetMessage, Message } from 'amqplib';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AmqpRpcTransport,
   fromWireError,
@@ -10,32 +10,18 @@ import {
   type RpcResponse,
 } from '../../packages/core/src/index.js';
 import { eventually, uniqueName } from '../../packages/core/src/testing/conformance/index.js';
-import { AMQP_URL, Cleanup, MemoryLogger, rawConnection } from './helpers.js';
+import { AMQP_URL, MemoryLogger } from './helpers.js';
+import { useRawBroker } from './raw-broker.js';
 
 // Wire tests for RPC in Nameko's format: raw AMQP messages shaped exactly as
 // NAMEKO-WIRE.md §1.3–1.5 and §1.10 show them, against svc's server and client.
 
-const cleanup = new Cleanup();
-const transports: AmqpRpcTransport[] = [];
-let conn: ChannelModel;
-let ch: Channel;
-
-beforeAll(async () => {
-  ({ conn, ch } = await rawConnection());
-  await ch.assertExchange('nameko-rpc', 'topic', { durable: true });
-});
-
-afterAll(async () => {
-  // clean up even when a close fails
-  await Promise.allSettled(transports.map((t) => t.close()));
-  for (const t of transports) cleanup.add(t.declared());
-  await conn.close().catch(() => {});
-  await cleanup.run();
-});
+const broker = useRawBroker((ch) => ch.assertExchange('nameko-rpc', 'topic', { durable: true }));
+const { cleanup } = broker;
 
 function transport(log = new MemoryLogger()): AmqpRpcTransport {
   const t = new AmqpRpcTransport(AMQP_URL, { log, clientName: 'wire_test', drainMs: 200 });
-  transports.push(t);
+  broker.track(t);
   return t;
 }
 
@@ -44,10 +30,10 @@ async function replyQueue(): Promise<{ uuid: string; replies: ConsumeMessage[] }
   const uuid = randomUUID();
   const queue = `rpc.reply-standalone_rpc_proxy-${uuid}`;
   cleanup.add({ queues: [queue] });
-  await ch.assertQueue(queue, { durable: true, arguments: { 'x-expires': 300000 } });
-  await ch.bindQueue(queue, 'nameko-rpc', uuid);
+  await broker.ch.assertQueue(queue, { durable: true, arguments: { 'x-expires': 300000 } });
+  await broker.ch.bindQueue(queue, 'nameko-rpc', uuid);
   const replies: ConsumeMessage[] = [];
-  await ch.consume(queue, (m) => void (m && replies.push(m)), { noAck: true });
+  await broker.ch.consume(queue, (m) => void (m && replies.push(m)), { noAck: true });
   return { uuid, replies };
 }
 
@@ -98,7 +84,7 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
     props: Record<string, unknown> = {},
   ): Promise<string> {
     const correlationId = randomUUID();
-    ch.publish('nameko-rpc', `${service}.${method}`, Buffer.from(body), {
+    broker.ch.publish('nameko-rpc', `${service}.${method}`, Buffer.from(body), {
       contentType: 'application/json',
       contentEncoding: 'utf-8',
       headers: observedHeaders,
@@ -122,9 +108,9 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
 
   it("declares Nameko's service queue: rpc-<service>, durable, no arguments, bound with <service>.*", async () => {
     // re-declaring with Nameko's exact arguments succeeds only if they are equivalent
-    const q = await ch.assertQueue(`rpc-${service}`, { durable: true });
+    const q = await broker.ch.assertQueue(`rpc-${service}`, { durable: true });
     expect(q.consumerCount).toBe(1);
-    await ch.assertExchange('nameko-rpc', 'topic', { durable: true });
+    await broker.ch.assertExchange('nameko-rpc', 'topic', { durable: true });
   });
 
   it('answers the observed request greet("Ada") with the observed reply', async () => {
@@ -184,10 +170,15 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
   it('handles every non-conforming request of §1.10 without crashing or looping', async () => {
     const before = seen.length;
     // no reply_to: nowhere to answer, so it goes to the dead-letter queue
-    ch.publish('nameko-rpc', `${service}.greet`, Buffer.from('{"args": ["x"], "kwargs": {}}'), {
-      contentType: 'application/json',
-      correlationId: 'no-reply-to',
-    });
+    broker.ch.publish(
+      'nameko-rpc',
+      `${service}.greet`,
+      Buffer.from('{"args": ["x"], "kwargs": {}}'),
+      {
+        contentType: 'application/json',
+        correlationId: 'no-reply-to',
+      },
+    );
     // no content type, a wrong one, a parameterised one, bad JSON: answered with MalformedRequest
     const noType = await request('greet', '{"args": ["x"], "kwargs": {}}', {
       contentType: undefined,
@@ -205,7 +196,7 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
       expect(body.error?.['exc_type']).toBe('MalformedRequest');
     }
     // no correlation id: answered without one, as Nameko does
-    ch.publish(
+    broker.ch.publish(
       'nameko-rpc',
       `${service}.greet`,
       Buffer.from('{"args": ["nocorr"], "kwargs": {}}'),
@@ -227,7 +218,7 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
     let got: GetMessage | false = false;
     expect(
       await eventually(async () => {
-        got = await ch.get(dead, { noAck: true }).catch(() => false as const);
+        got = await broker.ch.get(dead, { noAck: true }).catch(() => false as const);
         return got !== false;
       }),
     ).toBe(true);
@@ -242,7 +233,7 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
     // still serving, and nothing left behind in the service queue
     const ok = bodyOf(await replyTo(await request('greet', '{"args": ["again"], "kwargs": {}}')));
     expect(ok).toEqual({ result: 'Hello, again!', error: null });
-    const q = await ch.checkQueue(`rpc-${service}`);
+    const q = await broker.ch.checkQueue(`rpc-${service}`);
     expect(q.messageCount).toBe(0);
   });
 });
@@ -255,13 +246,13 @@ describe('svc RPC client against a raw Nameko-shaped server', () => {
   beforeAll(async () => {
     const queue = `rpc-${service}`;
     cleanup.add({ queues: [queue] });
-    await ch.assertQueue(queue, { durable: true });
-    await ch.bindQueue(queue, 'nameko-rpc', `${service}.*`);
-    await ch.consume(queue, (m) => {
+    await broker.ch.assertQueue(queue, { durable: true });
+    await broker.ch.bindQueue(queue, 'nameko-rpc', `${service}.*`);
+    await broker.ch.consume(queue, (m) => {
       if (!m) return;
       requests.push(m);
       const body = answers.shift() ?? '{"result": null, "error": null}';
-      ch.publish('nameko-rpc', m.properties.replyTo as string, Buffer.from(body), {
+      broker.ch.publish('nameko-rpc', m.properties.replyTo as string, Buffer.from(body), {
         contentType: 'application/json',
         contentEncoding: 'utf-8',
         headers: {},
@@ -269,7 +260,7 @@ describe('svc RPC client against a raw Nameko-shaped server', () => {
         priority: 0,
         correlationId: m.properties.correlationId as string,
       });
-      ch.ack(m);
+      broker.ch.ack(m);
     });
   });
 
@@ -315,7 +306,7 @@ describe('svc RPC client against a raw Nameko-shaped server', () => {
     expect(m.properties.correlationId).toMatch(/^[0-9a-f-]{36}$/);
     // Nameko 2.9+'s reply queue: rpc.reply-<name>-<uuid>, durable, x-expires 300000, bound with <uuid>
     expect(client.replyQueue).toBe(`rpc.reply-wire_test-${replyTo}`);
-    const q = await ch.assertQueue(client.replyQueue, {
+    const q = await broker.ch.assertQueue(client.replyQueue, {
       durable: true,
       arguments: { 'x-expires': 300000 },
     });
