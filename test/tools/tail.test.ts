@@ -131,12 +131,20 @@ describe('svc tail', () => {
       (p) => p.stderr.includes(`following Greeting/${lateId.slice(0, 8)}`),
       'tail to follow the new instance',
     );
-    // Round-robin reaches the new instance within a few calls.
-    for (let i = 0; i < 6 && !t.stdout.includes(`Greeting/${lateId.slice(0, 8)}`); i++) {
-      const r = await env.run(['request', 'Greeting.greet', `{"name": "late${i}"}`]);
-      expect(r.code).toBe(0);
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    // A call at the new instance's own address (a fresh client picks either instance).
+    const found = JSON.parse((await env.run(['discover', '--json'])).stdout) as Record<
+      string,
+      Array<{ pid: number; endpoints: { rpc: string } }>
+    >;
+    const address = found['Greeting']!.find((r) => r.pid === late.pid)!.endpoints.rpc;
+    const r = await env.run([
+      'request',
+      'Greeting.greet',
+      '{"name": "late"}',
+      '--address',
+      address,
+    ]);
+    expect(r.code).toBe(0);
     await t.waitFor(
       (p) => p.stdout.includes(`Greeting/${lateId.slice(0, 8)}`),
       'a record of the new instance',
