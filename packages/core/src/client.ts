@@ -3,6 +3,7 @@ import type { Backends } from './backends.js';
 import { currentContext, outgoingHeaders } from './context.js';
 import { UsageError, fromWireError } from './errors.js';
 import type { PublishOptions } from './events/transport.js';
+import type { RpcResponse } from './transports/transport.js';
 
 export interface CallOptions {
   /** milliseconds before RpcTimeoutError (default: the instance's `rpc_timeout`, 5 s) */
@@ -60,20 +61,28 @@ export class Caller implements Calls {
     this.#onDeferredError = options.onDeferredError ?? (() => {});
   }
 
-  /** Calls `service.method(params)` and resolves with its result or rejects with its error. */
-  async call(
+  /**
+   * Calls `service.method(params)` and resolves with its result or rejects
+   * with its error. One `then`, not an async function: inside a worker every
+   * promise pays for AsyncLocalStorage's hooks.
+   */
+  call(
     service: string,
     method: string,
     params: unknown = {},
     options: CallOptions = {},
   ): Promise<unknown> {
     const request = { service, method, params, headers: outgoingHeaders(this.#name) };
-    const response = await this.#backends.rpc.call(request, {
-      timeout: options.timeout ?? this.#timeout,
-      ...(options.address === undefined ? {} : { address: options.address }),
-    });
-    if (response.ok) return response.result;
-    throw fromWireError(response.error);
+    let response: Promise<RpcResponse>;
+    try {
+      response = this.#backends.rpc.call(request, {
+        timeout: options.timeout ?? this.#timeout,
+        ...(options.address === undefined ? {} : { address: options.address }),
+      });
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return response.then(resultOf);
   }
 
   /** Emits an event; resolves once the backend has accepted it. */
@@ -103,6 +112,11 @@ export class Caller implements Calls {
     };
     return fn;
   }
+}
+
+function resultOf(response: RpcResponse): unknown {
+  if (response.ok) return response.result;
+  throw fromWireError(response.error);
 }
 
 /** Property access builds proxies lazily; `then` is absent so that a proxy is never mistaken for a promise. */

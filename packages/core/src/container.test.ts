@@ -96,6 +96,28 @@ describe('maxWorkers', () => {
     expect(results).toEqual(Array(6).fill('done'));
     expect(peak).toBe(2);
   });
+
+  it("gives a failed worker's slot back, whether it threw at once or later", async () => {
+    class Single extends Service {
+      static override serviceName = 'Single';
+      static override maxWorkers = 1;
+      @rpc() now(): string {
+        throw new Error('at once');
+      }
+      @rpc() async later(): Promise<string> {
+        await sleep(5);
+        throw new Error('later');
+      }
+      @rpc() fine(): string {
+        return 'fine';
+      }
+    }
+    await using cluster = await testCluster([Single]);
+    const single = cluster.client.rpc.Single!;
+    const failures = await Promise.allSettled([single.now!(), single.later!(), single.now!()]);
+    expect(failures.map((f) => f.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(await Promise.all([single.fine!(), single.fine!()])).toEqual(['fine', 'fine']);
+  });
 });
 
 describe('event handlers', () => {

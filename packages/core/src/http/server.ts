@@ -105,7 +105,7 @@ export class HttpEntrypointServer {
           `${method} is not allowed on ${path} (allowed: ${route.allowed.join(', ')})`,
         );
       }
-      const body = await this.#readBody(req);
+      const body = hasBody(req) ? await this.#readBody(req) : undefined;
       const request: HttpRequest = {
         method,
         path,
@@ -186,10 +186,6 @@ export class HttpEntrypointServer {
   async #readBody(req: IncomingMessage): Promise<unknown> {
     const limit = this.#options.maxBodyBytes ?? 1024 * 1024;
     const length = req.headers['content-length'];
-    // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3):
-    // nothing to wait for, and node discards the empty stream once the response ends.
-    if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))
-      return undefined;
     const declared = Number(length ?? 0);
     if (declared > limit) throw new HttpError(413, `request body over ${limit} bytes`);
     const chunks: Buffer[] = [];
@@ -246,6 +242,16 @@ function wrapResponse(res: ServerResponse): HttpResponse {
     },
   };
   return wrapper;
+}
+
+/**
+ * A request without Content-Length or Transfer-Encoding has no body (RFC 9112
+ * 6.3): nothing to wait for (not even a promise), and node discards the
+ * empty stream once the response ends.
+ */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** A handler's return value as the response: text, bytes, JSON, or an empty 204. */

@@ -107,6 +107,8 @@ export class NetRpcTransport implements RpcTransport {
   call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
     if (this.#closed) return Promise.reject(new ConnectionLostError('the RPC transport is closed'));
     if (options.address !== undefined) return this.#callAt(options.address, request, options);
+    const known = this.#picker.pickKnown(request.service);
+    if (known !== undefined) return this.#callAt(known, request, options);
     return this.#picker
       .pick(request.service)
       .then((endpoint) => this.#callAt(endpoint, request, options));

@@ -16,6 +16,19 @@ export class InstancePicker {
     this.#role = role;
   }
 
+  /**
+   * The next endpoint of a service already looked up and with live
+   * instances, without a promise (the common case); undefined otherwise,
+   * for `pick` to find out.
+   */
+  pickKnown(service: string): string | undefined {
+    const entry = this.#known.get(service);
+    if (!entry || entry.endpoints.length === 0) return undefined;
+    const endpoint = entry.endpoints[entry.next % entry.endpoints.length]!;
+    entry.next = (entry.next + 1) % entry.endpoints.length;
+    return endpoint;
+  }
+
   /** The next endpoint of `service`, round-robin; UnknownServiceError when none is live. */
   async pick(service: string): Promise<string> {
     let entry = this.#known.get(service);
