@@ -122,7 +122,7 @@ describe('svc instance with TypeScript services', () => {
     }
   });
 
-  it('reuses the compiled files while the sources are unchanged, and compiles again when one changes', async () => {
+  it('reuses the compiled files while the sources are unchanged, and compiles again when one changes or a compiled file is gone', async () => {
     const compiledShapes = () =>
       readdirSync(cache).find((f) => f.startsWith('shapes-') && f.endsWith('.mjs'))!;
     const before = statSync(join(cache, compiledShapes())).mtimeMs;
@@ -132,6 +132,11 @@ describe('svc instance with TypeScript services', () => {
     expect(statSync(join(cache, compiledShapes())).mtimeMs).toBe(before);
 
     write('services/shapes.ts', shapes(10));
+    // and a compiled file of the graph gone from the cache is made again
+    const geometry = readdirSync(cache).find(
+      (f) => f.startsWith('geometry-') && f.endsWith('.mjs'),
+    )!;
+    rmSync(join(cache, geometry));
     proc = await env.instance('conf/shapes.yml', { cwd: project });
     try {
       expect(await call<number>('Shapes.area', { r: 1 })).toBeCloseTo(Math.PI * 10);

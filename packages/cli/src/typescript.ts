@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadInstanceConfig } from '@svc/core';
 import type { InstanceConfig } from '@svc/node';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 /**
@@ -111,7 +111,7 @@ async function compile(entry: string): Promise<string | undefined> {
   process.setSourceMapsEnabled(true);
   const entryOut = outputFor(outDir, entry);
   const manifestFile = `${entryOut}.json`;
-  if (upToDate(manifestFile, entryOut)) return entryOut;
+  if (upToDate(manifestFile, outDir)) return entryOut;
   const esbuild = await import('esbuild');
   const outputs = new Map<string, string>();
   const queue = [entry];
@@ -173,11 +173,15 @@ function manifest(sources: string[]): Manifest {
   return { compiler: compilerVersion(), files };
 }
 
-function upToDate(manifestFile: string, entryOut: string): boolean {
+function upToDate(manifestFile: string, outDir: string): boolean {
   try {
     const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
-    if (m.compiler !== compilerVersion() || !existsSync(entryOut)) return false;
-    return Object.entries(m.files).every(([file, hash]) => (hashOf(file) ?? 'absent') === hash);
+    if (m.compiler !== compilerVersion()) return false;
+    return Object.entries(m.files).every(
+      ([file, hash]) =>
+        (hashOf(file) ?? 'absent') === hash &&
+        (!TS_FILE.test(file) || existsSync(outputFor(outDir, file))),
+    );
   } catch {
     return false;
   }
