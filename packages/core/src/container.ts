@@ -230,7 +230,10 @@ export class ServiceContainer {
   handleRpc(request: RpcRequest): Promise<RpcResponse> {
     try {
       if (request.method.startsWith('svc.')) {
-        return this.#builtin(request.method.slice(4), request.params).then(answered, failed);
+        return this.#builtin(request.method.slice(4), request.params).then(
+          okResponse,
+          errorResponse,
+        );
       }
       const ep = this.#rpc.get(request.method);
       if (!ep) {
@@ -239,9 +242,9 @@ export class ServiceContainer {
         });
       }
       const params = mapParams(this, ep, request);
-      return this.runWorker(ep, [params], request.headers).then(answered, failed);
+      return this.runWorker(ep, [params], request.headers).then(okResponse, errorResponse);
     } catch (err) {
-      return Promise.resolve(failed(err));
+      return Promise.resolve(errorResponse(err));
     }
   }
 
@@ -566,8 +569,8 @@ export class ServiceContainer {
   }
 }
 
-const answered = (result: unknown): RpcResponse => ({ ok: true, result });
-const failed = (err: unknown): RpcResponse => ({ ok: false, error: toWireError(err) });
+const okResponse = (result: unknown): RpcResponse => ({ ok: true, result });
+const errorResponse = (err: unknown): RpcResponse => ({ ok: false, error: toWireError(err) });
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
