@@ -24,9 +24,7 @@ export class InstancePicker {
   pickKnown(service: string): string | undefined {
     const entry = this.#known.get(service);
     if (!entry || entry.endpoints.length === 0) return undefined;
-    const endpoint = entry.endpoints[entry.next % entry.endpoints.length]!;
-    entry.next = (entry.next + 1) % entry.endpoints.length;
-    return endpoint;
+    return nextOf(entry);
   }
 
   /** The next endpoint of `service`, round-robin; UnknownServiceError when none is live. */
@@ -54,9 +52,7 @@ export class InstancePicker {
         throw new UnknownServiceError(`no live instance of service "${service}"`);
       }
     }
-    const endpoint = entry.endpoints[entry.next % entry.endpoints.length]!;
-    entry.next = (entry.next + 1) % entry.endpoints.length;
-    return endpoint;
+    return nextOf(entry);
   }
 
   /** Forgets an endpoint until the registry lists it again (it failed us). */
@@ -78,4 +74,11 @@ export class InstancePicker {
     }
     return [...out].sort();
   }
+}
+
+/** Round-robin over a non-empty list of endpoints. */
+function nextOf(entry: { endpoints: string[]; next: number }): string {
+  const endpoint = entry.endpoints[entry.next % entry.endpoints.length]!;
+  entry.next = (entry.next + 1) % entry.endpoints.length;
+  return endpoint;
 }
