@@ -5,7 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   rmSync,
-  statSync,
+  readFileSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -123,13 +123,19 @@ describe('svc instance with TypeScript services', () => {
   });
 
   it('reuses the compiled files while the sources are unchanged, and compiles again when one changes or a compiled file is gone', async () => {
-    const compiledShapes = () =>
-      readdirSync(cache).find((f) => f.startsWith('shapes-') && f.endsWith('.mjs'))!;
-    const before = statSync(join(cache, compiledShapes())).mtimeMs;
+    // a compile stamps the entry's manifest; a start from the cache leaves it alone
+    const compiledAt = () => {
+      const manifest = readdirSync(cache).find(
+        (f) => f.startsWith('shapes-') && f.endsWith('.json'),
+      )!;
+      return (JSON.parse(readFileSync(join(cache, manifest), 'utf8')) as { compiledAt: string })
+        .compiledAt;
+    };
+    const before = compiledAt();
     let proc = await env.instance('conf/shapes.yml', { cwd: project });
     proc.child.kill('SIGTERM');
     await proc.exited;
-    expect(statSync(join(cache, compiledShapes())).mtimeMs).toBe(before);
+    expect(compiledAt()).toBe(before);
 
     write('services/shapes.ts', shapes(10));
     // and a compiled file of the graph gone from the cache is made again
@@ -144,6 +150,7 @@ describe('svc instance with TypeScript services', () => {
       proc.child.kill('SIGTERM');
       await proc.exited;
     }
+    expect(compiledAt()).not.toBe(before);
   });
 
   it('loads the sources through tsx when the cache cannot be written', async () => {

@@ -155,6 +155,8 @@ async function compile(entry: string): Promise<string | undefined> {
  */
 interface Manifest {
   compiler: string;
+  /** when the graph was last compiled (a cache hit leaves the manifest as it is) */
+  compiledAt: string;
   files: Record<string, string>;
 }
 
@@ -170,7 +172,7 @@ function manifest(sources: string[]): Manifest {
       dir = parent;
     }
   }
-  return { compiler: compilerVersion(), files };
+  return { compiler: compilerVersion(), compiledAt: new Date().toISOString(), files };
 }
 
 function upToDate(manifestFile: string, outDir: string): boolean {
