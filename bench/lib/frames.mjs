@@ -1,5 +1,6 @@
 // Length-prefixed MessagePack frames for the raw `net` baseline: the
 // smallest correct framing, with writes corked for one tick.
+import net from 'node:net';
 import { Packr } from 'msgpackr';
 
 export const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -32,4 +33,26 @@ export function writeFrame(socket, value) {
   }
   socket.write(header);
   socket.write(body);
+}
+
+/**
+ * The raw baseline's client: one connection to 127.0.0.1:`port`, calls
+ * multiplexed by id. Resolves with `greet(name)`, which resolves with the reply.
+ */
+export async function rawGreeter(port) {
+  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const pending = new Map();
+  let nextId = 0;
+  readFrames(socket, ([id, result]) => {
+    const resolve = pending.get(id);
+    pending.delete(id);
+    resolve(result);
+  });
+  return (name) =>
+    new Promise((resolve) => {
+      const id = ++nextId;
+      pending.set(id, resolve);
+      writeFrame(socket, [id, { name }]);
+    });
 }
