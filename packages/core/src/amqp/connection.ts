@@ -82,6 +82,21 @@ export class AmqpConnection {
     };
   }
 
+  /**
+   * The process-wide connection for `url` when `shared`, else one of the
+   * caller's own; give either back with {@link release}.
+   */
+  static open(
+    url: string,
+    log: Logger,
+    shared: boolean,
+    options?: AmqpConnectionOptions,
+  ): AmqpConnection {
+    return shared
+      ? AmqpConnection.acquire(url, log, options)
+      : new AmqpConnection(url, log, options);
+  }
+
   /** The process-wide connection for `url`; give it back with {@link release}. */
   static acquire(url: string, log: Logger, options?: AmqpConnectionOptions): AmqpConnection {
     let conn = AmqpConnection.#shared.get(url);
@@ -94,7 +109,7 @@ export class AmqpConnection {
     return conn;
   }
 
-  /** Drops one hold on a shared connection; the last one closes it. */
+  /** Drops one hold on a shared connection (the last one closes it); closes a connection of its own. */
   async release(): Promise<void> {
     this.#refs = Math.max(0, this.#refs - 1);
     if (this.#refs > 0) return;

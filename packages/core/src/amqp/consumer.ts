@@ -44,18 +44,21 @@ export class InflightWork {
   }
 }
 
+/** What copies given-up messages into `<queue>.dead`: a transport's confirmed publisher. */
+export interface DeadLetterPublisher {
+  slot: ChannelSlot<ConfirmChannel>;
+  declares: DeclareCache;
+  waitMs: number;
+  log: Logger;
+}
+
 /**
  * Moves a message its consumer gave up on into `<queue>.dead` and acks it;
  * when the copy cannot be made, gives the message back to the broker after
  * a pause (a broker that refuses the copy must not be hammered).
  */
 export async function buryOrRequeue(
-  publisher: {
-    slot: ChannelSlot<ConfirmChannel>;
-    declares: DeclareCache;
-    waitMs: number;
-    log: Logger;
-  },
+  publisher: DeadLetterPublisher,
   ch: Channel,
   queue: string,
   msg: ConsumeMessage,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
-import { buryOrRequeue, InflightWork, safely } from '../amqp/consumer.js';
+import { buryOrRequeue, InflightWork, safely, type DeadLetterPublisher } from '../amqp/consumer.js';
 import { deadQueueName } from '../amqp/dead-letter.js';
 import { decodeHeaders, encodeHeaders } from '../amqp/headers.js';
 import { DeclareCache, publishConfirmed } from '../amqp/publish.js';
@@ -81,7 +81,6 @@ const JSON_TYPE = 'application/json';
 export class AmqpEventTransport implements EventTransport {
   readonly kind = 'amqp';
   readonly #conn: AmqpConnection;
-  readonly #shared: boolean;
   readonly #log: Logger;
   readonly #waitMs: number;
   readonly #drainMs: number;
@@ -89,7 +88,7 @@ export class AmqpEventTransport implements EventTransport {
   readonly #declares = new DeclareCache();
   readonly #pub: ChannelSlot<ConfirmChannel>;
   /** where given-up messages are copied to (`<queue>.dead`) */
-  readonly #deadLetters: Parameters<typeof buryOrRequeue>[0];
+  readonly #deadLetters: DeadLetterPublisher;
   readonly #sub: ChannelSlot<Channel>;
   readonly #subs: Subscription[] = [];
   readonly #inflight = new InflightWork();
@@ -103,10 +102,7 @@ export class AmqpEventTransport implements EventTransport {
     this.#log = options.log;
     this.#waitMs = options.waitMs ?? 5000;
     this.#drainMs = options.drainMs ?? 5000;
-    this.#shared = options.shared ?? true;
-    this.#conn = this.#shared
-      ? AmqpConnection.acquire(url, this.#log, options.connection)
-      : new AmqpConnection(url, this.#log, options.connection);
+    this.#conn = AmqpConnection.open(url, this.#log, options.shared ?? true, options.connection);
     this.#pub = new ChannelSlot<ConfirmChannel>(this.#conn, this.#log, { confirm: true });
     this.#deadLetters = {
       slot: this.#pub,
@@ -314,7 +310,6 @@ export class AmqpEventTransport implements EventTransport {
     await this.#inflight.drain(this.#drainMs);
     await this.#sub.close();
     await this.#pub.close();
-    if (this.#shared) await this.#conn.release();
-    else await this.#conn.close();
+    await this.#conn.release();
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
-import { buryOrRequeue, InflightWork, safely } from '../amqp/consumer.js';
+import { buryOrRequeue, InflightWork, safely, type DeadLetterPublisher } from '../amqp/consumer.js';
 import { deadQueueName } from '../amqp/dead-letter.js';
 import { encodeHeaders } from '../amqp/headers.js';
 import {
@@ -73,7 +73,6 @@ interface Pending {
 export class AmqpRpcTransport implements RpcTransport {
   readonly kind = 'amqp';
   readonly #conn: AmqpConnection;
-  readonly #shared: boolean;
   readonly #log: Logger;
   readonly #waitMs: number;
   readonly #drainMs: number;
@@ -82,7 +81,7 @@ export class AmqpRpcTransport implements RpcTransport {
   readonly #declares = new DeclareCache();
   readonly #pub: ChannelSlot<ConfirmChannel>;
   /** where given-up messages are copied to (`<queue>.dead`) */
-  readonly #deadLetters: Parameters<typeof buryOrRequeue>[0];
+  readonly #deadLetters: DeadLetterPublisher;
   readonly #sub: ChannelSlot<Channel>;
   readonly #replyId = randomUUID();
   readonly #replyQueue: string;
@@ -100,11 +99,8 @@ export class AmqpRpcTransport implements RpcTransport {
     this.#waitMs = options.waitMs ?? 5000;
     this.#drainMs = options.drainMs ?? 5000;
     this.#prefetch = options.prefetch ?? 10;
-    this.#shared = options.shared ?? true;
     this.#replyQueue = `rpc.reply-${options.clientName}-${this.#replyId}`;
-    this.#conn = this.#shared
-      ? AmqpConnection.acquire(url, this.#log, options.connection)
-      : new AmqpConnection(url, this.#log, options.connection);
+    this.#conn = AmqpConnection.open(url, this.#log, options.shared ?? true, options.connection);
     this.#pub = new ChannelSlot<ConfirmChannel>(this.#conn, this.#log, {
       confirm: true,
       onOpen: async (ch) => {
@@ -400,7 +396,6 @@ export class AmqpRpcTransport implements RpcTransport {
     if (this.#client && ch) await ch.deleteQueue(this.#replyQueue).catch(() => {});
     await this.#sub.close();
     await this.#pub.close();
-    if (this.#shared) await this.#conn.release();
-    else await this.#conn.close();
+    await this.#conn.release();
   }
 }
