@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { CallHeaders } from '../context-headers.js';
+import { newTraceId } from '../context.js';
 
 /** Nameko's header prefix (`nameko/constants.py` HEADER_PREFIX). */
 export const HEADER_PREFIX = 'nameko.';
@@ -10,11 +10,6 @@ const CALL_ID_STACK_KEY = 'call_id_stack';
 
 /** Headers the broker adds when it dead-letters a message; they are not context data. */
 const BROKER_HEADER = /^x-(death|first-death-|last-death-|svc-dead-)/;
-
-/** A fresh trace id for a message that arrives without one (Nameko peers send none). */
-export function newTraceId(): string {
-  return randomUUID().replace(/-/g, '');
-}
 
 /**
  * AMQP headers for outgoing calls and events, as Nameko's HeaderEncoder
@@ -53,6 +48,7 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
       data[key] = value;
     }
   }
+  // A message without a trace id (Nameko peers send none) starts a trace here.
   return { traceId: traceId ?? newTraceId(), callIdStack, data };
 }
 
