@@ -3,7 +3,7 @@ import type { Backends } from './backends.js';
 import { currentContext, outgoingHeaders } from './context.js';
 import { UsageError, fromWireError } from './errors.js';
 import type { PublishOptions } from './events/transport.js';
-import type { RpcResponse } from './transports/transport.js';
+import type { RpcCallOptions, RpcResponse } from './transports/transport.js';
 
 export interface CallOptions {
   /** milliseconds before RpcTimeoutError (default: the instance's `rpc_timeout`, 5 s) */
@@ -48,6 +48,7 @@ export class Caller implements Calls {
   readonly #backends: Backends;
   readonly #name: string;
   readonly #timeout: number;
+  readonly #defaults: RpcCallOptions;
   readonly #onDeferredError: (err: unknown) => void;
   #proxies: RpcProxies | undefined;
 
@@ -58,6 +59,7 @@ export class Caller implements Calls {
     this.#backends = backends;
     this.#name = options.name;
     this.#timeout = options.timeout ?? 5000;
+    this.#defaults = Object.freeze({ timeout: this.#timeout });
     this.#onDeferredError = options.onDeferredError ?? (() => {});
   }
 
@@ -70,19 +72,24 @@ export class Caller implements Calls {
     service: string,
     method: string,
     params: unknown = {},
-    options: CallOptions = {},
+    options?: CallOptions,
   ): Promise<unknown> {
     const request = { service, method, params, headers: outgoingHeaders(this.#name) };
     let response: Promise<RpcResponse>;
     try {
-      response = this.#backends.rpc.call(request, {
-        timeout: options.timeout ?? this.#timeout,
-        ...(options.address === undefined ? {} : { address: options.address }),
-      });
+      response = this.#backends.rpc.call(request, this.#callOptions(options));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return response.then(resultOf);
+  }
+
+  /** The transport's options for a call; the common call without options shares one object. */
+  #callOptions(options: CallOptions | undefined): RpcCallOptions {
+    if (options?.timeout === undefined && options?.address === undefined) return this.#defaults;
+    return options.address === undefined
+      ? { timeout: options.timeout ?? this.#timeout }
+      : { timeout: options.timeout ?? this.#timeout, address: options.address };
   }
 
   /** Emits an event; resolves once the backend has accepted it. */

@@ -172,7 +172,7 @@ export class ServiceContainer {
   async start(): Promise<void> {
     if (this.state === 'new') await this.setup();
     for (const p of this.providers.values()) await p.start();
-    this.#lifecycle = this.#newServiceObject(() => {});
+    this.#lifecycle = this.#newServiceObject(new WorkerBinding(this, false));
     await this.#lifecycle.onStart?.();
     this.state = 'started';
     await this.options.hooks.run('onServiceStart', this.name);
@@ -223,11 +223,12 @@ export class ServiceContainer {
   }
 
   /**
-   * Answers one RPC request; never rejects. Not an async function: with a
-   * worker context in the process every promise runs AsyncLocalStorage's
-   * hooks, so the hot path makes as few as it can.
+   * Answers one RPC request; never rejects. A worker that finished
+   * synchronously is answered without a promise: with a worker context in
+   * the process every promise runs AsyncLocalStorage's hooks, so the hot
+   * path makes as few as it can.
    */
-  handleRpc(request: RpcRequest): Promise<RpcResponse> {
+  handleRpc(request: RpcRequest): RpcResponse | Promise<RpcResponse> {
     try {
       if (request.method.startsWith('svc.')) {
         return this.#builtin(request.method.slice(4), request.params).then(
@@ -242,9 +243,12 @@ export class ServiceContainer {
         });
       }
       const params = mapParams(this, ep, request);
-      return this.runWorker(ep, [params], request.headers).then(okResponse, errorResponse);
+      const result = this.dispatch(ep, [params], request.headers);
+      return isThenable(result)
+        ? Promise.resolve(result).then(okResponse, errorResponse)
+        : okResponse(result);
     } catch (err) {
-      return Promise.resolve(errorResponse(err));
+      return errorResponse(err);
     }
   }
 
@@ -295,11 +299,23 @@ export class ServiceContainer {
    * reports the outcome to providers, hooks, metrics and the log.
    */
   runWorker(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): Promise<unknown> {
+    try {
+      return Promise.resolve(this.dispatch(ep, args, headers));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /**
+   * {@link runWorker} for the entrypoints' hot paths: a worker that finished
+   * synchronously (a plain method without providers or worker hooks, a free
+   * slot) returns its result, or throws its error, without a promise; any
+   * other returns a promise of it.
+   */
+  dispatch(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): unknown {
     if (this.state !== 'started') {
-      return Promise.reject(
-        new ContainerStoppedError(
-          `${this.name} is ${this.state === 'stopping' ? 'stopping' : 'not running'}`,
-        ),
+      throw new ContainerStoppedError(
+        `${this.name} is ${this.state === 'stopping' ? 'stopping' : 'not running'}`,
       );
     }
     // A free slot is taken without an await; only a full container waits in line.
@@ -310,8 +326,8 @@ export class ServiceContainer {
     return this.#acquire().then(() => this.#startWorker(ep, args, headers));
   }
 
-  /** Runs one worker in a slot already taken; #work gives the slot back when it ends. */
-  #startWorker(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>) {
+  /** Runs one worker in a slot already taken; the slot is given back when it ends. */
+  #startWorker(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): unknown {
     this.#running++;
     let ctx: WorkerContext;
     try {
@@ -323,9 +339,17 @@ export class ServiceContainer {
       });
     } catch (err) {
       this.#workerEnded();
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      throw err;
     }
-    return runInContext(ctx, () => this.#work(ep, ctx, args));
+    const hooks = this.options.hooks;
+    const plain =
+      this.providers.size === 0 &&
+      !hooks.has('onWorkerStart') &&
+      !hooks.has('onWorkerEnd') &&
+      !hooks.has('onError');
+    return runInContext(ctx, () =>
+      plain ? this.#workPlain(ep, ctx, args) : this.#work(ep, ctx, args),
+    );
   }
 
   #workerEnded(): void {
@@ -334,10 +358,84 @@ export class ServiceContainer {
     if (this.#running === 0) for (const idle of this.#idle.splice(0)) idle();
   }
 
+  /**
+   * A worker with nothing around its method (no providers, no worker hooks):
+   * a method that returns a plain value and starts no emits it leaves
+   * unawaited ends here, without a promise.
+   */
+  #workPlain(ep: EntrypointMeta, ctx: WorkerContext, args: unknown[]): unknown {
+    const started = performance.now();
+    const binding = new WorkerBinding(this, true);
+    let result: unknown;
+    try {
+      const obj = this.#newServiceObject(binding) as unknown as Record<string, unknown>;
+      result = (obj[ep.method] as (...a: unknown[]) => unknown).apply(obj, args);
+    } catch (err) {
+      try {
+        this.#report(ep, ctx, elapsedMs(started), undefined, err, true);
+      } finally {
+        this.#workerEnded();
+      }
+      throw err;
+    }
+    if (!isThenable(result) && binding.pending === undefined) {
+      try {
+        this.#report(ep, ctx, elapsedMs(started), result, undefined, false);
+      } finally {
+        this.#workerEnded();
+      }
+      return result;
+    }
+    return this.#settlePlain(ep, ctx, started, result, binding);
+  }
+
+  async #settlePlain(
+    ep: EntrypointMeta,
+    ctx: WorkerContext,
+    started: number,
+    returned: unknown,
+    binding: WorkerBinding,
+  ): Promise<unknown> {
+    let result: unknown;
+    let error: unknown;
+    let failed = false;
+    try {
+      result = await returned;
+      if (binding.pending) await Promise.allSettled(binding.pending);
+    } catch (err) {
+      error = err;
+      failed = true;
+    }
+    try {
+      this.#report(ep, ctx, elapsedMs(started), result, error, failed);
+    } finally {
+      this.#workerEnded();
+    }
+    if (failed) throw error;
+    return result;
+  }
+
+  /** Metrics, the outcome's log record and observers, once a worker has ended. */
+  #report(
+    ep: EntrypointMeta,
+    ctx: WorkerContext,
+    durationMs: number,
+    result: unknown,
+    error: unknown,
+    failed: boolean,
+  ): void {
+    this.options.metrics.record(this.#entrypointName(ep), ep.kind, durationMs, failed);
+    this.#logOutcome(ep, ctx, durationMs, failed, error);
+    if (this.#observers.size > 0) {
+      for (const observe of this.#observers)
+        observe({ ep, ctx, result, error, failed, durationMs });
+    }
+  }
+
   async #work(ep: EntrypointMeta, ctx: WorkerContext, args: unknown[]): Promise<unknown> {
     try {
       const started = performance.now();
-      const pending: Promise<unknown>[] = [];
+      const binding = new WorkerBinding(this, true);
       const hooks = this.options.hooks;
       // Without providers or hooks there is nothing to await around the method:
       // each skipped await is a turn of the microtask queue on every call.
@@ -346,10 +444,7 @@ export class ServiceContainer {
       let error: unknown;
       let failed = false;
       try {
-        const obj = this.#newServiceObject((p) => pending.push(p)) as unknown as Record<
-          string,
-          unknown
-        >;
+        const obj = this.#newServiceObject(binding) as unknown as Record<string, unknown>;
         if (providers) {
           for (const p of this.providers.values()) await p.workerSetup(ctx);
           for (const [attr, p] of this.providers) obj[attr] = await p.getDependency(ctx);
@@ -358,12 +453,12 @@ export class ServiceContainer {
         const method = obj[ep.method] as (...a: unknown[]) => unknown;
         result = method.apply(obj, args);
         if (isThenable(result)) result = await result;
-        if (pending.length > 0) await Promise.allSettled(pending);
+        if (binding.pending) await Promise.allSettled(binding.pending);
       } catch (err) {
         error = err;
         failed = true;
       }
-      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      const durationMs = elapsedMs(started);
       if (providers) {
         for (const p of this.providers.values()) {
           try {
@@ -375,10 +470,7 @@ export class ServiceContainer {
           }
         }
       }
-      this.options.metrics.record(this.#entrypointName(ep), ep.kind, durationMs, failed);
-      this.#logOutcome(ep, ctx, durationMs, failed, error);
-      for (const observe of this.#observers)
-        observe({ ep, ctx, result, error, failed, durationMs });
+      this.#report(ep, ctx, durationMs, result, error, failed);
       if (failed && hooks.has('onError') && !this.#isExpected(ep, error))
         await hooks.run('onError', error, ctx);
       if (hooks.has('onWorkerEnd'))
@@ -418,6 +510,9 @@ export class ServiceContainer {
     failed: boolean,
     error: unknown,
   ): void {
+    const expected = failed && this.#isExpected(ep, error);
+    // Built only when kept: a worker's record costs more than a small worker.
+    if (this.log.enabled?.(failed ? (expected ? 'warn' : 'error') : 'info') === false) return;
     const fields = {
       kind: ep.kind,
       entrypoint: `${this.name}.${ctx.method}`,
@@ -433,7 +528,7 @@ export class ServiceContainer {
       error: err?.name ?? typeof error,
       error_message: err?.message ?? String(error),
     };
-    if (this.#isExpected(ep, error)) {
+    if (expected) {
       this.log.warn(
         `${ep.kind} ${this.name}.${ctx.method} failed: ${errFields.error_message}`,
         errFields,
@@ -524,20 +619,10 @@ export class ServiceContainer {
     throw new MethodNotFoundError(`${this.name} has no built-in method "svc.${name}"`);
   }
 
-  #newServiceObject(track: (p: Promise<unknown>) => void): Service {
+  #newServiceObject(binding: WorkerBinding): Service {
     const obj = new this.cls();
-    const b: ServiceBinding = {
-      serviceName: this.name,
-      log: this.log,
-      caller: this.caller,
-      config: this.options.config,
-      metrics: this.options.metrics,
-      track: (promise) => {
-        track(promise);
-        promise.catch((err: unknown) => this.log.warn(`an emit failed: ${(err as Error).message}`));
-      },
-    };
-    Object.defineProperty(obj, BINDING, { value: b, enumerable: false });
+    // A plain assignment: defineProperty was a runtime call on every worker.
+    obj[BINDING] = binding;
     return obj;
   }
 
@@ -569,8 +654,50 @@ export class ServiceContainer {
   }
 }
 
+/**
+ * What one service object is bound to: the container's surfaces, and the
+ * emits its worker started without awaiting them (the worker waits for
+ * those before it ends). One small object per worker, its methods shared.
+ */
+class WorkerBinding implements ServiceBinding {
+  readonly #container: ServiceContainer;
+  readonly #keep: boolean;
+  /** unawaited emits of this worker, made on the first one */
+  pending: Promise<unknown>[] | undefined;
+
+  constructor(container: ServiceContainer, keep: boolean) {
+    this.#container = container;
+    this.#keep = keep;
+  }
+  get serviceName(): string {
+    return this.#container.name;
+  }
+  get log(): Logger {
+    return this.#container.log;
+  }
+  get caller(): Caller {
+    return this.#container.caller;
+  }
+  get config(): ConfigView {
+    return this.#container.options.config;
+  }
+  get metrics(): Metrics {
+    return this.#container.options.metrics;
+  }
+  track(promise: Promise<unknown>): void {
+    if (this.#keep) (this.pending ??= []).push(promise);
+    const log = this.#container.log;
+    promise.catch((err: unknown) => log.warn(`an emit failed: ${(err as Error).message}`));
+  }
+}
+
 const okResponse = (result: unknown): RpcResponse => ({ ok: true, result });
 const errorResponse = (err: unknown): RpcResponse => ({ ok: false, error: toWireError(err) });
+
+/** Milliseconds since `started` (a `performance.now()`), to the microsecond. */
+function elapsedMs(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (

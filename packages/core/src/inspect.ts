@@ -150,8 +150,9 @@ export function mapParams(
       `${container.name}.${ep.name} takes one parameters object, got ${Array.isArray(raw) ? 'a list' : typeof raw}`,
     );
   }
-  const params: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
   const args = request.args ?? [];
+  // Copied only to add positional arguments: transports decode a fresh object per request.
+  const params = (args.length > 0 ? { ...raw } : raw) as Record<string, unknown>;
   if (args.length > 0) {
     const names = paramsOf(container, ep).map((p) => p.name);
     if (args.length > names.length) {

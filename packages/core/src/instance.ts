@@ -254,17 +254,20 @@ export class Instance {
     return c;
   }
 
-  #dispatch(byName: Map<string, ServiceContainer>, req: RpcRequest): Promise<RpcResponse> {
+  #dispatch(
+    byName: Map<string, ServiceContainer>,
+    req: RpcRequest,
+  ): RpcResponse | Promise<RpcResponse> {
     const c = byName.get(req.service);
     if (!c) {
-      return Promise.resolve({
+      return {
         ok: false,
         error: {
           code: 'SVC_ERR_UNKNOWN_SERVICE',
           type: 'UnknownServiceError',
           message: `this instance does not run ${req.service}`,
         },
-      });
+      };
     }
     return c.handleRpc(req);
   }

@@ -38,6 +38,10 @@ export class RecordLogger implements Logger {
     this.#log('error', msg, fields);
   }
 
+  enabled(level: LogLevel): boolean {
+    return levelRank(level) >= this.#minRank;
+  }
+
   child(fields: Record<string, unknown>): Logger {
     return new RecordLogger(this.#sinks, { ...this.#fields, ...fields }, LEVELS[this.#minRank]);
   }

@@ -22,6 +22,11 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
   /** A logger whose records carry these fields too. */
   child(fields: Record<string, unknown>): Logger;
+  /**
+   * Whether records at `level` are kept; code on a hot path skips building
+   * a record that would be dropped. A logger without it keeps every level.
+   */
+  enabled?(level: LogLevel): boolean;
 }
 
 export function levelRank(level: LogLevel): number {

@@ -239,10 +239,19 @@ export class NetRpcTransport implements RpcTransport {
     }
     const request: RpcRequest = { service, method, params: msg[4], headers };
     if (args !== undefined) request.args = args as unknown[];
-    handler(request).then(
-      (response) => this.#reply(writer, id, response),
-      (err: unknown) => this.#reply(writer, id, { ok: false, error: toWireError(err) }),
-    );
+    let answer: RpcResponse | Promise<RpcResponse>;
+    try {
+      answer = handler(request);
+    } catch (err) {
+      answer = { ok: false, error: toWireError(err) };
+    }
+    // A request answered synchronously is replied to without a promise.
+    if (typeof (answer as Partial<Promise<RpcResponse>>).then === 'function') {
+      (answer as Promise<RpcResponse>).then(
+        (response) => this.#reply(writer, id, response),
+        (err: unknown) => this.#reply(writer, id, { ok: false, error: toWireError(err) }),
+      );
+    } else this.#reply(writer, id, answer as RpcResponse);
   }
 
   #reply(writer: FrameWriter, id: number, response: RpcResponse): void {

@@ -16,8 +16,12 @@ export interface RpcRequest {
 
 export type RpcResponse = { ok: true; result: unknown } | { ok: false; error: WireError };
 
-/** Runs a request; it never rejects: failures come back as `{ ok: false }`. */
-export type RpcHandler = (request: RpcRequest) => Promise<RpcResponse>;
+/**
+ * Runs a request; it never throws or rejects: failures come back as
+ * `{ ok: false }`. A request answered synchronously returns its response
+ * itself, without a promise.
+ */
+export type RpcHandler = (request: RpcRequest) => RpcResponse | Promise<RpcResponse>;
 
 export interface RpcCallOptions {
   /** milliseconds before the call fails with RpcTimeoutError */
