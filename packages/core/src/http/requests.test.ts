@@ -10,6 +10,10 @@ class Echo extends Service {
   get(req: HttpRequest) {
     return { path: req.path, id: req.params['id'], query: req.query, body: req.body ?? null };
   }
+  @http('GET', '/all')
+  all(req: HttpRequest) {
+    return { a: req.searchParams.getAll('a'), last: req.query['a'] ?? null, url: req.url };
+  }
   @http('POST', '/echo')
   post(req: HttpRequest) {
     return { body: req.body };
@@ -28,6 +32,9 @@ describe('HTTP entrypoint requests', () => {
       query: { a: '1', b: 'x y' },
       body: null,
     });
+    // A repeated key: every value in searchParams, the last one in query.
+    expect(await get('/all?a=1&a=2')).toEqual({ a: ['1', '2'], last: '2', url: '/all?a=1&a=2' });
+    expect(await get('/all')).toEqual({ a: [], last: null, url: '/all' });
     // Dot segments and percent-encoding are normalised before routing.
     const raw = await new Promise<string>((resolve, reject) => {
       const url = new URL(base);

@@ -31,24 +31,26 @@ export class Router<T> {
     verb: string,
     path: string,
   ): { target: T; params: Record<string, string> } | { allowed: string[] } | undefined {
-    const allowed = new Set<string>();
+    // Made only for a path some other verb serves: a plain match allocates nothing but its params.
+    let allowed: Set<string> | undefined;
     for (const r of this.#routes) {
       const m = r.re.exec(path);
       if (!m) continue;
       if (r.verb === verb || (verb === 'HEAD' && r.verb === 'GET')) {
         const params: Record<string, string> = Object.create(null) as Record<string, string>;
-        r.keys.forEach((k, i) => {
+        for (let i = 0; i < r.keys.length; i++) {
+          const value = m[i + 1]!;
           try {
-            params[k] = decodeURIComponent(m[i + 1]!);
+            params[r.keys[i]!] = decodeURIComponent(value);
           } catch {
-            params[k] = m[i + 1]!;
+            params[r.keys[i]!] = value;
           }
-        });
+        }
         return { target: r.target, params };
       }
-      allowed.add(r.verb);
+      (allowed ??= new Set()).add(r.verb);
     }
-    return allowed.size > 0 ? { allowed: [...allowed] } : undefined;
+    return allowed ? { allowed: [...allowed] } : undefined;
   }
 
   get size(): number {
