@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../errors.js';
-import { FrameDecoder, FrameWriter } from './net-frames.js';
+import { BUSY_MS, FrameDecoder, FrameWriter } from './net-frames.js';
 
 const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
 /** The rest of this turn of the event loop: its I/O callbacks, then the check phase. */
@@ -14,17 +14,32 @@ function decodeAll(writes: Buffer[]): string[] {
 }
 
 describe('FrameWriter', () => {
-  it('writes the frames of one turn of the event loop as one buffer once its callbacks ran', async () => {
+  it("writes at the end of the tick when idle, and after the turn's callbacks when busy", async () => {
     const writes: Buffer[] = [];
-    const writer = new FrameWriter((bytes) => writes.push(bytes));
+    let clock = 1000;
+    const writer = new FrameWriter(
+      (bytes) => writes.push(bytes),
+      () => clock,
+    );
+    // idle: the frames of one tick go out together at its end
     for (const s of ['a', 'bb']) writer.push(Buffer.from(s));
-    // the end of one callback's ticks (one HTTP request read, say) writes nothing yet
-    await tick();
-    writer.push(Buffer.from('ccc'));
     expect(writes).toHaveLength(0);
-    await turn();
+    await tick();
+    expect(decodeAll(writes)).toEqual(['a', 'bb']);
+    // busy (it flushed a moment ago): the end of one callback's ticks writes nothing yet
+    clock += BUSY_MS / 2;
+    writer.push(Buffer.from('ccc'));
+    await tick();
+    writer.push(Buffer.from('dddd'));
     expect(writes).toHaveLength(1);
-    expect(decodeAll(writes)).toEqual(['a', 'bb', 'ccc']);
+    await turn();
+    expect(writes).toHaveLength(2);
+    expect(decodeAll(writes)).toEqual(['a', 'bb', 'ccc', 'dddd']);
+    // idle again once the moment has passed
+    clock += BUSY_MS * 2;
+    writer.push(Buffer.from('e'));
+    await tick();
+    expect(writes).toHaveLength(3);
   });
 
   it('writes a long burst in slices as it goes, so the peer can start on the first', async () => {
