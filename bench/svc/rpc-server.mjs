@@ -16,7 +16,8 @@ const ctx = {
 };
 const registry = new MemoryRegistry(new MemoryRegistryStore());
 const transport = await createRpcTransport(process.argv[2], registry, ctx);
-const endpoints = await transport.listen(['greeter'], async (req) => ({
+// Answered synchronously, as the runtime answers a plain method (an RpcHandler may).
+const endpoints = await transport.listen(['greeter'], (req) => ({
   ok: true,
   result: `Hi, ${req.params.name}!`,
 }));
