@@ -288,6 +288,45 @@ describe('AMQP: connection loss', () => {
     }
   });
 
+  it('answers calls that were in flight when the connection was cut, each once to the caller', async () => {
+    const proxy = new TcpProxy();
+    const url = await proxy.listen();
+    try {
+      const transport = (name: string) => {
+        const t = new AmqpRpcTransport(url, {
+          log: new MemoryLogger(),
+          clientName: name,
+          shared: false,
+          drainMs: 200,
+        });
+        broker.track(t);
+        return t;
+      };
+      const service = uniqueName('Slow');
+      const server = transport('server');
+      const runs = new Map<number, number>();
+      await server.listen([service], async (req) => {
+        const { n } = req.params as { n: number };
+        runs.set(n, (runs.get(n) ?? 0) + 1);
+        await sleep(150);
+        return { ok: true, result: n * 2 };
+      });
+      const client = transport('client');
+      const headers = { traceId: 't', callIdStack: [], data: {} };
+      const calls = [1, 2, 3].map((n) =>
+        client.call({ service, method: 'double', params: { n }, headers }, { timeout: 15_000 }),
+      );
+      await eventually(() => runs.size === 3, 5000);
+      // every request was delivered and is being worked on: cut both connections now
+      proxy.cut();
+      expect(await Promise.all(calls)).toEqual([2, 4, 6].map((result) => ({ ok: true, result })));
+      // the cut ones ran again (redelivered, or published again), never less than once
+      for (const n of [1, 2, 3]) expect(runs.get(n)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('fails an emit with a clear BackendError when the broker stays away', async () => {
     const proxy = new TcpProxy({ host: '127.0.0.1', port: 1 });
     const url = await proxy.listen();

@@ -13,7 +13,7 @@ import {
   encodeRequest,
   requestProblem,
 } from '../amqp/rpc-codec.js';
-import { DeclareCache, publishConfirmed } from '../amqp/publish.js';
+import { DeclareCache, type Outgoing } from '../amqp/publish.js';
 import {
   BackendError,
   ConnectionLostError,
@@ -57,18 +57,33 @@ export interface AmqpRpcOptions {
   connection?: AmqpConnectionOptions;
 }
 
+/** A call waiting for its reply, with what it published so that it can be published again. */
 interface Pending {
   resolve: (response: RpcResponse) => void;
   reject: (err: Error) => void;
   service: string;
+  request: Outgoing;
+  timer: NodeJS.Timeout;
+  /** the channel its request went out on, last */
+  channel: Channel | undefined;
 }
 
 /**
  * RPC through RabbitMQ in Nameko's wire format (NAMEKO-WIRE §1.3–1.7):
  * requests on `nameko-rpc` with key `<service>.<method>`, body
  * `{args, kwargs}`, replies `{result, error}` to the caller's reply queue.
- * Requests are acked after their reply is confirmed, so a server that dies
- * mid-call has the request redelivered.
+ *
+ * A server publishes a reply on the channel its request came on and acks
+ * the request right after it: the broker handles one channel's frames in
+ * order, so an acked request's reply was routed, and a server that dies
+ * mid-call has its request redelivered. A client publishes its requests
+ * `mandatory` (a request no queue takes comes back at once as
+ * UnknownServiceError) and, when its channel was lost before the reply
+ * came, publishes the unanswered ones again on the next channel. Its reply
+ * queue is durable, so replies to requests that got through wait for it.
+ * Neither side waits for publisher confirms: a confirmed reply before the
+ * ack (Nameko's way) cost two more broker round trips per call and gave
+ * nothing more than the channel's order but across a broker crash.
  */
 export class AmqpRpcTransport implements RpcTransport {
   readonly kind = 'amqp';
@@ -86,12 +101,13 @@ export class AmqpRpcTransport implements RpcTransport {
   readonly #replyId = randomUUID();
   readonly #replyQueue: string;
   readonly #pending = new Map<string, Pending>();
-  readonly #returned = new Set<string>();
   readonly #inflight = new InflightWork();
   readonly #services: string[] = [];
   readonly #consumers: Array<{ channel: Channel; tag: string }> = [];
   #handler: RpcHandler | undefined;
   #client = false;
+  /** the channel whose reply consumer is set up */
+  #clientChannel: Channel | undefined;
   #closing = false;
 
   constructor(url: string, options: AmqpRpcOptions) {
@@ -104,11 +120,6 @@ export class AmqpRpcTransport implements RpcTransport {
     this.#pub = new ChannelSlot<ConfirmChannel>(this.#conn, this.#log, {
       confirm: true,
       onOpen: async (ch) => {
-        // basic.return arrives before the publish's confirm (same channel)
-        ch.on('return', (msg: ConsumeMessage) => {
-          const id = msg.properties.correlationId as string | undefined;
-          if (id !== undefined && this.#pending.has(id)) this.#returned.add(id);
-        });
         await ch.assertExchange(RPC_EXCHANGE, 'topic', { durable: true });
       },
     });
@@ -137,6 +148,18 @@ export class AmqpRpcTransport implements RpcTransport {
   }
 
   async #setup(ch: Channel): Promise<void> {
+    // A mandatory request that no queue takes comes back on the channel it went out on.
+    ch.on('return', (msg: ConsumeMessage) => {
+      const id = msg.properties.correlationId as string | undefined;
+      const p = id === undefined ? undefined : this.#pending.get(id);
+      if (!p || id === undefined) return;
+      this.#settle(id, p);
+      p.reject(
+        new UnknownServiceError(
+          `no service "${p.service}" listens on RabbitMQ (no queue ${rpcQueueName(p.service)})`,
+        ),
+      );
+    });
     if (this.#client) await this.#setupClient(ch);
     for (const service of this.#services) await this.#setupServer(ch, service);
   }
@@ -154,6 +177,11 @@ export class AmqpRpcTransport implements RpcTransport {
         noAck: true,
       });
       this.#consumers.push({ channel: ch, tag: consumerTag });
+      // Calls whose channel went away before their reply came: their requests
+      // may not have reached the broker, so they go out again. One that did
+      // runs twice; its first reply settles the call and the second is dropped.
+      for (const [id, p] of this.#pending) if (p.channel !== ch) this.#publish(ch, id, p);
+      this.#clientChannel = ch;
     });
   }
 
@@ -184,86 +212,99 @@ export class AmqpRpcTransport implements RpcTransport {
 
   // ---- client ----
 
-  async call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
-    if (this.#closing) throw new ConnectionLostError('the AMQP RPC transport is closed');
+  call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
+    if (this.#closing) {
+      return Promise.reject(new ConnectionLostError('the AMQP RPC transport is closed'));
+    }
     const id = randomUUID();
-    let timer: NodeJS.Timeout | undefined;
-    let answered = false;
-    const reply = new Promise<RpcResponse>((resolve, reject) => {
-      this.#pending.set(id, {
-        resolve: (response) => {
-          answered = true;
-          resolve(response);
-        },
-        reject,
-        service: request.service,
-      });
-      timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(
+    return new Promise<RpcResponse>((resolve, reject) => {
+      let outgoing: Outgoing;
+      try {
+        outgoing = {
+          exchange: RPC_EXCHANGE,
+          routingKey: `${request.service}.${request.method}`,
+          content: encodeRequest(request, this.#json),
+          options: {
+            mandatory: true,
+            replyTo: this.#replyId,
+            correlationId: id,
+            contentType: JSON_TYPE,
+            contentEncoding: 'utf-8',
+            deliveryMode: 2,
+            priority: 0,
+            headers: encodeHeaders(request.headers),
+          },
+        };
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      const timer = setTimeout(() => {
+        const p = this.#pending.get(id);
+        if (!p) return;
+        this.#settle(id, p);
+        p.reject(
           new RpcTimeoutError(
             `${request.service}.${request.method} did not answer within ${options.timeout} ms`,
           ),
         );
       }, options.timeout);
-    });
-    reply.catch(() => {});
-    const published = this.#publishRequest(id, request, options, () => answered);
-    published.catch(() => {});
-    try {
-      // A reply proves the request was routed and delivered, so it settles the
-      // call without waiting for the request's confirm, which the broker sends
-      // only once the server has acked (persistent message, durable queue).
-      // Until the reply comes, a failed or returned publish fails the call.
-      return await Promise.race([reply, published.then(() => reply)]);
-    } catch (err) {
-      this.#pending.delete(id);
-      this.#returned.delete(id);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #publishRequest(
-    id: string,
-    request: RpcRequest,
-    options: RpcCallOptions,
-    answered: () => boolean,
-  ): Promise<void> {
-    await this.#ensureClient(options.timeout);
-    await publishConfirmed(
-      this.#pub,
-      Math.min(this.#waitMs, options.timeout),
-      {
-        exchange: RPC_EXCHANGE,
-        routingKey: `${request.service}.${request.method}`,
-        content: encodeRequest(request, this.#json),
-        options: {
-          mandatory: true,
-          replyTo: this.#replyId,
-          correlationId: id,
-          contentType: JSON_TYPE,
-          contentEncoding: 'utf-8',
-          deliveryMode: 2,
-          priority: 0,
-          headers: encodeHeaders(request.headers),
+      const pending: Pending = {
+        resolve,
+        reject,
+        service: request.service,
+        request: outgoing,
+        timer,
+        channel: undefined,
+      };
+      this.#pending.set(id, pending);
+      // The common case: a channel set up for replies is open; publish now, without a promise.
+      const ready = this.#sub.current;
+      if (ready !== undefined && ready === this.#clientChannel) {
+        this.#publish(ready, id, pending);
+        return;
+      }
+      this.#ensureClient(options.timeout).then(
+        (ch) => {
+          // published already by a channel set up meanwhile, or settled
+          if (this.#pending.get(id) === pending && pending.channel === undefined)
+            this.#publish(ch, id, pending);
         },
-      },
-      undefined,
-      answered,
-    );
-    if (this.#returned.delete(id)) {
-      throw new UnknownServiceError(
-        `no service "${request.service}" listens on RabbitMQ (no queue ${rpcQueueName(request.service)})`,
+        (err: unknown) => {
+          if (this.#pending.get(id) !== pending) return;
+          this.#settle(id, pending);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
       );
+    });
+  }
+
+  /** Publishes a call's request on `ch`; a channel that died meanwhile gets it again once back. */
+  #publish(ch: Channel, id: string, p: Pending): void {
+    p.channel = ch;
+    const { exchange, routingKey, content, options } = p.request;
+    try {
+      ch.publish(exchange, routingKey, content, options);
+    } catch (err) {
+      // the channel closed: #setupClient publishes the request again on the next one
+      this.#log.debug('RPC request not published; it goes out again on the next channel', {
+        correlationId: id,
+        error: (err as Error).message,
+      });
     }
   }
 
-  async #ensureClient(waitMs: number): Promise<void> {
+  /** Forgets a call that is being settled. */
+  #settle(id: string, p: Pending): void {
+    clearTimeout(p.timer);
+    this.#pending.delete(id);
+  }
+
+  async #ensureClient(waitMs: number): Promise<Channel> {
     this.#client = true;
     const ch = await this.#sub.get(Math.min(waitMs, this.#waitMs));
     await this.#setupClient(ch);
+    return ch;
   }
 
   #onReply(ch: Channel, msg: ConsumeMessage | null): void {
@@ -281,7 +322,7 @@ export class AmqpRpcTransport implements RpcTransport {
       this.#log.debug('reply to an unknown or finished call dropped', { correlationId: id });
       return;
     }
-    this.#pending.delete(id);
+    this.#settle(id, pending);
     try {
       pending.resolve(decodeReply(msg.content, this.#json, pending.service));
     } catch (err) {
@@ -353,30 +394,29 @@ export class AmqpRpcTransport implements RpcTransport {
     }
   }
 
-  /** Publishes the reply (confirmed), then acks the request. */
-  async #reply(ch: Channel, msg: ConsumeMessage, response: RpcResponse): Promise<void> {
+  /**
+   * Publishes the reply on the request's own channel, then acks the request
+   * there: the broker routes the reply before it handles the ack. On a
+   * channel that died meanwhile neither happens, and the broker delivers the
+   * request again.
+   */
+  #reply(ch: Channel, msg: ConsumeMessage, response: RpcResponse): void {
     const content = encodeReply(response, this.#json);
     const correlationId = msg.properties.correlationId as string | undefined;
     try {
-      await publishConfirmed(this.#pub, this.#waitMs, {
-        exchange: RPC_EXCHANGE,
-        routingKey: msg.properties.replyTo as string,
-        content,
-        options: {
-          contentType: JSON_TYPE,
-          contentEncoding: 'utf-8',
-          deliveryMode: 2,
-          priority: 0,
-          headers: {},
-          ...(correlationId === undefined ? {} : { correlationId }),
-        },
+      ch.publish(RPC_EXCHANGE, msg.properties.replyTo as string, content, {
+        contentType: JSON_TYPE,
+        contentEncoding: 'utf-8',
+        deliveryMode: 2,
+        priority: 0,
+        headers: {},
+        ...(correlationId === undefined ? {} : { correlationId }),
       });
+      ch.ack(msg);
     } catch (err) {
       // not acked: the broker redelivers the request once we are back
       this.#log.error('cannot publish an RPC reply', { error: (err as Error).message });
-      return;
     }
-    safely(() => ch.ack(msg));
   }
 
   #bury(ch: Channel, queue: string, msg: ConsumeMessage, reason: string): Promise<void> {
@@ -388,7 +428,7 @@ export class AmqpRpcTransport implements RpcTransport {
     this.#closing = true;
     await Promise.allSettled(this.#consumers.map((c) => c.channel.cancel(c.tag)));
     for (const [id, p] of this.#pending) {
-      this.#pending.delete(id);
+      this.#settle(id, p);
       p.reject(new ConnectionLostError('the AMQP RPC transport closed before the reply came'));
     }
     await this.#inflight.drain(this.#drainMs);
