@@ -37,23 +37,17 @@ function confirm(ch: ConfirmChannel, msg: Outgoing, waitMs: number): Promise<voi
  * channel to come back and publishes again (so a message may reach the
  * broker twice, never zero times unnoticed) until `waitMs` has passed;
  * then it rejects with a BackendError. `prepare` runs on the channel
- * first (declarations); it is retried the same way. When `moot()` turns
- * true the message is not published again after a failure, and the
- * result is undefined.
+ * first (declarations); it is retried the same way.
  */
 export async function publishConfirmed(
   slot: ChannelSlot<ConfirmChannel>,
   waitMs: number,
   msg: Outgoing,
   prepare?: (ch: ConfirmChannel) => Promise<void>,
-  moot?: () => boolean,
-): Promise<ConfirmChannel | undefined> {
+): Promise<ConfirmChannel> {
   const deadline = Date.now() + waitMs;
   let lastError: Error | undefined;
   for (;;) {
-    // The message did its work already (an RPC request whose reply came):
-    // publishing it again would run the call twice.
-    if (lastError && moot?.()) return undefined;
     const left = deadline - Date.now();
     if (left <= 0) {
       throw new BackendError(
