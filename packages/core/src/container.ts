@@ -24,6 +24,7 @@ import {
   type ServiceClass,
   serviceNameOf,
 } from './service.js';
+import { elapsedMs, isThenable } from './sync.js';
 import type { RpcRequest, RpcResponse } from './transports/transport.js';
 
 export interface ContainerOptions {
@@ -437,8 +438,8 @@ export class ServiceContainer {
       const started = performance.now();
       const binding = new WorkerBinding(this, true);
       const hooks = this.options.hooks;
-      // Without providers or hooks there is nothing to await around the method:
-      // each skipped await is a turn of the microtask queue on every call.
+      // Only hooks and no providers (or the other way round): each await
+      // skipped is a turn of the microtask queue on every call.
       const providers = this.providers.size > 0;
       let result: unknown;
       let error: unknown;
@@ -693,16 +694,3 @@ class WorkerBinding implements ServiceBinding {
 
 const okResponse = (result: unknown): RpcResponse => ({ ok: true, result });
 const errorResponse = (err: unknown): RpcResponse => ({ ok: false, error: toWireError(err) });
-
-/** Milliseconds since `started` (a `performance.now()`), to the microsecond. */
-function elapsedMs(started: number): number {
-  return Math.round((performance.now() - started) * 1000) / 1000;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}

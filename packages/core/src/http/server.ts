@@ -10,6 +10,7 @@ import type { ServiceContainer } from '../container.js';
 import { newTraceId } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import { SvcError } from '../errors.js';
+import { elapsedMs, isThenable } from '../sync.js';
 import type { Hooks } from '../hooks.js';
 import type { Logger } from '../log/logger.js';
 import { parseJsonSafe } from '../serializers/json.js';
@@ -130,7 +131,7 @@ export class HttpEntrypointServer {
     } catch (err) {
       status = this.#sendError(res, err, traceId, method, path);
     } finally {
-      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      const durationMs = elapsedMs(started);
       const log = this.#options.log;
       if (log.enabled?.('info') !== false) {
         log.info(`http ${method} ${path} ${status}`, {
@@ -303,14 +304,6 @@ class OutgoingResponse implements HttpResponse {
     }
     res.end(body);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /**

@@ -14,6 +14,7 @@ import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
+import { isThenable } from '../sync.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
 import { InstancePicker } from './picker.js';
 import type {
@@ -246,12 +247,12 @@ export class NetRpcTransport implements RpcTransport {
       answer = { ok: false, error: toWireError(err) };
     }
     // A request answered synchronously is replied to without a promise.
-    if (typeof (answer as Partial<Promise<RpcResponse>>).then === 'function') {
-      (answer as Promise<RpcResponse>).then(
+    if (isThenable(answer)) {
+      answer.then(
         (response) => this.#reply(writer, id, response),
         (err: unknown) => this.#reply(writer, id, { ok: false, error: toWireError(err) }),
       );
-    } else this.#reply(writer, id, answer as RpcResponse);
+    } else this.#reply(writer, id, answer);
   }
 
   #reply(writer: FrameWriter, id: number, response: RpcResponse): void {
