@@ -327,6 +327,47 @@ describe('AMQP: connection loss', () => {
     }
   });
 
+  it('publishes again a request the cut connection never carried to the broker', async () => {
+    const proxy = new TcpProxy();
+    const url = await proxy.listen();
+    try {
+      const service = uniqueName('Echo');
+      // the server talks to the broker directly: only the client's connection is cut
+      const server = new AmqpRpcTransport(AMQP_URL, {
+        log: new MemoryLogger(),
+        clientName: 'server',
+        shared: false,
+        drainMs: 200,
+      });
+      broker.track(server);
+      const runs: number[] = [];
+      await server.listen([service], (req) => {
+        const { n } = req.params as { n: number };
+        runs.push(n);
+        return { ok: true, result: n };
+      });
+      const client = new AmqpRpcTransport(url, {
+        log: new MemoryLogger(),
+        clientName: 'client',
+        shared: false,
+        drainMs: 200,
+      });
+      broker.track(client);
+      const headers = { traceId: 't', callIdStack: [], data: {} };
+      const call = (n: number) =>
+        client.call({ service, method: 'echo', params: { n }, headers }, { timeout: 10_000 });
+      expect(await call(1)).toEqual({ ok: true, result: 1 });
+      // The request's frames leave at the end of the tick; the cut comes first, so
+      // the broker never gets them and only the client's second publish can run it.
+      const lost = call(2);
+      proxy.cut();
+      expect(await lost).toEqual({ ok: true, result: 2 });
+      expect(runs).toEqual([1, 2]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('fails an emit with a clear BackendError when the broker stays away', async () => {
     const proxy = new TcpProxy({ host: '127.0.0.1', port: 1 });
     const url = await proxy.listen();
