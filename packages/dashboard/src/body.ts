@@ -62,13 +62,12 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   res.end(body);
 }
 
-/** Sends `{ error }` with a status; the connection closes when the request was not read whole. */
+/** Sends `{ error }` with a status (or, once an answer has begun, cuts the connection). */
 export function sendError(res: ServerResponse, status: number, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (status === 413) res.setHeader('Connection', 'close');
   sendJson(res, status, { error: message, status });
 }
 

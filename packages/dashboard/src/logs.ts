@@ -85,30 +85,36 @@ export class LogHub {
   /** Takes one record: into the ring, the trace index and every subscriber whose filter keeps it. */
   add(record: LogRecord): void {
     this.received++;
-    const kept = { record, json: this.#encode(record) };
+    const kept = this.#keep(record);
     this.#ring.push(kept);
     this.#bytes += kept.json.length;
     while (this.#ring.length > this.#maxRecords || this.#bytes > this.#maxBytes) {
       this.#bytes -= this.#ring.shift()!.json.length;
     }
-    this.traces.add(record);
+    this.traces.add(kept.record);
     for (const sub of this.#subscribers) {
-      if (wanted(sub, record)) sub.stream.send('log', kept.json);
+      if (wanted(sub, kept.record)) sub.stream.send('log', kept.json);
     }
   }
 
-  #encode(record: LogRecord): string {
+  /** The record as kept: whole, or, when its JSON is too long, its standard fields with the message cut. */
+  #keep(record: LogRecord): Kept {
     const json = safeJson(record);
-    if (json.length <= this.#maxRecordBytes) return json;
+    if (json.length <= this.#maxRecordBytes) return { record, json };
     const { time, level, msg, service, instance, traceId } = record;
-    return safeJson({
+    const cut: LogRecord = {
       time,
       level,
       msg: `${msg.slice(0, 2000)}… (record of ${json.length} bytes cut)`,
-      service,
-      instance,
-      traceId,
-    });
+      ...(service === undefined ? {} : { service }),
+      ...(instance === undefined ? {} : { instance }),
+      ...(traceId === undefined ? {} : { traceId }),
+    };
+    // An outcome's figures stay: the trace views are built from them.
+    for (const key of ['kind', 'entrypoint', 'duration_ms', 'method', 'path', 'status'])
+      if (typeof record[key] === 'string' || typeof record[key] === 'number')
+        cut[key] = record[key];
+    return { record: cut, json: safeJson(cut) };
   }
 
   /** Bytes of JSON the ring holds. */

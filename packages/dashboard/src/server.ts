@@ -182,12 +182,12 @@ class App {
       }
       await this.#api(req, res, method, url);
     } catch (err) {
+      // A refused request's body is never read: the connection closes after the answer.
+      if (!req.complete && !res.headersSent) res.setHeader('Connection', 'close');
       if (err instanceof RequestError) sendError(res, err.status, err.message);
       else if (err instanceof UsageError) sendError(res, 400, err.message);
       else if (err instanceof SvcError) sendError(res, 502, err.message);
       else sendError(res, 500, `dashboard error: ${(err as Error)?.message ?? String(err)}`);
-      // A refused request's body is never read: the connection goes with it.
-      if (!req.complete) req.socket.destroySoon();
     }
   }
 
