@@ -125,10 +125,14 @@ function openStream(path: string) {
   return { events, opened, close: () => res?.destroy() };
 }
 
-async function until<T>(fn: () => T | undefined | false, what: string, ms = 10_000): Promise<T> {
+async function until<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -258,7 +262,7 @@ describe('the dashboard server', () => {
         spans?: Array<{ name: string; logs: Array<{ msg: string }> }>;
       };
       return (body.spans?.length ?? 0) >= 2 ? body : undefined;
-    }, 'both steps of the trace').then((p) => p);
+    }, 'both steps of the trace');
     expect(trace.spans!.map((s) => s.name)).toEqual(['Greeting.greet', 'Listen.onGreeted']);
     expect(trace.spans![0]!.logs.map((l) => l.msg)).toEqual(['Saying hi to Flynne']);
   });

@@ -65,7 +65,7 @@ export function NodeView() {
               {busy === name ? 'restarting…' : 'rolling restart'}
             </button>
           </h2>
-          <table class="grid-table">
+          <table class="grid-table fixed">
             <thead>
               <tr>
                 <th>index</th>

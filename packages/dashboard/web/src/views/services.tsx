@@ -35,7 +35,7 @@ function InstanceRows({ instances }: { instances: InstanceView[] }) {
                   <td class="num">{bytes(f.rss)}</td>
                   <td class="num">{ms(f.loopLag)}</td>
                   <td class="num">{rate(f.callsPerSec)}</td>
-                  <td class="num">{ms(f.p99)}</td>
+                  <td class="num">{f.p99 > 0 ? ms(f.p99) : '–'}</td>
                 </>
               ) : (
                 <td colSpan={6} class="muted">

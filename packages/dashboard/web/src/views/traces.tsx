@@ -100,7 +100,9 @@ export function TraceView({ id }: { id: string }) {
       {trace ? (
         <>
           <p class="muted">
-            {trace.services.join(' → ')} · {ms(trace.duration)} · started {clock(trace.start)} ·{' '}
+            {[...new Set(trace.spans.map((s) => s.service))].join(' → ') ||
+              trace.services.join(', ')}{' '}
+            · {ms(trace.duration)} · started {clock(trace.start)} ·{' '}
             <a href={`#/logs?trace=${trace.traceId}`}>its log lines</a>
             {trace.spans.some((s) => s.inferred) ? ' · steps nested by timing' : ''}
           </p>
@@ -127,14 +129,27 @@ export function TraceView({ id }: { id: string }) {
                     >
                       <span class={`kind ${s.kind}`}>{s.kind}</span> <b>{s.service}</b> {s.name}
                       {s.logs.length > 0 ? (
-                        <span class="muted"> · {s.logs.length} lines</span>
+                        <span class="muted">
+                          {' '}
+                          · {s.logs.length} line{s.logs.length === 1 ? '' : 's'}
+                        </span>
                       ) : null}
                     </div>
                     <div class="span-track">
                       <div class="span-bar" style={{ left: `${left}%`, width: `${width}%` }} />
-                      <span class="span-time" style={{ left: `${Math.min(left + width, 88)}%` }}>
-                        {ms(s.duration)}
-                      </span>
+                      {left + width > 85 && width >= 12 ? (
+                        <span class="span-time inside" style={{ right: `${100 - left - width}%` }}>
+                          {ms(s.duration)}
+                        </span>
+                      ) : left + width > 85 ? (
+                        <span class="span-time before" style={{ right: `${100 - left}%` }}>
+                          {ms(s.duration)}
+                        </span>
+                      ) : (
+                        <span class="span-time" style={{ left: `${left + width}%` }}>
+                          {ms(s.duration)}
+                        </span>
+                      )}
                     </div>
                   </div>
                   {!folded.has(s.id) && (s.logs.length > 0 || s.error) ? (
