@@ -1,54 +1,16 @@
-import type {
-  ClusterClient,
-  InstanceRecord,
-  ServiceDescription,
-  SubscriptionInfo,
-} from '@svc/core';
+import type { ClusterClient, InstanceRecord, ServiceDescription } from '@svc/core';
 import { UsageError } from '@svc/core';
 import { controlRequest, type NodeStatus } from '@svc/node';
-import { MetricsCollector, type EntrypointRow, type InstanceRow } from '@svc/tail';
+import { MetricsCollector } from '@svc/tail';
+import type {
+  ClusterSnapshot,
+  InstanceStatusView,
+  InstanceView,
+  MetricsPoint,
+  NodeView,
+} from './wire.js';
 
-/** One instance as the services view shows it: the registry's record and its latest figures. */
-export interface InstanceView {
-  id: string;
-  services: string[];
-  host: string;
-  pid: number;
-  startedAt: number;
-  endpoints: Record<string, string>;
-  subscriptions: SubscriptionInfo[];
-  /** absent until the instance has answered `svc.get_metrics` */
-  figures?: Omit<InstanceRow, 'service' | 'instance' | 'pid'>;
-  /** why it did not answer the last reading */
-  unreachable?: string;
-}
-
-export interface NodeView {
-  /** the `.svc.yml` whose supervisor is asked */
-  config: string;
-  running: boolean;
-  /** why it could not be asked (none runs for that file, say) */
-  error?: string;
-  status?: NodeStatus;
-}
-
-/** What every page gets on connecting and after every reading. */
-export interface ClusterSnapshot {
-  cluster: string;
-  time: number;
-  /** every service, by name, with its instances */
-  services: Array<{ name: string; instances: string[] }>;
-  instances: InstanceView[];
-  entrypoints: EntrypointRow[];
-  node?: NodeView;
-}
-
-/** One point of the metrics charts: per entrypoint [calls/s, errors/s, p50, p99], per instance [cpu %, rss]. */
-export interface MetricsPoint {
-  time: number;
-  entrypoints: Record<string, [number, number, number, number]>;
-  instances: Record<string, [number, number]>;
-}
+export type { ClusterSnapshot, InstanceView, MetricsPoint, NodeView };
 
 export interface ClusterViewOptions {
   client: ClusterClient;
@@ -238,19 +200,20 @@ export class ClusterView {
   }
 
   /** `svc.status` of each instance of a service that has an RPC address (all at once, on demand). */
-  async statuses(service: string): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {};
+  async statuses(service: string): Promise<Record<string, InstanceStatusView>> {
+    const out: Record<string, InstanceStatusView> = {};
     await Promise.all(
       this.#records
         .filter((r) => r.service === service && typeof r.endpoints['rpc'] === 'string')
         .map(async (r) => {
           try {
-            out[r.id] = await this.#options.client.call(
+            // The instance's own answer: the page reads its fields as optional.
+            out[r.id] = (await this.#options.client.call(
               service,
               'svc.status',
               {},
               { address: r.endpoints['rpc']!, timeout: this.#options.timeout ?? 3000 },
-            );
+            )) as InstanceStatusView;
           } catch (err) {
             out[r.id] = { error: (err as Error).message };
           }

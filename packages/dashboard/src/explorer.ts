@@ -1,12 +1,7 @@
-import type { ClusterClient, WireError } from '@svc/core';
+import type { ClusterClient } from '@svc/core';
 import { WorkerContext, runInContext, toWireError } from '@svc/core';
 import { RequestError } from './body.js';
-
-/** The answer to a call made from the explorer: its result or error, how long it took, its trace. */
-export type CallOutcome = {
-  traceId: string;
-  durationMs: number;
-} & ({ ok: true; result: unknown } | { ok: false; error: WireError });
+import type { CallOutcome } from './wire.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
 const MAX_TIMEOUT = 120_000;

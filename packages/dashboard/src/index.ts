@@ -8,4 +8,4 @@ export {
 } from './cluster.js';
 export { buildTrace, TraceIndex, type Span, type Trace, type TraceSummary } from './traces.js';
 export { checkRequest, hasToken, newToken, type Refusal } from './guard.js';
-export { type CallOutcome } from './explorer.js';
+export type { CallOutcome, LogRecordView, ServiceDetail, TraceAnswer } from './wire.js';

@@ -239,6 +239,7 @@ describe('the dashboard server', () => {
     expect((await call('GET', '/api/logs?level=loud')).status).toBe(400);
     expect((await call('GET', '/api/traces/..%2F..')).status).toBe(400);
     expect((await call('GET', '/api/services/Nobody')).status).toBe(400);
+    expect((await call('GET', '/api/services/%E0%A4%A')).status).toBe(400);
     expect((await call('GET', '/')).status).toBe(200);
   });
 

@@ -11,6 +11,7 @@ import { checkRequest, newToken } from './guard.js';
 import { LogHub, mergeRecords } from './logs.js';
 import { SseStream } from './sse.js';
 import { buildTrace } from './traces.js';
+import type { ServiceDetail, TraceAnswer } from './wire.js';
 
 /** The port `svc dashboard` listens on unless told otherwise. */
 export const DEFAULT_PORT = 4090;
@@ -206,12 +207,13 @@ class App {
     const service = /^\/api\/services\/([^/]{1,200})$/.exec(path);
     if (service) {
       allow(method, ['GET'], res);
-      const name = decodeURIComponent(service[1]!);
+      const name = decodePart(service[1]!);
       const [description, statuses] = await Promise.all([
         this.view.describe(name),
         this.view.statuses(name),
       ]);
-      sendJson(res, 200, { description, statuses });
+      const detail: ServiceDetail = { description, statuses };
+      sendJson(res, 200, detail);
       return;
     }
     const trace = /^\/api\/traces\/([^/]+)$/.exec(path);
@@ -278,7 +280,7 @@ class App {
       throw new RequestError(503, 'too many log views are open; close some');
   }
 
-  async #trace(id: string): Promise<unknown> {
+  async #trace(id: string): Promise<TraceAnswer> {
     if (!TRACE_ID.test(id))
       throw new RequestError(400, 'a trace id is 6 to 128 letters, digits, _ or -');
     let traceId = id;
@@ -313,4 +315,12 @@ function allow(method: string, methods: string[], res: ServerResponse): void {
   if (methods.includes(method)) return;
   res.setHeader('Allow', methods.join(', '));
   throw new RequestError(405, `${method} is not allowed here (allowed: ${methods.join(', ')})`);
+}
+
+function decodePart(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new RequestError(400, `malformed name in the path: ${JSON.stringify(text)}`);
+  }
 }

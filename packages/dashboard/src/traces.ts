@@ -1,60 +1,7 @@
 import type { LogRecord } from '@svc/core';
+import type { Span, Trace, TraceSummary } from './wire.js';
 
-/**
- * One step of a trace: an HTTP request, an RPC, an event handler or a timer
- * run in one instance. Today spans are inferred from the instances' log
- * records; when instances emit real spans (W3C ids), those fill `id` and
- * `parentId` as they are and `inferred` turns false: nothing else changes.
- */
-export interface Span {
-  id: string;
-  /** the span this one ran inside or was caused by; absent for a root */
-  parentId?: string;
-  traceId: string;
-  service: string;
-  instance?: string;
-  /** `http`, `rpc`, `event`, `timer` */
-  kind: string;
-  /** `Greeting.greet`, or `GET /greet 200` for an HTTP request */
-  name: string;
-  /** epoch ms */
-  start: number;
-  /** ms */
-  duration: number;
-  status: 'ok' | 'error';
-  error?: string;
-  /** the span's own log records (those of its instance made while it ran), time order */
-  logs: LogRecord[];
-  /** whether `parentId` was guessed from timing rather than reported */
-  inferred: boolean;
-}
-
-export interface Trace {
-  traceId: string;
-  /** epoch ms of the first span or record */
-  start: number;
-  /** ms from `start` to the end of the last span or record */
-  duration: number;
-  /** depth-first: every span follows its parent */
-  spans: Span[];
-  /** records of the trace that belong to no span */
-  logs: LogRecord[];
-  services: string[];
-}
-
-/** What the list of recent traces shows of one trace. */
-export interface TraceSummary {
-  traceId: string;
-  /** the first span's name (the edge: an HTTP request, a call from a tool) */
-  root: string;
-  start: number;
-  /** ms; grows while later records arrive */
-  duration: number;
-  services: string[];
-  spans: number;
-  errors: number;
-  records: number;
-}
+export type { Span, Trace, TraceSummary };
 
 /** Clock slack between a span's start as computed and the records around it, ms. */
 const SLACK = 1;
