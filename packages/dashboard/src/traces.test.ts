@@ -171,6 +171,19 @@ describe('TraceIndex', () => {
     expect(t!.duration).toBeCloseTo(60.063, 3);
   });
 
+  it('names the HTTP request the edge when its handler ended in the same millisecond', () => {
+    for (const order of ['handler first', 'request first']) {
+      const index = new TraceIndex();
+      const records = greetRecords();
+      const handler = records.find((r) => r.entrypoint === 'Web.greet')!;
+      handler.time = 1000470;
+      handler['duration_ms'] = 59.5;
+      if (order === 'request first') records.reverse();
+      for (const r of records) index.add(r);
+      expect(index.recent()[0]!.root, order).toBe('Web GET /greet 200');
+    }
+  });
+
   it('keeps the newest traces up to its capacity', () => {
     const index = new TraceIndex(3);
     for (let i = 0; i < 10; i++)

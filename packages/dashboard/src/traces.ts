@@ -198,13 +198,15 @@ export class TraceIndex {
     const endAt = Math.max(t.start + t.duration, record.time);
     if (span) {
       t.spans++;
-      // The edge is the span that started first; of two starting together, the one that ended last.
+      // The edge is the span that started first; of two starting together, the one around the other.
       const edge = this.#edges.get(id);
       const spanEnd = span.start + span.duration;
       if (
         !edge ||
         span.start < edge.start - SLACK ||
-        (span.start <= edge.start + SLACK && spanEnd > edge.end)
+        (span.start <= edge.start + SLACK &&
+          spanEnd >= edge.end &&
+          span.duration > edge.end - edge.start)
       ) {
         this.#edges.set(id, { start: span.start, end: spanEnd });
         t.root = `${span.service} ${span.name}`;
