@@ -82,16 +82,19 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   server.maxConnections = 256;
   let port = 0;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
+    const failed = (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'EADDRINUSE'
           ? new UsageError(
               `port ${options.port ?? DEFAULT_PORT} on 127.0.0.1 is in use: pass --port (0 picks a free one)`,
             )
           : err,
-      ),
-    );
-    server.listen({ host: '127.0.0.1', port: options.port ?? DEFAULT_PORT }, () => resolve());
+      );
+    server.once('error', failed);
+    server.listen({ host: '127.0.0.1', port: options.port ?? DEFAULT_PORT }, () => {
+      server.off('error', failed);
+      resolve();
+    });
   });
   port = (server.address() as AddressInfo).port;
   server.on('error', () => {
