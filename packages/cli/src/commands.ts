@@ -63,6 +63,11 @@ export const commands: readonly CommandEntry[] = [
     load: () => import('./commands/top.js'),
   },
   {
+    name: 'dashboard',
+    summary: 'Serve a web page of the running cluster (services, explorer, logs, traces, metrics)',
+    load: () => import('./commands/dashboard.js'),
+  },
+  {
     name: 'shell',
     summary: 'A REPL connected to the cluster (rpc, emit, discover, inspect)',
     load: () => import('./commands/shell.js'),

@@ -13,7 +13,8 @@ export interface LogSource {
 }
 
 export interface FollowOptions {
-  registry: Registry;
+  /** where instances are listed (a registry, or a view of one that another reader keeps fresh) */
+  registry: Pick<Registry, 'list'>;
   /** services to follow; empty: every service */
   services: readonly string[];
   onRecord(record: LogRecord, source: LogSource): void;

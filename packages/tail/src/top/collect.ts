@@ -73,9 +73,14 @@ export class MetricsCollector {
     this.#timeout = options.timeout ?? 800;
   }
 
-  async sample(): Promise<Sample> {
+  /**
+   * Reads every instance once. `records`: the registry's list when the
+   * caller has just read it (the dashboard reads it once for all its views);
+   * default: read now.
+   */
+  async sample(records?: readonly InstanceRecord[]): Promise<Sample> {
     const byId = new Map<string, { record: InstanceRecord; services: string[] }>();
-    for (const r of await this.#client.backends.registry.list()) {
+    for (const r of records ?? (await this.#client.backends.registry.list())) {
       if (r.service.startsWith('svc-cli-')) continue;
       if (this.#services.size > 0 && !this.#services.has(r.service)) continue;
       if (typeof r.endpoints['rpc'] !== 'string' && typeof r.endpoints['logs'] !== 'string')

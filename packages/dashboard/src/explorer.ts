@@ -1,0 +1,75 @@
+import type { ClusterClient } from '@svc/core';
+import { WorkerContext, runInContext, toWireError } from '@svc/core';
+import { RequestError } from './body.js';
+import type { CallOutcome } from './wire.js';
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
+const MAX_TIMEOUT = 120_000;
+
+/** The dashboard's own name in call-id stacks and as the source of the events it emits. */
+export const DASHBOARD_NAME = 'svc-dashboard';
+
+/**
+ * Runs `fn` as a worker of the dashboard would, so the call or event it
+ * makes starts a trace whose id the page can show and link to.
+ */
+function traced<T>(method: string, fn: () => Promise<T>): { traceId: string; done: Promise<T> } {
+  const ctx = new WorkerContext({ service: DASHBOARD_NAME, method, kind: 'rpc' });
+  return { traceId: ctx.traceId, done: runInContext(ctx, fn) };
+}
+
+function name(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !NAME.test(value))
+    throw new RequestError(400, `${what} must be a name like Greeting or greet`);
+  return value;
+}
+
+/** `POST /api/call` `{ service, method, params?, timeout? }`. */
+export async function callMethod(
+  client: ClusterClient,
+  body: Record<string, unknown>,
+): Promise<CallOutcome> {
+  const service = name(body['service'], 'service');
+  const method = name(body['method'], 'method');
+  const params = body['params'] ?? {};
+  if (typeof params !== 'object' || params === null || Array.isArray(params))
+    throw new RequestError(400, 'params must be a JSON object (keyword arguments)');
+  const timeout = body['timeout'] ?? 5000;
+  if (
+    typeof timeout !== 'number' ||
+    !Number.isInteger(timeout) ||
+    timeout < 1 ||
+    timeout > MAX_TIMEOUT
+  )
+    throw new RequestError(400, `timeout must be a whole number of ms from 1 to ${MAX_TIMEOUT}`);
+  const started = performance.now();
+  const { traceId, done } = traced('call', () => client.call(service, method, params, { timeout }));
+  try {
+    const result = await done;
+    return { ok: true, result: result ?? null, traceId, durationMs: elapsed(started) };
+  } catch (err) {
+    return { ok: false, error: toWireError(err), traceId, durationMs: elapsed(started) };
+  }
+}
+
+/** `POST /api/emit` `{ type, body?, source? }`. */
+export async function emitEvent(
+  client: ClusterClient,
+  body: Record<string, unknown>,
+): Promise<CallOutcome> {
+  const type = name(body['type'], 'type');
+  const source = body['source'] === undefined ? DASHBOARD_NAME : name(body['source'], 'source');
+  const payload = body['body'] ?? {};
+  const started = performance.now();
+  const { traceId, done } = traced('emit', () => client.emit(type, payload, { source }));
+  try {
+    await done;
+    return { ok: true, result: null, traceId, durationMs: elapsed(started) };
+  } catch (err) {
+    return { ok: false, error: toWireError(err), traceId, durationMs: elapsed(started) };
+  }
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
+}

@@ -1,0 +1,20 @@
+// The shapes the server sends: one description for both sides (types only, erased from the bundle).
+export type {
+  CallOutcome,
+  ClusterSnapshot,
+  EntrypointRowView as EntrypointRow,
+  Figures,
+  InstanceView,
+  LogRecordView as LogRecord,
+  MethodDescriptionView as MethodDescription,
+  MetricsPoint,
+  NodeView,
+  ParamDescriptionView as ParamDescription,
+  ProcessStatusView as ProcessStatus,
+  ServiceDescriptionView as ServiceDescription,
+  ServiceDetail,
+  Span,
+  TraceAnswer as Trace,
+  TraceSummary,
+  WireErrorView as WireError,
+} from '../../src/wire.js';
