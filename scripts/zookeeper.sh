@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Makes sure a ZooKeeper server answers on 127.0.0.1:2181 for the tests:
 # installs Debian's package when missing, then starts it with a config of
-# ours (loopback only, our own data dir, no admin server, ruok/srvr allowed).
-# Prints one line and exits non-zero when ZooKeeper cannot be had.
+# ours (loopback only, our own data dir, no admin server, no JMX, ruok/srvr
+# allowed). Prints one line and exits non-zero when ZooKeeper cannot be had.
+# SVC_ZK_DIR (default /tmp/svc-zookeeper) and SVC_ZK_PORT (default 2181) place
+# another one; its pid is in $SVC_ZK_DIR/zookeeper.pid.
 set -euo pipefail
 
 ZK_HOME=/usr/share/zookeeper
 ZK_DIR=${SVC_ZK_DIR:-/tmp/svc-zookeeper}
+PORT=${SVC_ZK_PORT:-2181}
 CFG=$ZK_DIR/zoo.cfg
 
-zk_ok() { [ "$(exec 3<>/dev/tcp/127.0.0.1/2181 && printf ruok >&3 && timeout 2 cat <&3 || true)" = imok ]; }
+zk_ok() { [ "$(exec 3<>/dev/tcp/127.0.0.1/$PORT && printf ruok >&3 && timeout 2 cat <&3 || true)" = imok ]; }
 
-if zk_ok 2>/dev/null; then echo "zookeeper: already running on 127.0.0.1:2181"; exit 0; fi
+if zk_ok 2>/dev/null; then echo "zookeeper: already running on 127.0.0.1:$PORT"; exit 0; fi
 
 if [ ! -x $ZK_HOME/bin/zkServer.sh ]; then
   echo "zookeeper: installing Debian's package"
@@ -26,16 +29,19 @@ tickTime=2000
 initLimit=10
 syncLimit=5
 dataDir=$ZK_DIR/data
-clientPort=2181
+clientPort=$PORT
 clientPortAddress=127.0.0.1
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr
 maxSessionTimeout=60000
 CFG
 
-ZOO_LOG_DIR=$ZK_DIR ZOOPIDFILE=$ZK_DIR/zookeeper.pid $ZK_HOME/bin/zkServer.sh start "$CFG" >"$ZK_DIR/start.log" 2>&1
+# zkServer.sh turns JMX on unless told otherwise, and the JVM's JMX connector
+# listens on a random port of every interface: JMXDISABLE keeps it closed.
+JMXDISABLE=true ZOO_LOG_DIR=$ZK_DIR ZOOPIDFILE=$ZK_DIR/zookeeper.pid \
+  $ZK_HOME/bin/zkServer.sh start "$CFG" >"$ZK_DIR/start.log" 2>&1
 for _ in $(seq 1 60); do
-  if zk_ok 2>/dev/null; then echo "zookeeper: started on 127.0.0.1:2181"; exit 0; fi
+  if zk_ok 2>/dev/null; then echo "zookeeper: started on 127.0.0.1:$PORT"; exit 0; fi
   sleep 0.5
 done
 echo "zookeeper: could not be started (see $ZK_DIR)" >&2

@@ -103,7 +103,7 @@ export async function removeTree(client: Client, path: string): Promise<void> {
   await new Promise<void>((resolve) => client.remove(path, () => resolve()));
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -130,7 +130,7 @@ function ruok(port: number): Promise<boolean> {
   });
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -176,7 +176,8 @@ export class PrivateZooKeeper {
       ].join('\n'),
     );
     execFileSync(ZK_SERVER, ['start', cfg], {
-      env: { ...process.env, ZOO_LOG_DIR: this.dir, ZOOPIDFILE: this.#pidFile },
+      // JMXDISABLE: no JMX connector listening on every interface (as scripts/zookeeper.sh)
+      env: { ...process.env, JMXDISABLE: 'true', ZOO_LOG_DIR: this.dir, ZOOPIDFILE: this.#pidFile },
       stdio: 'pipe',
     });
     for (let i = 0; i < 60; i++) {

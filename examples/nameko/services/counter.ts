@@ -14,8 +14,8 @@ export class Counter extends Service {
   @rpc({ params: { key: t.string('counter name') } })
   async incr({ key }: { key: string }) {
     const value = await this.cache.incr(key);
-    // Substituted config values are strings (`${COUNTER_TTL:-86400}`): read it as a number.
-    const ttl = Number(this.settings.get('ttl_seconds', 0));
+    // `ttl_seconds: ${COUNTER_TTL:-86400}` is read as a number, as Nameko reads it
+    const ttl = this.settings.get('ttl_seconds', 0);
     if (ttl > 0) await this.cache.expire(key, ttl);
     return value;
   }

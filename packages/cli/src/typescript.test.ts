@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { InstanceConfig } from '@svc/node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { precompile } from './typescript.js';
+import { importModule, precompile } from './typescript.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -66,5 +67,35 @@ describe('precompile (svc node, before its processes start)', () => {
       ]),
     ).resolves.toBeUndefined();
     expect(compiled(dir)).toEqual([]);
+  });
+});
+
+describe('importModule (a TypeScript service file)', () => {
+  it('rewrites import.meta expressions to name the source, and leaves strings and comments as written', async () => {
+    const dir = project();
+    const file = join(dir, 'services/meta.ts');
+    writeFileSync(
+      file,
+      [
+        '// import.meta.url in a comment',
+        'export const doubleQuoted: string = "see import.meta.url and import.meta.dirname";',
+        "export const singleQuoted = 'import.meta.filename';",
+        'export const template = `${import.meta.url} import.meta.url`;',
+        'export const url: string = import.meta.url;',
+        'export const filename: string = import.meta.filename;',
+        'export const where: string = import.meta.dirname;',
+        '',
+      ].join('\n'),
+    );
+    const mod = await importModule(pathToFileURL(file).href);
+    const href = pathToFileURL(file).href;
+    expect(mod).toMatchObject({
+      doubleQuoted: 'see import.meta.url and import.meta.dirname',
+      singleQuoted: 'import.meta.filename',
+      template: `${href} import.meta.url`,
+      url: href,
+      filename: file,
+      where: dirname(file),
+    });
   });
 });

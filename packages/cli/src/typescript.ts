@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,6 +28,8 @@ import type { Plugin } from 'esbuild';
 
 const TS_FILE = /\.(?:ts|mts|tsx)$/;
 const RESOLVING = Symbol('svc-resolving');
+/** 2: `import.meta` replaced through esbuild's `define`, no longer as text. */
+const OUTPUT_FORMAT = 2;
 
 /** Imports `url`, compiling TypeScript; other URLs go straight to `import()`. */
 export async function importModule(url: string): Promise<Record<string, unknown>> {
@@ -129,6 +130,7 @@ async function compile(entry: string): Promise<string | undefined> {
         platform: 'node',
         target: `node${process.versions.node}`,
         packages: 'external',
+        define: importMetaOf(src),
         sourcemap: 'inline',
         logLevel: 'silent',
         plugins: [oneFilePerModule(outDir, queue)],
@@ -197,10 +199,14 @@ function hashOf(file: string): string | undefined {
   }
 }
 
-/** esbuild's version and this Node's: either changing the output means compiling again. */
+/**
+ * esbuild's version, this Node's and how svc drives esbuild (`OUTPUT_FORMAT`,
+ * raised when the same source would compile differently): any of them changing
+ * means compiling again.
+ */
 function compilerVersion(): string {
   const { version } = createRequire(import.meta.url)('esbuild/package.json') as { version: string };
-  return `esbuild ${version}, node ${process.versions.node}`;
+  return `esbuild ${version}, node ${process.versions.node}, svc ${OUTPUT_FORMAT}`;
 }
 
 /**
@@ -228,20 +234,22 @@ function oneFilePerModule(outDir: string, queue: string[]): Plugin {
         }
         return { path: pathToFileURL(found.path).href, external: true };
       });
-      build.onLoad({ filter: TS_FILE }, async (args) => ({
-        contents: keepImportMeta(await readFile(args.path, 'utf8'), args.path),
-        loader: args.path.endsWith('x') ? 'tsx' : 'ts',
-      }));
     },
   };
 }
 
-/** `import.meta.url` and friends name the source file, not the compiled one. */
-function keepImportMeta(source: string, path: string): string {
-  return source
-    .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(path).href))
-    .replaceAll('import.meta.filename', JSON.stringify(path))
-    .replaceAll('import.meta.dirname', JSON.stringify(dirname(path)));
+/**
+ * `import.meta.url` and friends name the source file, not the compiled one.
+ * esbuild's `define` replaces only those expressions in the parsed code, never
+ * text inside strings or comments, and leaves the source map's columns as they
+ * were. Each build holds one source file's code, so one file's paths per build.
+ */
+function importMetaOf(path: string): Record<string, string> {
+  return {
+    'import.meta.url': JSON.stringify(pathToFileURL(path).href),
+    'import.meta.filename': JSON.stringify(path),
+    'import.meta.dirname': JSON.stringify(dirname(path)),
+  };
 }
 
 /** `node_modules/.cache/svc` in the nearest folder above `file` that has `node_modules`. */

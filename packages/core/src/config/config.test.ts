@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { loadInstanceConfig } from './instance.js';
+import { readYaml } from './load.js';
 import { ConfigView } from './view.js';
 
 function file(text: string, name = 'conf.yml'): string {
@@ -24,6 +25,61 @@ describe('instance config', () => {
     expect(cfg.interfaces[0]!.options['greeting']).toBe('Hi there');
     expect(cfg.rpc).toBe('net');
     expect(cfg.http).toEqual({ host: '127.0.0.1', trustTraceHeader: false });
+  });
+
+  it('reads an unquoted value that is wholly one substitution again as YAML, as Nameko does', () => {
+    const path = file(
+      [
+        'size: ${N:-3}',
+        'ratio: ${RATIO:-0.5}',
+        'flag: ${FLAG:-true}',
+        'off: ${OFF}',
+        'nothing: ${NOTHING:-null}',
+        'quoted: "${N:-3}"',
+        "single: '${FLAG:-true}'",
+        'text: ${TEXT:-hello}',
+        'mixed: ${N:-3} items',
+        'list:',
+        '  - ${N:-3}',
+        '  - "${N:-3}"',
+        // what the environment holds never becomes structure, a comment or an inexact number
+        'mapping: ${MAPPING}',
+        'sequence: ${SEQUENCE}',
+        'comment: ${COMMENT}',
+        'prefix: ${PREFIX:-app:counter:}',
+        'big: ${BIG}',
+        'empty: ${EMPTY:-}',
+        '${N}: key',
+        '',
+      ].join('\n'),
+    );
+    expect(
+      readYaml(path, {
+        OFF: 'false',
+        MAPPING: '{ a: 1 }',
+        SEQUENCE: '[1, 2]',
+        COMMENT: '# not a comment',
+        BIG: '12345678901234567890',
+      }),
+    ).toEqual({
+      size: 3,
+      ratio: 0.5,
+      flag: true,
+      off: false,
+      nothing: null,
+      quoted: '3',
+      single: 'true',
+      text: 'hello',
+      mixed: '3 items',
+      list: [3, '3'],
+      mapping: '{ a: 1 }',
+      sequence: '[1, 2]',
+      comment: '# not a comment',
+      prefix: 'app:counter:',
+      big: '12345678901234567890',
+      empty: '',
+      '${N}': 'key',
+    });
   });
 
   it('names the file and key of an unset variable', () => {

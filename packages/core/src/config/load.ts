@@ -2,9 +2,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { substituteEnv } from './substitute.js';
+import { markWholeSubstitutions, substituteEnv } from './substitute.js';
 
-/** Reads a YAML file, substitutes environment variables and returns the document's value. */
+/**
+ * Reads a YAML file, substitutes environment variables and returns the
+ * document's value. An unquoted value that is wholly one `${VAR}` is read
+ * again as YAML once substituted (`${N:-3}` is the number 3).
+ */
 export function readYaml(file: string, env: NodeJS.ProcessEnv = process.env): unknown {
   let text: string;
   try {
@@ -23,6 +27,7 @@ export function readYaml(file: string, env: NodeJS.ProcessEnv = process.env): un
     const first = doc.errors[0]!;
     throw new ConfigError(`${file}: invalid YAML: ${first.message.split('\n')[0]}`);
   }
+  markWholeSubstitutions(doc);
   return substituteEnv(doc.toJS({ maxAliasCount: 100 }), env, { file, path: '' });
 }
 
