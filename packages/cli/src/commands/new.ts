@@ -40,10 +40,7 @@ export interface Scaffolded {
  * instance configs, `.svc.yml`, a test and a README. Throws a UsageError,
  * having written nothing, when the folder or the name will not do.
  */
-export function scaffold(
-  dir: string,
-  options: { name?: string; version: string; template?: string },
-): Scaffolded {
+export function scaffold(dir: string, options: { name?: string; version: string }): Scaffolded {
   const abs = resolve(dir);
   checkEmptyFolder(abs, dir);
   const name = options.name ?? basename(abs);
@@ -52,14 +49,13 @@ export function scaffold(
       `"${name}" cannot be a package name (lower case letters, digits, "-", "_", "." and "~"); choose one with --name`,
     );
   }
-  const template = options.template ?? TEMPLATE;
-  const files = templateFiles(template);
+  const files = templateFiles(TEMPLATE);
   mkdirSync(abs, { recursive: true });
   const written: string[] = [];
   for (const file of files) {
     const target = join(dirname(file), RENAMED[basename(file)] ?? basename(file));
     mkdirSync(join(abs, dirname(target)), { recursive: true });
-    const text = readFileSync(join(template, file), 'utf8').replaceAll('{{name}}', name);
+    const text = readFileSync(join(TEMPLATE, file), 'utf8').replaceAll('{{name}}', name);
     writeFileSync(join(abs, target), text);
     written.push(target);
   }
