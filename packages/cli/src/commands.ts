@@ -16,6 +16,11 @@ export interface CommandEntry {
 
 export const commands: readonly CommandEntry[] = [
   {
+    name: 'new',
+    summary: 'Create a project: two services, their config, a test',
+    load: () => import('./commands/new.js'),
+  },
+  {
     name: 'instance',
     summary: 'Run a single service instance (one process)',
     load: () => import('./commands/instance.js'),

@@ -1,14 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands.js';
 import { reportError } from './errors.js';
-
-const VERSION = '0.1.0';
+import { cliVersion } from './version.js';
 
 function baseProgram(): Command {
   return (
     new Command('svc')
       .description('Run, test and operate svc services')
-      .version(VERSION, '-V, --version')
+      .version(cliVersion(), '-V, --version')
       .showSuggestionAfterError(true)
       // Options belong to the command they follow (`svc node status --config X`).
       .enablePositionalOptions()

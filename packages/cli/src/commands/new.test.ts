@@ -1,0 +1,110 @@
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '@svc/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEV_DEPENDENCIES, scaffold } from './new.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function temp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'svc-new-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function usageError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a UsageError');
+}
+
+describe('svc new', () => {
+  it('writes the project into a new folder, named after the folder', () => {
+    const dir = join(temp(), 'my-services');
+    const made = scaffold(dir, { version: '1.2.3' });
+    expect(made).toEqual({
+      dir,
+      name: 'my-services',
+      files: [
+        '.gitignore',
+        '.svc.yml',
+        'README.md',
+        'conf/greeting.yml',
+        'conf/web.yml',
+        'package.json',
+        'services/greeting.ts',
+        'services/web.ts',
+        'test/services.test.ts',
+        'tsconfig.json',
+      ],
+    });
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(pkg).toMatchObject({
+      name: 'my-services',
+      private: true,
+      type: 'module',
+      dependencies: { '@svc/cli': '^1.2.3', '@svc/core': '^1.2.3' },
+      devDependencies: DEV_DEPENDENCIES,
+    });
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toMatch(/^# my-services\n/);
+    expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toContain('node_modules/');
+  });
+
+  it('takes the package name from --name, and writes into an empty folder that exists', () => {
+    const dir = temp();
+    expect(scaffold(dir, { name: '@team/greeter', version: '1.2.3' }).name).toBe('@team/greeter');
+    expect(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))).toMatchObject({
+      name: '@team/greeter',
+    });
+  });
+
+  it('refuses a folder that is not empty, and leaves it as it was', () => {
+    const dir = temp();
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    expect(usageError(() => scaffold(dir, { version: '1.2.3' }))).toBe(
+      `${dir} is not empty: svc new writes a project into a new or empty folder only`,
+    );
+    expect(readdirSync(dir)).toEqual(['notes.txt']);
+  });
+
+  it('refuses a path that is a file', () => {
+    const file = join(temp(), 'x');
+    writeFileSync(file, '');
+    expect(usageError(() => scaffold(file, { version: '1.2.3' }))).toBe(
+      `${file} exists and is not a folder`,
+    );
+  });
+
+  it('refuses a name npm would refuse, before writing anything', () => {
+    const parent = temp();
+    const dir = join(parent, 'My Services');
+    expect(usageError(() => scaffold(dir, { version: '1.2.3' }))).toMatch(
+      /^"My Services" cannot be a package name .*; choose one with --name$/,
+    );
+    expect(readdirSync(parent)).toEqual([]);
+    mkdirSync(dir);
+    expect(usageError(() => scaffold(dir, { name: '../x', version: '1.2.3' }))).toMatch(
+      /^"\.\.\/x" cannot be a package name/,
+    );
+  });
+
+  it('gives the project the TypeScript, vitest and Node types this repository tests svc with', () => {
+    const root = JSON.parse(
+      readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8'),
+    ) as { devDependencies: Record<string, string> };
+    for (const [name, range] of Object.entries(DEV_DEPENDENCIES)) {
+      expect(root.devDependencies[name], name).toBe(range);
+    }
+  });
+});
