@@ -175,7 +175,7 @@ afterAll(async () => {
 describe('a project made by svc new, outside the repository', () => {
   it('installs tarballs whose manifests resolve: exports, types, bin, versions, license', () => {
     expect(packed.map((p) => p.name).sort()).toEqual(
-      expect.arrayContaining(['@svc/cli', '@svc/core', '@svc/node', '@svc/tail']),
+      expect.arrayContaining(['@svc/cli', '@svc/core', '@svc/dashboard', '@svc/node', '@svc/tail']),
     );
     for (const p of packed) {
       const dir = installed(p.name);
@@ -184,7 +184,8 @@ describe('a project made by svc new, outside the repository', () => {
       const workspace = manifestOf(join(REPO, 'packages', p.name.replace('@svc/', '')));
       expect(manifest.version).toBe(workspace.version);
       expect(manifest.license).toBe('MIT');
-      expect(manifest.engines?.['node']).toMatch(/^>=\d+/);
+      expect(manifest.engines?.['node']).toBe(workspace.engines?.['node']);
+      expect(manifest.engines?.['node']).toMatch(/\b20\b/);
       expect(manifest.publishConfig).toEqual({ access: 'public' });
       for (const file of ['LICENSE', 'README.md', 'package.json']) expect(shipped).toContain(file);
       const tests = [...shipped].filter((f) => /^(src|dist)\/.*\.test\.[jt]s$/.test(f));

@@ -74,7 +74,7 @@ function packageJson(name: string, version: string): Record<string, unknown> {
     version: '0.1.0',
     private: true,
     type: 'module',
-    engines: { node: '>=20' },
+    engines: { node: '^20.5.0 || ^22.0.0 || ^24.0.0' },
     scripts: {
       start: 'svc node',
       dev: 'svc node --watch',
