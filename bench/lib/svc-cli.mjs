@@ -50,13 +50,15 @@ export async function startSvc(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = 0;
-  let tailText = '';
-  for (const s of [child.stdout, child.stderr]) {
-    s.on('data', (d) => {
+  // The last chunk of each stream, shown if it fails (read as bytes: drained cheaply).
+  const last = { stdout: '', stderr: '' };
+  for (const name of ['stdout', 'stderr']) {
+    child[name].on('data', (d) => {
       output += d.length;
-      tailText = (tailText + d).slice(-2000);
+      last[name] = d;
     });
   }
+  const tailText = () => `${last.stderr}\n${last.stdout}`.slice(-2000).trim();
   const exited = once(child, 'exit');
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -69,11 +71,11 @@ export async function startSvc(
   if (service) {
     const deadline = Date.now() + timeoutMs;
     while (!registered(cluster.dir, service)) {
-      if (child.exitCode !== null) throw new Error(`svc ${args[0]} exited: ${tailText.trim()}`);
+      if (child.exitCode !== null) throw new Error(`svc ${args[0]} exited: ${tailText()}`);
       if (Date.now() > deadline) {
         await stop();
         throw new Error(
-          `svc ${args[0]}: ${service} not registered in ${timeoutMs} ms: ${tailText}`,
+          `svc ${args[0]}: ${service} not registered in ${timeoutMs} ms: ${tailText()}`,
         );
       }
       await sleep(20);
