@@ -42,6 +42,22 @@ describe('FrameWriter', () => {
     expect(writes).toHaveLength(3);
   });
 
+  it('waits for the end of the turn when the caller has other calls in flight, however long it was idle', async () => {
+    const writes: Buffer[] = [];
+    const writer = new FrameWriter(
+      (bytes) => writes.push(bytes),
+      () => 1000,
+    );
+    writer.push(Buffer.from('a'), true);
+    await tick();
+    expect(writes).toHaveLength(0);
+    // another request's call, from a later I/O callback of the same turn, joins the same write
+    writer.push(Buffer.from('b'), true);
+    await turn();
+    expect(writes).toHaveLength(1);
+    expect(decodeAll(writes)).toEqual(['a', 'b']);
+  });
+
   it('writes a long burst in slices as it goes, so the peer can start on the first', async () => {
     const writes: Buffer[] = [];
     const writer = new FrameWriter((bytes) => writes.push(bytes));

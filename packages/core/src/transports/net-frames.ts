@@ -90,9 +90,13 @@ export class FrameWriter {
   /**
    * Queues one frame body; it is written at the end of the tick when the
    * writer was idle, once this turn's I/O callbacks have run when it is
-   * busy, or at once when it completes a slice.
+   * busy, or at once when it completes a slice. `busy` says the caller
+   * knows of other work in flight on this connection (calls awaiting their
+   * replies): the time since the last flush alone misses it whenever
+   * requests arrive more than {@link BUSY_MS} apart, as they do on a
+   * loaded machine, and each request's call then was a write of its own.
    */
-  push(body: Buffer): void {
+  push(body: Buffer, busy = false): void {
     this.#bodies.push(body);
     this.#size += FRAME_HEADER_BYTES + body.length;
     if (this.#bodies.length >= SLICE_FRAMES || this.#size >= SLICE_BYTES) {
@@ -101,7 +105,7 @@ export class FrameWriter {
     }
     if (!this.#scheduled) {
       this.#scheduled = true;
-      if (this.#now() - this.#flushedAt < BUSY_MS) setImmediate(this.#flush);
+      if (busy || this.#now() - this.#flushedAt < BUSY_MS) setImmediate(this.#flush);
       else process.nextTick(this.#flush);
     }
   }
