@@ -20,7 +20,11 @@ for (let i = 0; i < count; i++) {
       host: '127.0.0.1',
       pid: process.pid,
       startedAt: Date.now(),
-      endpoints: { rpc: `tcp://127.0.0.1:${port}`, events: `tcp://127.0.0.1:${port + 1}`, logs: `tcp://127.0.0.1:${port + 2}` },
+      endpoints: {
+        rpc: `tcp://127.0.0.1:${port}`,
+        events: `tcp://127.0.0.1:${port + 1}`,
+        logs: `tcp://127.0.0.1:${port + 2}`,
+      },
       subscriptions: [{ type: 'greeted', mode: 'pool', handler: 'on_greeted' }],
     }),
   );

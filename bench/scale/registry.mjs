@@ -29,7 +29,11 @@ async function timed(fn) {
 function runCli(args, env) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [svcBin, ...args], { cwd: benchDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [svcBin, ...args], {
+      cwd: benchDir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -52,11 +56,21 @@ async function until(check, limitMs = 10_000) {
 }
 
 async function measure(kind, size) {
-  const registryUrl = kind === 'local' ? 'local' : `${zkUrl}/svc-bench-${randomBytes(4).toString('hex')}`;
+  const registryUrl =
+    kind === 'local' ? 'local' : `${zkUrl}/svc-bench-${randomBytes(4).toString('hex')}`;
   const cluster = benchCluster({ SVC_REGISTRY: registryUrl });
   const saved = { ...process.env };
-  Object.assign(process.env, { SVC_LOCAL_REGISTRY_DIR: cluster.dir, SVC_CLUSTER: 'bench', SVC_REGISTRY: registryUrl });
-  const registrar = await start('scale/registrar.mjs', [JSON.stringify({ count: size, perService: 10 })], 60_000, cluster.env);
+  Object.assign(process.env, {
+    SVC_LOCAL_REGISTRY_DIR: cluster.dir,
+    SVC_CLUSTER: 'bench',
+    SVC_REGISTRY: registryUrl,
+  });
+  const registrar = await start(
+    'scale/registrar.mjs',
+    [JSON.stringify({ count: size, perService: 10 })],
+    60_000,
+    cluster.env,
+  );
   const client = await connect({ name: 'bench-watcher', sinks: [] });
   const registry = client.backends.registry;
   try {
@@ -86,7 +100,12 @@ async function measure(kind, size) {
     const seenGone = [];
     for (let i = 0; i < settings.runs; i++) {
       const before = current.length;
-      const one = await start('scale/registrar.mjs', [JSON.stringify({ count: 1, perService: 1, prefix: 'S' })], 30_000, cluster.env);
+      const one = await start(
+        'scale/registrar.mjs',
+        [JSON.stringify({ count: 1, perService: 1, prefix: 'S' })],
+        30_000,
+        cluster.env,
+      );
       // From the end of its registration (its ready line) to the watcher.
       seenNew.push(await until(() => current.length === before + 1));
       one.pid && process.kill(one.pid, 'SIGKILL');
@@ -125,7 +144,9 @@ export default ['local', 'zookeeper'].map((kind) => ({
   async run() {
     if (kind === 'zookeeper') {
       const { execFileSync } = await import('node:child_process');
-      execFileSync('bash', [new URL('../../scripts/zookeeper.sh', import.meta.url).pathname], { stdio: 'ignore' });
+      execFileSync('bash', [new URL('../../scripts/zookeeper.sh', import.meta.url).pathname], {
+        stdio: 'ignore',
+      });
     }
     const rows = [];
     for (const size of sizes) rows.push(await measure(kind, size));
@@ -137,7 +158,9 @@ export default ['local', 'zookeeper'].map((kind) => ({
         rows,
         notes:
           kind === 'zookeeper'
-            ? ['a killed instance leaves ZooKeeper when its session expires (the sessionTimeout of the registry URL)']
+            ? [
+                'a killed instance leaves ZooKeeper when its session expires (the sessionTimeout of the registry URL)',
+              ]
             : [],
       },
     ];

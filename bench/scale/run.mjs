@@ -42,5 +42,8 @@ export async function runScale(filter) {
   console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s, node ${process.version})`);
   const out =
     process.env.BENCH_SCALE_OUT ?? fileURLToPath(new URL('./results.json', import.meta.url));
-  writeFileSync(out, `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results }, null, 1)}\n`);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results }, null, 1)}\n`,
+  );
 }
