@@ -34,7 +34,7 @@ export function summarize(windows) {
 export function rpcContender(name, { server, client, url }) {
   return {
     name,
-    async once(inflight) {
+    async once(inflight, extra = {}) {
       const ports = [await freePort(), await freePort()];
       const srv = server ? await start(...server(ports)) : null;
       try {
@@ -44,6 +44,7 @@ export function rpcContender(name, { server, client, url }) {
           peerPort: ports[1],
           url,
           inflight,
+          ...extra,
           warmupMs: settings.warmupMs,
           windowMs: settings.windowMs,
           windows: settings.windows,
