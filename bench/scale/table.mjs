@@ -12,13 +12,18 @@ const num = (v) =>
  *   rows: { size: number, [key: string]: number | string }[], notes?: string[] }} curve
  */
 export function printCurve(curve) {
-  const head = [curve.size, ...curve.metrics.flatMap((m) => [m.label, 'growth'])];
+  const withGrowth = !curve.growthless;
+  const head = [
+    curve.size,
+    ...curve.metrics.flatMap((m) => (withGrowth ? [m.label, 'growth'] : [m.label])),
+  ];
   const body = curve.rows.map((row, i) => {
     const prev = curve.rows[i - 1];
     return [
-      `${row.size}${prev ? ` (×${num(row.size / prev.size)})` : ''}`,
+      `${row.size}${prev && withGrowth ? ` (×${num(row.size / prev.size)})` : ''}`,
       ...curve.metrics.flatMap((m) => {
         const v = row[m.key];
+        if (!withGrowth) return [typeof v === 'string' ? v : num(v)];
         if (typeof v === 'string') return [v, ''];
         const p = prev?.[m.key];
         const growth = typeof p === 'number' && p > 0 && Number.isFinite(v) ? `×${num(v / p)}` : '';
