@@ -89,6 +89,22 @@ describe('FrameWriter', () => {
 });
 
 describe('FrameDecoder', () => {
+  it('joins a large frame cut into many small chunks, with the next frame in its last chunk', () => {
+    const decoder = new FrameDecoder(1 << 20);
+    const bodies: Buffer[] = [];
+    const big = Buffer.alloc(100_000, 7);
+    big.write('start');
+    const header = (n: number) =>
+      Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+    const stream = Buffer.concat([header(big.length), big, header(2), Buffer.from('ok')]);
+    for (let i = 0; i < stream.length; i += 999) {
+      decoder.push(stream.subarray(i, i + 999), (b) => bodies.push(Buffer.from(b)));
+    }
+    expect(bodies.map((b) => b.length)).toEqual([100_000, 2]);
+    expect(bodies[0]!.equals(big)).toBe(true);
+    expect(bodies[1]!.toString()).toBe('ok');
+  });
+
   it('joins a frame split across chunks', () => {
     const decoder = new FrameDecoder(1024);
     const bodies: string[] = [];
