@@ -15,7 +15,7 @@ const { results, node, date } = JSON.parse(readFileSync(input, 'utf8'));
 const panels = results.filter((r) => !r.growthless && r.rows.length > 1);
 const W = 380;
 const H = 250;
-const M = { l: 46, r: 12, t: 34, b: 70 };
+const M = { l: 46, r: 26, t: 34, b: 70 };
 const cols = 3;
 const rowsN = Math.ceil(panels.length / cols);
 const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2'];
@@ -25,7 +25,9 @@ const log = Math.log10;
 function panel(p, x0, y0) {
   const sizes = p.rows.map((r) => r.size);
   const maxSize = sizes.at(-1) / sizes[0];
-  const series = p.metrics
+  // Only the costs a curve names for the chart (`chart`: metric keys), else every metric.
+  const shown = p.chart ? p.metrics.filter((m) => p.chart.includes(m.key)) : p.metrics;
+  const series = shown
     .map((m, i) => {
       const base = p.rows[0][m.key];
       if (typeof base !== 'number' || !(base > 0)) return null;
@@ -44,7 +46,7 @@ function panel(p, x0, y0) {
   const Y = (v) => y0 + M.t + ph - ((log(v) - log(yMin)) / (log(yMax) - log(yMin))) * ph;
   const out = [];
   out.push(
-    `<text x="${x0 + M.l}" y="${y0 + 14}" font-size="11" font-weight="bold">${esc(p.title.length > 62 ? `${p.title.slice(0, 60)}…` : p.title)}</text>`,
+    `<text x="${x0 + M.l}" y="${y0 + 14}" font-size="11" font-weight="bold">${esc(p.title.length > 50 ? `${p.title.slice(0, 49)}…` : p.title)}</text>`,
   );
   out.push(
     `<rect x="${x0 + M.l}" y="${y0 + M.t}" width="${pw}" height="${ph}" fill="none" stroke="#ccc"/>`,
@@ -88,7 +90,7 @@ function panel(p, x0, y0) {
   return out.join('\n');
 }
 
-const width = cols * W;
+const width = cols * W + 10;
 const height = rowsN * H + 40;
 const body = panels
   .map((p, i) => panel(p, (i % cols) * W, 30 + Math.floor(i / cols) * H))

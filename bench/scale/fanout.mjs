@@ -56,6 +56,7 @@ export default [
           title:
             'Event fan-out: subscribing services of one event type (100 events in flight; a delivery = one handler run)',
           size: 'subscribers',
+          chart: ['localCpu', 'amqpCpu', 'rawCpu'],
           metrics: [
             { key: 'localRate', label: 'local deliveries/s' },
             { key: 'localCpu', label: 'local CPU µs/delivery' },

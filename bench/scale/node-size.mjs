@@ -91,6 +91,7 @@ export default [
         {
           title: '`svc node` size: processes under one supervisor (one cluster per size)',
           size: 'processes',
+          chart: ['coldMs', 'totalRss', 'supervisorRss'],
           metrics: [
             { key: 'coldMs', label: 'cold start ms' },
             { key: 'perProcessMs', label: 'ms per process' },

@@ -85,6 +85,7 @@ export default Object.entries(pairs).map(([transport, [svcDef, rawDef]]) => ({
       {
         title: `Payload size, ${transport}: bytes each way, ${inflight} calls in flight (svc against ${rawDef[0]})`,
         size: 'bytes',
+        chart: ['svcCpu', 'rawCpu'],
         metrics: [
           { key: 'svcMBs', label: 'svc MB/s' },
           { key: 'rawMBs', label: 'raw MB/s' },

@@ -156,6 +156,7 @@ export default ['local', 'zookeeper'].map((kind) => ({
         title: `Registry size, ${kind}: instances registered`,
         size: 'instances',
         metrics,
+        chart: ['discover', 'lookup', 'seenNew', 'seenGone', 'idleCpu'],
         rows,
         notes:
           kind === 'zookeeper'

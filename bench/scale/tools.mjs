@@ -113,6 +113,7 @@ export default [
         {
           title: `\`svc tail --json\` following instances that log ${rate.toLocaleString('en-US')} records/s in all`,
           size: 'instances',
+          chart: ['cpuPerLine'],
           metrics: [
             { key: 'linesPerSec', label: 'lines/s printed' },
             { key: 'cpuPct', label: 'tail CPU %' },
