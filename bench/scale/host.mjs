@@ -7,29 +7,20 @@
 import '../lib/child.mjs';
 import { Instance } from '@svc/core';
 import { createLogStream } from '@svc/tail';
-import { Greeter } from '../svc/runtime.mjs';
+import { Greeter, instanceConfig } from '../svc/runtime.mjs';
 
 const { count, linesPerSec = 0 } = JSON.parse(process.argv[2]);
 const instances = [];
 for (let i = 0; i < count; i++) {
   const logs = createLogStream();
   const inst = new Instance({
+    // What `svc instance` resolves from a config naming the real backends.
     config: {
-      file: '<inline>',
-      dir: process.cwd(),
+      ...instanceConfig('Greeter', 10),
       cluster: process.env.SVC_CLUSTER ?? 'bench',
       registry: 'local',
-      rpc: 'net',
       events: 'local',
-      bindHost: '127.0.0.1',
-      http: { port: 0, host: '127.0.0.1', trustTraceHeader: false },
       log: { level: 'info' },
-      maxWorkers: 10,
-      stopTimeout: 1000,
-      rpcTimeout: 10_000,
-      plugins: [],
-      interfaces: [{ name: 'Greeter', class: 'bench#Greeter', options: {} }],
-      raw: {},
     },
     classes: { Greeter },
     sinks: [logs],
