@@ -4,8 +4,10 @@ import { writeSync } from 'node:fs';
 export interface LineWriterOptions {
   /** longest time (ms) a line waits in the buffer before it is written (default 10) */
   flushMs?: number;
-  /** buffered characters that get written at once, without waiting (default 16 KiB: a
-   * quarter of a pipe, so that a write seldom finds it full)  */
+  /**
+   * buffered characters that get written at once, without waiting (default
+   * 16 KiB: a quarter of a pipe, so that a write seldom finds it full)
+   */
   highWater?: number;
   /**
    * characters kept while the destination takes nothing (a full pipe, a
