@@ -3,7 +3,7 @@
 // every figure is a median of BENCH_RUNS (3) fresh measurements unless the
 // curve says otherwise. The figures are also written as JSON
 // (BENCH_SCALE_OUT, default bench/scale/results.json) for chart.mjs.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { printCurve } from './table.mjs';
 
@@ -42,8 +42,19 @@ export async function runScale(filter) {
   console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s, node ${process.version})`);
   const out =
     process.env.BENCH_SCALE_OUT ?? fileURLToPath(new URL('./results.json', import.meta.url));
+  // A filtered run replaces only its own curves' figures, in place.
+  let merged = results;
+  try {
+    const previous = JSON.parse(readFileSync(out, 'utf8')).results;
+    const fresh = new Map(results.map((r) => [`${r.name}\0${r.title}`, r]));
+    merged = previous.map((r) => fresh.get(`${r.name}\0${r.title}`) ?? r);
+    const had = new Set(previous.map((r) => `${r.name}\0${r.title}`));
+    merged.push(...results.filter((r) => !had.has(`${r.name}\0${r.title}`)));
+  } catch {
+    // no figures yet
+  }
   writeFileSync(
     out,
-    `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results }, null, 1)}\n`,
+    `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results: merged }, null, 1)}\n`,
   );
 }
