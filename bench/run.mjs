@@ -24,7 +24,28 @@ if (!existsSync(coreDist)) {
   process.exit(2);
 }
 
-const filter = process.argv[2]?.toLowerCase();
+const args = process.argv.slice(2);
+if (args[0] === '--node') {
+  // The same suite on another Node.js major: scripts/node-bin.sh prints its binary.
+  const { execFileSync, spawnSync } = await import('node:child_process');
+  const bin = execFileSync(
+    'bash',
+    [fileURLToPath(new URL('../scripts/node-bin.sh', import.meta.url)), args[1]],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
+  const r = spawnSync(bin, [fileURLToPath(import.meta.url), ...args.slice(2)], {
+    stdio: 'inherit',
+  });
+  process.exit(r.status ?? 1);
+}
+if (args[0] === '--scale') {
+  const { runScale } = await import('./scale/run.mjs');
+  await runScale(args[1]);
+  process.exit(0);
+}
+const filter = args[0]?.toLowerCase();
 const scenarios = [];
 for (const m of modules) scenarios.push(...(await import(m)).default);
 

@@ -11,6 +11,8 @@ import { amqpUrl, uniqueName } from '../lib/amqp.mjs';
 import { clientConfig, closedLoop, report } from '../lib/loop.mjs';
 
 const config = clientConfig();
+// config.payload: the name's length in bytes (the payload-size curve), else 'bench'.
+const name = config.payload ? 'x'.repeat(config.payload) : 'bench';
 const nameko = config.url === 'nameko';
 const conn = await amqp.connect(amqpUrl, { noDelay: true });
 const ch = await conn.createChannel();
@@ -44,9 +46,7 @@ async function consume(queue) {
   );
 }
 
-const body = Buffer.from(
-  JSON.stringify(nameko ? { args: [], kwargs: { name: 'bench' } } : { name: 'bench' }),
-);
+const body = Buffer.from(JSON.stringify(nameko ? { args: [], kwargs: { name } } : { name }));
 const call = () =>
   new Promise((resolve) => {
     const correlationId = nameko ? randomUUID() : String(++nextId);

@@ -4,4 +4,6 @@ import { rawGreeter } from '../lib/frames.mjs';
 
 const config = clientConfig();
 const greet = await rawGreeter(config.address);
-report({ windows: await closedLoop(() => greet('bench'), config) });
+// config.payload: the name's length in bytes (the payload-size curve), else 'bench'.
+const name = config.payload ? 'x'.repeat(config.payload) : 'bench';
+report({ windows: await closedLoop(() => greet(name), config) });

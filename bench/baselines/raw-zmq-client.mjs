@@ -5,6 +5,8 @@ import { clientConfig, closedLoop, report } from '../lib/loop.mjs';
 import { packr } from '../lib/frames.mjs';
 
 const config = clientConfig();
+// config.payload: the name's length in bytes (the payload-size curve), else 'bench'.
+const name = config.payload ? 'x'.repeat(config.payload) : 'bench';
 const dealer = new Dealer();
 dealer.connect(config.address);
 const pending = new Map();
@@ -28,7 +30,7 @@ const call = () =>
   new Promise((resolve) => {
     const id = ++nextId;
     pending.set(id, resolve);
-    queue.push(packr.pack([id, { name: 'bench' }]));
+    queue.push(packr.pack([id, { name }]));
     if (!sending) void pump();
   });
 const windows = await closedLoop(call, config);

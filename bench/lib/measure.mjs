@@ -34,7 +34,7 @@ export function summarize(windows) {
 export function rpcContender(name, { server, client, url }) {
   return {
     name,
-    async once(inflight) {
+    async once(inflight, extra = {}) {
       const ports = [await freePort(), await freePort()];
       const srv = server ? await start(...server(ports)) : null;
       try {
@@ -44,6 +44,7 @@ export function rpcContender(name, { server, client, url }) {
           peerPort: ports[1],
           url,
           inflight,
+          ...extra,
           warmupMs: settings.warmupMs,
           windowMs: settings.windowMs,
           windows: settings.windows,
@@ -77,4 +78,41 @@ export async function interleave(contenders, arg) {
 export function withServerCpu(result, serverCpuUs) {
   const perCall = serverCpuUs / result.calls;
   return result.windows.map((w) => ({ ...w, cpuUs: w.cpuUs + perCall }));
+}
+
+/**
+ * A contender whose server is `svc instance --config <config>` as a user runs
+ * it (every default, logging included) and whose client runs in the same
+ * fresh cluster (its own registry directory).
+ */
+export function svcInstanceContender(name, { config, service, client, env = {} }) {
+  return {
+    name,
+    async once(inflight) {
+      const { benchCluster, startSvc } = await import('./svc-cli.mjs');
+      const cluster = benchCluster(env);
+      try {
+        const srv = await startSvc(cluster, ['instance', '--config', config], { service });
+        try {
+          const cpu0 = cpuTimeUs(srv.pid);
+          const result = await runClient(
+            client,
+            {
+              inflight,
+              warmupMs: settings.warmupMs,
+              windowMs: settings.windowMs,
+              windows: settings.windows,
+            },
+            60_000,
+            cluster.env,
+          );
+          return withServerCpu(result, cpuTimeUs(srv.pid) - cpu0);
+        } finally {
+          await srv.stop();
+        }
+      } finally {
+        cluster.remove();
+      }
+    },
+  };
 }

@@ -20,9 +20,10 @@ const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean
  * Starts `node script ...args` and resolves with the first JSON line it
  * prints, plus a stop function. Fails if it exits or stays silent for `timeoutMs`.
  */
-export async function start(script, args = [], timeoutMs = 20_000) {
+export async function start(script, args = [], timeoutMs = 20_000, env = process.env) {
   const child = spawn(process.execPath, [...nodeFlags, script, ...args], {
     cwd: benchDir,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -58,8 +59,8 @@ export async function start(script, args = [], timeoutMs = 20_000) {
 }
 
 /** Runs a client script to completion and returns its JSON result line. */
-export async function runClient(script, config, timeoutMs = 60_000) {
-  const { value, stop, exited } = await start(script, [JSON.stringify(config)], timeoutMs);
+export async function runClient(script, config, timeoutMs = 60_000, env = process.env) {
+  const { value, stop, exited } = await start(script, [JSON.stringify(config)], timeoutMs, env);
   // It exits by itself after its result line; stop() is only for one that hangs.
   const t = setTimeout(() => void stop(), 5000);
   await exited;

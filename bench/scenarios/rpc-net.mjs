@@ -1,16 +1,25 @@
 // Direct RPC on `net`: svc's transport driven through its RpcTransport
-// interface, and the whole runtime (ClusterClient → Instance → container),
-// against raw node:net and Moleculer's TCP transporter (a whole broker too).
-import { interleave, rpcContender } from '../lib/measure.mjs';
+// interface, and svc end to end as a user runs it (`svc instance` with its
+// defaults, logging included, called through `connect()`), against raw
+// node:net and Moleculer's TCP transporter (a whole broker on each side).
+import { interleave, rpcContender, svcInstanceContender } from '../lib/measure.mjs';
 
 const svcNet = rpcContender('svc net transport', {
   server: () => ['svc/rpc-server.mjs', ['net']],
   client: 'svc/rpc-client.mjs',
   url: 'net',
 });
-const svcRuntime = rpcContender('svc runtime', {
-  server: () => ['svc/runtime-server.mjs', ['Greeter']],
-  client: 'svc/runtime-client.mjs',
+const svcInstance = svcInstanceContender('svc instance', {
+  config: 'conf/greeter.yml',
+  service: 'Greeter',
+  client: 'svc/instance-client.mjs',
+});
+// The same with the per-call record off: what the record costs.
+const svcQuiet = svcInstanceContender('svc instance, SVC_LOG_LEVEL=warn', {
+  config: 'conf/greeter.yml',
+  service: 'Greeter',
+  client: 'svc/instance-client.mjs',
+  env: { SVC_LOG_LEVEL: 'warn' },
 });
 const rawNet = rpcContender('raw net+msgpack', {
   server: () => ['baselines/raw-net-server.mjs', []],
@@ -24,8 +33,8 @@ const moleculer = rpcContender('Moleculer TCP', {
 export default [1, 100].map((inflight) => ({
   name: `RPC net, ${inflight} in flight`,
   async run() {
-    const [net, runtime, raw, mol] = await interleave(
-      [svcNet, svcRuntime, rawNet, moleculer],
+    const [net, instance, quiet, raw, mol] = await interleave(
+      [svcNet, svcInstance, svcQuiet, rawNet, moleculer],
       inflight,
     );
     const row = (what, svc, name, baseline) => ({
@@ -38,8 +47,9 @@ export default [1, 100].map((inflight) => ({
       rows: [
         row('net transport', net, rawNet.name, raw),
         row('net transport', net, moleculer.name, mol),
-        row('end to end', runtime, moleculer.name, mol),
-        row('end to end', runtime, rawNet.name, raw),
+        row('end to end', instance, moleculer.name, mol),
+        row('end to end', instance, rawNet.name, raw),
+        row('end to end, log level warn', quiet, moleculer.name, mol),
       ],
     };
   },

@@ -4,6 +4,8 @@ import { MemoryRegistry, MemoryRegistryStore, createRpcTransport } from '@svc/co
 import { clientConfig, closedLoop, report } from '../lib/loop.mjs';
 
 const config = clientConfig();
+// config.payload: the name's length in bytes (the payload-size curve), else 'bench'.
+const name = config.payload ? 'x'.repeat(config.payload) : 'bench';
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 const ctx = { cluster: 'bench', bindHost: '127.0.0.1', log: silent, clientName: 'bench' };
 const registry = new MemoryRegistry(new MemoryRegistryStore());
@@ -16,7 +18,7 @@ const call = () =>
     {
       service: 'greeter',
       method: 'hello',
-      params: { name: 'bench' },
+      params: { name },
       headers: { traceId: `t${++n}`, callIdStack: [], data: {} },
     },
     options,

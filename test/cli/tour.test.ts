@@ -70,11 +70,11 @@ describe('the lymph tour with svc', () => {
     } finally {
       await client.close();
     }
-    const answered = greeting.map(
-      (p) => p.logs().filter((l) => l.msg.startsWith('Saying hi to rr')).length,
-    );
-    expect(answered.every((n) => n > 0)).toBe(true);
-    expect(answered.reduce((a, b) => a + b)).toBe(4);
+    // Records reach stderr in batches (within 10 ms): wait for all four.
+    const answered = () =>
+      greeting.map((p) => p.logs().filter((l) => l.msg.startsWith('Saying hi to rr')).length);
+    await expect.poll(() => answered().reduce((a, b) => a + b)).toBe(4);
+    expect(answered().every((n) => n > 0)).toBe(true);
     await expect
       .poll(
         () =>
@@ -129,8 +129,8 @@ describe('the lymph tour with svc', () => {
         .filter((l) => l.traceId === traceId)
         .map((l) => l.msg);
     await expect.poll(() => withTrace(listen)).toContain('Somebody greeted Flynne');
-    expect(withTrace([web])).toContain('About to greet Flynne');
-    expect(withTrace(greeting)).toContain('Saying hi to Flynne');
+    await expect.poll(() => withTrace([web])).toContain('About to greet Flynne');
+    await expect.poll(() => withTrace(greeting)).toContain('Saying hi to Flynne');
   });
 
   it('answers malformed HTTP requests with a 4xx that says why', async () => {

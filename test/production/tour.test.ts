@@ -72,9 +72,12 @@ describe('the tour on RabbitMQ and ZooKeeper', () => {
     await expect
       .poll(() => heard(listen, 'Traced').map((l) => l.traceId), { timeout: 15_000 })
       .toEqual([traceId]);
-    expect(
-      greeting.flatMap((p) => p.logs()).find((l) => l.msg === 'Saying hi to Traced')?.traceId,
-    ).toBe(traceId);
+    await expect
+      .poll(
+        () =>
+          greeting.flatMap((p) => p.logs()).find((l) => l.msg === 'Saying hi to Traced')?.traceId,
+      )
+      .toBe(traceId);
   });
 
   it('delivers a delayed event after its delay', async () => {

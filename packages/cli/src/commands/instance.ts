@@ -36,6 +36,10 @@ registers them, and serves until SIGINT or SIGTERM (then it unregisters,
 lets running work finish and exits 0; a second signal exits at once).
 TypeScript service files are loaded directly.
 
+Log records go to stderr in batches: a record is written at most 10 ms
+after it was made, a warning or an error at once (with every record before
+it), and whatever is left when the process exits, crashes or is stopped.
+
 Environment: SVC_CLUSTER, SVC_REGISTRY, SVC_RPC, SVC_EVENTS (when the config
 uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
     )

@@ -1,8 +1,10 @@
 import { currentContext } from '../context.js';
 import { levelRank, type LogLevel, type LogRecord, type Logger } from './logger.js';
 import { formatPretty } from './pretty.js';
+import { LineWriter, type LineWriterOptions } from './writer.js';
 
 export * from './logger.js';
+export type { LineWriterOptions } from './writer.js';
 export { formatPretty, colorFor } from './pretty.js';
 
 /** Where records go: the terminal, the ring of recent records, the log stream. */
@@ -67,24 +69,40 @@ export class RecordLogger implements Logger {
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-/** Writes records to a stream: pretty (coloured on a terminal) or one JSON object a line. */
+/**
+ * Writes records to a stream: pretty (coloured on a terminal) or one JSON
+ * object a line, in batches (see {@link LineWriter}): a record waits at
+ * most `flushMs` (10 ms), a warning or an error is written at once with
+ * everything before it, and whatever is left is written when the process
+ * exits.
+ */
 export class StreamSink implements LogSink {
-  readonly #stream: NodeJS.WritableStream;
+  readonly #writer: LineWriter;
   readonly #format: 'pretty' | 'json';
   readonly #color: boolean;
 
   constructor(
     stream: NodeJS.WritableStream,
-    options: { format: 'pretty' | 'json'; color: boolean },
+    options: { format: 'pretty' | 'json'; color: boolean } & LineWriterOptions,
   ) {
-    this.#stream = stream;
+    this.#writer = new LineWriter(stream, options);
     this.#format = options.format;
     this.#color = options.color;
   }
 
   write(record: LogRecord): void {
     const line = this.#format === 'json' ? safeJson(record) : formatPretty(record, this.#color);
-    this.#stream.write(`${line}\n`);
+    this.#writer.write(`${line}\n`, record.level === 'warn' || record.level === 'error');
+  }
+
+  /** Writes the records still buffered now (a full pipe keeps the rest for later). */
+  flush(): void {
+    this.#writer.flush();
+  }
+
+  /** Lines the destination did not take (too slow, or gone). */
+  get dropped(): number {
+    return this.#writer.dropped;
   }
 }
 
@@ -123,6 +141,12 @@ export class MemorySink implements LogSink {
 }
 
 export function safeJson(value: unknown): string {
+  try {
+    // Without a replacer first: a replacer function costs a call per key.
+    return JSON.stringify(value);
+  } catch {
+    // a bigint, or a cycle
+  }
   try {
     return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   } catch {

@@ -76,6 +76,25 @@ describe('LocalRegistry', () => {
     expect(log.find('warn', 'corrupt')).toHaveLength(3);
   });
 
+  it("tells a watcher of a record another client replaced, and of one whose process died, after the first scan's reads are cached", async () => {
+    const dir = join(base, uniqueName('cached'));
+    const watcher = await client(dir);
+    const other = await client(dir);
+    const service = uniqueName('Svc');
+    const record = makeRecord(service);
+    await other.register(record);
+    let seen: Array<{ id: string; endpoints: Record<string, string> }> = [];
+    watcher.watch(service, (instances) => (seen = instances));
+    await expect.poll(() => seen.map((r) => r.id)).toEqual([record.id]);
+    // Same file name, new content: only a notification says it must be read again.
+    await other.register({ ...record, endpoints: { rpc: 'tcp://127.0.0.1:2' } });
+    await expect.poll(() => seen[0]?.endpoints['rpc']).toBe('tcp://127.0.0.1:2');
+    // A record of a dead process, written by hand: the file appears, its pid is gone.
+    const dead = makeRecord(service, { pid: 4_194_305 });
+    await other.register(dead);
+    await expect.poll(() => seen.map((r) => r.id)).toEqual([record.id]);
+  });
+
   it('ignores and deletes the entry of a dead process', async () => {
     const dir = join(base, uniqueName('dead'));
     const r = await client(dir);

@@ -42,6 +42,22 @@ describe('FrameWriter', () => {
     expect(writes).toHaveLength(3);
   });
 
+  it('waits for the end of the turn when the caller has other calls in flight, however long it was idle', async () => {
+    const writes: Buffer[] = [];
+    const writer = new FrameWriter(
+      (bytes) => writes.push(bytes),
+      () => 1000,
+    );
+    writer.push(Buffer.from('a'), true);
+    await tick();
+    expect(writes).toHaveLength(0);
+    // another request's call, from a later I/O callback of the same turn, joins the same write
+    writer.push(Buffer.from('b'), true);
+    await turn();
+    expect(writes).toHaveLength(1);
+    expect(decodeAll(writes)).toEqual(['a', 'b']);
+  });
+
   it('writes a long burst in slices as it goes, so the peer can start on the first', async () => {
     const writes: Buffer[] = [];
     const writer = new FrameWriter((bytes) => writes.push(bytes));
@@ -73,6 +89,22 @@ describe('FrameWriter', () => {
 });
 
 describe('FrameDecoder', () => {
+  it('joins a large frame cut into many small chunks, with the next frame in its last chunk', () => {
+    const decoder = new FrameDecoder(1 << 20);
+    const bodies: Buffer[] = [];
+    const big = Buffer.alloc(100_000, 7);
+    big.write('start');
+    const header = (n: number) =>
+      Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+    const stream = Buffer.concat([header(big.length), big, header(2), Buffer.from('ok')]);
+    for (let i = 0; i < stream.length; i += 999) {
+      decoder.push(stream.subarray(i, i + 999), (b) => bodies.push(Buffer.from(b)));
+    }
+    expect(bodies.map((b) => b.length)).toEqual([100_000, 2]);
+    expect(bodies[0]!.equals(big)).toBe(true);
+    expect(bodies[1]!.toString()).toBe('ok');
+  });
+
   it('joins a frame split across chunks', () => {
     const decoder = new FrameDecoder(1024);
     const bodies: string[] = [];

@@ -345,7 +345,8 @@ class ClientConnection {
       const { service, method } = request;
       this.#pending.set(id, new PendingCall(resolve, reject, deadline, service, method, timeout));
       if (deadline < this.#timerAt) this.#arm(deadline);
-      this.#writer.push(body);
+      // Other calls awaiting replies: more are likely to come in this turn.
+      this.#writer.push(body, this.#pending.size > 1);
     });
   }
 

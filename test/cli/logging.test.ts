@@ -1,0 +1,143 @@
+// The log records a process writes are batched (one write per few ms, not
+// one per line): none may be lost or reordered when the process exits,
+// crashes or is stopped, and a closed output must neither stop nor spin it.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, Proc, TestEnv, requireBuild } from '../support/svc.js';
+
+const cwd = join(FIXTURES, 'logging');
+const env = new TestEnv();
+
+beforeAll(() => requireBuild());
+afterAll(() => env.stop());
+
+/** Runs fixtures/logging/burst.mjs to its end; its stderr, stdout and exit code. */
+async function burst(count: number, how: string, readDelayMs = 0) {
+  const child = spawn(process.execPath, [join(cwd, 'burst.mjs'), String(count), how], {
+    cwd,
+    env: { ...process.env, SVC_LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Not reading for a while fills the pipe: the writer meets EAGAIN and must wait.
+  if (readDelayMs > 0) {
+    child.stderr.pause();
+    setTimeout(() => child.stderr.resume(), readDelayMs);
+  }
+  const proc = new Proc(child);
+  const { code } = await proc.exited;
+  return { code, stderr: proc.stderr, stdout: proc.stdout };
+}
+
+/** The numbers of the `line N` records in the output, in the order they came. */
+const numbered = (text: string, prefix: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg: string })
+    .filter((r) => r.msg.startsWith(prefix))
+    .map((r) => Number(r.msg.slice(prefix.length)));
+
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe('batched log output', () => {
+  it.each([
+    ['process.exit()', 'exit', 3],
+    ['an uncaught exception', 'throw', 1],
+    ['an unhandled rejection', 'reject', 1],
+    ['the event loop running dry', 'end', 0],
+  ])('writes every record, in order, when a process ends by %s', async (_what, how, code) => {
+    const out = await burst(3000, how);
+    expect(out.code).toBe(code);
+    expect(out.stdout).toBe('logged\n');
+    expect(numbered(out.stderr, 'line ')).toEqual(upTo(3000));
+    // Node prints an uncaught error itself: after the records logged before it.
+    if (how === 'throw')
+      expect(out.stderr.indexOf('crashed on purpose')).toBeGreaterThan(
+        out.stderr.indexOf('"line 2999"'),
+      );
+  });
+
+  it('waits for a full pipe on exit instead of dropping what it does not take', async () => {
+    // About 1 MB of records, far more than a pipe holds, read only after the process has exited.
+    const out = await burst(8000, 'exit', 500);
+    expect(out.code).toBe(3);
+    expect(numbered(out.stderr, 'line ')).toEqual(upTo(8000));
+  });
+});
+
+describe('svc instance', () => {
+  it('writes every per-call record before it exits on SIGTERM', async () => {
+    const proc = await env.instance('logs.yml', { cwd });
+    const client = await env.client();
+    try {
+      for (let i = 0; i < 200; i++) await client.rpc.Logs!.say!({ count: 1 });
+    } finally {
+      await client.close();
+    }
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    const logs = proc.logs();
+    expect(logs.filter((l) => l.msg === 'rpc Logs.say ok')).toHaveLength(200);
+    expect(logs.filter((l) => l.msg === 'say 0')).toHaveLength(200);
+    expect(logs.at(-1)?.msg).toBe('stopped');
+  });
+
+  it('writes its records and the crash, in order, when an uncaught exception stops it', async () => {
+    const proc = await env.instance('logs.yml', { cwd });
+    const client = await env.client();
+    try {
+      expect(await client.rpc.Logs!.say!({ count: 500 })).toBe(500);
+      expect(await client.rpc.Logs!.crash!()).toBe('crashing');
+    } finally {
+      await client.close();
+    }
+    expect((await proc.exited).code).toBe(1);
+    const msgs = proc.logs().map((l) => l.msg);
+    expect(numbered(proc.stderr, 'say ')).toEqual(upTo(500));
+    const crash = msgs.findIndex((m) => m.includes('crashed on purpose'));
+    expect(crash).toBeGreaterThan(msgs.indexOf('say 499'));
+    expect(msgs.indexOf('rpc Logs.crash ok')).toBeLessThan(crash);
+  });
+
+  it('writes its records when its service calls process.exit()', async () => {
+    const proc = await env.instance('logs.yml', { cwd });
+    const client = await env.client();
+    try {
+      await client.rpc.Logs!.say!({ count: 300 });
+      await client.rpc.Logs!.exit!();
+    } finally {
+      await client.close();
+    }
+    expect((await proc.exited).code).toBe(3);
+    expect(numbered(proc.stderr, 'say ')).toEqual(upTo(300));
+    expect(proc.logs().some((l) => l.msg === 'rpc Logs.exit ok')).toBe(true);
+  });
+
+  it('keeps answering, without spinning, after nobody reads its output any more', async () => {
+    const proc = await env.instance('logs.yml', { cwd });
+    // Closing the read ends makes every later write fail with EPIPE.
+    proc.child.stdout!.destroy();
+    proc.child.stderr!.destroy();
+    const client = await env.client();
+    try {
+      for (let i = 0; i < 50; i++) expect(await client.rpc.Logs!.say!({ count: 100 })).toBe(100);
+      // A writer that retried a dead pipe, or logged its own failure, would burn a core while idle.
+      const cpu0 = cpuTicks(proc.pid);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(cpuTicks(proc.pid) - cpu0).toBeLessThan(50);
+      expect(await client.rpc.Logs!.say!({ count: 1 })).toBe(1);
+    } finally {
+      await client.close();
+    }
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+  });
+});
+
+/** CPU time (user + system) a live process has used, in clock ticks (1/100 s). */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
