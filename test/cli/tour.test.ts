@@ -2,6 +2,7 @@
 // driven by the real `svc` binary and real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, TestEnv, requireBuild, type Proc } from '../support/svc.js';
+import type { Greeting } from '../../examples/lymph-tour/services/greeting.js';
 
 const env = new TestEnv();
 let greeting: Proc[];
@@ -64,9 +65,9 @@ describe('the lymph tour with svc', () => {
     const json = await env.run(['request', '--json', 'Greeting.greet', '{"name": "Flynne"}']);
     expect(json.stdout).toBe('"Hi, Flynne!"\n');
     // Each CLI process starts its round-robin at a random instance; one client shows the turn-taking.
-    const client = await env.client();
+    const client = await env.client<{ Greeting: Greeting }>();
     try {
-      for (let i = 0; i < 4; i++) await client.rpc.Greeting!.greet!({ name: `rr${i}` });
+      for (let i = 0; i < 4; i++) await client.rpc.Greeting.greet({ name: `rr${i}` });
     } finally {
       await client.close();
     }

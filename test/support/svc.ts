@@ -135,10 +135,14 @@ export class TestEnv {
     return { code, stdout: proc.stdout, stderr: proc.stderr };
   }
 
-  /** A client in the test's own process, on this cluster (real transports). */
-  async client(): Promise<ClusterClient> {
+  /**
+   * A client in the test's own process, on this cluster (real transports),
+   * typed by `M`: `env.client<{ Greeting: Greeting }>()`.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no typed service
+  async client<M extends object = {}>(): Promise<ClusterClient<M>> {
     process.env['SVC_LOCAL_REGISTRY_DIR'] = this.registryDir;
-    return connect({ cluster: this.cluster, name: 'test-client' });
+    return connect<M>({ cluster: this.cluster, name: 'test-client' });
   }
 
   async stop(): Promise<void> {

@@ -112,14 +112,14 @@ export const t = {
   }),
 };
 
-/** A parameters schema: a shape, or an object schema built with `t.object`. */
-export type ParamsSchema = Shape | (Schema & { shape: Shape });
-
-export function toObjectSchema(params: ParamsSchema): Schema & { shape: Shape } {
+/** An object schema of a shape, or the `t.object` schema itself. */
+export function toObjectSchema(
+  params: Shape | (Schema & { shape: Shape }),
+): Schema & { shape: Shape } {
   return isSchema(params) ? params : objectSchema(params);
 }
 
-function isSchema(v: unknown): v is Schema {
+function isSchema(v: unknown): v is Schema & { shape: Shape } {
   return (
     typeof v === 'object' && v !== null && typeof (v as Schema).check === 'function' && 'shape' in v
   );
