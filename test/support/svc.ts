@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { connect, type ClusterClient } from '@svc/core';
+import { connect, type ClusterClient, type ConnectOptions } from '@svc/core';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SVC_BIN = join(REPO, 'packages/cli/bin/svc.js');
@@ -140,9 +140,9 @@ export class TestEnv {
    * typed by `M`: `env.client<{ Greeting: Greeting }>()`.
    */
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no typed service
-  async client<M extends object = {}>(): Promise<ClusterClient<M>> {
+  async client<M extends object = {}>(options: ConnectOptions = {}): Promise<ClusterClient<M>> {
     process.env['SVC_LOCAL_REGISTRY_DIR'] = this.registryDir;
-    return connect<M>({ cluster: this.cluster, name: 'test-client' });
+    return connect<M>({ cluster: this.cluster, name: 'test-client', ...options });
   }
 
   async stop(): Promise<void> {

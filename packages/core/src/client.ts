@@ -85,7 +85,9 @@ export class Caller implements Calls {
     this.#timeout = options.timeout ?? 5000;
     this.#defaults = Object.freeze({ timeout: this.#timeout });
     this.#onDeferredError = options.onDeferredError ?? (() => {});
-    this.#context = options.context ? Object.freeze(checkContext(options.context)) : undefined;
+    this.#context = options.context
+      ? Object.freeze({ ...checkContext(options.context) })
+      : undefined;
   }
 
   /**
@@ -99,15 +101,15 @@ export class Caller implements Calls {
     params: unknown = {},
     options?: CallOptions,
   ): Promise<unknown> {
-    const extra = options?.context;
-    const request = {
-      service,
-      method,
-      params,
-      headers: outgoingHeaders(this.#name, this.#context, extra && checkContext(extra)),
-    };
     let response: Promise<RpcResponse>;
     try {
+      const extra = options?.context;
+      const request = {
+        service,
+        method,
+        params,
+        headers: outgoingHeaders(this.#name, this.#context, extra && checkContext(extra)),
+      };
       response = this.#backends.rpc.call(request, this.#callOptions(options));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
