@@ -11,6 +11,21 @@ export const SVC_BIN = join(REPO, 'packages/cli/bin/svc.js');
 export const TOUR = join(REPO, 'examples/lymph-tour');
 export const FIXTURES = join(REPO, 'test/fixtures');
 
+/**
+ * `svc inspect`'s text without the built-in `svc.*` methods every instance
+ * has: what the service itself declares, line by line.
+ */
+export function ownInterface(stdout: string): string[] {
+  const out: string[] = [];
+  let builtin = false;
+  for (const line of stdout.trimEnd().split('\n')) {
+    if (line.startsWith('rpc svc.')) builtin = true;
+    else if (!line.startsWith('    ')) builtin = false;
+    if (!builtin) out.push(line);
+  }
+  return out;
+}
+
 /** Fails at once, with what to do, when the CLI has not been built. */
 export function requireBuild(): void {
   if (

@@ -5,7 +5,10 @@ export class Greeting extends Service {
   /** what other services may call: a type only, read by the compiler */
   declare [RPC]: 'greet';
 
-  /** Returns a greeting for a provided name */
+  /**
+   * Returns a greeting for a provided name
+   * @param name - who to greet
+   */
   @rpc() greet({ name }: { name: string }) {
     this.log.info(`Saying hi to ${name}`);
     void this.emit('greeted', { name });

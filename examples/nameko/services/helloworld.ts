@@ -22,7 +22,7 @@ export class Greeter extends Service<{ helloworld: HelloWorld }> {
   declare [RPC]: 'greet' | 'greet_all';
 
   /** Greets one name through helloworld */
-  @rpc({ params: { name: t.string() } })
+  @rpc({ params: { name: t.string('who to greet') } })
   async greet({ name }: { name: string }) {
     const greeting = await this.rpc.helloworld.hello({ name });
     this.log.info(`helloworld answered: ${greeting}`);
@@ -30,7 +30,7 @@ export class Greeter extends Service<{ helloworld: HelloWorld }> {
   }
 
   /** Greets every name at once: all calls start first (Nameko's call_async), then their replies are collected */
-  @rpc({ params: { names: t.array(t.string()) } })
+  @rpc({ params: { names: t.array(t.string(), 'everybody to greet') } })
   async greet_all({ names }: { names: string[] }) {
     const pending = names.map((name) => this.rpc.helloworld.hello.defer({ name }));
     return await Promise.all(pending.map((call) => call.result()));

@@ -35,6 +35,8 @@ export interface MethodDescription {
 /** What `svc.inspect()` returns. */
 export interface ServiceDescription {
   service: string;
+  /** the class's doc comment */
+  doc?: string;
   rpc: MethodDescription[];
   builtins: MethodDescription[];
   events: Array<{
@@ -135,6 +137,7 @@ export function describeService(container: ServiceContainer): ServiceDescription
     d === undefined ? o : { ...o, doc: d };
   const out: ServiceDescription = {
     service: container.name,
+    ...(docs?.doc === undefined ? {} : { doc: docs.doc }),
     rpc: [],
     builtins: BUILTIN_METHODS,
     events: [],
