@@ -158,9 +158,7 @@ export class Instance {
         maxWorkers: cls.maxWorkers ?? iface.maxWorkers ?? cfg.maxWorkers,
         stopTimeout: cfg.stopTimeout,
         rpcTimeout: cfg.rpcTimeout,
-        ...(docs && (source.startsWith('.') || source.startsWith('/'))
-          ? { docs: () => docs(resolve(cfg.dir, source), cls.name) }
-          : {}),
+        ...(docs ? { docs: () => docs(resolve(cfg.dir, source), cls.name) } : {}),
         builtins: (method, params) => this.#builtin(method, params),
       });
       this.containers.push(container);
