@@ -106,8 +106,11 @@ export function paramsOf(
   ep: RpcEp,
 ): { params: ParamDescription[]; schema?: Record<string, unknown> } {
   const fromSource = classDocs(container)?.methods[ep.method]?.params ?? [];
-  if (!ep.params) return { params: fromSource };
-  const described = ep.params.describe();
+  const described = ep.params?.describe();
+  // Without a schema, or with one that cannot say its parameters (no JSON Schema): the source's.
+  if (!described || (!described.schema && described.params.length === 0)) {
+    return { params: fromSource };
+  }
   const params = described.params.map((p) => {
     const doc = p.doc ?? fromSource.find((s) => s.name === p.name)?.doc;
     return doc === undefined ? p : { ...p, doc };

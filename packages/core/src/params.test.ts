@@ -1,3 +1,4 @@
+import * as v from 'valibot';
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
 import { rpc } from './decorators.js';
@@ -223,6 +224,26 @@ describe('params schemas', () => {
         { name: 'punctuation', type: '"!" | "?"', optional: true, doc: 'how to end' },
       ]);
       expect(greet.schema).toMatchObject({ type: 'object', required: ['name'] });
+    } finally {
+      await instance.stop({ graceMs: 0 });
+    }
+  });
+
+  it("describe a schema without JSON Schema (plain valibot) by the source's parameters", async () => {
+    class Named extends Service {
+      static override readonly serviceName = 'Named';
+      declare [RPC]: 'greet';
+      @rpc({ params: v.object({ name: v.string(), punctuation: v.optional(v.string()) }) })
+      greet({ name, punctuation = '!' }: { name: string; punctuation?: string | undefined }) {
+        return name + punctuation;
+      }
+    }
+    const { instance, container } = await serve(Named);
+    try {
+      expect(container.describe().rpc[0]).toEqual({
+        name: 'greet',
+        params: [{ name: 'name' }, { name: 'punctuation', doc: 'how to end' }],
+      });
     } finally {
       await instance.stop({ graceMs: 0 });
     }
