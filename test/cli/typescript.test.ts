@@ -128,7 +128,7 @@ describe('svc instance with TypeScript services', () => {
     // a compile stamps the entry's manifest; a start from the cache leaves it alone
     const compiledAt = () => {
       const manifest = readdirSync(cache).find(
-        (f) => f.startsWith('shapes-') && f.endsWith('.json'),
+        (f) => f.startsWith('shapes-') && f.endsWith('.mjs.json'),
       )!;
       return (JSON.parse(readFileSync(join(cache, manifest), 'utf8')) as { compiledAt: string })
         .compiledAt;
