@@ -20,9 +20,11 @@ export type Infer<S> = S extends Schema<infer T> ? T : never;
 type OptionalKeys<S extends Shape> = {
   [K in keyof S]: S[K]['optional'] extends true ? K : never;
 }[keyof S];
+// An optional parameter may be left out; `undefined` is not a value of it
+// (so the type holds under `exactOptionalPropertyTypes` too).
 export type InferShape<S extends Shape> = {
   [K in Exclude<keyof S, OptionalKeys<S>>]: Infer<S[K]>;
-} & { [K in OptionalKeys<S>]?: Infer<S[K]> };
+} & { [K in OptionalKeys<S>]?: Exclude<Infer<S[K]>, undefined> };
 
 function scalar<T>(type: string, test: (v: unknown) => boolean, doc?: string): Schema<T> {
   return {
