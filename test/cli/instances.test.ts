@@ -1,6 +1,7 @@
 // Several instances of one service: broadcast, round-robin, and what happens when one is SIGKILLed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, TestEnv, requireBuild, type Proc } from '../support/svc.js';
+import type { Echo } from '../fixtures/echo/services.js';
 
 const env = new TestEnv();
 const cwd = `${FIXTURES}/echo`;
@@ -34,10 +35,10 @@ describe('two instances of a service', () => {
   });
 
   it('answer calls in turn', async () => {
-    const client = await env.client();
+    const client = await env.client<{ Echo: Echo }>();
     try {
       const pids = new Set<unknown>();
-      for (let i = 0; i < 6; i++) pids.add(await client.rpc.Echo!.whoami!());
+      for (let i = 0; i < 6; i++) pids.add(await client.rpc.Echo.whoami());
       expect([...pids].sort()).toEqual([a.pid, b.pid].sort());
     } finally {
       await client.close();

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Logs } from '../fixtures/logging/services.js';
 import { FIXTURES, Proc, TestEnv, requireBuild } from '../support/svc.js';
 
 const cwd = join(FIXTURES, 'logging');
@@ -70,9 +71,9 @@ describe('batched log output', () => {
 describe('svc instance', () => {
   it('writes every per-call record before it exits on SIGTERM', async () => {
     const proc = await env.instance('logs.yml', { cwd });
-    const client = await env.client();
+    const client = await env.client<{ Logs: Logs }>();
     try {
-      for (let i = 0; i < 200; i++) await client.rpc.Logs!.say!({ count: 1 });
+      for (let i = 0; i < 200; i++) await client.rpc.Logs.say({ count: 1 });
     } finally {
       await client.close();
     }
@@ -86,10 +87,10 @@ describe('svc instance', () => {
 
   it('writes its records and the crash, in order, when an uncaught exception stops it', async () => {
     const proc = await env.instance('logs.yml', { cwd });
-    const client = await env.client();
+    const client = await env.client<{ Logs: Logs }>();
     try {
-      expect(await client.rpc.Logs!.say!({ count: 500 })).toBe(500);
-      expect(await client.rpc.Logs!.crash!()).toBe('crashing');
+      expect(await client.rpc.Logs.say({ count: 500 })).toBe(500);
+      expect(await client.rpc.Logs.crash()).toBe('crashing');
     } finally {
       await client.close();
     }
@@ -103,10 +104,10 @@ describe('svc instance', () => {
 
   it('writes its records when its service calls process.exit()', async () => {
     const proc = await env.instance('logs.yml', { cwd });
-    const client = await env.client();
+    const client = await env.client<{ Logs: Logs }>();
     try {
-      await client.rpc.Logs!.say!({ count: 300 });
-      await client.rpc.Logs!.exit!();
+      await client.rpc.Logs.say({ count: 300 });
+      await client.rpc.Logs.exit();
     } finally {
       await client.close();
     }
@@ -120,14 +121,14 @@ describe('svc instance', () => {
     // Closing the read ends makes every later write fail with EPIPE.
     proc.child.stdout!.destroy();
     proc.child.stderr!.destroy();
-    const client = await env.client();
+    const client = await env.client<{ Logs: Logs }>();
     try {
-      for (let i = 0; i < 50; i++) expect(await client.rpc.Logs!.say!({ count: 100 })).toBe(100);
+      for (let i = 0; i < 50; i++) expect(await client.rpc.Logs.say({ count: 100 })).toBe(100);
       // A writer that retried a dead pipe, or logged its own failure, would burn a core while idle.
       const cpu0 = cpuTicks(proc.pid);
       await new Promise((r) => setTimeout(r, 1000));
       expect(cpuTicks(proc.pid) - cpu0).toBeLessThan(50);
-      expect(await client.rpc.Logs!.say!({ count: 1 })).toBe(1);
+      expect(await client.rpc.Logs.say({ count: 1 })).toBe(1);
     } finally {
       await client.close();
     }

@@ -1,7 +1,8 @@
 // The lymph tour on the embedded defaults: real `svc instance` processes
 // driven by the real `svc` binary and real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, TestEnv, requireBuild, type Proc } from '../support/svc.js';
+import { FIXTURES, TestEnv, ownInterface, requireBuild, type Proc } from '../support/svc.js';
+import type { Greeting } from '../../examples/lymph-tour/services/greeting.js';
 
 const env = new TestEnv();
 let greeting: Proc[];
@@ -41,10 +42,6 @@ describe('the lymph tour with svc', () => {
   it('inspects the RPC interface, built-ins included', async () => {
     const { code, stdout } = await env.run(['inspect', 'Greeting']);
     expect(code).toBe(0);
-    expect(stdout).toContain('RPC interface of Greeting');
-    expect(stdout).toContain(
-      'rpc Greeting.greet(name)\n    Returns a greeting for a provided name',
-    );
     for (const builtin of [
       'svc.get_metrics()',
       'svc.inspect()',
@@ -53,9 +50,34 @@ describe('the lymph tour with svc', () => {
     ]) {
       expect(stdout).toContain(`rpc ${builtin}`);
     }
-    expect((await env.run(['inspect', 'Listen'])).stdout).toContain(
+  });
+
+  it("inspects each service's docs as its source writes them", async () => {
+    const inspect = async (service: string) =>
+      ownInterface((await env.run(['inspect', service])).stdout);
+    expect(await inspect('Greeting')).toEqual([
+      'RPC interface of Greeting',
+      '',
+      'rpc Greeting.greet(name: string)',
+      '    Returns a greeting for a provided name',
+      '    - name: who to greet',
+    ]);
+    expect(await inspect('Listen')).toEqual([
+      'RPC interface of Listen',
+      '',
+      '',
+      'Events handled',
       'event greeted -> Listen.onGreeted (pool)',
-    );
+      '    Prints the name of everybody who was greeted',
+    ]);
+    expect(await inspect('Web')).toEqual([
+      'RPC interface of Web',
+      '',
+      '',
+      'HTTP routes',
+      'http GET /greet -> Web.greet',
+      '    handles /greet?name=<name>',
+    ]);
   });
 
   it('greets on request, round-robin over both Greeting instances, and Listen hears each once', async () => {
@@ -64,9 +86,9 @@ describe('the lymph tour with svc', () => {
     const json = await env.run(['request', '--json', 'Greeting.greet', '{"name": "Flynne"}']);
     expect(json.stdout).toBe('"Hi, Flynne!"\n');
     // Each CLI process starts its round-robin at a random instance; one client shows the turn-taking.
-    const client = await env.client();
+    const client = await env.client<{ Greeting: Greeting }>();
     try {
-      for (let i = 0; i < 4; i++) await client.rpc.Greeting!.greet!({ name: `rr${i}` });
+      for (let i = 0; i < 4; i++) await client.rpc.Greeting.greet({ name: `rr${i}` });
     } finally {
       await client.close();
     }

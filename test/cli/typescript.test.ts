@@ -24,14 +24,15 @@ function write(path: string, text: string): void {
 }
 
 const shapes = (factor: number) => `
-import { Service, rpc } from '@svc/core';
+import { RPC, Service, rpc } from '@svc/core';
 import { Circle } from './lib/geometry.js';
 import { seen } from './lib/seen.ts';
 import { double } from './lib/plain.mjs';
 import { fileURLToPath } from 'node:url';
 
 export class Shapes extends Service {
-  static override serviceName = 'Shapes';
+  static override readonly serviceName = 'Shapes';
+  declare [RPC]: 'area' | 'where' | 'mark' | 'stack';
   @rpc() area({ r }: { r: number }): number {
     return double(new Circle(r).area() * ${factor}) / 2;
   }
@@ -63,7 +64,8 @@ beforeAll(() => {
     `import { Service, rpc } from '@svc/core';
 import { seen } from './lib/seen.js';
 export class Tally extends Service {
-  static override serviceName = 'Tally';
+  static override readonly serviceName = 'Tally';
+  declare [RPC]: 'count';
   @rpc() count(): number { return seen.size; }
 }
 `,
@@ -126,7 +128,7 @@ describe('svc instance with TypeScript services', () => {
     // a compile stamps the entry's manifest; a start from the cache leaves it alone
     const compiledAt = () => {
       const manifest = readdirSync(cache).find(
-        (f) => f.startsWith('shapes-') && f.endsWith('.json'),
+        (f) => f.startsWith('shapes-') && f.endsWith('.mjs.json'),
       )!;
       return (JSON.parse(readFileSync(join(cache, manifest), 'utf8')) as { compiledAt: string })
         .compiledAt;
@@ -166,7 +168,8 @@ describe('svc instance with TypeScript services', () => {
         join(other, 'services/solo.ts'),
         `import { Service, rpc } from '@svc/core';
 export class Solo extends Service {
-  static override serviceName = 'Solo';
+  static override readonly serviceName = 'Solo';
+  declare [RPC]: 'twice';
   @rpc() twice({ n }: { n: number }): number { return n * 2; }
 }
 `,

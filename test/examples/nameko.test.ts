@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadInstanceConfig } from '@svc/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedis, type TestRedis } from '../../examples/nameko/test/support/redis.js';
-import { REPO, TestEnv, requireBuild, type Proc } from '../support/svc.js';
+import { REPO, TestEnv, ownInterface, requireBuild, type Proc } from '../support/svc.js';
 
 const DIR = join(REPO, 'examples/nameko');
 const env = new TestEnv();
@@ -102,6 +102,94 @@ describe('the Nameko examples under svc instance', () => {
         .split('\n')
         .filter((l) => !l.startsWith('{')),
     ).toEqual(['svc: redis (cache_client) at 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1']);
+  });
+
+  it('inspects every example service with the docs of its source, methods and parameters', async () => {
+    const names = [
+      'helloworld',
+      'greeter',
+      'Counter',
+      'ServiceA',
+      'ServiceB',
+      'http_service',
+      'ticker',
+    ];
+    const outputs = await Promise.all(names.map((name) => svc(['inspect', name])));
+    const described = new Map(names.map((name, i) => [name, ownInterface(outputs[i]!.stdout)]));
+    const inspect = (service: string) => described.get(service);
+    expect(inspect('helloworld')).toEqual([
+      'RPC interface of helloworld',
+      "  Nameko's example 2: the helloworld service.",
+      '',
+      'rpc helloworld.hello(name: string)',
+      '    Says hello to a name',
+      '    - name: who to greet',
+    ]);
+    expect(inspect('greeter')).toEqual([
+      'RPC interface of greeter',
+      "  A second service that calls helloworld over RPC, as Nameko's RpcProxy",
+      "  does. In its own file it would import HelloWorld's type only:",
+      "  `import type { HelloWorld } from './helloworld.js'`.",
+      '',
+      'rpc greeter.greet(name: string)',
+      '    Greets one name through helloworld',
+      '    - name: who to greet',
+      'rpc greeter.greet_all(names: string[])',
+      "    Greets every name at once: all calls start first (Nameko's call_async), then their replies are collected",
+      '    - names: everybody to greet',
+    ]);
+    expect(inspect('Counter')).toEqual([
+      'RPC interface of Counter',
+      "  Nameko's dependency injection: a service whose state lives in Redis.",
+      '',
+      'rpc Counter.get(key: string)',
+      '    The current value of a counter (0 when it was never incremented)',
+      '    - key: counter name',
+      'rpc Counter.incr(key: string)',
+      '    Adds one to a counter and returns its new value',
+      '    - key: counter name',
+    ]);
+    expect(inspect('ServiceA')).toEqual([
+      'RPC interface of ServiceA',
+      "  Nameko's example 3, the emitting side.",
+      '',
+      'rpc ServiceA.emit_an_event(payload?: any)',
+      '    Emits my_event_type with the given payload',
+      '    - payload: event body',
+    ]);
+    expect(inspect('ServiceB')).toEqual([
+      'RPC interface of ServiceB',
+      "  Nameko's example 3, the handling side.",
+      '',
+      'rpc ServiceB.last_received()',
+      '    The payload this instance handled last (from its in-process cache)',
+      '',
+      'Events handled',
+      'event ServiceA.my_event_type -> ServiceB.handle_an_event (pool)',
+      "    Handles my_event_type emitted by ServiceA only (Nameko's event_handler('ServiceA', 'my_event_type'))",
+      'event cache_invalidated -> ServiceB.invalidate_cache (broadcast)',
+      '    Every instance clears its in-process cache (a broadcast: each instance gets the event)',
+    ]);
+    expect(inspect('http_service')).toEqual([
+      'RPC interface of http_service',
+      "  Nameko's example 1: HTTP routes with path variables and a POST that reads the body.",
+      '',
+      '',
+      'HTTP routes',
+      'http GET /get/:value -> http_service.get_method',
+      '    GET /get/<int:value>: answers the value back as JSON',
+      'http POST /post -> http_service.do_post',
+      '    POST /post: echoes the JSON body',
+    ]);
+    expect(inspect('ticker')).toEqual([
+      'RPC interface of ticker',
+      "  Nameko's example 4: something to do every second, forever.",
+      '',
+      '',
+      'Timers',
+      'timer every 1000 ms (eager) -> ticker.ping',
+      '    Runs at start, then every second; counts its runs in the `ticks` metric',
+    ]);
   });
 
   it('lists in .svc.yml every example, each config readable', () => {

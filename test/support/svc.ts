@@ -4,12 +4,27 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { connect, type ClusterClient } from '@svc/core';
+import { connect, type ClusterClient, type ConnectOptions } from '@svc/core';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SVC_BIN = join(REPO, 'packages/cli/bin/svc.js');
 export const TOUR = join(REPO, 'examples/lymph-tour');
 export const FIXTURES = join(REPO, 'test/fixtures');
+
+/**
+ * `svc inspect`'s text without the built-in `svc.*` methods every instance
+ * has: what the service itself declares, line by line.
+ */
+export function ownInterface(stdout: string): string[] {
+  const out: string[] = [];
+  let builtin = false;
+  for (const line of stdout.trimEnd().split('\n')) {
+    if (line.startsWith('rpc svc.')) builtin = true;
+    else if (!line.startsWith('    ')) builtin = false;
+    if (!builtin) out.push(line);
+  }
+  return out;
+}
 
 /** Fails at once, with what to do, when the CLI has not been built. */
 export function requireBuild(): void {
@@ -135,10 +150,14 @@ export class TestEnv {
     return { code, stdout: proc.stdout, stderr: proc.stderr };
   }
 
-  /** A client in the test's own process, on this cluster (real transports). */
-  async client(): Promise<ClusterClient> {
+  /**
+   * A client in the test's own process, on this cluster (real transports),
+   * typed by `M`: `env.client<{ Greeting: Greeting }>()`.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no typed service
+  async client<M extends object = {}>(options: ConnectOptions = {}): Promise<ClusterClient<M>> {
     process.env['SVC_LOCAL_REGISTRY_DIR'] = this.registryDir;
-    return connect({ cluster: this.cluster, name: 'test-client' });
+    return connect<M>({ cluster: this.cluster, name: 'test-client', ...options });
   }
 
   async stop(): Promise<void> {

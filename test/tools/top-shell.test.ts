@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SVC_BIN, TOUR, TestEnv, requireBuild, type Proc } from '../support/svc.js';
 import { Tmux } from '../support/tmux.js';
+import type { Greeting } from '../../examples/lymph-tour/services/greeting.js';
 
 const env = new TestEnv();
 let procs: Proc[];
@@ -71,12 +72,12 @@ describe('svc top --once', () => {
     const callsBefore = entrypointCalls(before.stdout, 'Greeting.greet') ?? 0;
 
     // Load during the sampling window: rates and counts go up.
-    const client = await env.client();
+    const client = await env.client<{ Greeting: Greeting }>();
     try {
       let stop = false;
       const load = (async () => {
         let n = 0;
-        while (!stop) await client.rpc.Greeting!.greet!({ name: `load${n++}` });
+        while (!stop) await client.rpc.Greeting.greet({ name: `load${n++}` });
         return n;
       })();
       const during = await env.run(['top', '--once', '--window', '1000']);

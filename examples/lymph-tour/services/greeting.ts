@@ -1,9 +1,14 @@
-import { Service, rpc } from '@svc/core';
+import { RPC, Service, rpc } from '@svc/core';
 
 export class Greeting extends Service {
-  static override serviceName = 'Greeting';
+  static override readonly serviceName = 'Greeting';
+  /** what other services may call: a type only, read by the compiler */
+  declare [RPC]: 'greet';
 
-  /** Returns a greeting for a provided name */
+  /**
+   * Returns a greeting for a provided name
+   * @param name - who to greet
+   */
   @rpc() greet({ name }: { name: string }) {
     this.log.info(`Saying hi to ${name}`);
     void this.emit('greeted', { name });

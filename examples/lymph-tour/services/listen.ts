@@ -1,7 +1,7 @@
 import { Service, event } from '@svc/core';
 
 export class Listen extends Service {
-  static override serviceName = 'Listen';
+  static override readonly serviceName = 'Listen';
 
   /** Prints the name of everybody who was greeted */
   @event('greeted') onGreeted(body: { name: string }) {

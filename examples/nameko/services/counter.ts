@@ -1,9 +1,10 @@
-import { Config, Service, inject, rpc, t } from '@svc/core';
+import { Config, RPC, Service, inject, rpc, t } from '@svc/core';
 import { RedisProvider } from './providers/redis.js';
 
 /** Nameko's dependency injection: a service whose state lives in Redis. */
 export class Counter extends Service {
-  static override serviceName = 'Counter';
+  static override readonly serviceName = 'Counter';
+  declare [RPC]: 'incr' | 'get';
 
   /** a Redis client, built from `cache_client` in the config */
   cache = inject(new RedisProvider('cache_client'));

@@ -1,9 +1,10 @@
-import { Service, event, inject, rpc, t } from '@svc/core';
+import { RPC, Service, event, inject, rpc, t } from '@svc/core';
 import { LocalCache } from './providers/local-cache.js';
 
 /** Nameko's example 3, the emitting side. */
 export class ServiceA extends Service {
-  static override serviceName = 'ServiceA';
+  static override readonly serviceName = 'ServiceA';
+  declare [RPC]: 'emit_an_event';
 
   /** Emits my_event_type with the given payload */
   @rpc({ params: { payload: t.optional(t.any('event body')) } })
@@ -15,7 +16,8 @@ export class ServiceA extends Service {
 
 /** Nameko's example 3, the handling side. */
 export class ServiceB extends Service {
-  static override serviceName = 'ServiceB';
+  static override readonly serviceName = 'ServiceB';
+  declare [RPC]: 'last_received';
 
   cache = inject(new LocalCache());
 

@@ -2,7 +2,7 @@ import { HttpError, Service, http, type HttpRequest, type HttpResponse } from '@
 
 /** Nameko's example 1: HTTP routes with path variables and a POST that reads the body. */
 export class HttpService extends Service {
-  static override serviceName = 'http_service';
+  static override readonly serviceName = 'http_service';
 
   /** GET /get/<int:value>: answers the value back as JSON */
   @http('GET', '/get/:value') get_method(request: HttpRequest) {

@@ -33,12 +33,12 @@ async function clientsNamed(name: string): Promise<number> {
 describe('Counter on Redis', () => {
   it('counts per key in Redis, under the configured key prefix', async () => {
     await using cluster = await testCluster([Counter], { config: counterConfig() });
-    const counter = cluster.client.rpc.Counter!;
-    expect(await counter.get!({ key: 'visits' })).toBe(0);
-    expect(await counter.incr!({ key: 'visits' })).toBe(1);
-    expect(await counter.incr!({ key: 'visits' })).toBe(2);
-    expect(await counter.incr!({ key: 'other' })).toBe(1);
-    expect(await counter.get!({ key: 'visits' })).toBe(2);
+    const counter = cluster.client.rpc.Counter;
+    expect(await counter.get({ key: 'visits' })).toBe(0);
+    expect(await counter.incr({ key: 'visits' })).toBe(1);
+    expect(await counter.incr({ key: 'visits' })).toBe(2);
+    expect(await counter.incr({ key: 'other' })).toBe(1);
+    expect(await counter.get({ key: 'visits' })).toBe(2);
     expect(await redis.client.get(`${redis.prefix}visits`)).toBe('2');
   });
 
@@ -46,7 +46,7 @@ describe('Counter on Redis', () => {
     await using cluster = await testCluster([Counter], {
       config: counterConfig({ COUNTER_TTL: '120' }),
     });
-    await cluster.client.rpc.Counter!.incr!({ key: 'ttl' });
+    await cluster.client.rpc.Counter.incr({ key: 'ttl' });
     const ttl = await redis.client.ttl(`${redis.prefix}ttl`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);

@@ -56,6 +56,11 @@ export const commands: readonly CommandEntry[] = [
     summary: 'Run every instance listed in .svc.yml (a local cluster)',
     load: () => import('./commands/node.js'),
   },
+  {
+    name: 'check',
+    summary: 'Type-check the project with its own TypeScript (one line per error)',
+    load: () => import('./commands/check.js'),
+  },
   { name: 'list', summary: 'List available commands', load: () => import('./commands/list.js') },
   {
     name: 'tail',

@@ -1,10 +1,19 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { InstanceConfig } from '@svc/node';
-import { afterEach, describe, expect, it } from 'vitest';
-import { importModule, precompile } from './typescript.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { importModule, precompile, readDocs } from './typescript.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -97,5 +106,54 @@ describe('importModule (a TypeScript service file)', () => {
       filename: file,
       where: dirname(file),
     });
+  });
+});
+
+describe('docs beside the compiled files (for svc inspect)', () => {
+  const source = [
+    '/** Says hello. */',
+    'export class A {',
+    '  /**',
+    '   * Greets one name',
+    '   * @param name - who to greet',
+    '   */',
+    '  hello({ name }: { name: string }): string { return "hi " + name; }',
+    '}',
+    '',
+  ].join('\n');
+
+  it("are read with the project's own TypeScript", async () => {
+    const dir = project();
+    writeFileSync(join(dir, 'services/a.ts'), source);
+    // The project's typescript: this workspace's, linked in.
+    const typescript = dirname(createRequire(import.meta.url).resolve('typescript/package.json'));
+    symlinkSync(typescript, join(dir, 'node_modules/typescript'));
+    await precompile([instance(dir, 'svc', ['instance', '--config', 'conf/a.yml'])]);
+    expect(readDocs(join(dir, 'services/a.ts'), 'A')).toEqual({
+      doc: 'Says hello.',
+      methods: {
+        hello: {
+          doc: 'Greets one name',
+          params: [{ name: 'name', type: 'string', doc: 'who to greet' }],
+        },
+      },
+    });
+    expect(readDocs(join(dir, 'services/a.ts'), 'Nobody')).toBeUndefined();
+  });
+
+  it('are left out, with one line saying why, when the project has no TypeScript', async () => {
+    const dir = project();
+    writeFileSync(join(dir, 'services/a.ts'), source);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await precompile([instance(dir, 'svc', ['instance', '--config', 'conf/a.yml'])]);
+      expect(compiled(dir)).toHaveLength(1);
+      expect(stderr.mock.calls.map(([line]) => String(line))).toEqual([
+        `svc: typescript is not installed for ${join(dir, 'services')}: svc inspect shows no doc comments (npm install --save-dev typescript)\n`,
+      ]);
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(readDocs(join(dir, 'services/a.ts'), 'A')).toBeUndefined();
   });
 });

@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadInstanceConfig } from '@svc/core';
+import { loadInstanceConfig, type ClassDocs } from '@svc/core';
 import type { InstanceConfig } from '@svc/node';
 import type { Plugin } from 'esbuild';
 
@@ -24,6 +25,10 @@ import type { Plugin } from 'esbuild';
  * Files esbuild cannot place that way (no `node_modules` folder above them,
  * a cache that cannot be written, CommonJS `.cts`) are handed to tsx as
  * before.
+ *
+ * Beside each compiled entry goes `<entry>.docs.json`: the doc comments and
+ * parameters of its service classes, read by TypeScript's parser in a
+ * child process (see docs-child.ts), for `svc inspect`.
  */
 
 const TS_FILE = /\.(?:ts|mts|tsx)$/;
@@ -112,7 +117,13 @@ async function compile(entry: string): Promise<string | undefined> {
   process.setSourceMapsEnabled(true);
   const entryOut = outputFor(outDir, entry);
   const manifestFile = `${entryOut}.json`;
-  if (upToDate(manifestFile, outDir)) return entryOut;
+  const docsFile = `${entryOut}.docs.json`;
+  const current = upToDate(manifestFile, outDir);
+  if (current) {
+    // A cache from before docs were kept: read them once, without compiling again.
+    if (!existsSync(docsFile)) await writeDocs(entry, current, docsFile);
+    return entryOut;
+  }
   const esbuild = await import('esbuild');
   const outputs = new Map<string, string>();
   const queue = [entry];
@@ -137,6 +148,8 @@ async function compile(entry: string): Promise<string | undefined> {
       });
       if (!writeIfChanged(out, result.outputFiles[0]!.contents)) return undefined;
     }
+    // Before the manifest: a manifest says the docs beside it are current too.
+    await writeDocs(entry, [...outputs.keys()], docsFile);
     const made = manifest([...outputs.keys()]);
     if (!writeIfChanged(manifestFile, Buffer.from(JSON.stringify(made)))) return undefined;
   } catch (err) {
@@ -177,17 +190,19 @@ function manifest(sources: string[]): Manifest {
   return { compiler: compilerVersion(), compiledAt: new Date().toISOString(), files };
 }
 
-function upToDate(manifestFile: string, outDir: string): boolean {
+/** The TypeScript sources of a compiled entry whose manifest still matches them; undefined when it does not. */
+function upToDate(manifestFile: string, outDir: string): string[] | undefined {
   try {
     const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
-    if (m.compiler !== compilerVersion()) return false;
-    return Object.entries(m.files).every(
+    if (m.compiler !== compilerVersion()) return undefined;
+    const current = Object.entries(m.files).every(
       ([file, hash]) =>
         (hashOf(file) ?? 'absent') === hash &&
         (!TS_FILE.test(file) || existsSync(outputFor(outDir, file))),
     );
+    return current ? Object.keys(m.files).filter((f) => TS_FILE.test(f)) : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -250,6 +265,92 @@ function importMetaOf(path: string): Record<string, string> {
     'import.meta.filename': JSON.stringify(path),
     'import.meta.dirname': JSON.stringify(dirname(path)),
   };
+}
+
+/** What the docs reader wrote: the classes' docs, or why there are none. */
+interface DocsFile {
+  classes: Record<string, ClassDocs>;
+  error?: string;
+}
+
+const DOCS_CHILD = fileURLToPath(new URL('../dist/docs-child.js', import.meta.url));
+const DOCS_TIMEOUT_MS = 60_000;
+const DOCS_MAX_BYTES = 16 * 1024 * 1024;
+const docsWarned = new Set<string>();
+
+/**
+ * Reads the docs of `files` (the entry first: its classes win a name shared
+ * with an imported file) in a child process and writes them to `docsFile`.
+ * Never throws: without docs, `svc inspect` shows what the decorators say.
+ */
+async function writeDocs(entry: string, files: string[], docsFile: string): Promise<void> {
+  const ordered = [entry, ...files.filter((f) => f !== entry)];
+  const docs = await readDocsInChild(dirname(entry), ordered);
+  if (docs.error && !docsWarned.has(docs.error)) {
+    docsWarned.add(docs.error);
+    process.stderr.write(`svc: ${docs.error}\n`);
+  }
+  try {
+    writeIfChanged(docsFile, Buffer.from(JSON.stringify(docs)));
+  } catch {
+    // an unwritable cache: inspect does without docs
+  }
+}
+
+function readDocsInChild(from: string, files: string[]): Promise<DocsFile> {
+  if (!existsSync(DOCS_CHILD)) {
+    return Promise.resolve({ classes: {}, error: `${DOCS_CHILD} is missing: build @svc/cli` });
+  }
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [DOCS_CHILD], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const fail = (why: string) =>
+      resolvePromise({ classes: {}, error: `reading doc comments: ${why}` });
+    const timer = setTimeout(() => child.kill('SIGKILL'), DOCS_TIMEOUT_MS);
+    child.stdout.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > DOCS_MAX_BYTES) child.kill('SIGKILL');
+      else chunks.push(chunk);
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      fail(err.message);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return fail(signal ? `killed (${signal})` : `exit code ${code}`);
+      try {
+        const out = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<DocsFile>;
+        resolvePromise({
+          classes: out.classes ?? {},
+          ...(out.error === undefined ? {} : { error: out.error }),
+        });
+      } catch (err) {
+        fail((err as Error).message);
+      }
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(JSON.stringify({ from, files }));
+  });
+}
+
+/**
+ * The docs of class `className` from `sourceFile`, as the compile step
+ * wrote them beside its output; undefined when there are none.
+ */
+export function readDocs(sourceFile: string, className: string): ClassDocs | undefined {
+  const outDir = cacheDir(sourceFile);
+  if (!outDir) return undefined;
+  try {
+    const docs = JSON.parse(
+      readFileSync(`${outputFor(outDir, sourceFile)}.docs.json`, 'utf8'),
+    ) as Partial<DocsFile>;
+    const classes = docs.classes;
+    return classes && Object.hasOwn(classes, className) ? classes[className] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `node_modules/.cache/svc` in the nearest folder above `file` that has `node_modules`. */

@@ -10,6 +10,12 @@ export interface CallOptions {
   timeout?: number;
   /** send to this instance endpoint instead of choosing one */
   address?: string;
+  /**
+   * context data for this call, over the worker's (or the client's):
+   * `{ language: 'en' }` arrives as the callee's `this.context.data.language`,
+   * and at a Nameko service as the `nameko.language` header
+   */
+  context?: Record<string, unknown>;
 }
 
 /** A call started now and awaited later, or never (lymph's `defer`, Nameko's `call_async`). */
@@ -18,25 +24,36 @@ export interface DeferredCall<T = unknown> {
   result(): Promise<T>;
 }
 
+/** A remote method reached by a name known only at run time. */
 export interface RpcMethod {
   (params?: Record<string, unknown>, options?: CallOptions): Promise<unknown>;
   /** Starts the call and returns at once; an ignored failure is logged, never thrown. */
   defer(params?: Record<string, unknown>, options?: CallOptions): DeferredCall;
 }
-export type ServiceProxy = Record<string, RpcMethod>;
-/** `rpc.Greeting.greet({ name })`: a proxy for every service of the cluster. */
-export type RpcProxies = Record<string, ServiceProxy>;
+
+/**
+ * The untyped proxies behind every typed one: any service, any method.
+ * Typed access goes through `RpcProxies<M>`; this is for tools whose
+ * names come at run time (`svc shell`).
+ */
+export type UntypedProxies = {
+  readonly [service: string]: { readonly [method: string]: RpcMethod };
+};
 
 export interface EmitOptions extends PublishOptions {
   /** source service name (default: the emitting service, or the client's name) */
   source?: string;
+  /** context data for this event, over the worker's (or the client's) */
+  context?: Record<string, unknown>;
 }
 
 /** The calling surface a service object uses; the test kit's fake implements it too. */
 export interface Calls {
   call(service: string, method: string, params?: unknown, options?: CallOptions): Promise<unknown>;
+  defer(service: string, method: string, params?: unknown, options?: CallOptions): DeferredCall;
   emit(type: string, body?: unknown, options?: EmitOptions): Promise<void>;
-  readonly rpc: RpcProxies;
+  /** untyped proxies making their calls through `call` and `defer` */
+  readonly proxies: UntypedProxies;
 }
 
 /**
@@ -50,17 +67,27 @@ export class Caller implements Calls {
   readonly #timeout: number;
   readonly #defaults: RpcCallOptions;
   readonly #onDeferredError: (err: unknown) => void;
-  #proxies: RpcProxies | undefined;
+  readonly #context: Readonly<Record<string, unknown>> | undefined;
+  #proxies: UntypedProxies | undefined;
 
   constructor(
     backends: Backends,
-    options: { name: string; timeout?: number; onDeferredError?: (err: unknown) => void },
+    options: {
+      name: string;
+      timeout?: number;
+      onDeferredError?: (err: unknown) => void;
+      /** context data of every call and event made outside a worker */
+      context?: Record<string, unknown>;
+    },
   ) {
     this.#backends = backends;
     this.#name = options.name;
     this.#timeout = options.timeout ?? 5000;
     this.#defaults = Object.freeze({ timeout: this.#timeout });
     this.#onDeferredError = options.onDeferredError ?? (() => {});
+    this.#context = options.context
+      ? Object.freeze({ ...checkContext(options.context) })
+      : undefined;
   }
 
   /**
@@ -74,9 +101,15 @@ export class Caller implements Calls {
     params: unknown = {},
     options?: CallOptions,
   ): Promise<unknown> {
-    const request = { service, method, params, headers: outgoingHeaders(this.#name) };
     let response: Promise<RpcResponse>;
     try {
+      const extra = options?.context;
+      const request = {
+        service,
+        method,
+        params,
+        headers: outgoingHeaders(this.#name, this.#context, extra && checkContext(extra)),
+      };
       response = this.#backends.rpc.call(request, this.#callOptions(options));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -92,32 +125,43 @@ export class Caller implements Calls {
       : { timeout: options.timeout ?? this.#timeout, address: options.address };
   }
 
+  /** Starts `service.method(params)` and returns at once; a failure nobody awaits is logged, never thrown. */
+  defer(
+    service: string,
+    method: string,
+    params: unknown = {},
+    options?: CallOptions,
+  ): DeferredCall {
+    const promise = this.call(service, method, params, options);
+    promise.catch(this.#onDeferredError);
+    return { result: () => promise };
+  }
+
   /** Emits an event; resolves once the backend has accepted it. */
   async emit(type: string, body: unknown = {}, options: EmitOptions = {}): Promise<void> {
     if (typeof type !== 'string' || type === '') throw new UsageError('emit needs an event type');
     const ctx = currentContext();
     const source = options.source ?? ctx?.service ?? this.#name;
+    const extra = options.context && checkContext(options.context);
     await this.#backends.events.publish(
-      { id: randomUUID(), type, source, body, headers: outgoingHeaders(this.#name) },
+      {
+        id: randomUUID(),
+        type,
+        source,
+        body,
+        headers: outgoingHeaders(this.#name, this.#context, extra),
+      },
       options.delay === undefined ? {} : { delay: options.delay },
     );
   }
 
-  /** The `rpc` proxies: `rpc.Greeting.greet({ name })`, `rpc.Greeting.greet.defer({ name })`. */
-  get rpc(): RpcProxies {
-    this.#proxies ??= makeProxies((service, method) => this.#method(service, method));
+  /**
+   * Untyped proxies, `proxies.Greeting.greet({ name })`, for names known
+   * only at run time (a shell); typed ones are `rpc` of a service or client.
+   */
+  get proxies(): UntypedProxies {
+    this.#proxies ??= makeProxies(this);
     return this.#proxies;
-  }
-
-  #method(service: string, method: string): RpcMethod {
-    const fn = ((params?: Record<string, unknown>, options?: CallOptions) =>
-      this.call(service, method, params ?? {}, options)) as RpcMethod;
-    fn.defer = (params, options) => {
-      const promise = this.call(service, method, params ?? {}, options);
-      promise.catch(this.#onDeferredError);
-      return { result: () => promise };
-    };
-    return fn;
   }
 }
 
@@ -126,9 +170,35 @@ function resultOf(response: RpcResponse): unknown {
   throw fromWireError(response.error);
 }
 
-/** Property access builds proxies lazily; `then` is absent so that a proxy is never mistaken for a promise. */
-export function makeProxies(method: (service: string, method: string) => RpcMethod): RpcProxies {
-  const services = new Map<string, ServiceProxy>();
+/** Context keys that name the headers svc sets itself. */
+const RESERVED_CONTEXT = new Set(['trace_id', 'call_id_stack', '__proto__']);
+
+/** Context data as given, or a UsageError naming a key that cannot be context data. */
+export function checkContext(data: Record<string, unknown>): Record<string, unknown> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new UsageError('context must be an object of context data');
+  }
+  for (const key of Object.keys(data)) {
+    if (RESERVED_CONTEXT.has(key) || key === '') {
+      throw new UsageError(`"${key}" cannot be a context key: svc sets it itself`);
+    }
+  }
+  return data;
+}
+
+/**
+ * Untyped proxies making their calls through `calls`. Property access
+ * builds them lazily; `then` is absent so that a proxy is never mistaken
+ * for a promise.
+ */
+export function makeProxies(calls: Pick<Calls, 'call' | 'defer'>): UntypedProxies {
+  const method = (service: string, name: string): RpcMethod => {
+    const fn = ((params?: Record<string, unknown>, options?: CallOptions) =>
+      calls.call(service, name, params ?? {}, options)) as RpcMethod;
+    fn.defer = (params, options) => calls.defer(service, name, params ?? {}, options);
+    return fn;
+  };
+  const services = new Map<string, Record<string, RpcMethod>>();
   return new Proxy(
     {},
     {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { closeBackends, type BackendContext, type Backends } from './backends.js';
-import { Caller } from './client.js';
+import { Caller, checkContext } from './client.js';
 import { DEFAULT_BACKENDS } from './config/instance.js';
 import { createEventTransport } from './events/index.js';
 import type { EventMessage } from './events/transport.js';
@@ -10,6 +10,7 @@ import { RecordLogger, terminalSink, type LogSink } from './log/index.js';
 import { createRegistry } from './registry/index.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { createRpcTransport } from './transports/index.js';
+import type { RpcProxies } from './typed.js';
 
 export interface ConnectOptions {
   /** registry URL (default `SVC_REGISTRY`, else `local`) */
@@ -28,24 +29,40 @@ export interface ConnectOptions {
   backends?: Backends;
   /** where the client's own log records go (default: the terminal, warnings and up) */
   sinks?: LogSink[];
+  /**
+   * context data of every call and event the client makes (Nameko's
+   * `ClusterRpcProxy(context_data=...)`); a call's own `context` option adds to it
+   */
+  context?: Record<string, unknown>;
 }
 
 /**
  * A client of a running cluster, for scripts, the shell, tools and tests:
- * `rpc` proxies, `emit`, `discover`, `inspect`, `subscribe`.
+ * typed `rpc` proxies of the services in `M`, untyped `call`, `emit`,
+ * `discover`, `inspect`, `subscribe`.
  *
- *   const client = await connect();
- *   await client.rpc.Greeting.greet({ name: 'Flynne' });
+ *   import type { Greeting } from './services/greeting.js';
+ *   const client = await connect<{ Greeting: Greeting }>();
+ *   await client.rpc.Greeting.greet({ name: 'Flynne' });   // Promise<string>
  */
-export class ClusterClient extends Caller {
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- a client of no typed service
+export class ClusterClient<M extends object = {}> extends Caller {
   readonly backends: Backends;
   readonly name: string;
   #subscribed = false;
 
-  constructor(backends: Backends, options: { name: string; timeout?: number }) {
+  constructor(
+    backends: Backends,
+    options: { name: string; timeout?: number; context?: Record<string, unknown> },
+  ) {
     super(backends, options);
     this.backends = backends;
     this.name = options.name;
+  }
+
+  /** Typed proxies of the services in `M`: `client.rpc.Greeting.greet({ name })`. */
+  get rpc(): RpcProxies<M> {
+    return this.proxies as RpcProxies<M>;
   }
 
   /** Live instances of every service, by service name. */
@@ -104,8 +121,17 @@ export class ClusterClient extends Caller {
   }
 }
 
-/** Connects to a cluster with the given backends (or those of the environment). */
-export async function connect(options: ConnectOptions = {}): Promise<ClusterClient> {
+/**
+ * Connects to a cluster with the given backends (or those of the
+ * environment). `M` maps the service names the client calls to their
+ * classes, imported as types only: `connect<{ Greeting: Greeting }>()`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- a client of no typed service
+export async function connect<M extends object = {}>(
+  options: ConnectOptions = {},
+): Promise<ClusterClient<M>> {
+  // Checked before any backend is made: nothing to close when it is wrong.
+  if (options.context) checkContext(options.context);
   const env = process.env;
   const name = options.name ?? 'svc-client';
   const timeout = options.timeout;
@@ -140,5 +166,9 @@ export async function connect(options: ConnectOptions = {}): Promise<ClusterClie
       throw err;
     }
   }
-  return new ClusterClient(backends, { name, ...(timeout === undefined ? {} : { timeout }) });
+  return new ClusterClient<M>(backends, {
+    name,
+    ...(timeout === undefined ? {} : { timeout }),
+    ...(options.context ? { context: options.context } : {}),
+  });
 }

@@ -11,6 +11,7 @@ import {
 } from './errors.js';
 import { t } from './schema.js';
 import { Service } from './service.js';
+import { RPC } from './typed.js';
 import { entrypointWaiter, testCluster } from './testing/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,7 +31,8 @@ describe('stopping a container', () => {
       }
     }
     class Slow extends Service {
-      static override serviceName = 'Slow';
+      static override readonly serviceName = 'Slow';
+      declare [RPC]: 'work';
       dep = inject(new Recorder());
       override onStart() {
         order.push('onStart');
@@ -46,7 +48,7 @@ describe('stopping a container', () => {
       }
     }
     const cluster = await testCluster([Slow]);
-    const call = cluster.client.rpc.Slow!.work!();
+    const call = cluster.client.rpc.Slow.work();
     await sleep(50);
     await cluster.instances[0]!.stop({ graceMs: 0 });
     expect(await call).toBe('dep');
@@ -56,7 +58,8 @@ describe('stopping a container', () => {
 
   it('refuses new work once stopping', async () => {
     class Svc extends Service {
-      static override serviceName = 'Svc';
+      static override readonly serviceName = 'Svc';
+      declare [RPC]: 'ping';
       @rpc() ping() {
         return 'pong';
       }
@@ -79,7 +82,8 @@ describe('maxWorkers', () => {
     let running = 0;
     let peak = 0;
     class Busy extends Service {
-      static override serviceName = 'Busy';
+      static override readonly serviceName = 'Busy';
+      declare [RPC]: 'work';
       static override maxWorkers = 2;
       @rpc() async work() {
         running++;
@@ -91,7 +95,7 @@ describe('maxWorkers', () => {
     }
     await using cluster = await testCluster([Busy]);
     const results = await Promise.all(
-      Array.from({ length: 6 }, () => cluster.client.rpc.Busy!.work!()),
+      Array.from({ length: 6 }, () => cluster.client.rpc.Busy.work()),
     );
     expect(results).toEqual(Array(6).fill('done'));
     expect(peak).toBe(2);
@@ -99,7 +103,8 @@ describe('maxWorkers', () => {
 
   it("gives a failed worker's slot back, whether it threw at once or later", async () => {
     class Single extends Service {
-      static override serviceName = 'Single';
+      static override readonly serviceName = 'Single';
+      declare [RPC]: 'now' | 'later' | 'fine';
       static override maxWorkers = 1;
       @rpc() now(): string {
         throw new Error('at once');
@@ -113,17 +118,18 @@ describe('maxWorkers', () => {
       }
     }
     await using cluster = await testCluster([Single]);
-    const single = cluster.client.rpc.Single!;
-    const failures = await Promise.allSettled([single.now!(), single.later!(), single.now!()]);
+    const single = cluster.client.rpc.Single;
+    const failures = await Promise.allSettled([single.now(), single.later(), single.now()]);
     expect(failures.map((f) => f.status)).toEqual(['rejected', 'rejected', 'rejected']);
-    expect(await Promise.all([single.fine!(), single.fine!()])).toEqual(['fine', 'fine']);
+    expect(await Promise.all([single.fine(), single.fine()])).toEqual(['fine', 'fine']);
   });
 });
 
 describe('the worker path', () => {
   it('answers a plain method at once, and waits for the emits a method left unawaited', async () => {
     class Plain extends Service {
-      static override serviceName = 'Plain';
+      static override readonly serviceName = 'Plain';
+      declare [RPC]: 'add' | 'announce';
       @rpc() add({ a, b }: { a: number; b: number }) {
         return a + b;
       }
@@ -171,7 +177,7 @@ describe('event handlers', () => {
   it('retries a handler that throws, then succeeds', async () => {
     let tries = 0;
     class Flaky extends Service {
-      static override serviceName = 'Flaky';
+      static override readonly serviceName = 'Flaky';
       @event('job', { retry: { attempts: 3, delay: 20 } }) handle(body: { n: number }) {
         tries++;
         if (tries < 3) throw new Error(`fail ${tries}`);
@@ -192,7 +198,7 @@ describe('event handlers', () => {
   it('gives up after the last try and logs it', async () => {
     let tries = 0;
     class Broken extends Service {
-      static override serviceName = 'Broken';
+      static override readonly serviceName = 'Broken';
       @event('job', { retry: { attempts: 2, delay: 10 } }) handle() {
         tries++;
         throw new Error('always');
@@ -209,7 +215,7 @@ describe('event handlers', () => {
   it('handles singlecast events on one instance and broadcast events on all', async () => {
     const seen: string[] = [];
     class Listen extends Service {
-      static override serviceName = 'Listen';
+      static override readonly serviceName = 'Listen';
       @event('greeted') onGreeted() {
         seen.push(`single:${this.context!.callId}`);
       }
@@ -228,15 +234,17 @@ describe('event handlers', () => {
 describe('context propagation', () => {
   it('forwards trace id, call-id stack and context data through two RPC hops and an event', async () => {
     const seen: Record<string, WorkerContext> = {};
-    class Web extends Service {
-      static override serviceName = 'Web';
+    class Web extends Service<{ Greeting: Greeting }> {
+      static override readonly serviceName = 'Web';
+      declare [RPC]: 'front';
       @rpc() async front() {
         seen['front'] = this.context!;
-        return this.rpc.Greeting!.greet!({ name: 'Flynne' });
+        return this.rpc.Greeting.greet({ name: 'Flynne' });
       }
     }
     class Greeting extends Service {
-      static override serviceName = 'Greeting';
+      static override readonly serviceName = 'Greeting';
+      declare [RPC]: 'greet';
       @rpc() async greet({ name }: { name: string }) {
         seen['greet'] = this.context!;
         await this.emit('greeted', { name });
@@ -244,13 +252,13 @@ describe('context propagation', () => {
       }
     }
     class Listen extends Service {
-      static override serviceName = 'Listen';
+      static override readonly serviceName = 'Listen';
       @event('greeted') onGreeted() {
         seen['listen'] = this.context!;
       }
     }
     await using cluster = await testCluster([Web, Greeting, Listen]);
-    expect(await cluster.client.rpc.Web!.front!()).toBe('Hi, Flynne!');
+    expect(await cluster.client.rpc.Web.front()).toBe('Hi, Flynne!');
     await expect.poll(() => seen['listen']).toBeDefined();
     const { front, greet, listen } = seen as Record<'front' | 'greet' | 'listen', WorkerContext>;
     expect(greet.traceId).toBe(front.traceId);
@@ -271,7 +279,8 @@ describe('errors across RPC', () => {
     static override code = 'USERS_NOT_FOUND';
   }
   class Users extends Service {
-    static override serviceName = 'Users';
+    static override readonly serviceName = 'Users';
+    declare [RPC]: 'get';
     @rpc({ params: { id: t.integer(), verbose: t.optional(t.boolean()) }, expected: [NotFound] })
     get({ id }: { id: number }) {
       if (id === 0) throw new NotFound(`no user ${id}`, { data: { id } });
@@ -282,7 +291,7 @@ describe('errors across RPC', () => {
 
   it('gives the caller a RemoteError with the remote type, message, code and data', async () => {
     await using cluster = await testCluster([Users]);
-    const err = await cluster.client.rpc.Users!.get!({ id: 0 }).catch((e: unknown) => e);
+    const err = await cluster.client.rpc.Users.get({ id: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteError);
     expect(err).toMatchObject({
       remoteType: 'NotFound',
@@ -290,7 +299,7 @@ describe('errors across RPC', () => {
       remoteCode: 'USERS_NOT_FOUND',
       data: { id: 0 },
     });
-    const bug = await cluster.client.rpc.Users!.get!({ id: 1 }).catch((e: unknown) => e);
+    const bug = await cluster.client.rpc.Users.get({ id: 1 }).catch((e: unknown) => e);
     expect(bug).toMatchObject({ remoteType: 'TypeError', message: 'TypeError: bad things' });
     expect(
       cluster.logs.find((r) => r.level === 'warn' && r.msg.includes('no user 0')),
@@ -302,9 +311,10 @@ describe('errors across RPC', () => {
 
   it('rejects invalid parameters with a ValidationError naming each problem', async () => {
     await using cluster = await testCluster([Users]);
-    const err = await cluster.client.rpc.Users!.get!({ id: 'x', extra: 1 }).catch(
-      (e: unknown) => e,
-    );
+    // Untyped, as a dynamic caller (the CLI, a Nameko peer) may send anything.
+    const err = await cluster.client
+      .call('Users', 'get', { id: 'x', extra: 1 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as Error).message).toBe(
       'invalid parameters for Users.get: id must be an integer, got the string "x"; extra is not a known parameter',
@@ -313,8 +323,8 @@ describe('errors across RPC', () => {
 
   it('answers an unknown method with MethodNotFoundError and an unknown service with UnknownServiceError', async () => {
     await using cluster = await testCluster([Users]);
-    await expect(cluster.client.rpc.Users!.nope!()).rejects.toBeInstanceOf(MethodNotFoundError);
-    await expect(cluster.client.rpc.Nobody!.x!()).rejects.toBeInstanceOf(UnknownServiceError);
+    await expect(cluster.client.call('Users', 'nope')).rejects.toBeInstanceOf(MethodNotFoundError);
+    await expect(cluster.client.call('Nobody', 'x')).rejects.toBeInstanceOf(UnknownServiceError);
   });
 
   it('maps positional arguments by declared order, as Nameko peers send them', async () => {
@@ -343,7 +353,8 @@ describe('deferred calls', () => {
   it('starts a call at once and gives its result later, and never throws when ignored', async () => {
     let started = 0;
     class Slow extends Service {
-      static override serviceName = 'Slow';
+      static override readonly serviceName = 'Slow';
+      declare [RPC]: 'work';
       @rpc() async work({ fail }: { fail?: boolean }) {
         started++;
         await sleep(30);
@@ -352,8 +363,8 @@ describe('deferred calls', () => {
       }
     }
     await using cluster = await testCluster([Slow]);
-    const handle = cluster.client.rpc.Slow!.work!.defer({});
-    cluster.client.rpc.Slow!.work!.defer({ fail: true });
+    const handle = cluster.client.rpc.Slow.work.defer({});
+    cluster.client.rpc.Slow.work.defer({ fail: true });
     await expect.poll(() => started).toBe(2);
     expect(await handle.result()).toBe('late');
     await sleep(60);
@@ -366,7 +377,7 @@ describe('timers', () => {
     let overlap = false;
     let runs = 0;
     class Tick extends Service {
-      static override serviceName = 'Tick';
+      static override readonly serviceName = 'Tick';
       @timer(20, { eager: true }) async tick() {
         if (running > 0) overlap = true;
         running++;
@@ -400,15 +411,16 @@ describe('dependency providers', () => {
       }
     }
     class Db extends Service {
-      static override serviceName = 'Db';
+      static override readonly serviceName = 'Db';
+      declare [RPC]: 'which';
       session = inject(new Session());
       @rpc() which() {
         return this.session.id;
       }
     }
     await using cluster = await testCluster([Db]);
-    expect(await cluster.client.rpc.Db!.which!()).toBe(1);
-    expect(await cluster.client.rpc.Db!.which!()).toBe(2);
+    expect(await cluster.client.rpc.Db.which()).toBe(1);
+    expect(await cluster.client.rpc.Db.which()).toBe(2);
     expect(events).toEqual([
       'setup:which',
       'result:1:ok',

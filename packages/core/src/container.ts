@@ -14,7 +14,7 @@ import {
 } from './errors.js';
 import type { EventMessage, SubscriptionSpec } from './events/transport.js';
 import type { Hooks } from './hooks.js';
-import { describeService, mapParams, type ServiceDescription } from './inspect.js';
+import { describeService, mapParams, type ClassDocs, type ServiceDescription } from './inspect.js';
 import type { Logger } from './log/logger.js';
 import type { Metrics } from './metrics.js';
 import {
@@ -41,8 +41,8 @@ export interface ContainerOptions {
   stopTimeout: number;
   /** default timeout of outgoing calls */
   rpcTimeout: number;
-  /** source file of the class, for doc comments in `svc.inspect()` */
-  sourceFile?: string;
+  /** the class's doc comments and parameter names from its source, read when `svc.inspect()` first needs them */
+  docs?: () => ClassDocs | undefined;
   /** answers `svc.*` calls that need the instance (status, metrics) */
   builtins?: (
     method: string,
@@ -244,6 +244,12 @@ export class ServiceContainer {
         });
       }
       const params = mapParams(this, ep, request);
+      if (isThenable(params)) {
+        // An asynchronous schema: the one path that waits before the worker starts.
+        return Promise.resolve(params)
+          .then((p) => this.dispatch(ep, [p], request.headers))
+          .then(okResponse, errorResponse);
+      }
       const result = this.dispatch(ep, [params], request.headers);
       return isThenable(result)
         ? Promise.resolve(result).then(okResponse, errorResponse)

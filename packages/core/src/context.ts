@@ -95,13 +95,23 @@ export function currentContext(): WorkerContext | undefined {
 /**
  * Headers for a call or event made now: the current worker's, or fresh ones
  * (a new trace) when made outside any worker (scripts, the shell, tests).
+ * Context data is the client's `defaults` (outside a worker only), then the
+ * worker's, then the call's own `extra`, later keys winning.
  */
-export function outgoingHeaders(fallbackCaller: string): CallHeaders {
+export function outgoingHeaders(
+  fallbackCaller: string,
+  defaults?: Readonly<Record<string, unknown>>,
+  extra?: Readonly<Record<string, unknown>>,
+): CallHeaders {
   const ctx = storage.getStore();
-  if (ctx) return ctx.outgoing();
+  if (ctx) {
+    const headers = ctx.outgoing();
+    // The common call adds nothing: its headers are the worker's, not a copy.
+    return extra ? { ...headers, data: { ...headers.data, ...extra } } : headers;
+  }
   return {
     traceId: newTraceId(),
     callIdStack: [`${fallbackCaller}.call.${randomUUID()}`],
-    data: {},
+    data: defaults || extra ? { ...defaults, ...extra } : {},
   };
 }

@@ -1,16 +1,27 @@
-import type { ParamsSchema } from './schema.js';
+import {
+  compileParams,
+  type CompiledParams,
+  type ParamsInput,
+  type ParamsOutput,
+  type ParamsSchema,
+} from './params.js';
+import type { MethodFor, ParamsOf, RPC } from './typed.js';
 
 /** An error class that an entrypoint declares as expected: logged as a warning, not an error. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ErrorClass = abstract new (...args: any[]) => Error;
 
-export interface RpcOptions {
-  /** exposed name (default: the method's name) */
-  name?: string;
+export interface RpcOptions<N extends string = string, P extends ParamsSchema = ParamsSchema> {
+  /** exposed name (default: the method's name); the class's `[RPC]` maps it to the method */
+  name?: N;
   /** description shown by `svc inspect` (default: the method's doc comment) */
   doc?: string;
-  /** parameter schema: bad parameters get a ValidationError before the method runs */
-  params?: ParamsSchema;
+  /**
+   * parameter schema, a `t` shape or any Standard Schema (zod, valibot,
+   * arktype): bad parameters get a ValidationError before the method runs.
+   * Its type must be the method's parameter type.
+   */
+  params?: P;
   /** errors that are part of the method's contract */
   expected?: ErrorClass[];
 }
@@ -52,7 +63,14 @@ export interface HttpOptions {
 }
 
 export type EntrypointMeta =
-  | { kind: 'rpc'; method: string; name: string; options: RpcOptions }
+  | {
+      kind: 'rpc';
+      method: string;
+      name: string;
+      options: RpcOptions;
+      /** the params schema, compiled once when the class was defined */
+      params?: CompiledParams;
+    }
   | { kind: 'event'; method: string; type: string; options: EventOptions }
   | { kind: 'timer'; method: string; interval: number; options: TimerOptions }
   | { kind: 'http'; method: string; verb: string; path: string; options: HttpOptions };
@@ -61,6 +79,73 @@ export type EntrypointMeta =
 export const ENTRYPOINTS = Symbol.for('svc.entrypoints');
 
 type Method = ((...args: never[]) => unknown) & { [ENTRYPOINTS]?: EntrypointMeta[] };
+
+// What the decorators' types check, at compile time, of the method they
+// decorate. A failed check is an object type whose one property is the
+// message: the compiler shows it in the error on the decorator.
+type Problem<M extends string> = { readonly [K in M]: never };
+
+/** The methods that a class's `[RPC]` declaration lists. */
+type ListedMethods<D> = D extends string ? D : D extends object ? D[keyof D] : never;
+
+type RpcListed<This, N extends string, K extends string> = This extends {
+  readonly [RPC]: infer D;
+}
+  ? [MethodFor<D, N>] extends [never]
+    ? NotInRpc<N, K>
+    : [MethodFor<D, N>] extends [K]
+      ? unknown
+      : NotInRpc<N, K>
+  : Problem<`declare [RPC]: '${K}' in the class to make '${K}' callable`>;
+
+type NotInRpc<N extends string, K extends string> = N extends K
+  ? Problem<`list '${K}' in the class's declare [RPC]`>
+  : Problem<`list { ${N}: '${K}' } in the class's declare [RPC]`>;
+
+type NotListed<This, K extends string, What extends string> = This extends {
+  readonly [RPC]: infer D;
+}
+  ? K extends ListedMethods<D>
+    ? Problem<`'${K}' is ${What}, not an RPC method: take it out of the class's [RPC]`>
+    : unknown
+  : unknown;
+
+type SchemaFits<V, P> = [P] extends [never]
+  ? unknown
+  : [ParamsOutput<P>] extends [ParamsOf<V>]
+    ? [Exclude<ParamsOf<V>, undefined>] extends [ParamsInput<P>]
+      ? unknown
+      : Problem<"the params schema rejects values of the method's parameter type">
+    : Problem<"the params schema's type is not the method's parameter type">;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the decorator context's own constraint
+type AnyMethod<This> = (this: This, ...args: any) => unknown;
+
+/** `@rpc()`'s decorator: checks the method is in `[RPC]`, takes one parameters object, and agrees with its schema. */
+export type RpcDecorator<N extends string, P> = <
+  This,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any parameter type, at most one parameter
+  V extends (this: This, params?: any) => unknown,
+  K extends string,
+>(
+  value: V,
+  context: ClassMethodDecoratorContext<This, V> & { readonly name: K } & RpcListed<
+      This,
+      [N] extends [never] ? K : N,
+      K
+    > &
+    SchemaFits<V, P>,
+) => void;
+
+/** The decorator of `@event`, `@timer` and `@http`: checks the method is not in `[RPC]`. */
+export type EntrypointDecorator<What extends string> = <
+  This,
+  V extends AnyMethod<This>,
+  K extends string,
+>(
+  value: V,
+  context: ClassMethodDecoratorContext<This, V> & { readonly name: K } & NotListed<This, K, What>,
+) => void;
 
 function record(
   what: string,
@@ -77,40 +162,74 @@ function record(
   };
 }
 
-/** Exposes a method over RPC. It takes one parameters object. */
-export function rpc(options: RpcOptions = {}) {
+/**
+ * Exposes a method over RPC. It takes one parameters object; the class
+ * lists it in `declare [RPC]` (its RPC name, or `{ name: 'method' }`).
+ */
+export function rpc<const N extends string = never, P extends ParamsSchema = never>(
+  options: RpcOptions<N, P> = {},
+): RpcDecorator<N, P> {
+  // Compiled here, once per method, not on every call.
+  const params = options.params === undefined ? undefined : compileParams(options.params);
   return record('rpc', (method) => ({
     kind: 'rpc',
     method,
     name: options.name ?? method,
     options,
-  }));
+    ...(params ? { params } : {}),
+  })) as unknown as RpcDecorator<N, P>;
 }
 
 /** Handles events of `type`; singlecast by default, `broadcast` or `singleton` on request. */
-export function event(type: string, options: EventOptions = {}) {
+export function event(
+  type: string,
+  options: EventOptions = {},
+): EntrypointDecorator<'an event handler'> {
   if (typeof type !== 'string' || type === '') throw new TypeError('@event needs an event type');
   if (options.broadcast && options.singleton) {
     throw new TypeError(`@event('${type}'): broadcast and singleton exclude each other`);
   }
-  return record('event', (method) => ({ kind: 'event', method, type, options }));
+  return record('event', (method) => ({
+    kind: 'event',
+    method,
+    type,
+    options,
+  })) as unknown as EntrypointDecorator<'an event handler'>;
 }
 
 /** Runs a method every `interval` milliseconds, never overlapping itself. */
-export function timer(interval: number, options: TimerOptions = {}) {
+export function timer(
+  interval: number,
+  options: TimerOptions = {},
+): EntrypointDecorator<'a timer'> {
   if (!(interval > 0))
     throw new TypeError(`@timer needs a positive interval in ms, got ${interval}`);
-  return record('timer', (method) => ({ kind: 'timer', method, interval, options }));
+  return record('timer', (method) => ({
+    kind: 'timer',
+    method,
+    interval,
+    options,
+  })) as unknown as EntrypointDecorator<'a timer'>;
 }
 
 const VERBS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 
 /** Serves a method at an HTTP route: `@http('GET', '/get/:value')`. */
-export function http(verb: string, path: string, options: HttpOptions = {}) {
+export function http(
+  verb: string,
+  path: string,
+  options: HttpOptions = {},
+): EntrypointDecorator<'an HTTP route'> {
   const upper = verb.toUpperCase();
   if (!VERBS.has(upper)) throw new TypeError(`@http: unknown method "${verb}"`);
   if (!path.startsWith('/')) throw new TypeError(`@http: path must start with "/", got "${path}"`);
-  return record('http', (method) => ({ kind: 'http', method, verb: upper, path, options }));
+  return record('http', (method) => ({
+    kind: 'http',
+    method,
+    verb: upper,
+    path,
+    options,
+  })) as unknown as EntrypointDecorator<'an HTTP route'>;
 }
 
 /** Every entrypoint of a class, its own and inherited, the most derived definition of a method winning. */

@@ -3,10 +3,12 @@ import { currentContext } from './context.js';
 import { rpc } from './decorators.js';
 import { Hooks, type Plugin } from './hooks.js';
 import { Service } from './service.js';
+import { RPC } from './typed.js';
 import { testCluster } from './testing/index.js';
 
 class Calc extends Service {
-  static override serviceName = 'Calc';
+  static override readonly serviceName = 'Calc';
+  declare [RPC]: 'double' | 'later' | 'broken';
   @rpc() double({ n }: { n: number }) {
     return n * 2;
   }
@@ -32,10 +34,10 @@ describe('plugin hooks around workers', () => {
       onError: (err) => void seen.push(`error ${(err as Error).message}`),
     };
     await using cluster = await testCluster([Calc], { plugins: [plugin] });
-    const calc = cluster.client.rpc.Calc!;
-    expect(await calc.double!({ n: 2 })).toBe(4);
-    expect(await calc.later!({ n: 3 })).toBe(3);
-    await expect(calc.broken!()).rejects.toThrow('boom');
+    const calc = cluster.client.rpc.Calc;
+    expect(await calc.double({ n: 2 })).toBe(4);
+    expect(await calc.later({ n: 3 })).toBe(3);
+    await expect(calc.broken()).rejects.toThrow('boom');
     expect(seen).toEqual([
       'start double',
       'end double ok',
@@ -52,12 +54,12 @@ describe('plugin hooks around workers', () => {
     await using withEnd = await testCluster([Calc], {
       plugins: [{ onWorkerEnd: (w) => void ends.push(w.method) }],
     });
-    expect(await withEnd.client.rpc.Calc!.double!({ n: 5 })).toBe(10);
+    expect(await withEnd.client.rpc.Calc.double({ n: 5 })).toBe(10);
     expect(ends).toEqual(['double']);
 
     await using bare = await testCluster([Calc]);
-    expect(await bare.client.rpc.Calc!.later!({ n: 7 })).toBe(7);
-    await expect(bare.client.rpc.Calc!.broken!()).rejects.toThrow('boom');
+    expect(await bare.client.rpc.Calc.later({ n: 7 })).toBe(7);
+    await expect(bare.client.rpc.Calc.broken()).rejects.toThrow('boom');
   });
 
   it('tells which hooks some plugin implements', () => {

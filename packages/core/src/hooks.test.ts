@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rpc } from './decorators.js';
 import { Hooks, type Plugin } from './hooks.js';
 import { Service } from './service.js';
+import { RPC } from './typed.js';
 import { testCluster } from './testing/index.js';
 
 describe('plugin hooks', () => {
@@ -31,7 +32,8 @@ describe('plugin hooks', () => {
       },
     };
     class Svc extends Service {
-      static override serviceName = 'Svc';
+      static override readonly serviceName = 'Svc';
+      declare [RPC]: 'ok' | 'bad';
       @rpc() ok() {
         return 1;
       }
@@ -40,8 +42,8 @@ describe('plugin hooks', () => {
       }
     }
     await using cluster = await testCluster([Svc], { plugins: [plugin, broken] });
-    expect(await cluster.client.rpc.Svc!.ok!()).toBe(1);
-    await expect(cluster.client.rpc.Svc!.bad!()).rejects.toThrow('Error: boom');
+    expect(await cluster.client.rpc.Svc.ok()).toBe(1);
+    await expect(cluster.client.rpc.Svc.bad()).rejects.toThrow('Error: boom');
     expect(seen).toEqual([
       'start Svc',
       'worker ok',

@@ -29,15 +29,26 @@ export {
   type RetryPolicy,
   type EntrypointMeta,
   type ErrorClass,
+  type RpcDecorator,
+  type EntrypointDecorator,
 } from './decorators.js';
+export { t, type Schema, type Shape, type Infer, type InferShape } from './schema.js';
 export {
-  t,
-  type Schema,
-  type Shape,
-  type Infer,
-  type InferShape,
   type ParamsSchema,
-} from './schema.js';
+  type ParamsInput,
+  type ParamsOutput,
+  type StandardSchema,
+  type StandardResult,
+} from './params.js';
+export {
+  RPC,
+  type RpcDeclaration,
+  type ServiceProxy,
+  type RpcProxies,
+  type TypedRpcMethod,
+  type CallArgs,
+  type RpcStubs,
+} from './typed.js';
 export { Service, type ServiceClass } from './service.js';
 export { DependencyProvider, Config, inject, type ProviderHost } from './dependency.js';
 export {
@@ -52,8 +63,7 @@ export {
   type DeferredCall,
   type EmitOptions,
   type RpcMethod,
-  type RpcProxies,
-  type ServiceProxy,
+  type UntypedProxies,
 } from './client.js';
 export { Hooks, HOOK_NAMES, type HookName, type HttpRequestInfo, type Plugin } from './hooks.js';
 export {
@@ -67,6 +77,8 @@ export {
   type ServiceDescription,
   type MethodDescription,
   type ParamDescription,
+  type ClassDocs,
+  type MethodDocs,
 } from './inspect.js';
 export {
   HttpEntrypointServer,

@@ -9,6 +9,7 @@ import type { InstanceConfig } from './config/instance.js';
 import { ConfigView } from './config/view.js';
 import { ServiceContainer } from './container.js';
 import { ConfigError } from './errors.js';
+import type { ClassDocs } from './inspect.js';
 import { createEventTransport } from './events/index.js';
 import { Hooks, type Plugin } from './hooks.js';
 import { HttpEntrypointServer } from './http/server.js';
@@ -43,6 +44,11 @@ export interface InstanceOptions {
   extensions?: InstanceExtension[];
   /** the HTTP socket handed over by `svc node` (default: `SVC_SOCKET_FD` from the environment) */
   httpFd?: number;
+  /**
+   * The docs of a class from its source file (the CLI reads what it wrote
+   * when it compiled the file); asked lazily, by `svc.inspect()`.
+   */
+  docs?: (sourceFile: string, className: string) => ClassDocs | undefined;
 }
 
 /**
@@ -141,6 +147,7 @@ export class Instance {
         sectionPath: `interfaces.${iface.name}`,
       });
       const source = iface.class.slice(0, iface.class.lastIndexOf('#'));
+      const docs = this.#options.docs;
       const container = new ServiceContainer(cls, {
         backends: this.backends,
         config: view,
@@ -151,9 +158,7 @@ export class Instance {
         maxWorkers: cls.maxWorkers ?? iface.maxWorkers ?? cfg.maxWorkers,
         stopTimeout: cfg.stopTimeout,
         rpcTimeout: cfg.rpcTimeout,
-        ...(source.startsWith('.') || source.startsWith('/')
-          ? { sourceFile: resolve(cfg.dir, source) }
-          : {}),
+        ...(docs ? { docs: () => docs(resolve(cfg.dir, source), cls.name) } : {}),
         builtins: (method, params) => this.#builtin(method, params),
       });
       this.containers.push(container);

@@ -20,9 +20,11 @@ export type Infer<S> = S extends Schema<infer T> ? T : never;
 type OptionalKeys<S extends Shape> = {
   [K in keyof S]: S[K]['optional'] extends true ? K : never;
 }[keyof S];
+// An optional parameter may be left out; `undefined` is not a value of it
+// (so the type holds under `exactOptionalPropertyTypes` too).
 export type InferShape<S extends Shape> = {
   [K in Exclude<keyof S, OptionalKeys<S>>]: Infer<S[K]>;
-} & { [K in OptionalKeys<S>]?: Infer<S[K]> };
+} & { [K in OptionalKeys<S>]?: Exclude<Infer<S[K]>, undefined> };
 
 function scalar<T>(type: string, test: (v: unknown) => boolean, doc?: string): Schema<T> {
   return {
@@ -112,14 +114,14 @@ export const t = {
   }),
 };
 
-/** A parameters schema: a shape, or an object schema built with `t.object`. */
-export type ParamsSchema = Shape | (Schema & { shape: Shape });
-
-export function toObjectSchema(params: ParamsSchema): Schema & { shape: Shape } {
+/** An object schema of a shape, or the `t.object` schema itself. */
+export function toObjectSchema(
+  params: Shape | (Schema & { shape: Shape }),
+): Schema & { shape: Shape } {
   return isSchema(params) ? params : objectSchema(params);
 }
 
-function isSchema(v: unknown): v is Schema {
+function isSchema(v: unknown): v is Schema & { shape: Shape } {
   return (
     typeof v === 'object' && v !== null && typeof (v as Schema).check === 'function' && 'shape' in v
   );

@@ -1,9 +1,10 @@
-import type { CallOptions, Calls, DeferredCall, EmitOptions, RpcProxies } from './client.js';
+import type { CallOptions, Calls, DeferredCall, EmitOptions } from './client.js';
 import type { ConfigView } from './config/view.js';
 import { currentContext, type WorkerContext } from './context.js';
 import { UsageError } from './errors.js';
 import type { Logger } from './log/logger.js';
 import type { Metrics } from './metrics.js';
+import { CALLS, type RpcProxies } from './typed.js';
 
 /** What the container gives each service object it creates. */
 export interface ServiceBinding {
@@ -19,17 +20,25 @@ export interface ServiceBinding {
 export const BINDING = Symbol.for('svc.binding');
 
 /**
- * The base class of every service. Subclasses set `static serviceName` and
- * mark methods with `@rpc()`, `@event()`, `@timer()` and `@http()`; the
- * container creates one object per worker (and one for `onStart`/`onStop`).
+ * The base class of every service. Subclasses set `static serviceName`,
+ * declare their RPC interface (`declare [RPC]: 'greet'`) and mark methods
+ * with `@rpc()`, `@event()`, `@timer()` and `@http()`; the container
+ * creates one object per worker (and one for `onStart`/`onStop`).
+ *
+ * The type argument names the services this one calls, by a type-only
+ * import of their classes: `class Web extends Service<{ Greeting: Greeting }>`
+ * makes `this.rpc.Greeting.greet({ name })` typed.
  */
-export abstract class Service {
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- a service that calls no other
+export abstract class Service<Calls extends object = {}> {
   /** the name the service registers and is called by */
   static serviceName: string;
   /** at most this many workers of this service run at once (default: the instance's `max_workers`) */
   static maxWorkers?: number;
 
   declare [BINDING]?: ServiceBinding;
+  /** the services this one calls (a type only) */
+  declare readonly [CALLS]?: Calls;
 
   /** Called once the container has started its dependencies, before entrypoints run. */
   onStart?(): void | Promise<void>;
@@ -41,9 +50,12 @@ export abstract class Service {
     return binding(this, 'log').log;
   }
 
-  /** Proxies to every service of the cluster: `await this.rpc.Greeting.greet({ name })`. */
-  get rpc(): RpcProxies {
-    return binding(this, 'rpc').caller.rpc;
+  /**
+   * Typed proxies of the services named in the class's type argument:
+   * `await this.rpc.Greeting.greet({ name })`, `this.rpc.Greeting.greet.defer(...)`.
+   */
+  get rpc(): RpcProxies<Calls> {
+    return binding(this, 'rpc').caller.proxies as RpcProxies<Calls>;
   }
 
   /** The service's config (`interfaces.<Name>` section, then the whole file). */
@@ -74,7 +86,7 @@ export abstract class Service {
     return promise;
   }
 
-  /** Calls another service's method by name (for names only known at run time). */
+  /** Calls another service's method by name, untyped (for names only known at run time). */
   call(
     service: string,
     method: string,
@@ -84,14 +96,14 @@ export abstract class Service {
     return binding(this, 'call').caller.call(service, method, params ?? {}, options);
   }
 
-  /** Starts a call whose result may be awaited later or ignored. */
+  /** Starts a call by name, untyped, whose result may be awaited later or ignored. */
   defer(
     service: string,
     method: string,
     params?: Record<string, unknown>,
     options?: CallOptions,
   ): DeferredCall {
-    return binding(this, 'defer').caller.rpc[service]![method]!.defer(params, options);
+    return binding(this, 'defer').caller.defer(service, method, params ?? {}, options);
   }
 }
 

@@ -3,14 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClusterClient, Instance, Service, event, rpc } from '@svc/core';
+import { ClusterClient, Instance, RPC, Service, event, rpc } from '@svc/core';
 import { MemoryHub, testConfig } from '@svc/core/testing';
 import { createLogStream } from '@svc/tail';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from './server.js';
 
 class Greeting extends Service {
-  static override serviceName = 'Greeting';
+  static override readonly serviceName = 'Greeting';
+  declare [RPC]: 'greet';
 
   /** Returns a greeting for a provided name */
   @rpc() greet({ name }: { name: string }) {

@@ -10,4 +10,5 @@ export type { ProcessStatus, SupervisorOptions } from './supervisor.js';
 export { controlRequest, controlSocketPath } from './control.js';
 export type { ControlRequest, NodeStatus } from './control.js';
 export { runNode, EXIT_FORCED } from './run.js';
+export { TypeChecks, findTsconfig } from './typecheck.js';
 export type { RunNodeOptions } from './run.js';

@@ -2,6 +2,7 @@ import { loadConfig, type InstanceConfig } from './config.js';
 import { controlSocketPath, serveControl, type NodeStatus } from './control.js';
 import { createOutput } from './output.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
+import { TypeChecks } from './typecheck.js';
 import { watchInstances } from './watch.js';
 
 /** Options of {@link runNode}, as `svc node` passes them. */
@@ -18,6 +19,12 @@ export interface RunNodeOptions extends Partial<SupervisorOptions> {
    * process). It should not throw: its failures are for the processes to report.
    */
   prepare?: (instances: readonly InstanceConfig[]) => Promise<void>;
+  /**
+   * With `watch`: type-check the projects of the instances (their nearest
+   * tsconfig.json) at start and after each change, beside the reload, with
+   * `svcCommand`'s `svc check` (default: on when there is a `svcCommand`).
+   */
+  typeCheck?: boolean;
 }
 
 const SECOND_SIGNAL_AFTER_MS = 500;
@@ -77,16 +84,25 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
   );
 
   let watcher: ReturnType<typeof watchInstances> | undefined;
+  let checks: TypeChecks | undefined;
   if (options.watch) {
+    const svc = options.svcCommand;
+    if (options.typeCheck !== false && svc && svc.length > 0) {
+      checks = new TypeChecks([svc[0]!, ...svc.slice(1), 'check'], output);
+    }
+    const folderOf = new Map(config.instances.map((i) => [i.name, i.cwd]));
     watcher = watchInstances(config.instances, (names) => {
       for (const name of names) {
         output.note(`change in ${name}'s folder: rolling restart`);
         // A failed reload is already reported, and the old processes keep running.
         supervisor.restart(name).catch(() => {});
       }
+      // Beside the reload, never before it: the check reports when it is done.
+      checks?.check(names.map((n) => folderOf.get(n)!));
     });
     await watcher.ready;
     output.note(`watching ${[...new Set(config.instances.map((i) => i.cwd))].join(', ')}`);
+    checks?.check(folderOf.values());
   }
 
   return new Promise<number>((resolve) => {
@@ -108,6 +124,7 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
           `${sig}: stopping every process (grace ${supervisor.options.graceMs / 1000}s; Ctrl-C again to force)`,
         );
         void (async () => {
+          checks?.close();
           await watcher?.close();
           await supervisor.stop();
           output.note('stopped');
@@ -115,6 +132,7 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
         })();
       } else if (signals === 2) {
         output.note(`${sig} again: killing every process now`);
+        checks?.close();
         supervisor.kill();
         finish(EXIT_FORCED);
       }

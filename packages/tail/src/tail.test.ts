@@ -88,7 +88,7 @@ describe('runTail', () => {
     const res = await fetch(`${tour.webUrl()}/greet?name=Bob`);
     const traceId = res.headers.get('x-trace-id')!;
     expect(first.headers.get('x-trace-id')).not.toBe(traceId);
-    const client = new ClusterClient(tour.hub.connect(), { name: 'test' });
+    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), { name: 'test' });
     // The Listen handler runs after the HTTP reply: wait until its ring has it.
     await until(
       () => tour.instances[1]!.ring.recent({ traceId }).length > 0,
@@ -132,7 +132,7 @@ describe('runTail', () => {
 
   it('follows live records through the filters until aborted', async () => {
     await using tour = await startTour();
-    const client = new ClusterClient(tour.hub.connect(), { name: 'test' });
+    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), { name: 'test' });
     const lines: string[] = [];
     const abort = new AbortController();
     let joined = 0;
@@ -145,8 +145,8 @@ describe('runTail', () => {
       signal: abort.signal,
     });
     await until(() => joined === 1, 'tail to join Greeting');
-    await client.rpc.Greeting!.greet!({ name: 'Zed' });
-    await expect(client.rpc.Greeting!.fail!({})).rejects.toThrow('boom');
+    await client.rpc.Greeting.greet({ name: 'Zed' });
+    await expect(client.rpc.Greeting.fail()).rejects.toThrow('boom');
     await until(() => lines.find((l) => l.includes('Greeting.fail')), 'the error record');
     abort.abort();
     await done;
@@ -158,7 +158,7 @@ describe('runTail', () => {
 
   it('says when a named service has no instance yet, and waits', async () => {
     await using tour = await startTour();
-    const client = new ClusterClient(tour.hub.connect(), { name: 'test' });
+    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), { name: 'test' });
     const notices: string[] = [];
     const abort = new AbortController();
     const done = runTail({
@@ -180,8 +180,8 @@ describe('runTail', () => {
   it('answers metrics and recent records over the log stream, for transports that cannot address an instance', async () => {
     await using tour = await startTour();
     const greeting = tour.instances[0]!;
-    const client = new ClusterClient(tour.hub.connect(), { name: 'test' });
-    await client.rpc.Greeting!.greet!({ name: 'Q' });
+    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), { name: 'test' });
+    await client.rpc.Greeting.greet({ name: 'Q' });
     const endpoint = greeting.endpoints['logs']!;
     const metrics = (await queryLogStream(endpoint, 'metrics')) as {
       instance: string;

@@ -1,10 +1,11 @@
 // In-process services for this package's tests: the lymph tour, each instance publishing its log stream.
-import { HttpError, Instance, Service, event, http, rpc, type HttpRequest } from '@svc/core';
+import { RPC, HttpError, Instance, Service, event, http, rpc, type HttpRequest } from '@svc/core';
 import { MemoryHub, testConfig } from '@svc/core/testing';
 import { createLogStream } from './stream.js';
 
 export class Greeting extends Service {
-  static override serviceName = 'Greeting';
+  static override readonly serviceName = 'Greeting';
+  declare [RPC]: 'greet' | 'fail';
 
   /** Returns a greeting for a provided name */
   @rpc() greet({ name }: { name: string }) {
@@ -20,21 +21,21 @@ export class Greeting extends Service {
 }
 
 export class Listen extends Service {
-  static override serviceName = 'Listen';
+  static override readonly serviceName = 'Listen';
 
   @event('greeted') onGreeted(body: { name: string }) {
     this.log.info(`Somebody greeted ${body.name}`);
   }
 }
 
-export class Web extends Service {
-  static override serviceName = 'Web';
+export class Web extends Service<{ Greeting: Greeting }> {
+  static override readonly serviceName = 'Web';
 
   @http('GET', '/greet') async greet(request: HttpRequest) {
     const name = request.query['name'];
     if (!name) throw new HttpError(400, 'query parameter "name" is required');
     this.log.info(`About to greet ${name}`);
-    return await this.rpc.Greeting!.greet!({ name });
+    return await this.rpc.Greeting.greet({ name });
   }
 }
 

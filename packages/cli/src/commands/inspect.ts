@@ -1,40 +1,68 @@
 import type { MethodDescription, ServiceDescription } from '@svc/core';
+import { clean } from '@svc/tail';
 import type { Command } from 'commander';
 import { clusterOptions, milliseconds, out, withClient, type ClusterOptions } from '../util.js';
+
+// Everything printed here came over the wire: control characters are escaped.
 
 function signature(prefix: string, m: MethodDescription): string {
   const params = m.params
     .map((p) => `${p.name}${p.optional ? '?' : ''}${p.type ? `: ${p.type}` : ''}`)
     .join(', ');
-  return `${prefix}${m.name}(${params})`;
+  return clean(`${prefix}${m.name}(${params})`);
 }
 
-function indentDoc(doc: string | undefined): string[] {
-  return doc ? doc.split('\n').map((l) => `    ${l}`) : [];
+function indentDoc(doc: string | undefined, indent = '    '): string[] {
+  return doc ? doc.split('\n').map((l) => `${indent}${clean(l)}`.trimEnd()) : [];
+}
+
+/** A method's doc, then each documented parameter's: `- name: doc`. */
+function methodDocs(m: MethodDescription): string[] {
+  const lines = indentDoc(m.doc);
+  for (const p of m.params) {
+    if (p.doc === undefined) continue;
+    const [first = '', ...rest] = p.doc.split('\n');
+    lines.push(
+      `    - ${clean(p.name)}: ${clean(first)}`.trimEnd(),
+      ...indentDoc(rest.join('\n'), '      '),
+    );
+  }
+  return lines;
 }
 
 /** The interface of a service as `svc inspect` prints it. */
 export function formatDescription(d: ServiceDescription): string[] {
-  const lines = [`RPC interface of ${d.service}`, ''];
-  for (const m of d.rpc) lines.push(`rpc ${signature(`${d.service}.`, m)}`, ...indentDoc(m.doc));
-  for (const m of d.builtins) lines.push(`rpc ${signature('', m)}`, ...indentDoc(m.doc));
+  const lines = [`RPC interface of ${clean(d.service)}`, ...indentDoc(d.doc, '  '), ''];
+  for (const m of d.rpc) lines.push(`rpc ${signature(`${d.service}.`, m)}`, ...methodDocs(m));
+  for (const m of d.builtins) lines.push(`rpc ${signature('', m)}`, ...methodDocs(m));
   if (d.events.length > 0) {
     lines.push('', 'Events handled');
     for (const e of d.events) {
       lines.push(
-        `event ${e.source ? `${e.source}.` : ''}${e.type} -> ${d.service}.${e.handler} (${e.mode})`,
+        clean(
+          `event ${e.source ? `${e.source}.` : ''}${e.type} -> ${d.service}.${e.handler} (${e.mode})`,
+        ),
+        ...indentDoc(e.doc),
       );
     }
   }
   if (d.http.length > 0) {
     lines.push('', 'HTTP routes');
-    for (const h of d.http) lines.push(`http ${h.method} ${h.path} -> ${d.service}.${h.handler}`);
+    for (const h of d.http) {
+      lines.push(
+        clean(`http ${h.method} ${h.path} -> ${d.service}.${h.handler}`),
+        ...indentDoc(h.doc),
+      );
+    }
   }
   if (d.timers.length > 0) {
     lines.push('', 'Timers');
     for (const t of d.timers)
       lines.push(
-        `timer every ${t.interval} ms${t.eager ? ' (eager)' : ''} -> ${d.service}.${t.handler}`,
+        clean(
+          `timer every ${t.interval} ms${t.eager ? ' (eager)' : ''} -> ${d.service}.${t.handler}`,
+        ),
+        ...indentDoc(t.doc),
       );
   }
   return lines;

@@ -6,7 +6,7 @@ import {
   type LogSink,
 } from '@svc/core';
 import type { Command } from 'commander';
-import { importModule } from '../typescript.js';
+import { importModule, readDocs } from '../typescript.js';
 
 /**
  * Extra parts every instance started by the CLI runs (the log stream of
@@ -49,7 +49,13 @@ uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
       setModuleImporter(importModule);
       const { sinks, extensions } = await instanceParts();
       const { terminalSink } = await import('@svc/core');
-      const inst = new Instance({ config, sinks: [terminalSink(), ...sinks], extensions });
+      const inst = new Instance({
+        config,
+        sinks: [terminalSink(), ...sinks],
+        extensions,
+        // Doc comments for `svc inspect`, read by the compile step from each service's source.
+        docs: readDocs,
+      });
 
       process.on('unhandledRejection', (reason) => {
         inst.log.error(

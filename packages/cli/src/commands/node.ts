@@ -67,7 +67,10 @@ If the supervisor is killed, a watchdog process kills its children.
 
 Examples:
   svc node                      run the cluster of ./.svc.yml
-  svc node --watch              and reload instances whose files change
+  svc node --watch              and reload instances whose files change; each
+                                change also runs svc check on the instance's
+                                project (its nearest tsconfig.json) beside the
+                                reload, and prints its errors, one a line
   svc node status               from another terminal: every process
   svc node restart Web          rolling restart of Web's processes
 `;
@@ -75,6 +78,7 @@ Examples:
 interface RunOptions {
   config: string;
   watch?: boolean;
+  check: boolean;
   grace: number;
   readyDelay: number;
   backoff: number;
@@ -92,8 +96,9 @@ export default function register(program: Command): Command {
     .option('-c, --config <file>', 'the cluster file', DEFAULT_CONFIG)
     .option(
       '-w, --watch',
-      'restart an instance (one process at a time) when a file in its folder changes',
+      'restart an instance (one process at a time) when a file in its folder changes, and type-check its project',
     )
+    .option('--no-check', 'with --watch: do not type-check')
     .option(
       '--grace <seconds>',
       'how long stopping processes get before SIGKILL',
@@ -130,6 +135,7 @@ export default function register(program: Command): Command {
       const code = await runNode({
         configFile: opts.config,
         watch: opts.watch === true,
+        typeCheck: opts.check,
         graceMs: Math.round(opts.grace * 1000),
         readyDelayMs: opts.readyDelay,
         backoffMs: opts.backoff,

@@ -9,12 +9,27 @@ import { serviceNameOf, type ServiceClass } from '../service.js';
 import { MemoryHub } from './hub.js';
 import { replaceDependencies, testConfig } from './kit.js';
 
+/**
+ * The services of a list of classes, by name: the classes whose
+ * `serviceName` is a literal type (`static override readonly serviceName = 'Greeting'`).
+ */
+export type ServiceMapOf<C extends readonly ServiceClass[]> = {
+  [
+    K in C[number] as K extends { serviceName: infer N extends string }
+      ? string extends N
+        ? never
+        : N
+      : never
+  ]: InstanceType<K>;
+};
+
 /** Several services on one in-memory hub, started together, each in an instance of its own. */
-export interface TestCluster extends AsyncDisposable {
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no typed service
+export interface TestCluster<M extends object = {}> extends AsyncDisposable {
   hub: MemoryHub;
   instances: Instance[];
-  /** a standalone client on the same hub */
-  client: ClusterClient;
+  /** a standalone client on the same hub, its `rpc` typed by the classes the cluster started */
+  client: ClusterClient<M>;
   /** every log record of every instance */
   logs: LogRecord[];
   /** the container of a service (of its first instance) */
@@ -37,10 +52,10 @@ export interface TestClusterOptions {
  * RPC, events and the registry cross the same serialization. Stop it with
  * `await cluster.stop()` or `await using cluster = await testCluster(...)`.
  */
-export async function testCluster(
-  services: readonly ServiceClass[],
+export async function testCluster<const C extends readonly ServiceClass[]>(
+  services: C,
   options: TestClusterOptions = {},
-): Promise<TestCluster> {
+): Promise<TestCluster<ServiceMapOf<C>>> {
   const hub = new MemoryHub();
   const sink = new MemorySink();
   const instances: Instance[] = [];
@@ -69,7 +84,7 @@ export async function testCluster(
     await Promise.allSettled(instances.map((i) => i.kill()));
     throw err;
   }
-  const client = new ClusterClient(hub.connect(), { name: 'test-client' });
+  const client = new ClusterClient<ServiceMapOf<C>>(hub.connect(), { name: 'test-client' });
   const stop = async () => {
     await client.close();
     await Promise.allSettled(instances.map((i) => i.stop({ graceMs: 0 })));

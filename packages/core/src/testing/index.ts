@@ -12,5 +12,10 @@ export {
   type RecordedEvent,
   type TestWorker,
 } from './kit.js';
-export { testCluster, type TestCluster, type TestClusterOptions } from './cluster.js';
+export {
+  testCluster,
+  type TestCluster,
+  type TestClusterOptions,
+  type ServiceMapOf,
+} from './cluster.js';
 export type { WorkerOutcome } from '../container.js';

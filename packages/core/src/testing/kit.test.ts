@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rpc } from '../decorators.js';
 import { DependencyProvider, inject } from '../dependency.js';
 import { Service } from '../service.js';
+import { RPC } from '../typed.js';
 import { MemoryHub } from './hub.js';
 import { Instance } from '../instance.js';
 import { MemorySink } from '../log/index.js';
@@ -25,7 +26,8 @@ class RealStore extends DependencyProvider<{ get(key: string): string }> {
 }
 
 class Lookup extends Service {
-  static override serviceName = 'Lookup';
+  static override readonly serviceName = 'Lookup';
+  declare [RPC]: 'find';
   store = inject(new RealStore());
   @rpc() find({ key }: { key: string }) {
     return this.store.get(key);
@@ -66,7 +68,7 @@ describe('replacing dependencies', () => {
 
   it('records the calls made on a fake given by name, through testCluster', async () => {
     await using cluster = await testCluster([Lookup], { replace: { Lookup: ['store'] } });
-    expect(await cluster.client.rpc.Lookup!.find!({ key: 'k' })).toBeUndefined();
+    expect(await cluster.client.rpc.Lookup.find({ key: 'k' })).toBeUndefined();
     const store = cluster
       .container('Lookup')
       .providers.get('store')!

@@ -1,4 +1,4 @@
-import type { Calls, CallOptions, EmitOptions, RpcProxies } from '../client.js';
+import type { Calls, CallOptions, EmitOptions } from '../client.js';
 import { makeProxies } from '../client.js';
 import type { InstanceConfig } from '../config/instance.js';
 import { ConfigView } from '../config/view.js';
@@ -16,6 +16,7 @@ import {
   type ServiceClass,
   serviceNameOf,
 } from '../service.js';
+import type { CallsOf, RpcStubs } from '../typed.js';
 
 /** A call a service made through a test worker's fake `rpc`. */
 export interface RecordedCall {
@@ -78,13 +79,15 @@ export interface TestWorker<S extends Service> {
 /**
  * Nameko's `worker_factory`: a service object whose dependencies are fakes
  * (or the values given), whose `rpc` answers from `rpc` stubs and records
- * calls, and whose `emit` records events: for testing a method alone.
+ * calls, and whose `emit` records events: for testing a method alone. The
+ * stubs are typed by the services the class calls:
+ * `{ helloworld: { hello: ({ name }) => \`Hi, ${name}\` } }`.
  */
 export function workerFactory<S extends Service>(
   cls: ServiceClass<S>,
   options: {
     deps?: Record<string, unknown>;
-    rpc?: Record<string, Record<string, (params: unknown) => unknown>>;
+    rpc?: RpcStubs<CallsOf<S>>;
     config?: Record<string, unknown>;
   } = {},
 ): TestWorker<S> {
@@ -103,6 +106,8 @@ export function workerFactory<S extends Service>(
   const calls: RecordedCall[] = [];
   const emitted: RecordedEvent[] = [];
   const sink = new MemorySink();
+  // Looked up by names from the worker's calls: own properties only.
+  const stubs = (options.rpc ?? {}) as Record<string, Record<string, (p: unknown) => unknown>>;
   const caller: Calls = {
     async call(svc, method, params, callOptions) {
       calls.push({
@@ -111,25 +116,22 @@ export function workerFactory<S extends Service>(
         params,
         ...(callOptions ? { options: callOptions } : {}),
       });
-      const stub = options.rpc?.[svc]?.[method];
+      const forService = Object.hasOwn(stubs, svc) ? stubs[svc] : undefined;
+      const stub = forService && Object.hasOwn(forService, method) ? forService[method] : undefined;
       return stub ? stub(params) : undefined;
+    },
+    defer(svc, method, params, callOptions) {
+      const p = caller.call(svc, method, params, callOptions);
+      return { result: () => p };
     },
     async emit(type, body, emitOptions) {
       emitted.push({ type, body, options: emitOptions ?? {} });
     },
-    get rpc(): RpcProxies {
+    get proxies() {
       return proxies;
     },
   };
-  const proxies: RpcProxies = makeProxies((svc, method) => {
-    const fn = ((params?: Record<string, unknown>, o?: CallOptions) =>
-      caller.call(svc, method, params ?? {}, o)) as RpcProxies[string][string];
-    fn.defer = (params, o) => {
-      const p = caller.call(svc, method, params ?? {}, o);
-      return { result: () => p };
-    };
-    return fn;
-  });
+  const proxies = makeProxies(caller);
   const binding: ServiceBinding = {
     serviceName: name,
     log: new RecordLogger([sink], { service: name }, 'debug'),

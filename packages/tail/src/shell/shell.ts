@@ -29,7 +29,7 @@ function rpcProxies(client: ClusterClient): Record<string, Record<string, unknow
     );
     return Object.assign(fn, {
       defer: (params?: Record<string, unknown>, options?: CallOptions) =>
-        client.rpc[service]![name]!.defer(params, options),
+        client.defer(service, name, params ?? {}, options),
     });
   };
   // `then` stays undefined so that a proxy is never taken for a promise.

@@ -1,7 +1,9 @@
-import { Service, rpc } from '@svc/core';
+import { RPC, Service, rpc } from '@svc/core';
 
 export class Greeting extends Service {
-  static override serviceName = 'Greeting';
+  static override readonly serviceName = 'Greeting';
+  /** What other services may call (a type only, read by the compiler). */
+  declare [RPC]: 'greet';
 
   /** Returns a greeting for a name, and emits a `greeted` event. */
   @rpc() async greet({ name }: { name: string }): Promise<string> {
