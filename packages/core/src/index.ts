@@ -1,9 +1,44 @@
 export * from './errors.js';
 export * from './serializers/index.js';
-export * from './registry/index.js';
-export * from './transports/index.js';
-export * from './events/index.js';
 export * from './backends.js';
+export type {
+  InstanceRecord,
+  Registry,
+  SubscriptionInfo,
+  SubscriptionMode,
+  Unsubscribe,
+} from './registry/registry.js';
+export { MemoryRegistry, MemoryRegistryStore } from './registry/memory.js';
+export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
+export type {
+  RpcCallOptions,
+  RpcHandler,
+  RpcRequest,
+  RpcResponse,
+  RpcTransport,
+} from './rpc/transport.js';
+export { AmqpRpcTransport, RPC_EXCHANGE, rpcQueueName, type AmqpRpcOptions } from './rpc/amqp.js';
+export { InstancePicker } from './rpc/picker.js';
+export { MemoryRpcStore, MemoryRpcTransport } from './rpc/memory.js';
+export { ZmqRpcTransport, type ZmqRpcOptions } from './rpc/zmq.js';
+export type {
+  EventHandlerFn,
+  EventMessage,
+  EventTransport,
+  PublishOptions,
+  SubscriptionSpec,
+} from './events/transport.js';
+export {
+  ALL_EVENTS_EXCHANGE,
+  AmqpEventTransport,
+  delayQueueName,
+  eventExchange,
+  eventQueueName,
+  type AmqpEventOptions,
+} from './events/amqp.js';
+export { MemoryEventStore, MemoryEventTransport } from './events/memory.js';
+export { deliveryGroup, subscriptionMatches } from './events/match.js';
+export { ZmqEventTransport, MAX_EVENT_DELAY_MS, type ZmqEventOptions } from './events/zmq.js';
 export * from './config/index.js';
 export * from './amqp/index.js';
 export type { CallHeaders } from './context-headers.js';
@@ -45,7 +80,7 @@ export {
   DEFAULT_EVENT_RETRY,
   type ContainerOptions,
   type ContainerState,
-} from './container.js';
+} from './container/container.js';
 export {
   Caller,
   type CallOptions,

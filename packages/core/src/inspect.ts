@@ -1,10 +1,10 @@
-import type { ServiceContainer } from './container.js';
+import type { ServiceContainer } from './container/container.js';
 import type { EntrypointMeta } from './decorators.js';
 import { IncorrectSignatureError, ValidationError } from './errors.js';
 import { destructuredParams, methodDocs } from './introspect.js';
 import { toObjectSchema } from './schema.js';
 import type { SubscriptionMode } from './registry/registry.js';
-import type { RpcRequest } from './transports/transport.js';
+import type { RpcRequest } from './rpc/transport.js';
 
 export interface ParamDescription {
   name: string;

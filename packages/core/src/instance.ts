@@ -7,19 +7,17 @@ import { closeBackends } from './backends.js';
 import { loadExport } from './config/modules.js';
 import type { InstanceConfig } from './config/instance.js';
 import { ConfigView } from './config/view.js';
-import { ServiceContainer } from './container.js';
+import { ServiceContainer } from './container/container.js';
 import { ConfigError } from './errors.js';
-import { createEventTransport } from './events/index.js';
+import { createEventTransport, createRegistry, createRpcTransport } from './backends.js';
 import { Hooks, type Plugin } from './hooks.js';
 import { HttpEntrypointServer } from './http/server.js';
 import { RecordLogger, RingSink, terminalSink, type LogSink } from './log/index.js';
 import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics.js';
-import { createRegistry } from './registry/index.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { Service, type ServiceClass } from './service.js';
-import { createRpcTransport } from './transports/index.js';
-import type { RpcRequest, RpcResponse } from './transports/transport.js';
+import type { RpcRequest, RpcResponse } from './rpc/transport.js';
 
 /**
  * Something that runs beside the containers of an instance and may publish

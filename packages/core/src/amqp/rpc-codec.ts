@@ -7,7 +7,7 @@ import {
   type WireError,
 } from '../errors.js';
 import type { JsonSerializer } from '../serializers/json.js';
-import type { RpcRequest, RpcResponse } from '../transports/transport.js';
+import type { RpcRequest, RpcResponse } from '../rpc/transport.js';
 import { fromNamekoError, toNamekoError } from './errors.js';
 import { decodeHeaders } from './headers.js';
 

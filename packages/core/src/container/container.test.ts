@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { WorkerContext } from './context.js';
-import { event, rpc, timer } from './decorators.js';
-import { DependencyProvider, inject } from './dependency.js';
+import { WorkerContext } from '../context.js';
+import { event, rpc, timer } from '../decorators.js';
+import { DependencyProvider, inject } from '../dependency.js';
 import {
   RemoteError,
   SvcError,
   ValidationError,
   MethodNotFoundError,
   UnknownServiceError,
-} from './errors.js';
-import { t } from './schema.js';
-import { Service } from './service.js';
-import { entrypointWaiter, testCluster } from './testing/index.js';
+} from '../errors.js';
+import { t } from '../schema.js';
+import { Service } from '../service.js';
+import { entrypointWaiter, testCluster } from '../testing/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

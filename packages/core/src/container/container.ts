@@ -1,31 +1,31 @@
-import type { Backends } from './backends.js';
-import { Caller } from './client.js';
-import type { ConfigView } from './config/view.js';
-import type { CallHeaders } from './context-headers.js';
-import { runInContext, WorkerContext } from './context.js';
-import { collectEntrypoints, type EntrypointMeta, type RetryPolicy } from './decorators.js';
-import { DependencyProvider, type ProviderHost } from './dependency.js';
+import type { Backends } from '../backends.js';
+import { Caller } from '../client.js';
+import type { ConfigView } from '../config/view.js';
+import type { CallHeaders } from '../context-headers.js';
+import { runInContext, WorkerContext } from '../context.js';
+import { collectEntrypoints, type EntrypointMeta, type RetryPolicy } from '../decorators.js';
+import { DependencyProvider, type ProviderHost } from '../dependency.js';
 import {
   ContainerStoppedError,
   MethodNotFoundError,
   SvcError,
   UsageError,
   toWireError,
-} from './errors.js';
-import type { EventMessage, SubscriptionSpec } from './events/transport.js';
-import type { Hooks } from './hooks.js';
-import { describeService, mapParams, type ServiceDescription } from './inspect.js';
-import type { Logger } from './log/logger.js';
-import type { Metrics } from './metrics.js';
+} from '../errors.js';
+import type { EventMessage, SubscriptionSpec } from '../events/transport.js';
+import type { Hooks } from '../hooks.js';
+import { describeService, mapParams, type ServiceDescription } from '../inspect.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics.js';
 import {
   BINDING,
   type Service,
   type ServiceBinding,
   type ServiceClass,
   serviceNameOf,
-} from './service.js';
-import { elapsedMs, isThenable } from './sync.js';
-import type { RpcRequest, RpcResponse } from './transports/transport.js';
+} from '../service.js';
+import { elapsedMs, isThenable } from '../sync.js';
+import type { RpcRequest, RpcResponse } from '../rpc/transport.js';
 
 export interface ContainerOptions {
   backends: Backends;

@@ -1,6 +1,6 @@
 import { MalformedRequestError } from '../errors.js';
 import type { InstanceRecord } from '../registry/registry.js';
-import { isObject, parseCallHeaders } from '../transports/wire-check.js';
+import { isObject, parseCallHeaders } from '../zmq/wire-check.js';
 import { deliveryGroup, subscriptionMatches } from './match.js';
 import type { EventMessage, SubscriptionSpec } from './transport.js';
 

@@ -15,8 +15,8 @@ import {
   sleep,
   uniqueName,
 } from '../testing/conformance/index.js';
-import { createEventTransport } from './index.js';
-import { LocalEventTransport } from './local.js';
+import { createEventTransport } from '../backends.js';
+import { ZmqEventTransport } from './zmq.js';
 import type { EventMessage, SubscriptionSpec } from './transport.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'svc-local-events-test-'));
@@ -29,7 +29,7 @@ function context(log = new CaptureLogger()): BackendContext {
 describeEventTransport('local', {
   create: async () => {
     const registry = await LocalRegistry.open(context(), { dir });
-    return { events: await LocalEventTransport.create(registry, context()), registry };
+    return { events: await ZmqEventTransport.create(registry, context()), registry };
   },
 });
 
@@ -43,14 +43,14 @@ function event(type: string, body: unknown = {}): EventMessage {
   };
 }
 
-describe('LocalEventTransport', () => {
+describe('ZmqEventTransport', () => {
   const cleanup: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
   async function peer(log = new CaptureLogger(), retryWindowMs = 3000) {
     const registry = await LocalRegistry.open(context(log), { dir });
-    const events = await LocalEventTransport.create(registry, context(log), { retryWindowMs });
+    const events = await ZmqEventTransport.create(registry, context(log), { retryWindowMs });
     cleanup.push(
       () => registry.close(),
       () => events.close(),

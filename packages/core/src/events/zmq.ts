@@ -4,17 +4,17 @@ import type { Logger } from '../log/logger.js';
 import type { InstanceRecord, Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
-import { isObject } from '../transports/wire-check.js';
-import { BadFrames, loadZmq } from '../transports/zmq-link.js';
-import { ZmqRequester } from '../transports/zmq-requester.js';
-import { ZmqResponder, type RequestHandler } from '../transports/zmq-responder.js';
+import { isObject } from '../zmq/wire-check.js';
+import { BadFrames, loadZmq } from '../zmq/link.js';
+import { ZmqRequester } from '../zmq/requester.js';
+import { ZmqResponder, type RequestHandler } from '../zmq/responder.js';
 import {
   MAX_EVENT_DELAY_MS,
   parseDelivery,
   route,
   type Delivery,
   type Member,
-} from './local-wire.js';
+} from './zmq-wire.js';
 import { deliveryGroup, subscriptionMatches } from './match.js';
 import type {
   EventHandlerFn,
@@ -24,9 +24,9 @@ import type {
   SubscriptionSpec,
 } from './transport.js';
 
-export { MAX_EVENT_DELAY_MS } from './local-wire.js';
+export { MAX_EVENT_DELAY_MS } from './zmq-wire.js';
 
-export interface LocalEventOptions {
+export interface ZmqEventOptions {
   serializer?: Serializer;
   /** how long one delivery attempt waits for the receiver's acknowledgement */
   ackTimeoutMs?: number;
@@ -67,7 +67,7 @@ interface Held {
  * that stops gracefully hands its held events to a peer of the same group.
  * Nothing is stored on disk: see the README for what can be lost.
  */
-export class LocalEventTransport implements EventTransport {
+export class ZmqEventTransport implements EventTransport {
   readonly kind = 'local';
   readonly #registry: Registry;
   readonly #ctx: BackendContext;
@@ -94,7 +94,7 @@ export class LocalEventTransport implements EventTransport {
     zmq: Awaited<ReturnType<typeof loadZmq>>,
     registry: Registry,
     ctx: BackendContext,
-    options: LocalEventOptions,
+    options: ZmqEventOptions,
   ) {
     this.#zmq = zmq;
     this.#registry = registry;
@@ -115,9 +115,9 @@ export class LocalEventTransport implements EventTransport {
   static async create(
     registry: Registry,
     ctx: BackendContext,
-    options: LocalEventOptions = {},
-  ): Promise<LocalEventTransport> {
-    return new LocalEventTransport(await loadZmq(), registry, ctx, options);
+    options: ZmqEventOptions = {},
+  ): Promise<ZmqEventTransport> {
+    return new ZmqEventTransport(await loadZmq(), registry, ctx, options);
   }
 
   /** Frames dropped as bad (undecodable, mis-shaped, over the size limit). */

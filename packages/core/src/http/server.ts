@@ -6,7 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ServiceContainer } from '../container.js';
+import type { ServiceContainer } from '../container/container.js';
 import { newTraceId } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import { SvcError } from '../errors.js';

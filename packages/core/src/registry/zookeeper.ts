@@ -10,9 +10,9 @@ import {
   parseZooKeeperUrl,
   ZooKeeperPaths,
   type ZooKeeperConfig,
-} from './zookeeper-config.js';
-import { type ZkModule, ZooKeeperSession, zkCode } from './zookeeper-session.js';
-import { ServiceViews, type Watcher } from './zookeeper-views.js';
+} from '../zookeeper/config.js';
+import { type ZkModule, ZooKeeperSession, zkCode } from '../zookeeper/session.js';
+import { ServiceViews, type Watcher } from '../zookeeper/views.js';
 
 /** ZooKeeper refuses node data above 1 MiB. */
 const MAX_RECORD_BYTES = 1024 * 1024 - 1024;

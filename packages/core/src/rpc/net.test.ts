@@ -7,7 +7,7 @@ import { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { describeRpcTransport } from '../testing/conformance/rpc.js';
-import { createRpcTransport } from './index.js';
+import { createRpcTransport } from '../backends.js';
 import { NetRpcTransport, parseEndpoint } from './net.js';
 import type { RpcHandler, RpcRequest } from './transport.js';
 

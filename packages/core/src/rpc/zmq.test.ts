@@ -15,7 +15,7 @@ import {
   sleep,
   uniqueName,
 } from '../testing/conformance/index.js';
-import { createRpcTransport } from './index.js';
+import { createRpcTransport } from '../backends.js';
 import { ZmqRpcTransport } from './zmq.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'svc-zmq-test-'));

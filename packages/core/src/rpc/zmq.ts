@@ -12,7 +12,7 @@ import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { InstancePicker } from './picker.js';
-import { isObject, parseCallHeaders } from './wire-check.js';
+import { isObject, parseCallHeaders } from '../zmq/wire-check.js';
 import type {
   RpcCallOptions,
   RpcHandler,
@@ -20,9 +20,9 @@ import type {
   RpcResponse,
   RpcTransport,
 } from './transport.js';
-import { BadFrames, NotDeliveredError, loadZmq } from './zmq-link.js';
-import { ZmqRequester } from './zmq-requester.js';
-import { ZmqResponder, type RequestHandler } from './zmq-responder.js';
+import { BadFrames, NotDeliveredError, loadZmq } from '../zmq/link.js';
+import { ZmqRequester } from '../zmq/requester.js';
+import { ZmqResponder, type RequestHandler } from '../zmq/responder.js';
 
 export interface ZmqRpcOptions {
   serializer?: Serializer;

@@ -13,4 +13,4 @@ export {
   type TestWorker,
 } from './kit.js';
 export { testCluster, type TestCluster, type TestClusterOptions } from './cluster.js';
-export type { WorkerOutcome } from '../container.js';
+export type { WorkerOutcome } from '../container/container.js';

@@ -9,7 +9,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
  *   reply    { i: <id>, r: <body> }            ROUTER → DEALER
  *            { i: <id>, e: <WireError> }       (the request itself was refused)
  * The id multiplexes many requests over one DEALER per peer. The calling
- * side is zmq-requester.ts, the serving side zmq-responder.ts.
+ * side is requester.ts, the serving side responder.ts.
  */
 
 /** The zeromq module's namespace. */

@@ -11,7 +11,7 @@ import {
   isId,
   type BadFrames,
   type ZmqModule,
-} from './zmq-link.js';
+} from './link.js';
 
 interface Pending {
   peer: Peer;

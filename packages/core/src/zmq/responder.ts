@@ -16,7 +16,7 @@ import {
   isId,
   type BadFrames,
   type ZmqModule,
-} from './zmq-link.js';
+} from './link.js';
 
 export interface ResponderOptions {
   serializer: Serializer;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { decodeRecord, isNodeName, parseZooKeeperUrl } from './zookeeper-config.js';
+import { decodeRecord, isNodeName, parseZooKeeperUrl } from './config.js';
 
 describe('parseZooKeeperUrl', () => {
   it('reads hosts, root and options', () => {

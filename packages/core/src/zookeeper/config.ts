@@ -1,6 +1,6 @@
 import { ConfigError, UsageError } from '../errors.js';
 import { parseJsonSafe } from '../serializers/json.js';
-import type { InstanceRecord } from './registry.js';
+import type { InstanceRecord } from '../registry/registry.js';
 
 /** What a `zookeeper://` registry URL says. */
 export interface ZooKeeperConfig {

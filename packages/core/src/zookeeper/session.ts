@@ -2,7 +2,7 @@ import { Socket } from 'node:net';
 import type * as Zk from 'node-zookeeper-client';
 import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { ZooKeeperConfig } from './zookeeper-config.js';
+import type { ZooKeeperConfig } from './config.js';
 
 /** The client library's module, loaded lazily by the registry. */
 export type ZkModule = typeof Zk;

@@ -1,7 +1,7 @@
 import type * as Zk from 'node-zookeeper-client';
 import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { InstanceRecord, Unsubscribe } from './registry.js';
+import type { InstanceRecord, Unsubscribe } from '../registry/registry.js';
 
 export type Watcher = (event: Zk.Event) => void;
 

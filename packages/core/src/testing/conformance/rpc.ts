@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcTimeoutError, UnknownServiceError, type WireError } from '../../errors.js';
 import type { Registry } from '../../registry/registry.js';
-import type { RpcHandler, RpcRequest, RpcTransport } from '../../transports/transport.js';
+import type { RpcHandler, RpcRequest, RpcTransport } from '../../rpc/transport.js';
 import { closedAfterEach, makeRecord, sleep, uniqueName } from './util.js';
 
 /** One process's view of the cluster: its RPC transport and, for direct transports, its registry. */
