@@ -97,8 +97,8 @@ export {
   type EntrypointFigures,
   type ProcessFigures,
 } from './metrics.js';
+export { BUILTIN_METHODS } from './builtins.js';
 export {
-  BUILTIN_METHODS,
   type ServiceDescription,
   type MethodDescription,
   type ParamDescription,

@@ -1,31 +1,26 @@
 import type { Backends } from '../backends.js';
+import { type BuiltinHost } from '../builtins.js';
 import { Caller } from '../client.js';
 import type { ConfigView } from '../config/view.js';
 import type { CallHeaders } from '../context-headers.js';
 import { runInContext, WorkerContext } from '../context.js';
-import { collectEntrypoints, type EntrypointMeta, type RetryPolicy } from '../decorators.js';
+import { collectEntrypoints, type EntrypointMeta } from '../decorators.js';
 import { DependencyProvider, type ProviderHost } from '../dependency.js';
-import {
-  ContainerStoppedError,
-  MethodNotFoundError,
-  SvcError,
-  UsageError,
-  toWireError,
-} from '../errors.js';
-import type { EventMessage, SubscriptionSpec } from '../events/transport.js';
+import { ContainerStoppedError, UsageError } from '../errors.js';
 import type { Hooks } from '../hooks.js';
-import { describeService, mapParams, type ServiceDescription } from '../inspect.js';
+import { describeService, type ServiceDescription } from '../inspect.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics.js';
-import {
-  BINDING,
-  type Service,
-  type ServiceBinding,
-  type ServiceClass,
-  serviceNameOf,
-} from '../service.js';
-import { elapsedMs, isThenable } from '../sync.js';
 import type { RpcRequest, RpcResponse } from '../rpc/transport.js';
+import { type Service, type ServiceClass, serviceNameOf } from '../service.js';
+import { eventSubscriptions, type EventSubscription } from './events.js';
+import { WorkerPool } from './pool.js';
+import { RpcEntrypoints } from './rpc.js';
+import { TimerEntrypoints } from './timers.js';
+import { newServiceObject, WorkerBinding, WorkerRunner, type WorkerObserver } from './worker.js';
+
+export type { WorkerObserver, WorkerOutcome } from './worker.js';
+export { DEFAULT_EVENT_RETRY } from './events.js';
 
 export interface ContainerOptions {
   backends: Backends;
@@ -43,24 +38,9 @@ export interface ContainerOptions {
   rpcTimeout: number;
   /** source file of the class, for doc comments in `svc.inspect()` */
   sourceFile?: string;
-  /** answers `svc.*` calls that need the instance (status, metrics) */
-  builtins?: (
-    method: string,
-    params: unknown,
-    container: ServiceContainer,
-  ) => Promise<unknown> | undefined;
+  /** the instance the container runs in, for the built-ins that describe it (`svc.status`) */
+  instance?: BuiltinHost;
 }
-
-/** What an observer learns of each finished worker. */
-export interface WorkerOutcome {
-  ep: EntrypointMeta;
-  ctx: WorkerContext;
-  result: unknown;
-  error: unknown;
-  failed: boolean;
-  durationMs: number;
-}
-export type WorkerObserver = (outcome: WorkerOutcome) => void;
 
 /** Provides a fixed value (a fake, in tests). */
 class ValueProvider extends DependencyProvider {
@@ -75,20 +55,6 @@ class ValueProvider extends DependencyProvider {
 }
 
 export type ContainerState = 'new' | 'setup' | 'started' | 'stopping' | 'stopped' | 'killed';
-
-/** Retries when an event handler throws and declares no policy: 3 tries, 0.5 s then 1 s apart. */
-export const DEFAULT_EVENT_RETRY: RetryPolicy = {
-  attempts: 3,
-  delay: 500,
-  backoff: 2,
-  maxDelay: 30_000,
-};
-
-const EXPECTED_BY_NATURE = new Set([
-  'SVC_ERR_VALIDATION',
-  'SVC_ERR_METHOD_NOT_FOUND',
-  'SVC_ERR_INCORRECT_SIGNATURE',
-]);
 
 /**
  * Runs one service: its dependency providers, its entrypoints and its
@@ -106,16 +72,11 @@ export class ServiceContainer {
   readonly providers = new Map<string, DependencyProvider>();
   state: ContainerState = 'new';
 
-  readonly #rpc = new Map<string, Extract<EntrypointMeta, { kind: 'rpc' }>>();
-  /** workers running now, and who waits for there to be none (a stop) */
-  #running = 0;
-  readonly #idle: Array<() => void> = [];
-  readonly #waiting: Array<() => void> = [];
-  readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #observers = new Set<WorkerObserver>();
+  readonly #pool: WorkerPool;
+  readonly #workers: WorkerRunner;
+  readonly #rpc: RpcEntrypoints;
+  readonly #timers = new TimerEntrypoints(this);
   readonly #overrides = new Map<string, unknown>();
-  readonly #epNames = new Map<EntrypointMeta, string>();
-  #active = 0;
   #lifecycle: Service | undefined;
   #description: ServiceDescription | undefined;
 
@@ -130,21 +91,16 @@ export class ServiceContainer {
       timeout: options.rpcTimeout,
       onDeferredError: (err) => this.log.warn(`a deferred call failed: ${(err as Error).message}`),
     });
-    for (const ep of this.entrypoints) {
-      if (ep.kind !== 'rpc') continue;
-      if (ep.name.startsWith('svc.'))
-        throw new TypeError(`${this.name}: RPC names starting with "svc." are reserved`);
-      if (this.#rpc.has(ep.name))
-        throw new TypeError(`${this.name}: two RPC methods are named "${ep.name}"`);
-      this.#rpc.set(ep.name, ep);
-    }
+    this.#pool = new WorkerPool(options.maxWorkers);
+    this.#workers = new WorkerRunner(this, () => this.#pool.ended());
+    this.#rpc = new RpcEntrypoints(this);
   }
 
   get activeWorkers(): number {
-    return this.#active;
+    return this.#pool.active;
   }
   get queuedWorkers(): number {
-    return this.#waiting.length;
+    return this.#pool.queued;
   }
 
   /** Finds the dependency providers (fields holding one) and sets them up. */
@@ -173,11 +129,11 @@ export class ServiceContainer {
   async start(): Promise<void> {
     if (this.state === 'new') await this.setup();
     for (const p of this.providers.values()) await p.start();
-    this.#lifecycle = this.#newServiceObject(new WorkerBinding(this, false));
+    this.#lifecycle = newServiceObject(this, new WorkerBinding(this, false));
     await this.#lifecycle.onStart?.();
     this.state = 'started';
     await this.options.hooks.run('onServiceStart', this.name);
-    for (const ep of this.entrypoints) if (ep.kind === 'timer') this.#startTimer(ep);
+    this.#timers.start();
   }
 
   /** Stops taking work, waits for running workers (up to `stopTimeout`), runs `onStop`, stops providers. */
@@ -186,11 +142,13 @@ export class ServiceContainer {
     const wasStarted = this.state === 'started';
     this.state = 'stopping';
     await this.options.hooks.run('onServiceStop', this.name);
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
+    this.#timers.stop();
     // Workers still waiting for a slot will not run: fail them.
-    for (const wake of this.#waiting.splice(0)) wake();
-    await this.#drain(this.options.stopTimeout);
+    this.#pool.close();
+    const timeoutMs = this.options.stopTimeout;
+    const left = await this.#pool.drain(timeoutMs);
+    if (left > 0)
+      this.log.warn(`stopped waiting for ${left} running worker(s) after ${timeoutMs} ms`);
     if (wasStarted) {
       try {
         await this.#lifecycle?.onStop?.();
@@ -211,9 +169,8 @@ export class ServiceContainer {
   /** Stops at once: timers cleared, providers killed. Never throws. */
   async kill(): Promise<void> {
     this.state = 'killed';
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    for (const wake of this.#waiting.splice(0)) wake();
+    this.#timers.stop();
+    this.#pool.close();
     for (const p of this.providers.values()) {
       try {
         await p.kill();
@@ -223,59 +180,19 @@ export class ServiceContainer {
     }
   }
 
-  /**
-   * Answers one RPC request; never rejects. A worker that finished
-   * synchronously is answered without a promise: with a worker context in
-   * the process every promise runs AsyncLocalStorage's hooks, so the hot
-   * path makes as few as it can.
-   */
+  /** Answers one RPC request (a method of the service or a `svc.*` built-in); never rejects. */
   handleRpc(request: RpcRequest): RpcResponse | Promise<RpcResponse> {
-    try {
-      if (request.method.startsWith('svc.')) {
-        return this.#builtin(request.method.slice(4), request.params).then(
-          okResponse,
-          errorResponse,
-        );
-      }
-      const ep = this.#rpc.get(request.method);
-      if (!ep) {
-        throw new MethodNotFoundError(`${this.name} has no RPC method "${request.method}"`, {
-          data: { service: this.name, method: request.method },
-        });
-      }
-      const params = mapParams(this, ep, request);
-      const result = this.dispatch(ep, [params], request.headers);
-      return isThenable(result)
-        ? Promise.resolve(result).then(okResponse, errorResponse)
-        : okResponse(result);
-    } catch (err) {
-      return errorResponse(err);
-    }
+    return this.#rpc.handle(request);
   }
 
   /** The subscriptions of this service's event handlers, each with its handler and retry policy. */
-  eventSubscriptions(): Array<{
-    spec: SubscriptionSpec;
-    handle: (event: EventMessage) => Promise<void>;
-  }> {
-    return this.entrypoints.flatMap((ep) => {
-      if (ep.kind !== 'event') return [];
-      const spec: SubscriptionSpec = {
-        service: this.name,
-        handler: ep.method,
-        type: ep.type,
-        mode: ep.options.broadcast ? 'broadcast' : ep.options.singleton ? 'singleton' : 'pool',
-        prefetch: this.options.maxWorkers,
-        ...(ep.options.source === undefined ? {} : { source: ep.options.source }),
-      };
-      return [{ spec, handle: (event: EventMessage) => this.#handleEvent(ep, event) }];
-    });
+  eventSubscriptions(): EventSubscription[] {
+    return eventSubscriptions(this);
   }
 
   /** Calls `observer` after every worker; returns the function that stops it. */
   observe(observer: WorkerObserver): () => void {
-    this.#observers.add(observer);
-    return () => this.#observers.delete(observer);
+    return this.#workers.observe(observer);
   }
 
   /**
@@ -295,11 +212,17 @@ export class ServiceContainer {
   }
 
   /**
-   * Runs one worker: waits for a slot (maxWorkers), creates a fresh service
-   * object with its dependencies, runs the method in a worker context and
-   * reports the outcome to providers, hooks, metrics and the log.
+   * Runs one worker of entrypoint `ep` (Nameko's `spawn_worker`): waits for
+   * a slot (`maxWorkers`), makes a fresh service object with its
+   * dependencies, runs the method in a worker context with `headers` (trace
+   * id, call-id stack, context data) and reports the outcome to providers,
+   * hooks, metrics, observers and the log. Resolves with the method's result.
    */
-  runWorker(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): Promise<unknown> {
+  spawnWorker(
+    ep: EntrypointMeta,
+    args: unknown[],
+    headers?: Partial<CallHeaders>,
+  ): Promise<unknown> {
     try {
       return Promise.resolve(this.dispatch(ep, args, headers));
     } catch (err) {
@@ -308,10 +231,10 @@ export class ServiceContainer {
   }
 
   /**
-   * {@link runWorker} for the entrypoints' hot paths: a worker that finished
-   * synchronously (a plain method without providers or worker hooks, a free
-   * slot) returns its result, or throws its error, without a promise; any
-   * other returns a promise of it.
+   * {@link spawnWorker} for the entrypoints' hot paths: a worker that
+   * finished synchronously (a plain method without providers or worker
+   * hooks, a free slot) returns its result, or throws its error, without a
+   * promise; any other returns a promise of it.
    */
   dispatch(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): unknown {
     if (this.state !== 'started') {
@@ -320,16 +243,16 @@ export class ServiceContainer {
       );
     }
     // A free slot is taken without an await; only a full container waits in line.
-    if (this.#active < this.options.maxWorkers) {
-      this.#active++;
-      return this.#startWorker(ep, args, headers);
-    }
-    return this.#acquire().then(() => this.#startWorker(ep, args, headers));
+    if (this.#pool.tryTake()) return this.#start(ep, args, headers);
+    return this.#pool.take().then((taken) => {
+      if (!taken) throw new ContainerStoppedError(`${this.name} is stopping`);
+      return this.#start(ep, args, headers);
+    });
   }
 
   /** Runs one worker in a slot already taken; the slot is given back when it ends. */
-  #startWorker(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): unknown {
-    this.#running++;
+  #start(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): unknown {
+    this.#pool.started();
     let ctx: WorkerContext;
     try {
       ctx = new WorkerContext({
@@ -339,358 +262,9 @@ export class ServiceContainer {
         ...(headers ? { headers } : {}),
       });
     } catch (err) {
-      this.#workerEnded();
+      this.#pool.ended();
       throw err;
     }
-    const hooks = this.options.hooks;
-    const plain =
-      this.providers.size === 0 &&
-      !hooks.has('onWorkerStart') &&
-      !hooks.has('onWorkerEnd') &&
-      !hooks.has('onError');
-    return runInContext(ctx, () =>
-      plain ? this.#workPlain(ep, ctx, args) : this.#work(ep, ctx, args),
-    );
-  }
-
-  #workerEnded(): void {
-    this.#running--;
-    this.#release();
-    if (this.#running === 0) for (const idle of this.#idle.splice(0)) idle();
-  }
-
-  /**
-   * A worker with nothing around its method (no providers, no worker hooks):
-   * a method that returns a plain value and starts no emits it leaves
-   * unawaited ends here, without a promise.
-   */
-  #workPlain(ep: EntrypointMeta, ctx: WorkerContext, args: unknown[]): unknown {
-    const started = performance.now();
-    const binding = new WorkerBinding(this, true);
-    let result: unknown;
-    try {
-      const obj = this.#newServiceObject(binding) as unknown as Record<string, unknown>;
-      result = (obj[ep.method] as (...a: unknown[]) => unknown).apply(obj, args);
-    } catch (err) {
-      try {
-        this.#report(ep, ctx, elapsedMs(started), undefined, err, true);
-      } finally {
-        this.#workerEnded();
-      }
-      throw err;
-    }
-    if (!isThenable(result) && binding.pending === undefined) {
-      try {
-        this.#report(ep, ctx, elapsedMs(started), result, undefined, false);
-      } finally {
-        this.#workerEnded();
-      }
-      return result;
-    }
-    return this.#settlePlain(ep, ctx, started, result, binding);
-  }
-
-  async #settlePlain(
-    ep: EntrypointMeta,
-    ctx: WorkerContext,
-    started: number,
-    returned: unknown,
-    binding: WorkerBinding,
-  ): Promise<unknown> {
-    let result: unknown;
-    let error: unknown;
-    let failed = false;
-    try {
-      result = await returned;
-      if (binding.pending) await Promise.allSettled(binding.pending);
-    } catch (err) {
-      error = err;
-      failed = true;
-    }
-    try {
-      this.#report(ep, ctx, elapsedMs(started), result, error, failed);
-    } finally {
-      this.#workerEnded();
-    }
-    if (failed) throw error;
-    return result;
-  }
-
-  /** Metrics, the outcome's log record and observers, once a worker has ended. */
-  #report(
-    ep: EntrypointMeta,
-    ctx: WorkerContext,
-    durationMs: number,
-    result: unknown,
-    error: unknown,
-    failed: boolean,
-  ): void {
-    this.options.metrics.record(this.#entrypointName(ep), ep.kind, durationMs, failed);
-    this.#logOutcome(ep, ctx, durationMs, failed, error);
-    if (this.#observers.size > 0) {
-      for (const observe of this.#observers)
-        observe({ ep, ctx, result, error, failed, durationMs });
-    }
-  }
-
-  async #work(ep: EntrypointMeta, ctx: WorkerContext, args: unknown[]): Promise<unknown> {
-    try {
-      const started = performance.now();
-      const binding = new WorkerBinding(this, true);
-      const hooks = this.options.hooks;
-      // Only hooks and no providers (or the other way round): each await
-      // skipped is a turn of the microtask queue on every call.
-      const providers = this.providers.size > 0;
-      let result: unknown;
-      let error: unknown;
-      let failed = false;
-      try {
-        const obj = this.#newServiceObject(binding) as unknown as Record<string, unknown>;
-        if (providers) {
-          for (const p of this.providers.values()) await p.workerSetup(ctx);
-          for (const [attr, p] of this.providers) obj[attr] = await p.getDependency(ctx);
-        }
-        if (hooks.has('onWorkerStart')) await hooks.run('onWorkerStart', ctx);
-        const method = obj[ep.method] as (...a: unknown[]) => unknown;
-        result = method.apply(obj, args);
-        if (isThenable(result)) result = await result;
-        if (binding.pending) await Promise.allSettled(binding.pending);
-      } catch (err) {
-        error = err;
-        failed = true;
-      }
-      const durationMs = elapsedMs(started);
-      if (providers) {
-        for (const p of this.providers.values()) {
-          try {
-            await p.workerResult(ctx, result, error);
-          } catch (err) {
-            this.log.error(
-              `dependency ${p.attrName} failed in workerResult: ${(err as Error).message}`,
-            );
-          }
-        }
-      }
-      this.#report(ep, ctx, durationMs, result, error, failed);
-      if (failed && hooks.has('onError') && !this.#isExpected(ep, error))
-        await hooks.run('onError', error, ctx);
-      if (hooks.has('onWorkerEnd'))
-        await hooks.run('onWorkerEnd', ctx, failed ? { error, durationMs } : { durationMs });
-      if (providers) {
-        for (const p of this.providers.values()) {
-          try {
-            await p.workerTeardown(ctx);
-          } catch (err) {
-            this.log.error(
-              `dependency ${p.attrName} failed in workerTeardown: ${(err as Error).message}`,
-            );
-          }
-        }
-      }
-      if (failed) throw error;
-      return result;
-    } finally {
-      this.#workerEnded();
-    }
-  }
-
-  /** `Service.method`, built once per entrypoint rather than on every call. */
-  #entrypointName(ep: EntrypointMeta): string {
-    let name = this.#epNames.get(ep);
-    if (name === undefined) {
-      name = `${this.name}.${ep.kind === 'rpc' ? ep.name : ep.method}`;
-      this.#epNames.set(ep, name);
-    }
-    return name;
-  }
-
-  #logOutcome(
-    ep: EntrypointMeta,
-    ctx: WorkerContext,
-    durationMs: number,
-    failed: boolean,
-    error: unknown,
-  ): void {
-    const expected = failed && this.#isExpected(ep, error);
-    // Built only when kept: a worker's record costs more than a small worker.
-    if (this.log.enabled?.(failed ? (expected ? 'warn' : 'error') : 'info') === false) return;
-    const fields = {
-      kind: ep.kind,
-      entrypoint: `${this.name}.${ctx.method}`,
-      duration_ms: durationMs,
-    };
-    if (!failed) {
-      this.log.info(`${ep.kind} ${this.name}.${ctx.method} ok`, fields);
-      return;
-    }
-    const err = error as Error;
-    const errFields = {
-      ...fields,
-      error: err?.name ?? typeof error,
-      error_message: err?.message ?? String(error),
-    };
-    if (expected) {
-      this.log.warn(
-        `${ep.kind} ${this.name}.${ctx.method} failed: ${errFields.error_message}`,
-        errFields,
-      );
-    } else {
-      this.log.error(`${ep.kind} ${this.name}.${ctx.method} failed: ${errFields.error_message}`, {
-        ...errFields,
-        stack: err?.stack,
-      });
-    }
-  }
-
-  #isExpected(ep: EntrypointMeta, error: unknown): boolean {
-    if (error instanceof SvcError && EXPECTED_BY_NATURE.has(error.code)) return true;
-    return (ep.options.expected ?? []).some((cls) => error instanceof cls);
-  }
-
-  async #handleEvent(
-    ep: Extract<EntrypointMeta, { kind: 'event' }>,
-    event: EventMessage,
-  ): Promise<void> {
-    const policy = ep.options.retry ?? DEFAULT_EVENT_RETRY;
-    const attempts = Math.max(1, Math.floor(policy.attempts));
-    let wait = policy.delay;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.runWorker(ep, [event.body, event], event.headers);
-        return;
-      } catch (err) {
-        if (
-          err instanceof ContainerStoppedError ||
-          attempt >= attempts ||
-          this.state !== 'started'
-        ) {
-          if (!(err instanceof ContainerStoppedError)) {
-            this.log.error(
-              `giving up on event ${event.type} (${event.id}) after ${attempt} tries`,
-              {
-                event: event.id,
-                entrypoint: `${this.name}.${ep.method}`,
-              },
-            );
-          }
-          throw err;
-        }
-        this.log.warn(
-          `retrying event ${event.type} (${event.id}) in ${wait} ms (try ${attempt + 1} of ${attempts})`,
-        );
-        await new Promise((r) => setTimeout(r, wait));
-        wait = Math.min(wait * (policy.backoff ?? 2), policy.maxDelay ?? 30_000);
-      }
-    }
-  }
-
-  #startTimer(ep: Extract<EntrypointMeta, { kind: 'timer' }>): void {
-    // The next run is scheduled when the previous one ends, so a timer never overlaps itself.
-    const tick = async () => {
-      if (this.state !== 'started') return;
-      const began = performance.now();
-      try {
-        await this.runWorker(ep, []);
-      } catch {
-        // logged by the worker
-      }
-      if (this.state !== 'started') return;
-      schedule(Math.max(0, ep.interval - (performance.now() - began)));
-    };
-    const schedule = (ms: number) => {
-      const t = setTimeout(() => {
-        this.#timers.delete(t);
-        void tick();
-      }, ms);
-      this.#timers.add(t);
-    };
-    schedule(ep.options.eager ? 0 : ep.interval);
-  }
-
-  async #builtin(name: string, params: unknown): Promise<unknown> {
-    const p = (params ?? {}) as Record<string, unknown>;
-    switch (name) {
-      case 'ping':
-        return p['payload'] ?? null;
-      case 'inspect':
-        return this.describe();
-    }
-    const answer = this.options.builtins?.(name, params, this);
-    if (answer) return answer;
-    throw new MethodNotFoundError(`${this.name} has no built-in method "svc.${name}"`);
-  }
-
-  #newServiceObject(binding: WorkerBinding): Service {
-    const obj = new this.cls();
-    // A plain assignment: defineProperty was a runtime call on every worker.
-    obj[BINDING] = binding;
-    return obj;
-  }
-
-  async #acquire(): Promise<void> {
-    while (this.#active >= this.options.maxWorkers) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-      if (this.state !== 'started') throw new ContainerStoppedError(`${this.name} is stopping`);
-    }
-    this.#active++;
-  }
-
-  #release(): void {
-    this.#active--;
-    this.#waiting.shift()?.();
-  }
-
-  async #drain(timeoutMs: number): Promise<void> {
-    if (this.#running === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>(
-      (r) => (timer = setTimeout(() => r('timeout'), timeoutMs)),
-    );
-    const idle = new Promise<'done'>((r) => this.#idle.push(() => r('done')));
-    const outcome = await Promise.race([idle, timeout]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
-      this.log.warn(`stopped waiting for ${this.#running} running worker(s) after ${timeoutMs} ms`);
-    }
+    return runInContext(ctx, () => this.#workers.run(ep, ctx, args));
   }
 }
-
-/**
- * What one service object is bound to: the container's surfaces, and the
- * emits its worker started without awaiting them (the worker waits for
- * those before it ends). One small object per worker, its methods shared.
- */
-class WorkerBinding implements ServiceBinding {
-  readonly #container: ServiceContainer;
-  readonly #keep: boolean;
-  /** unawaited emits of this worker, made on the first one */
-  pending: Promise<unknown>[] | undefined;
-
-  constructor(container: ServiceContainer, keep: boolean) {
-    this.#container = container;
-    this.#keep = keep;
-  }
-  get serviceName(): string {
-    return this.#container.name;
-  }
-  get log(): Logger {
-    return this.#container.log;
-  }
-  get caller(): Caller {
-    return this.#container.caller;
-  }
-  get config(): ConfigView {
-    return this.#container.options.config;
-  }
-  get metrics(): Metrics {
-    return this.#container.options.metrics;
-  }
-  track(promise: Promise<unknown>): void {
-    if (this.#keep) (this.pending ??= []).push(promise);
-    const log = this.#container.log;
-    promise.catch((err: unknown) => log.warn(`an emit failed: ${(err as Error).message}`));
-  }
-}
-
-const okResponse = (result: unknown): RpcResponse => ({ ok: true, result });
-const errorResponse = (err: unknown): RpcResponse => ({ ok: false, error: toWireError(err) });

@@ -182,7 +182,7 @@ export function entrypointHook(
 ): (...args: unknown[]) => Promise<unknown> {
   const ep = entrypointNamed(container, method);
   return (...args) =>
-    container.runWorker(ep, ep.kind === 'rpc' && args.length === 0 ? [{}] : args, headers);
+    container.spawnWorker(ep, ep.kind === 'rpc' && args.length === 0 ? [{}] : args, headers);
 }
 
 /**
