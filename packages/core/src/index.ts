@@ -17,7 +17,8 @@ export type {
   RpcResponse,
   RpcTransport,
 } from './rpc/transport.js';
-export { AmqpRpcTransport, RPC_EXCHANGE, rpcQueueName, type AmqpRpcOptions } from './rpc/amqp.js';
+export { AmqpRpcTransport, type AmqpRpcOptions } from './rpc/amqp.js';
+export { RPC_EXCHANGE, rpcQueueName } from './amqp/rpc-codec.js';
 export { InstancePicker } from './rpc/picker.js';
 export { MemoryRpcStore, MemoryRpcTransport } from './rpc/memory.js';
 export { ZmqRpcTransport, type ZmqRpcOptions } from './rpc/zmq.js';

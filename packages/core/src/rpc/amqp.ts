@@ -2,29 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
-import { buryOrRequeue, InflightWork, safely, type DeadLetterPublisher } from '../amqp/consumer.js';
 import { deadQueueName } from '../amqp/dead-letter.js';
 import { encodeHeaders } from '../amqp/headers.js';
 import {
   JSON_TYPE,
+  RPC_EXCHANGE,
   decodeReply,
-  decodeRequest,
-  encodeReply,
   encodeRequest,
-  requestProblem,
+  rpcQueueName,
 } from '../amqp/rpc-codec.js';
+import { AmqpRpcServer } from '../amqp/rpc-server.js';
 import { DeclareCache, type Outgoing } from '../amqp/publish.js';
-import {
-  BackendError,
-  ConnectionLostError,
-  MalformedRequestError,
-  MethodNotFoundError,
-  RpcTimeoutError,
-  UnknownServiceError,
-  toWireError,
-} from '../errors.js';
+import { BackendError, ConnectionLostError, UnknownServiceError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { JsonSerializer } from '../serializers/json.js';
+import { PendingCalls, type PendingCall } from './pending.js';
 import type {
   RpcCallOptions,
   RpcHandler,
@@ -32,14 +24,6 @@ import type {
   RpcResponse,
   RpcTransport,
 } from './transport.js';
-
-/** Nameko's RPC exchange (requests and replies). */
-export const RPC_EXCHANGE = 'nameko-rpc';
-
-/** Nameko's queue of a service's RPC requests. */
-export function rpcQueueName(service: string): string {
-  return `rpc-${service}`;
-}
 
 /** Options of {@link AmqpRpcTransport}. */
 export interface AmqpRpcOptions {
@@ -57,16 +41,13 @@ export interface AmqpRpcOptions {
   connection?: AmqpConnectionOptions;
 }
 
-/** A call waiting for its reply, with what it published so that it can be published again. */
-interface Pending {
-  resolve: (response: RpcResponse) => void;
-  reject: (err: Error) => void;
-  service: string;
+/** What a waiting call keeps: what it published, so that it can be published again. */
+interface Sent {
   request: Outgoing;
-  timer: NodeJS.Timeout;
   /** the channel its request went out on, last */
   channel: Channel | undefined;
 }
+type Pending = PendingCall<RpcResponse, Sent>;
 
 /**
  * RPC through RabbitMQ in Nameko's wire format (NAMEKO-WIRE §1.3–1.7):
@@ -95,16 +76,13 @@ export class AmqpRpcTransport implements RpcTransport {
   readonly #json = new JsonSerializer();
   readonly #declares = new DeclareCache();
   readonly #pub: ChannelSlot<ConfirmChannel>;
-  /** where given-up messages are copied to (`<queue>.dead`) */
-  readonly #deadLetters: DeadLetterPublisher;
   readonly #sub: ChannelSlot<Channel>;
   readonly #replyId = randomUUID();
   readonly #replyQueue: string;
-  readonly #pending = new Map<string, Pending>();
-  readonly #inflight = new InflightWork();
+  readonly #pending = new PendingCalls<string, RpcResponse, Sent>();
+  readonly #server: AmqpRpcServer;
   readonly #services: string[] = [];
   readonly #consumers: Array<{ channel: Channel; tag: string }> = [];
-  #handler: RpcHandler | undefined;
   #client = false;
   /** the channel whose reply consumer is set up */
   #clientChannel: Channel | undefined;
@@ -123,12 +101,16 @@ export class AmqpRpcTransport implements RpcTransport {
         await ch.assertExchange(RPC_EXCHANGE, 'topic', { durable: true });
       },
     });
-    this.#deadLetters = {
-      slot: this.#pub,
-      declares: this.#declares,
-      waitMs: this.#waitMs,
+    this.#server = new AmqpRpcServer({
       log: this.#log,
-    };
+      json: this.#json,
+      deadLetters: {
+        slot: this.#pub,
+        declares: this.#declares,
+        waitMs: this.#waitMs,
+        log: this.#log,
+      },
+    });
     this.#sub = new ChannelSlot<Channel>(this.#conn, this.#log, {
       confirm: false,
       onOpen: (ch) => this.#setup(ch),
@@ -151,12 +133,10 @@ export class AmqpRpcTransport implements RpcTransport {
     // A mandatory request that no queue takes comes back on the channel it went out on.
     ch.on('return', (msg: ConsumeMessage) => {
       const id = msg.properties.correlationId as string | undefined;
-      const p = id === undefined ? undefined : this.#pending.get(id);
-      if (!p || id === undefined) return;
-      this.#settle(id, p);
-      p.reject(
+      const p = id === undefined ? undefined : this.#pending.take(id);
+      p?.reject(
         new UnknownServiceError(
-          `no service "${p.service}" listens on RabbitMQ (no queue ${rpcQueueName(p.service)})`,
+          `no service "${p.what}" listens on RabbitMQ (no queue ${rpcQueueName(p.what)})`,
         ),
       );
     });
@@ -180,7 +160,8 @@ export class AmqpRpcTransport implements RpcTransport {
       // Calls whose channel went away before their reply came: their requests
       // may not have reached the broker, so they go out again. One that did
       // runs twice; its first reply settles the call and the second is dropped.
-      for (const [id, p] of this.#pending) if (p.channel !== ch) this.#publish(ch, id, p);
+      for (const [id, p] of this.#pending.entries())
+        if (p.meta.channel !== ch) this.#publish(ch, id, p);
       this.#clientChannel = ch;
     });
   }
@@ -203,7 +184,7 @@ export class AmqpRpcTransport implements RpcTransport {
 
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
     if (this.#closing) throw new BackendError('the AMQP RPC transport is closed');
-    this.#handler = handler;
+    this.#server.handler = handler;
     for (const s of services) if (!this.#services.includes(s)) this.#services.push(s);
     const ch = await this.#sub.get(this.#waitMs);
     for (const service of services) await this.#setupServer(ch, service);
@@ -212,77 +193,63 @@ export class AmqpRpcTransport implements RpcTransport {
 
   // ---- client ----
 
-  call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
+  call(call: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
     if (this.#closing) {
       return Promise.reject(new ConnectionLostError('the AMQP RPC transport is closed'));
     }
     const id = randomUUID();
-    return new Promise<RpcResponse>((resolve, reject) => {
-      let outgoing: Outgoing;
-      try {
-        outgoing = {
-          exchange: RPC_EXCHANGE,
-          routingKey: `${request.service}.${request.method}`,
-          content: encodeRequest(request, this.#json),
-          options: {
-            mandatory: true,
-            replyTo: this.#replyId,
-            correlationId: id,
-            contentType: JSON_TYPE,
-            contentEncoding: 'utf-8',
-            deliveryMode: 2,
-            priority: 0,
-            headers: encodeHeaders(request.headers),
-          },
-        };
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-      const timer = setTimeout(() => {
-        const p = this.#pending.get(id);
-        if (!p) return;
-        this.#settle(id, p);
-        p.reject(
-          new RpcTimeoutError(
-            `${request.service}.${request.method} did not answer within ${options.timeout} ms`,
-          ),
-        );
-      }, options.timeout);
-      const pending: Pending = {
-        resolve,
-        reject,
-        service: request.service,
-        request: outgoing,
-        timer,
-        channel: undefined,
-      };
-      this.#pending.set(id, pending);
-      // The common case: a channel set up for replies is open; publish now, without a promise.
-      const ready = this.#sub.current;
-      if (ready !== undefined && ready === this.#clientChannel) {
-        this.#publish(ready, id, pending);
-        return;
-      }
-      this.#ensureClient(options.timeout).then(
-        (ch) => {
-          // published already by a channel set up meanwhile, or settled
-          if (this.#pending.get(id) === pending && pending.channel === undefined)
-            this.#publish(ch, id, pending);
-        },
-        (err: unknown) => {
-          if (this.#pending.get(id) !== pending) return;
-          this.#settle(id, pending);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
-    });
+    let request: Outgoing;
+    try {
+      request = this.#outgoing(call, id);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const sent: Sent = { request, channel: undefined };
+    const answer = this.#pending.wait(id, options.timeout, call.service, call.method, sent);
+    const pending = this.#pending.get(id)!;
+    // The common case: a channel set up for replies is open; publish now, without a promise.
+    const ready = this.#sub.current;
+    if (ready !== undefined && ready === this.#clientChannel) {
+      this.#publish(ready, id, pending);
+      return answer;
+    }
+    this.#ensureClient(options.timeout).then(
+      (ch) => {
+        // published already by a channel set up meanwhile, or settled
+        if (this.#pending.get(id) === pending && sent.channel === undefined)
+          this.#publish(ch, id, pending);
+      },
+      (err: unknown) => {
+        if (this.#pending.get(id) !== pending) return;
+        this.#pending.reject(id, err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+    return answer;
+  }
+
+  /** A call's request as published on the RPC exchange. */
+  #outgoing(request: RpcRequest, correlationId: string): Outgoing {
+    return {
+      exchange: RPC_EXCHANGE,
+      routingKey: `${request.service}.${request.method}`,
+      content: encodeRequest(request, this.#json),
+      options: {
+        mandatory: true,
+        replyTo: this.#replyId,
+        correlationId,
+        contentType: JSON_TYPE,
+        contentEncoding: 'utf-8',
+        deliveryMode: 2,
+        priority: 0,
+        headers: encodeHeaders(request.headers),
+      },
+    };
   }
 
   /** Publishes a call's request on `ch`; a channel that died meanwhile gets it again once back. */
   #publish(ch: Channel, id: string, p: Pending): void {
-    p.channel = ch;
-    const { exchange, routingKey, content, options } = p.request;
+    p.meta.channel = ch;
+    const { exchange, routingKey, content, options } = p.meta.request;
     try {
       ch.publish(exchange, routingKey, content, options);
     } catch (err) {
@@ -292,12 +259,6 @@ export class AmqpRpcTransport implements RpcTransport {
         error: (err as Error).message,
       });
     }
-  }
-
-  /** Forgets a call that is being settled. */
-  #settle(id: string, p: Pending): void {
-    clearTimeout(p.timer);
-    this.#pending.delete(id);
   }
 
   async #ensureClient(waitMs: number): Promise<Channel> {
@@ -317,121 +278,34 @@ export class AmqpRpcTransport implements RpcTransport {
       return;
     }
     const id = msg.properties.correlationId as string | undefined;
-    const pending = id === undefined ? undefined : this.#pending.get(id);
-    if (!pending || id === undefined) {
+    const pending = id === undefined ? undefined : this.#pending.take(id);
+    if (!pending) {
       this.#log.debug('reply to an unknown or finished call dropped', { correlationId: id });
       return;
     }
-    this.#settle(id, pending);
     try {
-      pending.resolve(decodeReply(msg.content, this.#json, pending.service));
+      pending.resolve(decodeReply(msg.content, this.#json, pending.what));
     } catch (err) {
       pending.reject(err as Error);
     }
   }
 
-  // ---- server ----
-
   #onRequest(ch: Channel, service: string, msg: ConsumeMessage | null): void {
-    if (msg === null) {
-      this.#log.warn('RabbitMQ cancelled the consumer of an RPC queue; setting it up again', {
-        queue: rpcQueueName(service),
-      });
-      if (!this.#closing) this.#sub.invalidate(ch);
-      return;
-    }
-    const job = this.#serve(ch, service, msg).catch((err: Error) => {
-      this.#log.error('RPC request handling failed', {
-        queue: rpcQueueName(service),
-        error: err.message,
-      });
+    if (msg !== null) return this.#server.take(ch, service, msg);
+    this.#log.warn('RabbitMQ cancelled the consumer of an RPC queue; setting it up again', {
+      queue: rpcQueueName(service),
     });
-    this.#inflight.track(job);
-  }
-
-  async #serve(ch: Channel, service: string, msg: ConsumeMessage): Promise<void> {
-    const queue = rpcQueueName(service);
-    if (this.#closing) {
-      safely(() => ch.nack(msg, false, true));
-      return;
-    }
-    const replyTo = msg.properties.replyTo as string | undefined;
-    const problem = requestProblem(msg);
-    if (problem) {
-      this.#log.warn('bad RPC request', {
-        queue,
-        routingKey: msg.fields.routingKey,
-        error: problem,
-      });
-      if (replyTo) {
-        const error = toWireError(new MalformedRequestError(problem));
-        return this.#reply(ch, msg, { ok: false, error });
-      }
-      return this.#bury(ch, queue, msg, `no reply_to; ${problem}`);
-    }
-    if (!replyTo) {
-      this.#log.warn('RPC request without reply_to; moving it to the dead-letter queue', {
-        queue,
-        deadQueue: deadQueueName(queue),
-        routingKey: msg.fields.routingKey,
-      });
-      return this.#bury(ch, queue, msg, 'no reply_to: nowhere to answer');
-    }
-    return this.#reply(ch, msg, await this.#run(service, msg));
-  }
-
-  async #run(service: string, msg: ConsumeMessage): Promise<RpcResponse> {
-    const decoded = decodeRequest(service, msg, this.#json);
-    if ('error' in decoded) return { ok: false, error: decoded.error };
-    const handler = this.#handler;
-    if (!handler) {
-      return { ok: false, error: toWireError(new MethodNotFoundError(decoded.request.method)) };
-    }
-    try {
-      return await handler(decoded.request);
-    } catch (err) {
-      return { ok: false, error: toWireError(err) };
-    }
-  }
-
-  /**
-   * Publishes the reply on the request's own channel, then acks the request
-   * there: the broker routes the reply before it handles the ack. On a
-   * channel that died meanwhile neither happens, and the broker delivers the
-   * request again.
-   */
-  #reply(ch: Channel, msg: ConsumeMessage, response: RpcResponse): void {
-    const content = encodeReply(response, this.#json);
-    const correlationId = msg.properties.correlationId as string | undefined;
-    try {
-      ch.publish(RPC_EXCHANGE, msg.properties.replyTo as string, content, {
-        contentType: JSON_TYPE,
-        contentEncoding: 'utf-8',
-        deliveryMode: 2,
-        priority: 0,
-        headers: {},
-        ...(correlationId === undefined ? {} : { correlationId }),
-      });
-      ch.ack(msg);
-    } catch (err) {
-      // not acked: the broker redelivers the request once we are back
-      this.#log.error('cannot publish an RPC reply', { error: (err as Error).message });
-    }
-  }
-
-  #bury(ch: Channel, queue: string, msg: ConsumeMessage, reason: string): Promise<void> {
-    return buryOrRequeue(this.#deadLetters, ch, queue, msg, reason, 'an RPC request');
+    if (!this.#closing) this.#sub.invalidate(ch);
   }
 
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     await Promise.allSettled(this.#consumers.map((c) => c.channel.cancel(c.tag)));
-    for (const [id, p] of this.#pending) {
-      this.#settle(id, p);
-      p.reject(new ConnectionLostError('the AMQP RPC transport closed before the reply came'));
-    }
-    await this.#inflight.drain(this.#drainMs);
+    this.#pending.failAll(
+      new ConnectionLostError('the AMQP RPC transport closed before the reply came'),
+    );
+    await this.#server.close(this.#drainMs);
     const ch = this.#sub.current;
     if (this.#client && ch) await ch.deleteQueue(this.#replyQueue).catch(() => {});
     await this.#sub.close();

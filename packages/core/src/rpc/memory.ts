@@ -1,6 +1,8 @@
-import { ConnectionLostError, RpcTimeoutError, toWireError } from '../errors.js';
+import { ConnectionLostError, toWireError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { Serializer } from '../serializers/serializer.js';
+import { isThenable } from '../sync.js';
+import { PendingCalls } from './pending.js';
 import { InstancePicker } from './picker.js';
 import type {
   RpcCallOptions,
@@ -29,7 +31,9 @@ export class MemoryRpcTransport implements RpcTransport {
   readonly #store: MemoryRpcStore;
   readonly #serializer: Serializer;
   readonly #picker: InstancePicker;
+  readonly #pending = new PendingCalls<number, RpcResponse>();
   #endpoint: string | undefined;
+  #nextId = 0;
   #closed = false;
 
   constructor(store: MemoryRpcStore, registry: Registry, serializer: Serializer) {
@@ -50,32 +54,46 @@ export class MemoryRpcTransport implements RpcTransport {
     const handler = this.#store.servers.get(endpoint);
     if (!handler) throw new ConnectionLostError(`no instance listens at ${endpoint}`);
     const wireRequest = this.#serializer.decode(this.#serializer.encode(request)) as RpcRequest;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new RpcTimeoutError(
-              `${request.service}.${request.method} did not answer within ${options.timeout} ms`,
-            ),
-          ),
-        options.timeout,
-      );
-    });
+    const id = ++this.#nextId;
+    const answer = this.#pending.wait(
+      id,
+      options.timeout,
+      request.service,
+      request.method,
+      undefined,
+    );
+    let response: RpcResponse | Promise<RpcResponse>;
     try {
-      const response = await Promise.race([handler(wireRequest), timeout]);
-      try {
-        return this.#serializer.decode(this.#serializer.encode(response)) as RpcResponse;
-      } catch (err) {
-        return { ok: false, error: toWireError(err) };
-      }
-    } finally {
-      clearTimeout(timer);
+      response = handler(wireRequest);
+    } catch (err) {
+      this.#pending.reject(id, err instanceof Error ? err : new Error(String(err)));
+      return answer;
     }
+    if (isThenable(response)) {
+      response.then(
+        (r) => this.#answer(id, r),
+        (err: unknown) =>
+          this.#pending.reject(id, err instanceof Error ? err : new Error(String(err))),
+      );
+    } else this.#answer(id, response);
+    return answer;
+  }
+
+  /** Settles call `id` with a copy of `response` as the wire would carry it. */
+  #answer(id: number, response: RpcResponse): void {
+    if (this.#pending.get(id) === undefined) return;
+    let copy: RpcResponse;
+    try {
+      copy = this.#serializer.decode(this.#serializer.encode(response)) as RpcResponse;
+    } catch (err) {
+      copy = { ok: false, error: toWireError(err) };
+    }
+    this.#pending.resolve(id, copy);
   }
 
   close(): Promise<void> {
     this.#closed = true;
+    this.#pending.failAll(new ConnectionLostError('the RPC transport is closed'));
     if (this.#endpoint) this.#store.servers.delete(this.#endpoint);
     this.#picker.close();
     return Promise.resolve();

@@ -5,7 +5,6 @@ import {
   ConfigError,
   ConnectionLostError,
   MalformedRequestError,
-  RpcTimeoutError,
   UnknownServiceError,
   fromWireError,
   toWireError,
@@ -16,6 +15,7 @@ import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
 import { isThenable } from '../sync.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
+import { PendingCalls } from './pending.js';
 import { InstancePicker } from './picker.js';
 import type {
   RpcCallOptions,
@@ -276,20 +276,6 @@ function isHeaders(value: unknown): value is CallHeaders {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** One pending call: settled by its reply, its deadline or the loss of its connection. */
-class PendingCall {
-  constructor(
-    readonly resolve: (response: RpcResponse) => void,
-    readonly reject: (err: Error) => void,
-    readonly deadline: number,
-    // Names only, not the request: holding the request would keep its whole
-    // object graph alive across young-generation collections.
-    readonly service: string,
-    readonly method: string,
-    readonly timeout: number,
-  ) {}
-}
-
 /** The one reused connection to one peer endpoint, multiplexing calls by id. */
 class ClientConnection {
   readonly endpoint: string;
@@ -297,15 +283,9 @@ class ClientConnection {
   readonly #socket: net.Socket;
   readonly #writer: FrameWriter;
   readonly #decoder: FrameDecoder;
-  readonly #pending = new Map<number, PendingCall>();
+  readonly #pending = new PendingCalls<number, RpcResponse>();
   readonly #services = new Set<string>();
   #dead: string | undefined;
-  // One timer per connection, armed for the earliest deadline, instead of one
-  // per call: a timer per call was a Timeout object and two list operations
-  // on every call.
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
-  readonly #sweep = () => this.#expire();
 
   constructor(endpoint: string, owner: NetRpcTransport) {
     this.endpoint = endpoint;
@@ -340,36 +320,9 @@ class ClientConnection {
       );
     }
     this.#services.add(request.service);
-    return new Promise<RpcResponse>((resolve, reject) => {
-      const deadline = Date.now() + timeout;
-      const { service, method } = request;
-      this.#pending.set(id, new PendingCall(resolve, reject, deadline, service, method, timeout));
-      if (deadline < this.#timerAt) this.#arm(deadline);
-      this.#writer.push(body);
-    });
-  }
-
-  #arm(at: number): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(this.#sweep, Math.max(0, at - Date.now()));
-  }
-
-  /** Fails the calls whose deadline has passed and re-arms for the next one. */
-  #expire(): void {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    const now = Date.now();
-    let next = Infinity;
-    for (const [id, p] of this.#pending) {
-      if (p.deadline <= now) {
-        this.#pending.delete(id);
-        p.reject(
-          new RpcTimeoutError(`${p.service}.${p.method} did not answer within ${p.timeout} ms`),
-        );
-      } else if (p.deadline < next) next = p.deadline;
-    }
-    if (next !== Infinity) this.#arm(next);
+    const answer = this.#pending.wait(id, timeout, request.service, request.method, undefined);
+    this.#writer.push(body);
+    return answer;
   }
 
   destroy(reason: string): void {
@@ -378,28 +331,25 @@ class ClientConnection {
     this.#writer.clear();
     this.#socket.destroy();
     this.#owner.lost(this, this.#services);
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#pending.size === 0) return;
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) p.reject(new ConnectionLostError(why));
+    this.#pending.failAll(new ConnectionLostError(why));
   }
 
   #onReply(body: Buffer): void {
     const msg = this.#owner.decode(body);
-    if (!Array.isArray(msg) || typeof msg[1] !== 'number') {
+    if (
+      !Array.isArray(msg) ||
+      typeof msg[1] !== 'number' ||
+      (msg[0] !== REPLY_OK && msg[0] !== REPLY_ERROR)
+    ) {
+      // Thrown before the call is taken, so that the connection's loss fails it too.
       throw new MalformedRequestError('not an rpc reply frame');
     }
-    const p = this.#pending.get(msg[1]);
+    const p = this.#pending.take(msg[1]);
     // A reply whose call already timed out is dropped.
     if (!p) return;
-    this.#pending.delete(msg[1]);
     if (msg[0] === REPLY_OK) p.resolve({ ok: true, result: msg[2] });
-    else if (msg[0] === REPLY_ERROR) {
-      // Normalised through the catalogue: the peer's bytes are not trusted to be well shaped.
-      p.resolve({ ok: false, error: toWireError(fromWireError(msg[2])) });
-    } else throw new MalformedRequestError('not an rpc reply frame');
+    // Normalised through the catalogue: the peer's bytes are not trusted to be well shaped.
+    else p.resolve({ ok: false, error: toWireError(fromWireError(msg[2])) });
   }
 }
 

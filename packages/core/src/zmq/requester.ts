@@ -1,6 +1,7 @@
 import type { Dealer } from 'zeromq';
-import { ConnectionLostError, RpcTimeoutError, fromWireError } from '../errors.js';
+import { ConnectionLostError, fromWireError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { PendingCalls } from '../rpc/pending.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isObject } from './wire-check.js';
 import {
@@ -13,19 +14,13 @@ import {
   type ZmqModule,
 } from './link.js';
 
-interface Pending {
-  peer: Peer;
-  resolve: (body: unknown) => void;
-  reject: (err: unknown) => void;
-  timer: NodeJS.Timeout;
-}
-
 interface Peer {
   endpoint: string;
   dealer: Dealer;
   queue: SendQueue;
   connected: boolean;
-  pending: Set<number>;
+  /** the requests sent to this peer that wait for its reply */
+  pending: PendingCalls<number, unknown>;
   closed: boolean;
 }
 
@@ -48,7 +43,6 @@ export class ZmqRequester {
   readonly #log: Logger;
   readonly #bad: BadFrames;
   readonly #peers = new Map<string, Peer>();
-  readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #closed = false;
 
@@ -74,18 +68,11 @@ export class ZmqRequester {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (!this.#pending.delete(id)) return;
-        peer.pending.delete(id);
-        reject(new RpcTimeoutError(`${what} did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { peer, resolve, reject, timer });
-      peer.pending.add(id);
-      peer.queue.send(bytes).catch((err: unknown) => {
-        this.#settle(id, new NotDeliveredError(`cannot send to ${endpoint}: ${String(err)}`));
-      });
+    const reply = peer.pending.wait(id, timeoutMs, what, undefined, undefined);
+    peer.queue.send(bytes).catch((err: unknown) => {
+      peer.pending.reject(id, new NotDeliveredError(`cannot send to ${endpoint}: ${String(err)}`));
     });
+    return reply;
   }
 
   /** Fails every pending request with ConnectionLostError and closes every socket. */
@@ -110,7 +97,7 @@ export class ZmqRequester {
       dealer,
       queue: new SendQueue(dealer),
       connected: false,
-      pending: new Set(),
+      pending: new PendingCalls(),
       closed: false,
     };
     this.#peers.set(endpoint, peer);
@@ -157,28 +144,16 @@ export class ZmqRequester {
     if (!isObject(msg) || !isId(msg['i']) || (!('r' in msg) && !isObject(msg['e']))) {
       return this.#bad.add(source, 'not a reply envelope');
     }
-    const pending = this.#pending.get(msg['i']);
     // A reply to a request that timed out meanwhile is expected, not bad.
-    if (!pending || pending.peer !== peer) return;
-    if ('r' in msg) this.#settle(msg['i'], undefined, msg['r']);
-    else this.#settle(msg['i'], fromWireError(msg['e']));
-  }
-
-  #settle(id: number, err: unknown, body?: unknown): void {
-    const pending = this.#pending.get(id);
-    if (!pending) return;
-    this.#pending.delete(id);
-    pending.peer.pending.delete(id);
-    clearTimeout(pending.timer);
-    if (err === undefined) pending.resolve(body);
-    else pending.reject(err);
+    if ('r' in msg) peer.pending.resolve(msg['i'], msg['r']);
+    else peer.pending.reject(msg['i'], fromWireError(msg['e']));
   }
 
   #lose(peer: Peer, err: ConnectionLostError): void {
     if (peer.closed) return;
     peer.closed = true;
     if (this.#peers.get(peer.endpoint) === peer) this.#peers.delete(peer.endpoint);
-    for (const id of [...peer.pending]) this.#settle(id, err);
+    peer.pending.failAll(err);
     // Closing the socket ends its observer too (closing the observer first rejects its reader).
     peer.dealer.close();
   }
