@@ -6,15 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ConnectionLostError,
-  ZmqEventTransport,
-  LocalRegistry,
-  ZmqRpcTransport,
-  localRegistryDir,
   type BackendContext,
   type EventMessage,
   type InstanceRecord,
   type RpcResponse,
 } from '@svc/core';
+import { LocalRegistry, localRegistryDir } from '@svc/core/internal';
+import { ZmqEventTransport, ZmqRpcTransport } from '@svc/core/zmq';
 import { eventually, uniqueName } from '@svc/core/testing/conformance';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 

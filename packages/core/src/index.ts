@@ -1,63 +1,16 @@
-export * from './errors.js';
-export * from './serializers/index.js';
-export * from './backends.js';
-export type {
-  InstanceRecord,
-  Registry,
-  SubscriptionInfo,
-  SubscriptionMode,
-  Unsubscribe,
-} from './registry/registry.js';
-export { MemoryRegistry, MemoryRegistryStore } from './registry/memory.js';
-export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
-export type {
-  RpcCallOptions,
-  RpcHandler,
-  RpcRequest,
-  RpcResponse,
-  RpcTransport,
-} from './rpc/transport.js';
-export { AmqpRpcTransport, type AmqpRpcOptions } from './rpc/amqp.js';
-export { RPC_EXCHANGE, rpcQueueName } from './amqp/rpc-codec.js';
-export { InstancePicker } from './rpc/picker.js';
-export { MemoryRpcStore, MemoryRpcTransport } from './rpc/memory.js';
-export { ZmqRpcTransport, type ZmqRpcOptions } from './rpc/zmq.js';
-export type {
-  EventHandlerFn,
-  EventMessage,
-  EventTransport,
-  PublishOptions,
-  SubscriptionSpec,
-} from './events/transport.js';
-export {
-  ALL_EVENTS_EXCHANGE,
-  AmqpEventTransport,
-  delayQueueName,
-  eventExchange,
-  eventQueueName,
-  type AmqpEventOptions,
-} from './events/amqp.js';
-export { MemoryEventStore, MemoryEventTransport } from './events/memory.js';
-export { deliveryGroup, subscriptionMatches } from './events/match.js';
-export { ZmqEventTransport, MAX_EVENT_DELAY_MS, type ZmqEventOptions } from './events/zmq.js';
-export * from './config/index.js';
-export * from './amqp/index.js';
-export type { CallHeaders } from './context-headers.js';
-export * from './log/index.js';
-export {
-  WorkerContext,
-  currentContext,
-  newTraceId,
-  runInContext,
-  MAX_CALL_ID_STACK,
-  type EntrypointKind,
-} from './context.js';
+// @svc/core: what a service, a script calling a cluster, or a process
+// embedding instances needs. Backends have subpaths of their own
+// (`@svc/core/amqp`, `/zmq`, `/zookeeper`), the in-memory ones and the test
+// kit are `@svc/core/testing`. Every name here is public: the list is
+// checked against public-api.txt by public-api.test.ts.
+
+// A service: a class, its entrypoints, its parameters, its dependencies.
+export { Service, type ServiceClass } from './service.js';
 export {
   rpc,
   event,
   timer,
   http,
-  collectEntrypoints,
   type RpcOptions,
   type EventOptions,
   type TimerOptions,
@@ -74,43 +27,118 @@ export {
   type InferShape,
   type ParamsSchema,
 } from './schema.js';
-export { Service, type ServiceClass } from './service.js';
 export { DependencyProvider, Config, inject, type ProviderHost } from './dependency.js';
+export { WorkerContext, currentContext, type EntrypointKind } from './context.js';
+export type { CallHeaders } from './context-headers.js';
+export { HttpError, type HttpRequest, type HttpResponse } from './http/types.js';
+export { HOOK_NAMES, type HookName, type HttpRequestInfo, type Plugin } from './hooks.js';
+export type { Hooks } from './hooks.js';
+export type { Metrics, MetricsSnapshot, EntrypointFigures, ProcessFigures } from './metrics.js';
+
+// Errors: the catalogue and how errors cross the wire.
+export {
+  SvcError,
+  RpcTimeoutError,
+  UnknownServiceError,
+  MethodNotFoundError,
+  ValidationError,
+  MalformedRequestError,
+  IncorrectSignatureError,
+  ConnectionLostError,
+  DecodeError,
+  SerializationError,
+  ConfigError,
+  ContainerStoppedError,
+  BackendError,
+  UsageError,
+  RemoteError,
+  catalogue,
+  registerError,
+  toWireError,
+  fromWireError,
+  type WireError,
+} from './errors.js';
+
+// Calling a cluster from outside.
+export { connect, ClusterClient, type ConnectOptions } from './cluster-client.js';
+export type {
+  CallOptions,
+  DeferredCall,
+  EmitOptions,
+  RpcMethod,
+  RpcProxies,
+  ServiceProxy,
+} from './client.js';
+export type { ServiceDescription, MethodDescription, ParamDescription } from './inspect.js';
+
+// Running services in a process.
+export { Instance, type InstanceExtension, type InstanceOptions } from './instance.js';
 export {
   ServiceContainer,
   DEFAULT_EVENT_RETRY,
   type ContainerOptions,
   type ContainerState,
+  type WorkerObserver,
+  type WorkerOutcome,
 } from './container/container.js';
+export type { BuiltinHost } from './builtins.js';
 export {
-  Caller,
-  type CallOptions,
-  type DeferredCall,
-  type EmitOptions,
-  type RpcMethod,
-  type RpcProxies,
-  type ServiceProxy,
-} from './client.js';
-export { Hooks, HOOK_NAMES, type HookName, type HttpRequestInfo, type Plugin } from './hooks.js';
+  DEFAULT_BACKENDS,
+  loadInstanceConfig,
+  parseInstanceConfig,
+  type InstanceConfig,
+  type InterfaceConfig,
+} from './config/instance.js';
+export type { ConfigView } from './config/view.js';
+
+// Logging.
 export {
-  Metrics,
-  type MetricsSnapshot,
-  type EntrypointFigures,
-  type ProcessFigures,
-} from './metrics.js';
-export { BUILTIN_METHODS } from './builtins.js';
+  LOG_LEVELS,
+  MemorySink,
+  StreamSink,
+  terminalSink,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+  type RingSink,
+} from './log/index.js';
+
+// Backends: resolved from config values, and the interfaces a backend implements.
 export {
-  type ServiceDescription,
-  type MethodDescription,
-  type ParamDescription,
-} from './inspect.js';
+  createRegistry,
+  createRpcTransport,
+  createEventTransport,
+  closeBackends,
+  type Backends,
+  type BackendContext,
+  type BackendUrls,
+} from './backends.js';
+export type {
+  InstanceRecord,
+  Registry,
+  SubscriptionInfo,
+  SubscriptionMode,
+  Unsubscribe,
+} from './registry/registry.js';
+export type {
+  RpcCallOptions,
+  RpcHandler,
+  RpcRequest,
+  RpcResponse,
+  RpcTransport,
+} from './rpc/transport.js';
+export type {
+  EventHandlerFn,
+  EventMessage,
+  EventTransport,
+  PublishOptions,
+  SubscriptionSpec,
+} from './events/transport.js';
 export {
-  HttpEntrypointServer,
-  HttpError,
-  Router,
-  type HttpRequest,
-  type HttpResponse,
-  type HttpServerOptions,
-} from './http/index.js';
-export { Instance, type InstanceExtension, type InstanceOptions } from './instance.js';
-export { connect, ClusterClient, type ConnectOptions } from './cluster-client.js';
+  createSerializer,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  JsonSerializer,
+  MsgpackSerializer,
+  type Serializer,
+} from './serializers/index.js';

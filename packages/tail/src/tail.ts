@@ -3,7 +3,7 @@ import { makeFilter, type FilterOptions } from './filter.js';
 import { LogFollower } from './follow.js';
 import { recordKey, traceHistory } from './history.js';
 import { renderRecord } from './render.js';
-import { safeJson } from '@svc/core';
+import { safeJson } from '@svc/core/internal';
 
 export interface TailOptions extends FilterOptions {
   client: ClusterClient;

@@ -14,3 +14,6 @@ export {
 } from './kit.js';
 export { testCluster, type TestCluster, type TestClusterOptions } from './cluster.js';
 export type { WorkerOutcome } from '../container/container.js';
+export { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
+export { MemoryRpcStore, MemoryRpcTransport } from '../rpc/memory.js';
+export { MemoryEventStore, MemoryEventTransport } from '../events/memory.js';
