@@ -37,6 +37,7 @@ export type { Metrics, MetricsSnapshot, EntrypointFigures, ProcessFigures } from
 
 // Errors: the catalogue and how errors cross the wire.
 export {
+  ErrorCode,
   SvcError,
   RpcTimeoutError,
   UnknownServiceError,
@@ -75,6 +76,7 @@ export type { ServiceDescription, MethodDescription, ParamDescription } from './
 export { Instance, type InstanceExtension, type InstanceOptions } from './instance.js';
 export {
   ServiceContainer,
+  ServiceStartError,
   DEFAULT_EVENT_RETRY,
   type ContainerOptions,
   type ContainerState,

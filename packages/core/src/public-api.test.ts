@@ -55,7 +55,7 @@ function declaredExports(): Map<string, string[]> {
 
 /** Whether an export reaches its declaration through an `export type` or `import type` on the way. */
 function typeOnly(checker: ts.TypeChecker, symbol: ts.Symbol): boolean {
-  for (let s: ts.Symbol | undefined = symbol; s && s.flags & ts.SymbolFlags.Alias; ) {
+  for (let s: ts.Symbol | undefined = symbol; s && s.flags & ts.SymbolFlags.Alias;) {
     for (const d of s.declarations ?? []) {
       if ((ts.isExportSpecifier(d) || ts.isImportSpecifier(d)) && d.isTypeOnly) return true;
       if (ts.isExportSpecifier(d) && d.parent.parent.isTypeOnly) return true;

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { WorkerContext } from '../context.js';
 import { event, rpc } from '../decorators.js';
 import { DependencyProvider, inject } from '../dependency.js';
+import { ConfigError } from '../errors.js';
 import { Service } from '../service.js';
 import { testCluster } from '../testing/index.js';
+import { ServiceStartError } from './container.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -164,5 +166,46 @@ describe('dependency providers', () => {
       'result:2:ok',
       'teardown',
     ]);
+  });
+});
+
+describe('starting a container', () => {
+  it("names the service and the step when onStart or a dependency's start throws", async () => {
+    class Refuses extends Service {
+      static override serviceName = 'Refuses';
+      override onStart() {
+        throw new Error('no database');
+      }
+    }
+    const err = await testCluster([Refuses]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceStartError);
+    expect((err as Error).message).toBe('Refuses: onStart failed: no database');
+    expect(((err as Error).cause as Error).message).toBe('no database');
+
+    class Unreachable extends DependencyProvider<string> {
+      override start(): void {
+        throw new TypeError('connect ECONNREFUSED');
+      }
+      getDependency() {
+        return 'x';
+      }
+    }
+    class Needy extends Service {
+      static override serviceName = 'Needy';
+      db = inject(new Unreachable());
+    }
+    await expect(testCluster([Needy])).rejects.toThrow(
+      'Needy: starting dependency db failed: connect ECONNREFUSED',
+    );
+  });
+
+  it("lets svc's own errors from onStart through as they are", async () => {
+    class Misconfigured extends Service {
+      static override serviceName = 'Misconfigured';
+      override onStart() {
+        throw new ConfigError('conf/x.yml: interfaces.Misconfigured.url is missing');
+      }
+    }
+    await expect(testCluster([Misconfigured])).rejects.toBeInstanceOf(ConfigError);
   });
 });

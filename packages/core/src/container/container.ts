@@ -6,7 +6,7 @@ import type { CallHeaders } from '../context-headers.js';
 import { runInContext, WorkerContext } from '../context.js';
 import { collectEntrypoints, type EntrypointMeta } from '../decorators.js';
 import { DependencyProvider, type ProviderHost } from '../dependency.js';
-import { ContainerStoppedError, UsageError } from '../errors.js';
+import { ContainerStoppedError, ErrorCode, SvcError, UsageError } from '../errors.js';
 import type { Hooks } from '../hooks.js';
 import { describeService, type ServiceDescription } from '../inspect.js';
 import type { Logger } from '../log/logger.js';
@@ -55,6 +55,15 @@ class ValueProvider extends DependencyProvider {
 }
 
 export type ContainerState = 'new' | 'setup' | 'started' | 'stopping' | 'stopped' | 'killed';
+
+/**
+ * A service could not start: its `onStart`, or a dependency's `setup` or
+ * `start`, threw. The message names the service and the step; `cause` is
+ * what was thrown. (svc's own errors pass through as they are.)
+ */
+export class ServiceStartError extends SvcError {
+  static override code: string = ErrorCode.SERVICE_START;
+}
 
 /**
  * Runs one service: its dependency providers, its entrypoints and its
@@ -121,19 +130,35 @@ export class ServiceContainer {
         this.providers.set(key, value);
       }
     }
-    for (const p of this.providers.values()) await p.setup();
+    for (const p of this.providers.values())
+      await this.#starting(`setting up dependency ${p.attrName}`, () => p.setup());
     this.state = 'setup';
   }
 
   /** Starts providers, runs `onStart`, then starts timers. RPC, events and HTTP are fed by the instance. */
   async start(): Promise<void> {
     if (this.state === 'new') await this.setup();
-    for (const p of this.providers.values()) await p.start();
-    this.#lifecycle = newServiceObject(this, new WorkerBinding(this, false));
-    await this.#lifecycle.onStart?.();
+    for (const p of this.providers.values())
+      await this.#starting(`starting dependency ${p.attrName}`, () => p.start());
+    const lifecycle = newServiceObject(this, new WorkerBinding(this, false));
+    this.#lifecycle = lifecycle;
+    await this.#starting('onStart', () => lifecycle.onStart?.());
     this.state = 'started';
     await this.options.hooks.run('onServiceStart', this.name);
     this.#timers.start();
+  }
+
+  /** Runs one step of the start; what it throws, unless svc's own, becomes a ServiceStartError. */
+  async #starting(step: string, run: () => unknown): Promise<void> {
+    try {
+      await run();
+    } catch (err) {
+      if (err instanceof SvcError) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      // The line a user reads names the service and the step; the stack is for debugging.
+      this.log.debug(`${step} failed`, { stack: err instanceof Error ? err.stack : undefined });
+      throw new ServiceStartError(`${this.name}: ${step} failed: ${message}`, { cause: err });
+    }
   }
 
   /** Stops taking work, waits for running workers (up to `stopTimeout`), runs `onStop`, stops providers. */

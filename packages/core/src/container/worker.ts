@@ -20,12 +20,6 @@ export interface WorkerOutcome {
 }
 export type WorkerObserver = (outcome: WorkerOutcome) => void;
 
-const EXPECTED_BY_NATURE = new Set([
-  'SVC_ERR_VALIDATION',
-  'SVC_ERR_METHOD_NOT_FOUND',
-  'SVC_ERR_INCORRECT_SIGNATURE',
-]);
-
 /**
  * The run of one worker, once it holds a slot: a fresh service object, its
  * dependencies and worker hooks around the method, then the outcome told
@@ -245,9 +239,13 @@ export class WorkerRunner {
   }
 }
 
-/** Whether a worker's error is part of its method's contract rather than a fault. */
+/**
+ * Whether a worker's error is part of its method's contract rather than a
+ * fault: its class says so (a ValidationError, an HttpError below 500), or
+ * the entrypoint declares it (`expected: [NotFound]`).
+ */
 function isExpected(ep: EntrypointMeta, error: unknown): boolean {
-  if (error instanceof SvcError && EXPECTED_BY_NATURE.has(error.code)) return true;
+  if (error instanceof SvcError && error.expected) return true;
   return (ep.options.expected ?? []).some((cls) => error instanceof cls);
 }
 

@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
+import { listen } from '../listen.js';
 import { isThenable } from '../sync.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
 import { PendingCalls } from './pending.js';
@@ -89,13 +90,7 @@ export class NetRpcTransport implements RpcTransport {
     if (this.#endpoint) return { rpc: this.#endpoint };
     const server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, this.#ctx.bindHost, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, { port: 0, host: this.#ctx.bindHost });
     server.on('error', (err) => this.#log.error('rpc server error', { err: String(err) }));
     const address = server.address() as net.AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

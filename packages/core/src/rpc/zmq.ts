@@ -1,8 +1,9 @@
 import type { BackendContext } from '../backends.js';
 import {
   ConnectionLostError,
-  ContainerStoppedError,
+  ErrorCode,
   MalformedRequestError,
+  SvcError,
   UnknownServiceError,
   toWireError,
   type WireError,
@@ -20,7 +21,7 @@ import type {
   RpcResponse,
   RpcTransport,
 } from './transport.js';
-import { BadFrames, NotDeliveredError, loadZmq } from '../zmq/link.js';
+import { BadFrames, loadZmq } from '../zmq/link.js';
 import { ZmqRequester } from '../zmq/requester.js';
 import { ZmqResponder, type RequestHandler } from '../zmq/responder.js';
 
@@ -126,17 +127,15 @@ export class ZmqRpcTransport implements RpcTransport {
         );
         return parseResponse(reply);
       } catch (err) {
-        // A stopping instance refuses requests before running them: as safe to retry as undelivered ones.
-        const refused = err instanceof ContainerStoppedError;
-        if (!(err instanceof ConnectionLostError || refused) || this.#closed) throw err;
+        // Undelivered, or refused by a stopping instance before it ran: safe to send elsewhere.
+        const retryable = err instanceof SvcError && err.retryable;
+        const lost = err instanceof ConnectionLostError;
+        if (!(lost || retryable) || this.#closed) throw err;
         if (!options.address) this.#picker.evict(request.service, endpoint);
         const retry =
-          (err instanceof NotDeliveredError || refused) &&
-          !options.address &&
-          attempt < UNDELIVERED_RETRIES &&
-          Date.now() < deadline;
+          retryable && !options.address && attempt < UNDELIVERED_RETRIES && Date.now() < deadline;
         if (!retry) {
-          if (refused) throw err;
+          if (!lost) throw err;
           throw new ConnectionLostError(`${what}: ${err.message}`, { cause: err });
         }
         this.#log.debug('retrying an undelivered request on another instance', {
@@ -176,7 +175,7 @@ function parseResponse(value: unknown): RpcResponse {
   if (isObject(value) && value['ok'] === false && isObject(value['error'])) {
     const e = value['error'];
     const error: WireError = {
-      code: typeof e['code'] === 'string' ? e['code'] : 'SVC_ERR_REMOTE',
+      code: typeof e['code'] === 'string' ? e['code'] : ErrorCode.REMOTE,
       type: typeof e['type'] === 'string' ? e['type'] : 'Error',
       message: typeof e['message'] === 'string' ? e['message'] : '',
     };

@@ -102,4 +102,6 @@ export class BadFrames {
 export const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /** A request that never left this process: the peer could not be reached, so it is safe to retry elsewhere. */
-export class NotDeliveredError extends ConnectionLostError {}
+export class NotDeliveredError extends ConnectionLostError {
+  static override retryable = true;
+}
