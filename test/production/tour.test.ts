@@ -61,7 +61,9 @@ describe('the tour on RabbitMQ and ZooKeeper', () => {
       code: 0,
       stdout: "'Hi, Rabbit!'\n",
     });
-    expect((await run(['inspect', 'Greeting'])).stdout).toContain('rpc Greeting.greet(name)');
+    expect((await run(['inspect', 'Greeting'])).stdout).toContain(
+      'rpc Greeting.greet(name: string)',
+    );
     await expect.poll(() => heard(listen, 'Rabbit').length, { timeout: 15_000 }).toBe(1);
   });
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands.js';
+import { UsageError } from '@svc/core';
 import { reportError } from './errors.js';
 
 const VERSION = '0.1.0';
@@ -30,6 +31,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       ? commands.find((c) => c.name === args[1])
       : commands.find((c) => c.name === first);
   try {
+    const asked = first === 'help' ? args[1] : undefined;
+    if (asked !== undefined && !asked.startsWith('-') && asked !== 'help' && !wanted)
+      throw new UsageError(`no command "${asked}" (svc list shows every command)`);
     if (wanted) {
       const mod = await wanted.load();
       mod.default(program).exitOverride();
