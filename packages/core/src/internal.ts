@@ -5,6 +5,7 @@
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { schemeOf } from './backends.js';
 export { setModuleImporter, type ModuleImporter } from './config/modules.js';
+export { runInContext } from './context.js';
 export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
 export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
 export { parseJsonSafe } from './serializers/json.js';
