@@ -1,6 +1,6 @@
+import { UsageError } from '@svc/core';
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands.js';
-import { UsageError } from '@svc/core';
 import { reportError } from './errors.js';
 
 const VERSION = '0.1.0';
