@@ -29,6 +29,16 @@ describe('svc instance says what went wrong in one line', () => {
     }
   });
 
+  it('for a bind host this machine does not have: names it and exits 2', async () => {
+    const { code, stderr } = await env.run(['instance', '--config', 'elsewhere.yml'], {
+      cwd: `${FIXTURES}/echo`,
+    });
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe(
+      'svc: cannot bind 192.0.2.1:0: EADDRNOTAVAIL (address not available on this host)',
+    );
+  });
+
   it('for a service whose onStart throws: names the service and the error, exits 1, no bug banner', async () => {
     const { code, stdout, stderr } = await env.run(['instance', '--config', 'refuses.yml'], {
       cwd: `${FIXTURES}/refuses`,

@@ -8,6 +8,16 @@ const ADDRESS_PROBLEMS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
 };
 
+/**
+ * `EADDRINUSE (address already in use)` when `err` says an address cannot be
+ * had here (a Node or a ZeroMQ bind error), else undefined.
+ */
+export function addressProblem(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const why = typeof code === 'string' ? ADDRESS_PROBLEMS[code] : undefined;
+  return why === undefined ? undefined : `${String(code)} (${why})`;
+}
+
 /** Where a server listens: an address, or a socket descriptor it was handed. */
 export type ListenAt = { host: string; port: number } | { fd: number };
 
@@ -20,13 +30,13 @@ export type ListenAt = { host: string; port: number } | { fd: number };
 export function listen(server: Server, at: ListenAt): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const fail = (err: NodeJS.ErrnoException) => {
-      const why = err.code === undefined ? undefined : ADDRESS_PROBLEMS[err.code];
+      const why = addressProblem(err);
       if (why === undefined) return reject(err);
       const where =
         'fd' in at
           ? `descriptor ${at.fd}`
           : `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
-      reject(new ConfigError(`cannot bind ${where}: ${err.code} (${why})`, { cause: err }));
+      reject(new ConfigError(`cannot bind ${where}: ${why}`, { cause: err }));
     };
     server.once('error', fail);
     const done = () => {

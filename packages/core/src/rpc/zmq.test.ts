@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Dealer } from 'zeromq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
-import { ConnectionLostError, MalformedRequestError } from '../errors.js';
+import { ConfigError, ConnectionLostError, MalformedRequestError } from '../errors.js';
 import { LocalRegistry } from '../registry/local.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { CaptureLogger } from '../testing/capture-log.js';
@@ -59,6 +59,24 @@ describe('ZmqRpcTransport', () => {
     expect(rpc.kind).toBe('zmq');
     const endpoints = await rpc.listen(['X'], async () => ({ ok: true, result: 1 }));
     expect(endpoints['rpc']).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('refuses a bind host this machine does not have with a ConfigError naming it', async () => {
+    const registry = await LocalRegistry.open(context(), { dir });
+    // 192.0.2.1 is TEST-NET-1: documentation only, never an address of this host.
+    const ctx = { ...context(), bindHost: '192.0.2.1' };
+    const rpc = await ZmqRpcTransport.create(registry, ctx);
+    cleanup.push(
+      () => registry.close(),
+      () => rpc.close(),
+    );
+    const err: unknown = await rpc
+      .listen(['X'], async () => ({ ok: true, result: 1 }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe(
+      'cannot bind the rpc socket on 192.0.2.1: EADDRNOTAVAIL (address not available on this host)',
+    );
   });
 
   it('counts, logs once and drops garbage frames, and serves on', async () => {

@@ -1,11 +1,13 @@
 import type { Router } from 'zeromq';
 import {
   BackendError,
+  ConfigError,
   ContainerStoppedError,
   DecodeError,
   MalformedRequestError,
   toWireError,
 } from '../errors.js';
+import { addressProblem } from '../listen.js';
 import type { Logger } from '../log/logger.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isObject } from './wire-check.js';
@@ -78,10 +80,11 @@ export class ZmqResponder {
       await router.bind(`tcp://${ipv6 ? `[${host}]` : host}:*`);
     } catch (err) {
       router.close();
-      throw new BackendError(
-        `cannot bind the ${options.label} socket on ${host}: ${(err as Error).message}`,
-        { cause: err },
-      );
+      const where = `cannot bind the ${options.label} socket on ${host}`;
+      // An address this host does not have (a bind host from the config) is the config's fault.
+      const problem = addressProblem(err);
+      if (problem) throw new ConfigError(`${where}: ${problem}`, { cause: err });
+      throw new BackendError(`${where}: ${(err as Error).message}`, { cause: err });
     }
     return new ZmqResponder(router, advertised(router.lastEndpoint ?? ''), handler, options);
   }
