@@ -52,11 +52,8 @@ async function handleEvent(
 ): Promise<void> {
   const policy = ep.options.retry ?? DEFAULT_EVENT_RETRY;
   const attempts = Math.max(1, Math.floor(policy.attempts));
-  const backoff = new Backoff({
-    initialMs: policy.delay,
-    factor: policy.backoff ?? 2,
-    maxMs: policy.maxDelay ?? 30_000,
-  });
+  // Made on the first failure: most events are handled at the first try.
+  let backoff: Backoff | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       await container.spawnWorker(ep, [event.body, event], event.headers);
@@ -75,6 +72,11 @@ async function handleEvent(
         }
         throw err;
       }
+      backoff ??= new Backoff({
+        initialMs: policy.delay,
+        factor: policy.backoff ?? 2,
+        maxMs: policy.maxDelay ?? 30_000,
+      });
       const wait = backoff.next();
       container.log.warn(
         `retrying event ${event.type} (${event.id}) in ${wait} ms (try ${attempt + 1} of ${attempts})`,
