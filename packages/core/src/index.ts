@@ -97,6 +97,7 @@ export type { ConfigView } from './config/view.js';
 export {
   LOG_LEVELS,
   MemorySink,
+  RecordLogger,
   StreamSink,
   terminalSink,
   type Logger,
