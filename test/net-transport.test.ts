@@ -2,13 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import {
-  ConnectionLostError,
-  MemoryRegistry,
-  MemoryRegistryStore,
-  createRpcTransport,
-  type Logger,
-} from '@svc/core';
+import { ConnectionLostError, createRpcTransport, type Logger } from '@svc/core';
+import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const fixture = fileURLToPath(new URL('./fixtures/net-rpc-server.mjs', import.meta.url));

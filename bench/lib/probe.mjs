@@ -1,5 +1,6 @@
 // Whether a piece of svc exists yet on this checkout (built in dist).
-import { MemoryRegistry, MemoryRegistryStore, createRpcTransport } from '@svc/core';
+import { createRpcTransport } from '@svc/core';
+import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 

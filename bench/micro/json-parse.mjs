@@ -4,7 +4,7 @@
 // before (the "before" column), on messages shaped like the wire's.
 // Usage, after `pnpm build` at the root:
 //   pnpm --dir bench exec node micro/json-parse.mjs
-import { parseJsonSafe } from '@svc/core';
+import { parseJsonSafe } from '@svc/core/internal';
 
 const windowMs = Number(process.env.BENCH_WINDOW_MS ?? 1000);
 const runs = Number(process.env.BENCH_RUNS ?? 5);

@@ -7,7 +7,8 @@
 // CPU per delivery: this process's CPU ÷ (events × subscribers).
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
-import { MemoryRegistry, MemoryRegistryStore, createEventTransport } from '@svc/core';
+import { createEventTransport } from '@svc/core';
+import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
 import { amqpUrl, uniqueName } from '../lib/amqp.mjs';
 import { clientConfig, closedLoop, report } from '../lib/loop.mjs';
 

@@ -18,7 +18,7 @@ export default [1, 100].map((inflight) => ({
     const missing = await rpcTransportMissing('zmq');
     if (missing) {
       const [raw] = await interleave([rawZmq], inflight);
-      const why = 'the zmq RPC transport (packages/core/src/transports/zmq.ts)';
+      const why = 'the zmq RPC transport (packages/core/src/rpc/zmq.ts)';
       return { rows: [], notes: [baselineNote(inflight, rawZmq.name, raw, 'req/s', why)] };
     }
     const [svc, raw] = await interleave([svcZmq, rawZmq], inflight);

@@ -3,7 +3,8 @@
 // connection, handles (and acks). A call resolves when its event was both
 // accepted by the backend and handled. config.url: `local` or `amqp://...`.
 import { randomBytes } from 'node:crypto';
-import { MemoryRegistry, MemoryRegistryStore, createEventTransport } from '@svc/core';
+import { createEventTransport } from '@svc/core';
+import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
 import { clientConfig, closedLoop, report } from '../lib/loop.mjs';
 
 const config = clientConfig();

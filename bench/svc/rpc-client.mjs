@@ -1,6 +1,7 @@
 // svc client: calls `greeter.hello` through its RpcTransport interface, closed loop.
 // The server's endpoint is passed as the call address (the registry stays in-process).
-import { MemoryRegistry, MemoryRegistryStore, createRpcTransport } from '@svc/core';
+import { createRpcTransport } from '@svc/core';
+import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
 import { clientConfig, closedLoop, report } from '../lib/loop.mjs';
 
 const config = clientConfig();

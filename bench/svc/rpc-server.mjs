@@ -2,7 +2,8 @@
 // (`net`, `zmq`, `amqp://...`) with a registry that never leaves this process.
 import '../lib/child.mjs';
 import process from 'node:process';
-import { MemoryRegistry, MemoryRegistryStore, createRpcTransport } from '@svc/core';
+import { createRpcTransport } from '@svc/core';
+import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 // maxWorkers 200, as the runtime scenarios' services and the raw AMQP server's prefetch:

@@ -1,15 +1,8 @@
 // The full svc runtime for benchmarks: an Instance with its containers,
 // dispatch, context and HTTP entrypoint, on the `net` transport. Services are
 // plain JS here, so decorators are applied by hand (they only record metadata).
-import {
-  MemoryEventStore,
-  MemoryEventTransport,
-  MsgpackSerializer,
-  Service,
-  createRpcTransport,
-  http,
-  rpc,
-} from '@svc/core';
+import { MsgpackSerializer, Service, createRpcTransport, http, rpc } from '@svc/core';
+import { MemoryEventStore, MemoryEventTransport } from '@svc/core/testing';
 import { StaticRegistry } from './static-registry.mjs';
 
 export class Greeter extends Service {

@@ -1,16 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AmqpEventTransport,
-  AmqpRpcTransport,
-  createEventTransport,
-  createRpcTransport,
-  MemoryRegistry,
-  MemoryRegistryStore,
-} from '../../packages/core/src/index.js';
-import {
-  describeEventTransport,
-  describeRpcTransport,
-} from '../../packages/core/src/testing/conformance/index.js';
+import { createEventTransport, createRpcTransport } from '@svc/core';
+import { AmqpEventTransport, AmqpRpcTransport } from '@svc/core/amqp';
+import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
+import { describeEventTransport, describeRpcTransport } from '@svc/core/testing/conformance';
 import { AMQP_URL, Cleanup, MemoryLogger, rawConnection } from './helpers.js';
 
 const cleanup = new Cleanup();

@@ -1,7 +1,8 @@
 import type { ConsumeMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { AmqpEventTransport, type EventMessage } from '../../packages/core/src/index.js';
-import { eventually, uniqueName } from '../../packages/core/src/testing/conformance/index.js';
+import { type EventMessage } from '@svc/core';
+import { AmqpEventTransport } from '@svc/core/amqp';
+import { eventually, uniqueName } from '@svc/core/testing/conformance';
 import { AMQP_URL, MemoryLogger } from './helpers.js';
 import { useRawBroker } from './raw-broker.js';
 

@@ -1,7 +1,7 @@
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { createServer, Socket, type Server } from 'node:net';
 
-export { CaptureLogger as MemoryLogger } from '../../packages/core/src/testing/capture-log.js';
+export { CaptureLogger as MemoryLogger } from '@svc/core/testing';
 
 /** The shared RabbitMQ every AMQP test talks to. */
 export const AMQP_URL = process.env['SVC_TEST_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672/';

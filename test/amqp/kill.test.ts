@@ -2,12 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import {
-  AmqpEventTransport,
-  AmqpRpcTransport,
-  type EventMessage,
-} from '../../packages/core/src/index.js';
-import { eventually, uniqueName } from '../../packages/core/src/testing/conformance/index.js';
+import { type EventMessage } from '@svc/core';
+import { AmqpEventTransport, AmqpRpcTransport } from '@svc/core/amqp';
+import { eventually, uniqueName } from '@svc/core/testing/conformance';
 import { AMQP_URL, Cleanup, MemoryLogger } from './helpers.js';
 
 const cleanup = new Cleanup();

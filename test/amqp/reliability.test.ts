@@ -1,16 +1,8 @@
 import type { GetMessage } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import {
-  AmqpEventTransport,
-  AmqpRpcTransport,
-  type EventMessage,
-  type SubscriptionSpec,
-} from '../../packages/core/src/index.js';
-import {
-  eventually,
-  sleep,
-  uniqueName,
-} from '../../packages/core/src/testing/conformance/index.js';
+import { type EventMessage, type SubscriptionSpec } from '@svc/core';
+import { AmqpEventTransport, AmqpRpcTransport } from '@svc/core/amqp';
+import { eventually, sleep, uniqueName } from '@svc/core/testing/conformance';
 import { AMQP_URL, MemoryLogger, TcpProxy } from './helpers.js';
 import { useRawBroker } from './raw-broker.js';
 

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { ConsumeMessage, GetMessage, Message } from 'amqplib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  AmqpRpcTransport,
   fromWireError,
   MethodNotFoundError,
   RemoteError,
   type RpcRequest,
   type RpcResponse,
-} from '../../packages/core/src/index.js';
-import { eventually, uniqueName } from '../../packages/core/src/testing/conformance/index.js';
+} from '@svc/core';
+import { AmqpRpcTransport } from '@svc/core/amqp';
+import { eventually, uniqueName } from '@svc/core/testing/conformance';
 import { AMQP_URL, MemoryLogger } from './helpers.js';
 import { useRawBroker } from './raw-broker.js';
 

@@ -36,7 +36,8 @@ describe('svc output to a pipe', () => {
       setTimeout(() => child.stdout.resume(), 1000);
       const proc = new Proc(child);
       expect((await proc.exited).code).toBe(0);
-      await new Promise((r) => child.stdout.once('close', r));
+      // 'close' of stdout may come before or after the child's 'exit'.
+      if (!child.stdout.closed) await new Promise((r) => child.stdout.once('close', r));
       const services = JSON.parse(proc.stdout) as Record<string, unknown[]>;
       expect(Object.values(services).reduce((n, list) => n + list.length, 0)).toBe(600);
     } finally {

@@ -190,6 +190,9 @@ describe('the lymph tour with svc', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('port: 4321');
     expect(stdout).toContain('registry: local');
+    // The interface's options appear twice (resolved, and in the document): written out both times.
+    expect(stdout).not.toMatch(/[&*]a\d/);
+    expect(stdout.match(/^ +class: \.\.\/services\/web\.ts#Web$/gm)).toHaveLength(3);
   });
 
   it('lists its commands and shows help for each', async () => {
@@ -246,6 +249,22 @@ describe('bad input gets one clear line and a non-zero exit', () => {
       /^svc: config file .*conf\/nope\.yml does not exist$/,
     ],
     ['an unknown command', ['frobnicate'], /^error: unknown command 'frobnicate'$/],
+    ['help for an unknown command', ['help', 'frobnicate'], /^svc: no command "frobnicate"/],
+    [
+      'params without a declared parameter',
+      ['request', 'Greeting.greet', '{}'],
+      /^svc: invalid parameters for Greeting\.greet: name is required$/,
+    ],
+    [
+      'a service that runs nowhere, for svc top',
+      ['top', 'Nobody', '--once'],
+      /^svc: no running instance of "Nobody" \(running: Greeting, Listen, Web\)$/,
+    ],
+    [
+      'a trace id no instance holds, for svc tail',
+      ['tail', '--trace', '0123456789abcdef', '--no-follow'],
+      /^svc: no running instance holds a record of trace "0123456789abcdef"$/,
+    ],
     ['a bad delay', ['emit', 'greeted', '{}', '--delay', 'soon'], /argument 'soon' is invalid/],
   ];
   for (const [what, args, message] of cases) {

@@ -6,15 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ConnectionLostError,
-  LocalEventTransport,
-  LocalRegistry,
-  ZmqRpcTransport,
-  localRegistryDir,
   type BackendContext,
   type EventMessage,
   type InstanceRecord,
   type RpcResponse,
 } from '@svc/core';
+import { LocalRegistry, localRegistryDir } from '@svc/core/internal';
+import { ZmqEventTransport, ZmqRpcTransport } from '@svc/core/zmq';
 import { eventually, uniqueName } from '@svc/core/testing/conformance';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -126,7 +124,7 @@ describe('embedded backends across real processes', () => {
 
   it('delivers a delayed event after its emitter process has exited', async () => {
     const registry = await LocalRegistry.open(ctx, { dir });
-    const events = await LocalEventTransport.create(registry, ctx);
+    const events = await ZmqEventTransport.create(registry, ctx);
     try {
       const type = uniqueName('later');
       const got: EventMessage[] = [];
@@ -178,7 +176,7 @@ describe('embedded backends across real processes', () => {
     const a = await startPeer(['listen', service, type]);
     const b = await startPeer(['listen', service, type]);
     const registry = await LocalRegistry.open(ctx, { dir });
-    const events = await LocalEventTransport.create(registry, ctx);
+    const events = await ZmqEventTransport.create(registry, ctx);
     const publish = (i: number) =>
       events.publish({ id: `e${i}`, type, source: 'Test', body: { i }, headers });
     try {

@@ -1,4 +1,4 @@
-import { RPC, Service, rpc } from '@svc/core';
+import { RPC, Service, rpc, t } from '@svc/core';
 
 export class Greeting extends Service {
   static override readonly serviceName = 'Greeting';
@@ -9,7 +9,7 @@ export class Greeting extends Service {
    * Returns a greeting for a provided name
    * @param name - who to greet
    */
-  @rpc() greet({ name }: { name: string }) {
+  @rpc({ params: { name: t.string() } }) greet({ name }: { name: string }) {
     this.log.info(`Saying hi to ${name}`);
     void this.emit('greeted', { name });
     return `Hi, ${name}!`;

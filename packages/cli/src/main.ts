@@ -1,3 +1,4 @@
+import { UsageError } from '@svc/core';
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands.js';
 import { reportError } from './errors.js';
@@ -29,6 +30,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       ? commands.find((c) => c.name === args[1])
       : commands.find((c) => c.name === first);
   try {
+    const asked = first === 'help' ? args[1] : undefined;
+    if (asked !== undefined && !asked.startsWith('-') && asked !== 'help' && !wanted)
+      throw new UsageError(`no command "${asked}" (svc list shows every command)`);
     if (wanted) {
       const mod = await wanted.load();
       mod.default(program).exitOverride();

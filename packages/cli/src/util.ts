@@ -1,10 +1,5 @@
-import {
-  connect,
-  loadInstanceConfig,
-  parseJsonSafe,
-  UsageError,
-  type ClusterClient,
-} from '@svc/core';
+import { connect, loadInstanceConfig, UsageError, type ClusterClient } from '@svc/core';
+import { parseJsonSafe } from '@svc/core/internal';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 /** Options every command that talks to a cluster takes. */

@@ -3,7 +3,7 @@ import type { Backends } from './backends.js';
 import { currentContext, outgoingHeaders } from './context.js';
 import { UsageError, fromWireError } from './errors.js';
 import type { PublishOptions } from './events/transport.js';
-import type { RpcCallOptions, RpcResponse } from './transports/transport.js';
+import type { RpcCallOptions, RpcResponse } from './rpc/transport.js';
 
 export interface CallOptions {
   /** milliseconds before RpcTimeoutError (default: the instance's `rpc_timeout`, 5 s) */

@@ -3,13 +3,11 @@ import { hostname } from 'node:os';
 import { closeBackends, type BackendContext, type Backends } from './backends.js';
 import { Caller, checkContext } from './client.js';
 import { DEFAULT_BACKENDS } from './config/instance.js';
-import { createEventTransport } from './events/index.js';
+import { createEventTransport, createRegistry, createRpcTransport } from './backends.js';
 import type { EventMessage } from './events/transport.js';
 import type { ServiceDescription } from './inspect.js';
 import { RecordLogger, terminalSink, type LogSink } from './log/index.js';
-import { createRegistry } from './registry/index.js';
 import type { InstanceRecord } from './registry/registry.js';
-import { createRpcTransport } from './transports/index.js';
 import type { RpcProxies } from './typed.js';
 
 export interface ConnectOptions {

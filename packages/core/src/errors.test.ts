@@ -50,3 +50,60 @@ describe('the error catalogue', () => {
     expect(fromWireError(null).message).toBe('Error: null');
   });
 });
+
+describe('what an error class says about its errors', () => {
+  const flags = (err: SvcError) => ({
+    expected: err.expected,
+    userMistake: err.userMistake,
+    retryable: err.retryable,
+    httpStatus: err.httpStatus,
+  });
+
+  it('marks bad calls as expected mistakes, config and usage as mistakes, a refusal as retryable', () => {
+    const all = { expected: false, userMistake: false, retryable: false, httpStatus: 500 };
+    expect(flags(new errors.ValidationError('x'))).toEqual({
+      ...all,
+      expected: true,
+      userMistake: true,
+      httpStatus: 400,
+    });
+    for (const cls of [errors.MethodNotFoundError, errors.IncorrectSignatureError])
+      expect(flags(new cls('x'))).toEqual({ ...all, expected: true, userMistake: true });
+    for (const cls of [errors.ConfigError, errors.UsageError, errors.UnknownServiceError])
+      expect(flags(new cls('x'))).toEqual({ ...all, userMistake: true });
+    expect(flags(new errors.ContainerStoppedError('x'))).toEqual({
+      ...all,
+      retryable: true,
+      httpStatus: 503,
+    });
+    for (const cls of [RpcTimeoutError, errors.ConnectionLostError, errors.BackendError])
+      expect(flags(new cls('x'))).toEqual(all);
+  });
+
+  it('keeps what the class says when the error crosses the wire', () => {
+    const rebuilt = fromWireError(toWireError(new errors.ValidationError('bad')));
+    expect(rebuilt.userMistake).toBe(true);
+    expect(rebuilt.httpStatus).toBe(400);
+    expect(fromWireError(toWireError(new RangeError('out'))).expected).toBe(false);
+  });
+
+  it("lets a user's error class say it too", () => {
+    class NotFound extends SvcError {
+      static override code = 'USERS_NOT_FOUND';
+      static override expected = true;
+      static override httpStatus = 404;
+    }
+    expect(flags(new NotFound('no user 7'))).toEqual({
+      expected: true,
+      userMistake: false,
+      retryable: false,
+      httpStatus: 404,
+    });
+  });
+
+  it('names every code of the catalogue in ErrorCode', () => {
+    const codes = new Set<string>(Object.values(errors.ErrorCode));
+    for (const code of [...catalogue.keys(), RemoteError.code, SvcError.code])
+      expect(codes).toContain(code);
+  });
+});

@@ -5,6 +5,31 @@
  * their own class and wraps anything else in a {@link RemoteError}.
  */
 
+/** The stable codes of svc's errors: those of the wire catalogue and the few that stay in a process. */
+export const ErrorCode = {
+  /** an SvcError that names no code of its own */
+  GENERIC: 'SVC_ERR',
+  RPC_TIMEOUT: 'SVC_ERR_RPC_TIMEOUT',
+  UNKNOWN_SERVICE: 'SVC_ERR_UNKNOWN_SERVICE',
+  METHOD_NOT_FOUND: 'SVC_ERR_METHOD_NOT_FOUND',
+  VALIDATION: 'SVC_ERR_VALIDATION',
+  MALFORMED_REQUEST: 'SVC_ERR_MALFORMED_REQUEST',
+  INCORRECT_SIGNATURE: 'SVC_ERR_INCORRECT_SIGNATURE',
+  CONNECTION_LOST: 'SVC_ERR_CONNECTION_LOST',
+  DECODE: 'SVC_ERR_DECODE',
+  SERIALIZE: 'SVC_ERR_SERIALIZE',
+  CONFIG: 'SVC_ERR_CONFIG',
+  CONTAINER_STOPPED: 'SVC_ERR_CONTAINER_STOPPED',
+  BACKEND: 'SVC_ERR_BACKEND',
+  USAGE: 'SVC_ERR_USAGE',
+  REMOTE: 'SVC_ERR_REMOTE',
+  /** `HttpError`: an HTTP handler's chosen status */
+  HTTP: 'SVC_ERR_HTTP',
+  /** `ServiceStartError`: a service's `onStart` or a dependency failed as the service started */
+  SERVICE_START: 'SVC_ERR_SERVICE_START',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
 /** What an error looks like on the wire. */
 export interface WireError {
   /** stable code, `SVC_ERR_*` for svc's own errors or a user-chosen one */
@@ -15,10 +40,33 @@ export interface WireError {
   data?: unknown;
 }
 
-/** Base class of every error svc raises; user errors may extend it to carry a code. */
+/**
+ * Base class of every error svc raises; user errors may extend it to carry
+ * a code. What svc does with an error (how it logs it, how the CLI exits,
+ * what an HTTP entrypoint answers) it reads from the class's static fields,
+ * which a subclass overrides:
+ *
+ *     class NotFound extends SvcError {
+ *       static override code = 'USERS_NOT_FOUND';
+ *       static override expected = true;
+ *       static override httpStatus = 404;
+ *     }
+ */
 export class SvcError extends Error {
   /** stable code; subclasses override it */
-  static code = 'SVC_ERR';
+  static code: string = ErrorCode.GENERIC;
+  /**
+   * part of a method's contract, not a fault: the worker logs it at WARN
+   * without a stack, and plugins' `onError` hook does not hear of it
+   */
+  static expected = false;
+  /** caused by what a user typed or wrote (an argument, a config value, a name): the CLI prints one line and exits 2 */
+  static userMistake = false;
+  /** refused before anything ran: sending the request again, to another instance, is safe */
+  static retryable = false;
+  /** what an HTTP entrypoint answers when its handler throws it */
+  static httpStatus = 500;
+
   readonly code: string;
   readonly data: unknown;
 
@@ -28,59 +76,88 @@ export class SvcError extends Error {
     this.code = options.code ?? new.target.code;
     this.data = options.data;
   }
+
+  /** {@link SvcError.expected} of its class */
+  get expected(): boolean {
+    return (this.constructor as typeof SvcError).expected;
+  }
+  /** {@link SvcError.userMistake} of its class */
+  get userMistake(): boolean {
+    return (this.constructor as typeof SvcError).userMistake;
+  }
+  /** {@link SvcError.retryable} of its class */
+  get retryable(): boolean {
+    return (this.constructor as typeof SvcError).retryable;
+  }
+  /** {@link SvcError.httpStatus} of its class */
+  get httpStatus(): number {
+    return (this.constructor as typeof SvcError).httpStatus;
+  }
 }
 
 /** A call did not get an answer in time. */
 export class RpcTimeoutError extends SvcError {
-  static override code = 'SVC_ERR_RPC_TIMEOUT';
+  static override code: string = ErrorCode.RPC_TIMEOUT;
 }
 /** No live instance of the called service is known. */
 export class UnknownServiceError extends SvcError {
-  static override code = 'SVC_ERR_UNKNOWN_SERVICE';
+  static override code: string = ErrorCode.UNKNOWN_SERVICE;
+  static override userMistake = true;
 }
 /** The service exists but has no such RPC method. */
 export class MethodNotFoundError extends SvcError {
-  static override code = 'SVC_ERR_METHOD_NOT_FOUND';
+  static override code: string = ErrorCode.METHOD_NOT_FOUND;
+  static override expected = true;
+  static override userMistake = true;
 }
 /** The parameters of a call do not match the method's schema. */
 export class ValidationError extends SvcError {
-  static override code = 'SVC_ERR_VALIDATION';
+  static override code: string = ErrorCode.VALIDATION;
+  static override expected = true;
+  static override userMistake = true;
+  static override httpStatus = 400;
 }
 /** A request was not shaped as the protocol requires (Nameko's MalformedRequest). */
 export class MalformedRequestError extends SvcError {
-  static override code = 'SVC_ERR_MALFORMED_REQUEST';
+  static override code: string = ErrorCode.MALFORMED_REQUEST;
 }
 /** Positional arguments that cannot be mapped to the parameters (Nameko's IncorrectSignature). */
 export class IncorrectSignatureError extends SvcError {
-  static override code = 'SVC_ERR_INCORRECT_SIGNATURE';
+  static override code: string = ErrorCode.INCORRECT_SIGNATURE;
+  static override expected = true;
+  static override userMistake = true;
 }
 /** The instance serving a call went away before it answered. */
 export class ConnectionLostError extends SvcError {
-  static override code = 'SVC_ERR_CONNECTION_LOST';
+  static override code: string = ErrorCode.CONNECTION_LOST;
 }
 /** Bytes that could not be decoded, or a frame over the size limit. */
 export class DecodeError extends SvcError {
-  static override code = 'SVC_ERR_DECODE';
+  static override code: string = ErrorCode.DECODE;
 }
 /** A value that cannot be serialized for the wire. */
 export class SerializationError extends SvcError {
-  static override code = 'SVC_ERR_SERIALIZE';
+  static override code: string = ErrorCode.SERIALIZE;
 }
 /** A configuration file or value is wrong; the message names file, key and what was expected. */
 export class ConfigError extends SvcError {
-  static override code = 'SVC_ERR_CONFIG';
+  static override code: string = ErrorCode.CONFIG;
+  static override userMistake = true;
 }
 /** The container is stopping or stopped and takes no new work. */
 export class ContainerStoppedError extends SvcError {
-  static override code = 'SVC_ERR_CONTAINER_STOPPED';
+  static override code: string = ErrorCode.CONTAINER_STOPPED;
+  static override retryable = true;
+  static override httpStatus = 503;
 }
 /** A backend (broker, registry server) cannot be reached or refused an operation. */
 export class BackendError extends SvcError {
-  static override code = 'SVC_ERR_BACKEND';
+  static override code: string = ErrorCode.BACKEND;
 }
 /** A user mistake on the command line or in an API call (bad argument, bad JSON). */
 export class UsageError extends SvcError {
-  static override code = 'SVC_ERR_USAGE';
+  static override code: string = ErrorCode.USAGE;
+  static override userMistake = true;
 }
 
 /**
@@ -89,7 +166,7 @@ export class UsageError extends SvcError {
  * `<type>: <message>`.
  */
 export class RemoteError extends SvcError {
-  static override code = 'SVC_ERR_REMOTE';
+  static override code: string = ErrorCode.REMOTE;
   /** class name on the remote side */
   readonly remoteType: string;
   /** the remote error's own message */

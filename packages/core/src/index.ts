@@ -1,27 +1,16 @@
-export * from './errors.js';
-export * from './serializers/index.js';
-export * from './registry/index.js';
-export * from './transports/index.js';
-export * from './events/index.js';
-export * from './backends.js';
-export * from './config/index.js';
-export * from './amqp/index.js';
-export type { CallHeaders } from './context-headers.js';
-export * from './log/index.js';
-export {
-  WorkerContext,
-  currentContext,
-  newTraceId,
-  runInContext,
-  MAX_CALL_ID_STACK,
-  type EntrypointKind,
-} from './context.js';
+// @svc/core: what a service, a script calling a cluster, or a process
+// embedding instances needs. Backends have subpaths of their own
+// (`@svc/core/amqp`, `/zmq`, `/zookeeper`), the in-memory ones and the test
+// kit are `@svc/core/testing`. Every name here is public: the list is
+// checked against public-api.txt by public-api.test.ts.
+
+// A service: a class, its entrypoints, its parameters, its dependencies.
+export { Service, type ServiceClass } from './service.js';
 export {
   rpc,
   event,
   timer,
   http,
-  collectEntrypoints,
   type RpcOptions,
   type EventOptions,
   type TimerOptions,
@@ -40,6 +29,7 @@ export {
   type StandardSchema,
   type StandardResult,
 } from './params.js';
+// Typed calls: what a service declares callable, and the proxies callers get.
 export {
   RPC,
   type RpcDeclaration,
@@ -49,44 +39,126 @@ export {
   type CallArgs,
   type RpcStubs,
 } from './typed.js';
-export { Service, type ServiceClass } from './service.js';
 export { DependencyProvider, Config, inject, type ProviderHost } from './dependency.js';
+export { WorkerContext, currentContext, type EntrypointKind } from './context.js';
+export type { CallHeaders } from './context-headers.js';
+export { HttpError, type HttpRequest, type HttpResponse } from './http/types.js';
+export { HOOK_NAMES, type HookName, type HttpRequestInfo, type Plugin } from './hooks.js';
+export type { Hooks } from './hooks.js';
+export type { Metrics, MetricsSnapshot, EntrypointFigures, ProcessFigures } from './metrics.js';
+
+// Errors: the catalogue and how errors cross the wire.
+export {
+  ErrorCode,
+  SvcError,
+  RpcTimeoutError,
+  UnknownServiceError,
+  MethodNotFoundError,
+  ValidationError,
+  MalformedRequestError,
+  IncorrectSignatureError,
+  ConnectionLostError,
+  DecodeError,
+  SerializationError,
+  ConfigError,
+  ContainerStoppedError,
+  BackendError,
+  UsageError,
+  RemoteError,
+  catalogue,
+  registerError,
+  toWireError,
+  fromWireError,
+  type WireError,
+} from './errors.js';
+
+// Calling a cluster from outside.
+export { connect, ClusterClient, type ConnectOptions } from './cluster-client.js';
+export type {
+  CallOptions,
+  DeferredCall,
+  EmitOptions,
+  RpcMethod,
+  UntypedProxies,
+} from './client.js';
+export type {
+  ServiceDescription,
+  MethodDescription,
+  ParamDescription,
+  ClassDocs,
+  MethodDocs,
+} from './inspect.js';
+
+// Running services in a process.
+export { Instance, type InstanceExtension, type InstanceOptions } from './instance.js';
 export {
   ServiceContainer,
+  ServiceStartError,
   DEFAULT_EVENT_RETRY,
   type ContainerOptions,
   type ContainerState,
-} from './container.js';
+  type WorkerObserver,
+  type WorkerOutcome,
+} from './container/container.js';
+export type { BuiltinHost } from './builtins.js';
 export {
-  Caller,
-  type CallOptions,
-  type DeferredCall,
-  type EmitOptions,
-  type RpcMethod,
-  type UntypedProxies,
-} from './client.js';
-export { Hooks, HOOK_NAMES, type HookName, type HttpRequestInfo, type Plugin } from './hooks.js';
+  DEFAULT_BACKENDS,
+  loadInstanceConfig,
+  parseInstanceConfig,
+  type InstanceConfig,
+  type InterfaceConfig,
+} from './config/instance.js';
+export type { ConfigView } from './config/view.js';
+
+// Logging.
 export {
-  Metrics,
-  type MetricsSnapshot,
-  type EntrypointFigures,
-  type ProcessFigures,
-} from './metrics.js';
+  LOG_LEVELS,
+  MemorySink,
+  RecordLogger,
+  StreamSink,
+  terminalSink,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+  type RingSink,
+} from './log/index.js';
+
+// Backends: resolved from config values, and the interfaces a backend implements.
 export {
-  BUILTIN_METHODS,
-  type ServiceDescription,
-  type MethodDescription,
-  type ParamDescription,
-  type ClassDocs,
-  type MethodDocs,
-} from './inspect.js';
+  createRegistry,
+  createRpcTransport,
+  createEventTransport,
+  closeBackends,
+  type Backends,
+  type BackendContext,
+  type BackendUrls,
+} from './backends.js';
+export type {
+  InstanceRecord,
+  Registry,
+  SubscriptionInfo,
+  SubscriptionMode,
+  Unsubscribe,
+} from './registry/registry.js';
+export type {
+  RpcCallOptions,
+  RpcHandler,
+  RpcRequest,
+  RpcResponse,
+  RpcTransport,
+} from './rpc/transport.js';
+export type {
+  EventHandlerFn,
+  EventMessage,
+  EventTransport,
+  PublishOptions,
+  SubscriptionSpec,
+} from './events/transport.js';
 export {
-  HttpEntrypointServer,
-  HttpError,
-  Router,
-  type HttpRequest,
-  type HttpResponse,
-  type HttpServerOptions,
-} from './http/index.js';
-export { Instance, type InstanceExtension, type InstanceOptions } from './instance.js';
-export { connect, ClusterClient, type ConnectOptions } from './cluster-client.js';
+  createSerializer,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  JsonSerializer,
+  MsgpackSerializer,
+  type Serializer,
+} from './serializers/index.js';

@@ -1,9 +1,10 @@
-import type { ServiceContainer } from './container.js';
+import { BUILTIN_METHODS } from './builtins.js';
+import type { ServiceContainer } from './container/container.js';
 import type { EntrypointMeta } from './decorators.js';
 import { IncorrectSignatureError, ValidationError } from './errors.js';
 import type { ParamDescription } from './params.js';
 import type { SubscriptionMode } from './registry/registry.js';
-import type { RpcRequest } from './transports/transport.js';
+import type { RpcRequest } from './rpc/transport.js';
 
 export type { ParamDescription } from './params.js';
 
@@ -49,33 +50,6 @@ export interface ServiceDescription {
   timers: Array<{ handler: string; interval: number; eager: boolean; doc?: string }>;
   http: Array<{ method: string; path: string; handler: string; doc?: string }>;
 }
-
-export const BUILTIN_METHODS: MethodDescription[] = [
-  {
-    name: 'svc.get_metrics',
-    params: [],
-    doc: 'Process figures and per-method calls, errors and latency percentiles',
-  },
-  {
-    name: 'svc.inspect',
-    params: [],
-    doc: 'Returns a description of all available RPC methods of this service',
-  },
-  {
-    name: 'svc.recent_logs',
-    params: [
-      { name: 'traceId', type: 'string', optional: true },
-      { name: 'limit', type: 'integer', optional: true },
-    ],
-    doc: 'Recent log records of this instance, optionally of one trace',
-  },
-  {
-    name: 'svc.ping',
-    params: [{ name: 'payload', type: 'any', optional: true }],
-    doc: 'Returns its payload',
-  },
-  { name: 'svc.status', params: [], doc: 'Instance id, pid, uptime, state and running workers' },
-];
 
 type RpcEp = Extract<EntrypointMeta, { kind: 'rpc' }>;
 

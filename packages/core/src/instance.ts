@@ -2,25 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import type { BackendContext, Backends } from './backends.js';
-import { closeBackends } from './backends.js';
+import {
+  closeBackends,
+  createEventTransport,
+  createRegistry,
+  createRpcTransport,
+  type BackendContext,
+  type Backends,
+} from './backends.js';
 import { loadExport } from './config/modules.js';
 import type { InstanceConfig } from './config/instance.js';
 import { ConfigView } from './config/view.js';
-import { ServiceContainer } from './container.js';
-import { ConfigError } from './errors.js';
+import { ServiceContainer } from './container/container.js';
+import { ConfigError, UnknownServiceError, toWireError } from './errors.js';
 import type { ClassDocs } from './inspect.js';
-import { createEventTransport } from './events/index.js';
 import { Hooks, type Plugin } from './hooks.js';
 import { HttpEntrypointServer } from './http/server.js';
 import { RecordLogger, RingSink, terminalSink, type LogSink } from './log/index.js';
 import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics.js';
-import { createRegistry } from './registry/index.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { Service, type ServiceClass } from './service.js';
-import { createRpcTransport } from './transports/index.js';
-import type { RpcRequest, RpcResponse } from './transports/transport.js';
+import type { RpcRequest, RpcResponse } from './rpc/transport.js';
 
 /**
  * Something that runs beside the containers of an instance and may publish
@@ -159,7 +162,7 @@ export class Instance {
         stopTimeout: cfg.stopTimeout,
         rpcTimeout: cfg.rpcTimeout,
         ...(docs ? { docs: () => docs(resolve(cfg.dir, source), cls.name) } : {}),
-        builtins: (method, params) => this.#builtin(method, params),
+        instance: this,
       });
       this.containers.push(container);
     }
@@ -265,51 +268,10 @@ export class Instance {
   ): RpcResponse | Promise<RpcResponse> {
     const c = byName.get(req.service);
     if (!c) {
-      return {
-        ok: false,
-        error: {
-          code: 'SVC_ERR_UNKNOWN_SERVICE',
-          type: 'UnknownServiceError',
-          message: `this instance does not run ${req.service}`,
-        },
-      };
+      const error = new UnknownServiceError(`this instance does not run ${req.service}`);
+      return { ok: false, error: toWireError(error) };
     }
     return c.handleRpc(req);
-  }
-
-  #builtin(method: string, params: unknown): Promise<unknown> | undefined {
-    switch (method) {
-      case 'status':
-        return Promise.resolve({
-          instance: this.id,
-          pid: process.pid,
-          host: hostname(),
-          state: this.#state,
-          uptime: Math.round(process.uptime() * 1000) / 1000,
-          startedAt: this.startedAt,
-          endpoints: this.endpoints,
-          services: this.containers.map((c) => ({
-            service: c.name,
-            state: c.state,
-            activeWorkers: c.activeWorkers,
-            queuedWorkers: c.queuedWorkers,
-          })),
-        });
-      case 'get_metrics':
-        return Promise.resolve({ instance: this.id, ...this.metrics.snapshot() });
-      case 'recent_logs': {
-        // Records kept in the ring, for `svc tail --trace` after the fact.
-        const p = (params ?? {}) as { traceId?: unknown; limit?: unknown };
-        return Promise.resolve(
-          this.ring.recent({
-            ...(typeof p.traceId === 'string' ? { traceId: p.traceId } : {}),
-            ...(typeof p.limit === 'number' && p.limit > 0 ? { limit: p.limit } : {}),
-          }),
-        );
-      }
-      default:
-        return undefined;
-    }
   }
 
   async #loadClass(name: string, spec: string): Promise<ServiceClass> {

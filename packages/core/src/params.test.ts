@@ -5,7 +5,7 @@ import { rpc } from './decorators.js';
 import { IncorrectSignatureError, ValidationError } from './errors.js';
 import { Instance } from './instance.js';
 import { compileParams, describeJsonSchema, type StandardSchema } from './params.js';
-import type { RpcRequest, RpcResponse } from './transports/transport.js';
+import type { RpcRequest, RpcResponse } from './rpc/transport.js';
 import { t } from './schema.js';
 import { Service, type ServiceClass } from './service.js';
 import { MemoryHub, testConfig } from './testing/index.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseJsonSafe, safeJson } from '@svc/core';
+import { parseJsonSafe, safeJson } from '@svc/core/internal';
 
 /** An HTTP error the server answers with its status and message. */
 export class RequestError extends Error {

@@ -1,5 +1,6 @@
 import type { ClusterClient } from '@svc/core';
-import { WorkerContext, runInContext, toWireError } from '@svc/core';
+import { WorkerContext, toWireError } from '@svc/core';
+import { runInContext } from '@svc/core/internal';
 import { RequestError } from './body.js';
 import type { CallOutcome } from './wire.js';
 

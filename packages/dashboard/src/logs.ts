@@ -1,5 +1,5 @@
 import type { InstanceRecord, LogRecord } from '@svc/core';
-import { safeJson } from '@svc/core';
+import { safeJson } from '@svc/core/internal';
 import {
   LogFollower,
   makeFilter,

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClusterClient, LogLevel } from '@svc/core';
-import { SvcError, UsageError, safeJson } from '@svc/core';
+import { SvcError, UsageError } from '@svc/core';
+import { safeJson } from '@svc/core/internal';
 import { traceHistory } from '@svc/tail';
 import { loadAssets, type Asset } from './assets.js';
 import { RequestError, readJsonBody, sendAsset, sendError, sendJson } from './body.js';

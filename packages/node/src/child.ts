@@ -16,6 +16,13 @@ export interface ExitInfo {
   error: string | undefined;
 }
 
+/** How a process ended, for a line of `svc node`'s output: `exited with code 3`. */
+export function describeExit(info: ExitInfo): string {
+  if (info.error !== undefined) return `could not start (${info.error})`;
+  if (info.signal !== undefined) return `was killed by ${info.signal}`;
+  return `exited with code ${info.code ?? '?'}`;
+}
+
 /** One running process of an instance. */
 export interface ChildProcess {
   readonly pid: number;

@@ -1,5 +1,6 @@
 import { SvcError, UsageError } from '@svc/core';
-import { spawnChild, type ChildProcess, type ExitInfo } from './child.js';
+import { Backoff } from '@svc/core/internal';
+import { describeExit, spawnChild, type ChildProcess, type ExitInfo } from './child.js';
 import type { InstanceConfig, NodeConfig } from './config.js';
 import type { Output } from './output.js';
 import { startReaper, type Reaper } from './reaper.js';
@@ -11,7 +12,7 @@ export interface SupervisorOptions {
   graceMs: number;
   /** a child that never writes `ready` counts as ready after this long (ms) */
   readyDelayMs: number;
-  /** the first restart delay after a crash; doubled after each quick crash (ms) */
+  /** the first restart delay after a crash; doubled after each quick crash, each up to a fifth shorter at random (ms) */
   backoffMs: number;
   maxBackoffMs: number;
   /** a child that dies within this long of its start counts as a quick crash (ms) */
@@ -70,12 +71,6 @@ interface Slot {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-function describeExit(info: ExitInfo): string {
-  if (info.error !== undefined) return `could not start (${info.error})`;
-  if (info.signal !== undefined) return `was killed by ${info.signal}`;
-  return `exited with code ${info.code ?? '?'}`;
-}
-
 /**
  * Runs every process of a `.svc.yml`: shared sockets, restarts with backoff
  * and a crash-loop guard, rolling restarts and graceful shutdown. A watchdog
@@ -90,6 +85,7 @@ export class Supervisor {
   private readonly rolling = new Map<string, Promise<void>>();
   private readonly rollAgain = new Set<string>();
   private readonly slotOf = new WeakMap<ChildProcess, Slot>();
+  private readonly restartDelays: Backoff;
   private reaper: Reaper | undefined;
   private stopping = false;
 
@@ -99,6 +95,10 @@ export class Supervisor {
     options: Partial<SupervisorOptions> = {},
   ) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
+    this.restartDelays = new Backoff({
+      initialMs: this.options.backoffMs,
+      maxMs: this.options.maxBackoffMs,
+    });
   }
 
   /** Binds the sockets (a ConfigError if one cannot be bound) and starts every process. */
@@ -330,10 +330,7 @@ export class Supervisor {
       );
       return;
     }
-    const delay = Math.min(
-      this.options.backoffMs * 2 ** Math.max(slot.quickCrashes - 1, 0),
-      this.options.maxBackoffMs,
-    );
+    const delay = this.restartDelays.delay(slot.quickCrashes - 1);
     slot.state = 'backoff';
     slot.restarts++;
     this.output.note(`${what}; restart #${slot.restarts} in ${delay} ms`);

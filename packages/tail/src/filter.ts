@@ -1,4 +1,5 @@
-import { UsageError, isLogLevel, levelRank, type LogLevel, type LogRecord } from '@svc/core';
+import { UsageError, type LogLevel, type LogRecord } from '@svc/core';
+import { isLogLevel, levelRank } from '@svc/core/internal';
 
 export interface FilterOptions {
   /** lowest level shown */

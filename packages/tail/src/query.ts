@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { parseJsonSafe } from '@svc/core';
+import { parseJsonSafe } from '@svc/core/internal';
 import { parseTcpEndpoint } from './follow.js';
 
 /** Longest reply line accepted (a ring of 2000 records). */

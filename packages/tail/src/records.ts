@@ -1,4 +1,5 @@
-import { isLogLevel, parseJsonSafe, type LogRecord } from '@svc/core';
+import { type LogRecord } from '@svc/core';
+import { isLogLevel, parseJsonSafe } from '@svc/core/internal';
 
 /** Longest line accepted from a log stream; a longer one closes the connection. */
 export const MAX_LINE_BYTES = 1024 * 1024;

@@ -1,4 +1,5 @@
-import { colorFor, safeJson, type LogRecord } from '@svc/core';
+import { type LogRecord } from '@svc/core';
+import { colorFor, safeJson } from '@svc/core/internal';
 
 const RESET = '\x1b[0m';
 const DIM = '\x1b[2m';

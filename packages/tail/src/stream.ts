@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Instance, InstanceExtension, LogRecord, LogSink } from '@svc/core';
-import { parseJsonSafe, safeJson } from '@svc/core';
+import { parseJsonSafe, safeJson } from '@svc/core/internal';
 
 /** Longest request line a subscriber may send (`{"op":"metrics"}`); a longer one closes it. */
 const MAX_REQUEST_BYTES = 4096;

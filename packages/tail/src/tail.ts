@@ -3,7 +3,8 @@ import { makeFilter, type FilterOptions } from './filter.js';
 import { LogFollower } from './follow.js';
 import { recordKey, traceHistory } from './history.js';
 import { renderRecord } from './render.js';
-import { safeJson } from '@svc/core';
+import { UsageError } from '@svc/core';
+import { safeJson } from '@svc/core/internal';
 
 export interface TailOptions extends FilterOptions {
   client: ClusterClient;
@@ -80,6 +81,13 @@ export async function runTail(options: TailOptions): Promise<void> {
         options.notice(
           `${f.instance.service}/${f.instance.id.slice(0, 8)} did not answer: ${f.error}`,
         );
+      if (history.records.length === 0) {
+        // A trace id that matches nothing says so: a typo, or records the rings no longer hold.
+        const unanswered = history.failures.length;
+        const why = `no running instance holds a record of trace "${options.trace}"${unanswered > 0 ? ` (${unanswered} did not answer)` : ''}`;
+        if (!follower) throw new UsageError(why);
+        options.notice(`${why}; waiting for new ones`);
+      }
       const seen = new Set<string>();
       for (const record of history.records)
         whoWidth = Math.max(whoWidth, (record.service ?? '-').length + 9);

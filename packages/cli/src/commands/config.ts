@@ -13,6 +13,8 @@ export default function config(program: Command): Command {
       const cfg = loadInstanceConfig(file);
       const { raw, ...resolved } = cfg;
       const doc = { ...resolved, document: raw };
-      out(opts.json ? JSON.stringify(doc, null, 2) : stringify(doc).trimEnd());
+      if (opts.json) out(JSON.stringify(doc, null, 2));
+      // A value met twice is printed twice: no `&a1` anchors and `*a1` aliases.
+      else out(stringify(doc, { aliasDuplicateObjects: false }).trimEnd());
     });
 }

@@ -1,10 +1,5 @@
-import {
-  Instance,
-  loadInstanceConfig,
-  setModuleImporter,
-  type InstanceExtension,
-  type LogSink,
-} from '@svc/core';
+import { Instance, loadInstanceConfig, type InstanceExtension, type LogSink } from '@svc/core';
+import { setModuleImporter } from '@svc/core/internal';
 import type { Command } from 'commander';
 import { importModule, readDocs } from '../typescript.js';
 

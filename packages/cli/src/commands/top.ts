@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError, connect } from '@svc/core';
+import { UsageError, connect, type ClusterClient } from '@svc/core';
 import { renderOnce, runTop, sampleOnce } from '@svc/tail';
 
 interface TopFlags {
@@ -12,6 +12,17 @@ function milliseconds(text: string, flag: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 100 || Number(text) > 3_600_000)
     throw new UsageError(`${flag} takes milliseconds between 100 and 3600000, got "${text}"`);
   return Number(text);
+}
+
+/** A service named on the command line that runs nowhere is a mistake, not an empty table. */
+async function requireRunning(client: ClusterClient, services: readonly string[]): Promise<void> {
+  if (services.length === 0) return;
+  const running = await client.discover();
+  const unknown = services.filter((s) => !running.has(s));
+  if (unknown.length === 0) return;
+  const names = unknown.map((s) => `"${s}"`).join(', ');
+  const known = [...running.keys()].join(', ') || 'none';
+  throw new UsageError(`no running instance of ${names} (running: ${known})`);
 }
 
 export default function top(program: Command): Command {
@@ -36,6 +47,7 @@ by a column (again: reverse), r reverses, q quits.`,
         throw new UsageError('svc top needs a terminal; use svc top --once for plain text');
       const client = await connect({ name: 'svc-top' });
       try {
+        await requireRunning(client, services);
         if (flags.once) {
           process.stdout.write(renderOnce(await sampleOnce(client, { services, windowMs })));
         } else {

@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { Backoff } from '../backoff.js';
 import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AmqpConnection } from './connection.js';
@@ -19,7 +20,7 @@ export class ChannelSlot<C extends Channel> {
   #detach: (() => void) | undefined;
   #closed = false;
   #opening = false;
-  #retryDelay = 200;
+  readonly #retry = new Backoff({ initialMs: 200, maxMs: 5000 });
   #lastError: Error | undefined;
 
   constructor(
@@ -101,7 +102,7 @@ export class ChannelSlot<C extends Channel> {
         return;
       }
       this.#channel = ch;
-      this.#retryDelay = 200;
+      this.#retry.reset();
       for (const w of [...this.#waiters]) w();
     } catch (err) {
       this.#lastError = err as Error;
@@ -118,11 +119,9 @@ export class ChannelSlot<C extends Channel> {
 
   #reopenLater(model: ChannelModel): void {
     if (this.#closed || this.#conn.current !== model) return;
-    const delay = this.#retryDelay;
-    this.#retryDelay = Math.min(this.#retryDelay * 2, 5000);
     setTimeout(() => {
       if (!this.#channel) void this.#open(model);
-    }, delay).unref();
+    }, this.#retry.next()).unref();
   }
 
   /** Closes the channel and stops re-opening it. */

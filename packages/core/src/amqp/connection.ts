@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { ChannelModel } from 'amqplib';
+import { Backoff } from '../backoff.js';
 import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 
@@ -7,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 export interface AmqpConnectionOptions {
   /** AMQP heartbeat in seconds (default 30), unless the URL sets `heartbeat` */
   heartbeat?: number;
-  /** first reconnect delay in ms (default 200); doubles up to `maxBackoffMs` */
+  /** first reconnect delay in ms (default 200); doubles up to `maxBackoffMs`, each up to a fifth shorter at random */
   minBackoffMs?: number;
   /** longest reconnect delay in ms (default 5000) */
   maxBackoffMs?: number;
@@ -180,7 +181,10 @@ export class AmqpConnection {
 
   async #connectLoop(): Promise<void> {
     const amqp = await import('amqplib');
-    let delay = this.#options.minBackoffMs;
+    const backoff = new Backoff({
+      initialMs: this.#options.minBackoffMs,
+      maxMs: this.#options.maxBackoffMs,
+    });
     while (!this.#closed) {
       try {
         // noDelay: without it Nagle holds a small publish or ack back until the
@@ -205,7 +209,7 @@ export class AmqpConnection {
         this.#log.debug('connected to RabbitMQ');
         for (const listener of [...this.#listeners]) listener(model);
         this.#notify();
-        delay = this.#options.minBackoffMs;
+        backoff.reset();
         await gone;
         this.#model = undefined;
         this.#notify();
@@ -217,9 +221,8 @@ export class AmqpConnection {
       }
       if (this.#closed) return;
       await new Promise<void>((resolve) => {
-        this.#timer = setTimeout(resolve, delay);
+        this.#timer = setTimeout(resolve, backoff.next());
       });
-      delay = Math.min(delay * 2, this.#options.maxBackoffMs);
     }
   }
 

@@ -1,6 +1,16 @@
-export { AmqpConnection, redactUrl, type AmqpConnectionOptions } from './connection.js';
-export { ChannelSlot } from './channel.js';
-export { DeclareCache, publishConfirmed, type Outgoing } from './publish.js';
-export { copyProperties, deadLetter, deadQueueName } from './dead-letter.js';
-export { HEADER_PREFIX, TRACE_ID_KEY, decodeHeaders, encodeHeaders } from './headers.js';
-export { fromNamekoError, toNamekoError, type NamekoErrorDict } from './errors.js';
+// @svc/core/amqp: RPC (in Nameko's format) and events through RabbitMQ.
+// Config values `amqp://...` choose them; construct them yourself only to
+// wire backends by hand.
+
+export { AmqpRpcTransport, type AmqpRpcOptions } from '../rpc/amqp.js';
+export {
+  AmqpEventTransport,
+  ALL_EVENTS_EXCHANGE,
+  delayQueueName,
+  eventExchange,
+  eventQueueName,
+  type AmqpEventOptions,
+} from '../events/amqp.js';
+export type { AmqpConnectionOptions } from './connection.js';
+export { deadQueueName } from './dead-letter.js';
+export { RPC_EXCHANGE, rpcQueueName } from './rpc-codec.js';

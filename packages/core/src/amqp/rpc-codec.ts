@@ -7,9 +7,17 @@ import {
   type WireError,
 } from '../errors.js';
 import type { JsonSerializer } from '../serializers/json.js';
-import type { RpcRequest, RpcResponse } from '../transports/transport.js';
+import type { RpcRequest, RpcResponse } from '../rpc/transport.js';
 import { fromNamekoError, toNamekoError } from './errors.js';
 import { decodeHeaders } from './headers.js';
+
+/** Nameko's RPC exchange (requests and replies). */
+export const RPC_EXCHANGE = 'nameko-rpc';
+
+/** Nameko's queue of a service's RPC requests. */
+export function rpcQueueName(service: string): string {
+  return `rpc-${service}`;
+}
 
 /** The only content type Nameko's JSON serializer accepts (matched exactly, as kombu does). */
 export const JSON_TYPE = 'application/json';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { http } from '../decorators.js';
 import type { HttpRequestInfo as HttpInfo } from '../hooks.js';
+import { SvcError } from '../errors.js';
 import { Service } from '../service.js';
 import { testCluster } from '../testing/index.js';
 import { HttpError, type HttpRequest, type HttpResponse } from './types.js';
@@ -101,5 +102,56 @@ describe('the HTTP entrypoint', () => {
     });
     expect(await kept.text()).toBe('from-outside');
     expect(kept.headers.get('x-trace-id')).toBe('from-outside');
+  });
+});
+
+describe('errors of HTTP handlers', () => {
+  class NoSuchUser extends SvcError {
+    static override code = 'USERS_NO_SUCH_USER';
+    static override expected = true;
+    static override httpStatus = 404;
+  }
+  class Strict extends Service {
+    static override serviceName = 'Strict';
+    @http('GET', '/need') need() {
+      throw new HttpError(400, 'query parameter "name" is required');
+    }
+    @http('GET', '/user') user() {
+      throw new NoSuchUser('no user 7');
+    }
+    @http('GET', '/down') down() {
+      throw new HttpError(503, 'down for maintenance');
+    }
+  }
+
+  it('logs a 4xx HttpError as expected (WARN, no stack, no onError) and a 5xx as a fault', async () => {
+    const failures: unknown[] = [];
+    await using cluster = await testCluster([Strict], {
+      config: { http: { host: '127.0.0.1', port: 0, trustTraceHeader: false } },
+      plugins: [{ onError: (err) => void failures.push(err) }],
+    });
+    const url = cluster.instances[0]!.httpUrl!;
+    expect((await fetch(`${url}/need`)).status).toBe(400);
+    const warned = cluster.logs.find((r) => r.msg.includes('"name" is required'));
+    expect(warned?.level).toBe('warn');
+    expect(warned).not.toHaveProperty('stack');
+    expect(failures).toEqual([]);
+
+    const down = await fetch(`${url}/down`);
+    expect(down.status).toBe(503);
+    const faulted = cluster.logs.find((r) => r.msg.includes('down for maintenance'));
+    expect(faulted?.level).toBe('error');
+    expect(faulted?.['stack']).toContain('HttpError: down for maintenance');
+    expect(failures).toHaveLength(1);
+  });
+
+  it("answers with the status an error's class names, and its message", async () => {
+    await using cluster = await testCluster([Strict], {
+      config: { http: { host: '127.0.0.1', port: 0, trustTraceHeader: false } },
+    });
+    const res = await fetch(`${cluster.instances[0]!.httpUrl!}/user`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'no user 7', status: 404 });
+    expect(cluster.logs.find((r) => r.msg.includes('no user 7'))?.level).toBe('warn');
   });
 });

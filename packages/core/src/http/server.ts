@@ -6,10 +6,11 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ServiceContainer } from '../container.js';
+import type { ServiceContainer } from '../container/container.js';
 import { newTraceId } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
-import { SvcError } from '../errors.js';
+import { ContainerStoppedError, SvcError } from '../errors.js';
+import { listen } from '../listen.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { Hooks } from '../hooks.js';
 import type { Logger } from '../log/logger.js';
@@ -64,15 +65,8 @@ export class HttpEntrypointServer {
     const server = createServer((req, res) => void this.#handle(req, res));
     server.keepAliveTimeout = 5000;
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const done = () => {
-        server.off('error', reject);
-        resolve();
-      };
-      if (this.#options.fd !== undefined) server.listen({ fd: this.#options.fd }, done);
-      else server.listen({ host: this.#options.host, port: this.#options.port ?? 0 }, done);
-    });
+    const { fd, host: bindHost, port } = this.#options;
+    await listen(server, fd !== undefined ? { fd } : { host: bindHost, port: port ?? 0 });
     const addr = server.address() as AddressInfo | null;
     const host =
       addr && addr.address !== '::' && addr.address !== '0.0.0.0' ? addr.address : '127.0.0.1';
@@ -166,12 +160,13 @@ export class HttpEntrypointServer {
     if (err instanceof HttpError) {
       status = err.status;
       message = err.message;
-    } else if (err instanceof SvcError && err.code === 'SVC_ERR_VALIDATION') {
-      status = 400;
-      message = err.message;
-    } else if (err instanceof SvcError && err.code === 'SVC_ERR_CONTAINER_STOPPED') {
-      status = 503;
+    } else if (err instanceof ContainerStoppedError) {
+      status = err.httpStatus;
       message = 'service is stopping';
+    } else if (err instanceof SvcError && err.httpStatus < 500) {
+      // The client's doing (a ValidationError, a user error class with its own status): say what.
+      status = err.httpStatus;
+      message = err.message;
     } else {
       // The worker logged unexpected handler errors; errors before it (body, routing) are logged here.
       this.#options.log.error(

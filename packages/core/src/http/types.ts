@@ -1,13 +1,23 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { SvcError } from '../errors.js';
+import { ErrorCode, SvcError } from '../errors.js';
 
-/** Throw to answer with an HTTP status: `throw new HttpError(404, 'no such user')`. */
+/**
+ * Throw to answer with an HTTP status: `throw new HttpError(404, 'no such
+ * user')`. A status below 500 is the client's doing, so the worker logs it
+ * as expected (WARN, no stack); 500 and up are faults.
+ */
 export class HttpError extends SvcError {
-  static override code = 'SVC_ERR_HTTP';
+  static override code: string = ErrorCode.HTTP;
   readonly status: number;
   constructor(status: number, message: string, options: { data?: unknown } = {}) {
     super(message, options);
     this.status = status;
+  }
+  override get expected(): boolean {
+    return this.status < 500;
+  }
+  override get httpStatus(): number {
+    return this.status;
   }
 }
 

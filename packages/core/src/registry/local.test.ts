@@ -7,7 +7,7 @@ import type { BackendContext } from '../backends.js';
 import { ConfigError } from '../errors.js';
 import { CaptureLogger } from '../testing/capture-log.js';
 import { describeRegistry, makeRecord, uniqueName } from '../testing/conformance/index.js';
-import { createRegistry } from './index.js';
+import { createRegistry } from '../backends.js';
 import { LocalRegistry, localRegistryDir } from './local.js';
 
 const base = mkdtempSync(join(tmpdir(), 'svc-local-registry-test-'));

@@ -10,9 +10,9 @@ import {
   parseZooKeeperUrl,
   ZooKeeperPaths,
   type ZooKeeperConfig,
-} from './zookeeper-config.js';
-import { type ZkModule, ZooKeeperSession, zkCode } from './zookeeper-session.js';
-import { ServiceViews, type Watcher } from './zookeeper-views.js';
+} from '../zookeeper/config.js';
+import { type ZkModule, ZooKeeperSession, zkCode } from '../zookeeper/session.js';
+import { ServiceViews, type Watcher } from '../zookeeper/views.js';
 
 /** ZooKeeper refuses node data above 1 MiB. */
 const MAX_RECORD_BYTES = 1024 * 1024 - 1024;
@@ -171,10 +171,30 @@ export class ZooKeeperRegistry implements Registry {
     if (this.#closed) return;
     this.#closed = true;
     this.#views.close();
+    // Closing the session makes the server delete every ephemeral node of ours at once,
+    // but not the service nodes made to hold them. What is still registered (the
+    // subscriber of `svc subscribe`, under a service name of its own) is removed here,
+    // with its service node once that holds nothing else: no empty node is left behind.
+    if (this.#session.connected) {
+      await Promise.allSettled([...this.#mine.keys()].map((path) => this.#removeWithParent(path)));
+    }
     this.#mine.clear();
     this.#toRemove.clear();
-    // Closing the session makes the server delete every ephemeral node of ours at once.
     await this.#session.close();
+  }
+
+  /** Removes our node `path`, then its service node if no other instance is in it. */
+  async #removeWithParent(path: string): Promise<void> {
+    await this.#remove(path);
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    try {
+      // Without a version: the server refuses to remove a node that has children.
+      await this.#session.call<void>('remove', (c, done) => c.remove(parent, (e) => done(e)));
+    } catch (error) {
+      const code = zkCode(error);
+      const { NOT_EMPTY, NO_NODE } = this.#zk.Exception;
+      if (code !== NOT_EMPTY && code !== NO_NODE) throw error;
+    }
   }
 
   async #remove(path: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { ClusterClient } from '../cluster-client.js';
 import type { InstanceConfig } from '../config/instance.js';
-import type { ServiceContainer } from '../container.js';
+import type { ServiceContainer } from '../container/container.js';
 import { Instance } from '../instance.js';
 import { MemorySink } from '../log/index.js';
 import type { LogRecord } from '../log/logger.js';

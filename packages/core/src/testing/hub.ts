@@ -2,7 +2,7 @@ import type { Backends } from '../backends.js';
 import { MemoryEventStore, MemoryEventTransport } from '../events/memory.js';
 import { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
-import { MemoryRpcStore, MemoryRpcTransport } from '../transports/memory.js';
+import { MemoryRpcStore, MemoryRpcTransport } from '../rpc/memory.js';
 
 /**
  * An in-memory cluster: registry, RPC and events shared by the simulated

@@ -18,4 +18,7 @@ export {
   type TestClusterOptions,
   type ServiceMapOf,
 } from './cluster.js';
-export type { WorkerOutcome } from '../container.js';
+export type { WorkerOutcome } from '../container/container.js';
+export { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
+export { MemoryRpcStore, MemoryRpcTransport } from '../rpc/memory.js';
+export { MemoryEventStore, MemoryEventTransport } from '../events/memory.js';

@@ -2,7 +2,7 @@ import type { Calls, CallOptions, EmitOptions } from '../client.js';
 import { makeProxies } from '../client.js';
 import type { InstanceConfig } from '../config/instance.js';
 import { ConfigView } from '../config/view.js';
-import type { ServiceContainer, WorkerOutcome } from '../container.js';
+import type { ServiceContainer, WorkerOutcome } from '../container/container.js';
 import { WorkerContext, runInContext } from '../context.js';
 import { DependencyProvider } from '../dependency.js';
 import { UsageError } from '../errors.js';
@@ -184,7 +184,7 @@ export function entrypointHook(
 ): (...args: unknown[]) => Promise<unknown> {
   const ep = entrypointNamed(container, method);
   return (...args) =>
-    container.runWorker(ep, ep.kind === 'rpc' && args.length === 0 ? [{}] : args, headers);
+    container.spawnWorker(ep, ep.kind === 'rpc' && args.length === 0 ? [{}] : args, headers);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RpcTimeoutError, UnknownServiceError, type WireError } from '../../errors.js';
+import { ErrorCode, RpcTimeoutError, UnknownServiceError, type WireError } from '../../errors.js';
 import type { Registry } from '../../registry/registry.js';
-import type { RpcHandler, RpcRequest, RpcTransport } from '../../transports/transport.js';
+import type { RpcHandler, RpcRequest, RpcTransport } from '../../rpc/transport.js';
 import { closedAfterEach, makeRecord, sleep, uniqueName } from './util.js';
 
 /** One process's view of the cluster: its RPC transport and, for direct transports, its registry. */
@@ -86,7 +86,7 @@ export function describeRpcTransport(name: string, factory: RpcFactory): void {
       const client = await peer();
       const service = uniqueName('Failing');
       const error: WireError = {
-        code: 'SVC_ERR_REMOTE',
+        code: ErrorCode.REMOTE,
         type: 'ValueError',
         message: 'boom',
         data: { why: 1 },

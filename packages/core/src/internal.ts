@@ -1,0 +1,11 @@
+// @svc/core/internal: what svc's own packages (cli, node, tail) and its
+// tests share with core and users do not need. No promise of stability:
+// anything here may change with any release.
+
+export { Backoff, type BackoffOptions } from './backoff.js';
+export { schemeOf } from './backends.js';
+export { setModuleImporter, type ModuleImporter } from './config/modules.js';
+export { runInContext } from './context.js';
+export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
+export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
+export { parseJsonSafe } from './serializers/json.js';

@@ -1,0 +1,295 @@
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BackendContext } from '../backends.js';
+import { ConnectionLostError, RpcTimeoutError, UnknownServiceError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
+import type { Registry } from '../registry/registry.js';
+import { MsgpackSerializer } from '../serializers/msgpack.js';
+import { describeRpcTransport } from '../testing/conformance/rpc.js';
+import { createRpcTransport } from '../backends.js';
+import { NetRpcTransport, parseEndpoint } from './net.js';
+import type { RpcHandler, RpcRequest } from './transport.js';
+
+interface Logged {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown> | undefined;
+}
+
+function recordingLogger(out: Logged[]): Logger {
+  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+    out.push({ level, msg, fields });
+  };
+  const logger: Logger = {
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: () => logger,
+  };
+  return logger;
+}
+
+const headers = { traceId: 't1', callIdStack: [], data: {} };
+const greet = (name: string): RpcRequest => ({
+  service: 'greeter',
+  method: 'greet',
+  params: { name },
+  headers,
+});
+
+const greeter: RpcHandler = async (req) => {
+  if (req.method === 'fail') {
+    return { ok: false, error: { code: 'E_USER', type: 'ValueError', message: 'nope' } };
+  }
+  if (req.method === 'never') return new Promise(() => {});
+  return { ok: true, result: `Hi, ${(req.params as { name: string }).name}!` };
+};
+
+describe('net rpc transport', () => {
+  const toClose: { close(): Promise<void> }[] = [];
+  const logs: Logged[] = [];
+  const store = new MemoryRegistryStore();
+
+  function make(registry: Registry = new MemoryRegistry(store)): NetRpcTransport {
+    const ctx: BackendContext = {
+      cluster: 'test',
+      bindHost: '127.0.0.1',
+      log: recordingLogger(logs),
+      clientName: 'test',
+    };
+    const t = new NetRpcTransport(registry, ctx, { maxFrameBytes: 64 * 1024 });
+    toClose.push(t, registry);
+    return t;
+  }
+
+  async function serve(id: string, handler: RpcHandler = greeter): Promise<NetRpcTransport> {
+    const t = make();
+    const endpoints = await t.listen(['greeter'], handler);
+    await new MemoryRegistry(store).register({
+      id,
+      service: 'greeter',
+      host: 'localhost',
+      pid: process.pid,
+      startedAt: Date.now(),
+      endpoints,
+      subscriptions: [],
+    });
+    return t;
+  }
+
+  afterEach(async () => {
+    await Promise.allSettled(toClose.splice(0).map((t) => t.close()));
+    store.records.clear();
+    logs.length = 0;
+  });
+
+  it('is created by createRpcTransport under the scheme "net"', async () => {
+    const ctx: BackendContext = {
+      cluster: 'test',
+      bindHost: '127.0.0.1',
+      log: recordingLogger(logs),
+      clientName: 'test',
+    };
+    const t = await createRpcTransport('net', new MemoryRegistry(store), ctx);
+    toClose.push(t);
+    expect(t.kind).toBe('net');
+  });
+
+  it('answers a call through the registry and binds a tcp endpoint on port 0', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    expect(rpc).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    const client = make();
+    await expect(client.call(greet('Ann'), { timeout: 2000 })).resolves.toEqual({
+      ok: true,
+      result: 'Hi, Ann!',
+    });
+  });
+
+  it('multiplexes many calls in flight on one connection and matches each reply', async () => {
+    await serve('a');
+    const client = make();
+    const names = Array.from({ length: 500 }, (_, i) => `n${i}`);
+    const replies = await Promise.all(names.map((n) => client.call(greet(n), { timeout: 5000 })));
+    expect(replies.map((r) => (r.ok ? r.result : null))).toEqual(names.map((n) => `Hi, ${n}!`));
+  });
+
+  it('carries positional args when the caller sends them', async () => {
+    let seen: RpcRequest | undefined;
+    const record: RpcHandler = async (req) => {
+      seen = req;
+      return { ok: true, result: null };
+    };
+    const server = await serve('a', record);
+    const { rpc } = await server.listen(['greeter'], record);
+    const client = make();
+    await client.call({ ...greet('x'), args: [1, 'two'] }, { timeout: 2000, address: rpc! });
+    expect(seen?.args).toEqual([1, 'two']);
+  });
+
+  it('carries error replies as wire errors', async () => {
+    const server = await serve('a');
+    const client = make();
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const reply = await client.call(
+      { service: 'greeter', method: 'fail', params: {}, headers },
+      { timeout: 2000, address: rpc! },
+    );
+    expect(reply).toEqual({
+      ok: false,
+      error: { code: 'E_USER', type: 'ValueError', message: 'nope' },
+    });
+  });
+
+  it('fails a call that gets no answer with RpcTimeoutError', async () => {
+    await serve('a');
+    const client = make();
+    await expect(
+      client.call({ service: 'greeter', method: 'never', params: {}, headers }, { timeout: 100 }),
+    ).rejects.toBeInstanceOf(RpcTimeoutError);
+  });
+
+  it('fails fast with UnknownServiceError when no instance is live', async () => {
+    const client = make();
+    await expect(client.call(greet('x'), { timeout: 5000 })).rejects.toBeInstanceOf(
+      UnknownServiceError,
+    );
+  });
+
+  it('answers UnknownServiceError for a service this endpoint does not serve', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen([], greeter);
+    const client = make();
+    const reply = await client.call(
+      { service: 'other', method: 'm', params: {}, headers },
+      { timeout: 2000, address: rpc! },
+    );
+    expect(reply.ok).toBe(false);
+    expect(!reply.ok && reply.error.code).toBe(UnknownServiceError.code);
+  });
+
+  it('fails pending calls with ConnectionLostError when the server goes away, then reconnects', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const client = make();
+    const pending = client.call(
+      { service: 'greeter', method: 'never', params: {}, headers },
+      { timeout: 10_000, address: rpc! },
+    );
+    // Let the request reach the server before it goes away.
+    await client.call(greet('first'), { timeout: 2000, address: rpc! });
+    await server.close();
+    await expect(pending).rejects.toBeInstanceOf(ConnectionLostError);
+
+    const again = await serve('b');
+    const { rpc: rpc2 } = await again.listen(['greeter'], greeter);
+    await expect(client.call(greet('Bo'), { timeout: 2000, address: rpc2! })).resolves.toEqual({
+      ok: true,
+      result: 'Hi, Bo!',
+    });
+  });
+
+  it('fails calls with ConnectionLostError when nothing listens at the address', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const client = make();
+    await expect(
+      client.call(greet('x'), { timeout: 2000, address: `tcp://127.0.0.1:${port}` }),
+    ).rejects.toBeInstanceOf(ConnectionLostError);
+  });
+
+  it('sends new calls to the surviving instance after one drops', async () => {
+    const a = await serve('a');
+    await serve('b');
+    const client = make();
+    // Touch both instances so the client holds a connection to each.
+    await client.call(greet('1'), { timeout: 2000 });
+    await client.call(greet('2'), { timeout: 2000 });
+    await a.close();
+    // The dropped peer is still registered: only the eviction keeps calls off it.
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 6; i++) {
+      await expect(client.call(greet(`${i}`), { timeout: 2000 })).resolves.toMatchObject({
+        ok: true,
+      });
+    }
+  });
+
+  it('closes a connection that sends an oversized frame, counts and logs it once, and keeps serving', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const { host, port } = parseEndpoint(rpc!);
+    for (let i = 0; i < 2; i++) {
+      const raw = net.connect({ host, port });
+      const closed = new Promise<void>((r) => raw.on('close', () => r()));
+      raw.on('error', () => {});
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(1024 * 1024);
+      raw.write(header);
+      await closed;
+    }
+    expect(server.stats().badFrames).toBe(2);
+    const warnings = logs.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]!.fields?.['source'])).toMatch(/^127\.0\.0\.1:\d+$/);
+
+    const client = make();
+    await expect(client.call(greet('ok'), { timeout: 2000 })).resolves.toMatchObject({ ok: true });
+  });
+
+  it('closes a connection that sends bytes that are not MessagePack or not a request', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const { host, port } = parseEndpoint(rpc!);
+    const bodies = [Buffer.from([0xc1]), new MsgpackSerializer().encode({ hello: 1 })];
+    for (const body of bodies) {
+      const raw = net.connect({ host, port });
+      raw.on('error', () => {});
+      const closed = new Promise<void>((r) => raw.on('close', () => r()));
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(body.length);
+      raw.write(Buffer.concat([header, body]));
+      await closed;
+    }
+    expect(server.stats().badFrames).toBe(2);
+  });
+
+  it('answers a well-framed request with missing fields by MalformedRequest, not by closing', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const { host, port } = parseEndpoint(rpc!);
+    const raw = net.connect({ host, port });
+    const body = new MsgpackSerializer().encode([0, 7, 'greeter']);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(body.length);
+    const reply = await new Promise<unknown>((resolve, reject) => {
+      raw.on('error', reject);
+      raw.once('data', (chunk: Buffer) =>
+        resolve(new MsgpackSerializer().decode(chunk.subarray(4))),
+      );
+      raw.write(Buffer.concat([header, body]));
+    });
+    raw.destroy();
+    expect(reply).toMatchObject([2, 7, { code: 'SVC_ERR_MALFORMED_REQUEST' }]);
+    expect(server.stats().badFrames).toBe(0);
+  });
+
+  it('rejects an address that is not tcp://host:port', () => {
+    expect(() => parseEndpoint('tcp://nohost')).toThrow(/bad rpc endpoint/);
+    expect(parseEndpoint('tcp://[::1]:80')).toEqual({ host: '::1', port: 80 });
+  });
+});
+
+const conformanceStore = new MemoryRegistryStore();
+const quiet: Logger = recordingLogger([]);
+describeRpcTransport('net', {
+  create: async () => {
+    const registry = new MemoryRegistry(conformanceStore);
+    const ctx = { cluster: 'conformance', bindHost: '127.0.0.1', log: quiet, clientName: 'c' };
+    return { rpc: new NetRpcTransport(registry, ctx), registry };
+  },
+});

@@ -1,0 +1,122 @@
+import { RpcTimeoutError } from '../errors.js';
+
+/** One call waiting for its answer. */
+export class PendingCall<T, M> {
+  constructor(
+    readonly resolve: (value: T) => void,
+    readonly reject: (err: Error) => void,
+    readonly deadline: number,
+    readonly timeout: number,
+    // Names only, not the request: holding the request would keep its whole
+    // object graph alive across young-generation collections.
+    /** what was called (`Greeting`), for the timeout's message */
+    readonly what: string,
+    /** the method called, when `what` is a service */
+    readonly method: string | undefined,
+    /** what the transport keeps with the call (say, what to publish again) */
+    readonly meta: M,
+  ) {}
+}
+
+/**
+ * The calls a client waits on, by id. Each settles once: by its answer,
+ * by its deadline (RpcTimeoutError), or when the connection it went out
+ * on is lost (`failAll`); whatever comes for it later finds nothing and
+ * is dropped. One timer, armed for the earliest deadline, serves every
+ * call: a timer per call was a Timeout object and two list operations on
+ * every call. It does not keep the process alive; what the calls went
+ * out on does.
+ */
+export class PendingCalls<K, T, M = undefined> {
+  readonly #calls = new Map<K, PendingCall<T, M>>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  readonly #sweep = () => this.#expire();
+
+  /** Calls waiting now. */
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  /**
+   * A promise of the answer to call `id`, failed with RpcTimeoutError
+   * (`<what>.<method> did not answer within <timeout> ms`) after
+   * `timeoutMs`. Send the request after making it: an answer may come
+   * before anything else runs.
+   */
+  wait(id: K, timeoutMs: number, what: string, method: string | undefined, meta: M): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      this.#calls.set(
+        id,
+        new PendingCall(resolve, reject, deadline, timeoutMs, what, method, meta),
+      );
+      if (deadline < this.#timerAt) this.#arm(deadline);
+    });
+  }
+
+  /** The call `id`, still waiting, if any. */
+  get(id: K): PendingCall<T, M> | undefined {
+    return this.#calls.get(id);
+  }
+
+  /** Removes call `id` to settle it: only the first taker gets it. */
+  take(id: K): PendingCall<T, M> | undefined {
+    const call = this.#calls.get(id);
+    if (call !== undefined) this.#calls.delete(id);
+    return call;
+  }
+
+  /** Settles call `id` with its answer; false when it had settled already. */
+  resolve(id: K, value: T): boolean {
+    const call = this.take(id);
+    call?.resolve(value);
+    return call !== undefined;
+  }
+
+  /** Fails call `id`; false when it had settled already. */
+  reject(id: K, err: Error): boolean {
+    const call = this.take(id);
+    call?.reject(err);
+    return call !== undefined;
+  }
+
+  /** Fails every waiting call with `err` (the connection is lost or closed). */
+  failAll(err: Error): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (this.#calls.size === 0) return;
+    const calls = [...this.#calls.values()];
+    this.#calls.clear();
+    for (const call of calls) call.reject(err);
+  }
+
+  /** The waiting calls, by id. */
+  entries(): IterableIterator<[K, PendingCall<T, M>]> {
+    return this.#calls.entries();
+  }
+
+  #arm(at: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#sweep, Math.max(0, at - Date.now()));
+    this.#timer.unref();
+  }
+
+  /** Fails the calls whose deadline has passed and re-arms for the next one. */
+  #expire(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [id, call] of this.#calls) {
+      if (call.deadline <= now) {
+        this.#calls.delete(id);
+        const what = call.method === undefined ? call.what : `${call.what}.${call.method}`;
+        call.reject(new RpcTimeoutError(`${what} did not answer within ${call.timeout} ms`));
+      } else if (call.deadline < next) next = call.deadline;
+    }
+    if (next !== Infinity) this.#arm(next);
+  }
+}

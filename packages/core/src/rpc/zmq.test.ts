@@ -1,0 +1,159 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Dealer } from 'zeromq';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { BackendContext } from '../backends.js';
+import { ConfigError, ConnectionLostError, MalformedRequestError } from '../errors.js';
+import { LocalRegistry } from '../registry/local.js';
+import { MsgpackSerializer } from '../serializers/msgpack.js';
+import { CaptureLogger } from '../testing/capture-log.js';
+import {
+  describeRpcTransport,
+  eventually,
+  makeRecord,
+  sleep,
+  uniqueName,
+} from '../testing/conformance/index.js';
+import { createRpcTransport } from '../backends.js';
+import { ZmqRpcTransport } from './zmq.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'svc-zmq-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function context(log = new CaptureLogger()): BackendContext {
+  return { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'test' };
+}
+
+describeRpcTransport('zmq', {
+  create: async () => {
+    const registry = await LocalRegistry.open(context(), { dir });
+    return { rpc: await ZmqRpcTransport.create(registry, context()), registry };
+  },
+});
+
+const headers = { traceId: 't', callIdStack: [], data: {} };
+
+describe('ZmqRpcTransport', () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  async function transport(log = new CaptureLogger()) {
+    const registry = await LocalRegistry.open(context(log), { dir });
+    const rpc = await ZmqRpcTransport.create(registry, context(log));
+    cleanup.push(
+      () => registry.close(),
+      () => rpc.close(),
+    );
+    return rpc;
+  }
+
+  it('is what createRpcTransport("zmq") makes, bound on the loopback address', async () => {
+    const registry = await LocalRegistry.open(context(), { dir });
+    const rpc = await createRpcTransport('zmq', registry, context());
+    cleanup.push(
+      () => registry.close(),
+      () => rpc.close(),
+    );
+    expect(rpc.kind).toBe('zmq');
+    const endpoints = await rpc.listen(['X'], async () => ({ ok: true, result: 1 }));
+    expect(endpoints['rpc']).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('refuses a bind host this machine does not have with a ConfigError naming it', async () => {
+    const registry = await LocalRegistry.open(context(), { dir });
+    // 192.0.2.1 is TEST-NET-1: documentation only, never an address of this host.
+    const ctx = { ...context(), bindHost: '192.0.2.1' };
+    const rpc = await ZmqRpcTransport.create(registry, ctx);
+    cleanup.push(
+      () => registry.close(),
+      () => rpc.close(),
+    );
+    const err: unknown = await rpc
+      .listen(['X'], async () => ({ ok: true, result: 1 }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe(
+      'cannot bind the rpc socket on 192.0.2.1: EADDRNOTAVAIL (address not available on this host)',
+    );
+  });
+
+  it('counts, logs once and drops garbage frames, and serves on', async () => {
+    const log = new CaptureLogger();
+    const server = await transport(log);
+    const { rpc: endpoint } = await server.listen(['Echo'], async (req) => ({
+      ok: true,
+      result: req.params,
+    }));
+    const raw = new Dealer({ linger: 0 });
+    cleanup.push(() => raw.close());
+    raw.connect(endpoint!);
+    await raw.send(Buffer.from('this is not MessagePack \xc1\xc1'));
+    await raw.send([Buffer.from('two'), Buffer.from('frames')]);
+    await raw.send(Buffer.from([0xc1]));
+    const serializer = new MsgpackSerializer();
+    // A well-formed envelope carrying a request of the wrong shape gets a clear refusal.
+    await raw.send(serializer.encode({ i: 7, q: { service: 'Echo' } }));
+    const [reply] = await raw.receive();
+    const decoded = serializer.decode(reply!) as { i: number; e: { code: string } };
+    expect(decoded.i).toBe(7);
+    expect(decoded.e.code).toBe(MalformedRequestError.code);
+    expect(await eventually(() => server.badFrames === 4)).toBe(true);
+    expect(log.find('warn', 'bad frame')).toHaveLength(1);
+
+    const client = await transport();
+    expect(
+      await client.call(
+        { service: 'Echo', method: 'echo', params: { still: 'alive' }, headers },
+        { timeout: 5000, address: endpoint! },
+      ),
+    ).toEqual({ ok: true, result: { still: 'alive' } });
+  });
+
+  it('fails a call to an address nobody listens on with ConnectionLostError, not a timeout', async () => {
+    const probe = await transport();
+    const { rpc: endpoint } = await probe.listen(['Gone'], async () => ({ ok: true, result: 1 }));
+    await probe.close();
+    const client = await transport();
+    await expect(
+      client.call(
+        { service: uniqueName('Gone'), method: 'x', params: {}, headers },
+        { timeout: 10_000, address: endpoint! },
+      ),
+    ).rejects.toBeInstanceOf(ConnectionLostError);
+  });
+
+  it('lets a stopping server finish its calls while it turns new ones to the other instances', async () => {
+    const service = uniqueName('Stopping');
+    const a = await transport();
+    const b = await transport();
+    const registry = await LocalRegistry.open(context(), { dir });
+    cleanup.push(() => registry.close());
+    const { rpc: endpointA } = await a.listen([service], async (req) => {
+      if (req.method === 'slow') await sleep(800);
+      return { ok: true, result: 'a' };
+    });
+    const { rpc: endpointB } = await b.listen([service], async () => ({ ok: true, result: 'b' }));
+    await registry.register(makeRecord(service, { endpoints: { rpc: endpointA! } }));
+    await registry.register(makeRecord(service, { endpoints: { rpc: endpointB! } }));
+    const client = await transport();
+    const slow = client.call(
+      { service, method: 'slow', params: {}, headers },
+      { timeout: 5000, address: endpointA! },
+    );
+    await sleep(100);
+    const closing = a.close();
+    const results: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
+      const reply = await client.call(
+        { service, method: 'who', params: {}, headers },
+        { timeout: 5000 },
+      );
+      results.push(reply.ok ? reply.result : reply.error);
+    }
+    expect(results).toEqual(['b', 'b', 'b', 'b', 'b', 'b']);
+    expect(await slow).toEqual({ ok: true, result: 'a' });
+    await closing;
+  });
+});

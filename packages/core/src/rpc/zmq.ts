@@ -1,0 +1,186 @@
+import type { BackendContext } from '../backends.js';
+import {
+  ConnectionLostError,
+  ErrorCode,
+  MalformedRequestError,
+  SvcError,
+  UnknownServiceError,
+  toWireError,
+  type WireError,
+} from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Registry } from '../registry/registry.js';
+import { MsgpackSerializer } from '../serializers/msgpack.js';
+import type { Serializer } from '../serializers/serializer.js';
+import { InstancePicker } from './picker.js';
+import { isObject, parseCallHeaders } from '../zmq/wire-check.js';
+import type {
+  RpcCallOptions,
+  RpcHandler,
+  RpcRequest,
+  RpcResponse,
+  RpcTransport,
+} from './transport.js';
+import { BadFrames, loadZmq } from '../zmq/link.js';
+import { ZmqRequester } from '../zmq/requester.js';
+import { ZmqResponder, type RequestHandler } from '../zmq/responder.js';
+
+export interface ZmqRpcOptions {
+  serializer?: Serializer;
+}
+
+/** Extra attempts on other instances for a request that never left this process. */
+const UNDELIVERED_RETRIES = 2;
+
+/**
+ * RPC over ZeroMQ with MessagePack, as lymph does it: each instance binds a
+ * ROUTER on the bind host and publishes its endpoint in the registry;
+ * callers keep one DEALER per instance and choose instances round-robin.
+ * A request that could not reach its instance is retried on another one;
+ * a request that reached an instance which then died fails with
+ * ConnectionLostError (it may have run: it is never sent twice).
+ */
+export class ZmqRpcTransport implements RpcTransport {
+  readonly kind = 'zmq';
+  readonly #ctx: BackendContext;
+  readonly #log: Logger;
+  readonly #serializer: Serializer;
+  readonly #picker: InstancePicker;
+  readonly #bad: BadFrames;
+  readonly #zmq: Awaited<ReturnType<typeof loadZmq>>;
+  readonly #requester: ZmqRequester;
+  #responder: ZmqResponder | undefined;
+  #closed = false;
+
+  private constructor(
+    zmq: Awaited<ReturnType<typeof loadZmq>>,
+    registry: Registry,
+    ctx: BackendContext,
+    options: ZmqRpcOptions,
+  ) {
+    this.#zmq = zmq;
+    this.#ctx = ctx;
+    this.#log = ctx.log.child({ transport: 'zmq' });
+    this.#serializer = options.serializer ?? new MsgpackSerializer();
+    this.#picker = new InstancePicker(registry, 'rpc');
+    this.#bad = new BadFrames(this.#log);
+    this.#requester = new ZmqRequester(zmq, {
+      serializer: this.#serializer,
+      log: this.#log,
+      bad: this.#bad,
+    });
+  }
+
+  static async create(
+    registry: Registry,
+    ctx: BackendContext,
+    options: ZmqRpcOptions = {},
+  ): Promise<ZmqRpcTransport> {
+    return new ZmqRpcTransport(await loadZmq(), registry, ctx, options);
+  }
+
+  /** Frames dropped as bad (undecodable, mis-shaped, over the size limit), received or replied. */
+  get badFrames(): number {
+    return this.#bad.count;
+  }
+
+  async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
+    if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
+    const served = new Set(services);
+    const handle: RequestHandler = async (body) => {
+      const request = parseRequest(body);
+      if (!served.has(request.service)) {
+        // A stale registry entry can point a caller at a port another process reuses.
+        return {
+          ok: false,
+          error: toWireError(
+            new UnknownServiceError(`service "${request.service}" is not served here`),
+          ),
+        } satisfies RpcResponse;
+      }
+      return handler(request);
+    };
+    if (this.#responder) this.#responder.setHandler(handle);
+    else {
+      this.#responder = await ZmqResponder.bind(this.#zmq, this.#ctx.bindHost, handle, {
+        serializer: this.#serializer,
+        log: this.#log,
+        bad: this.#bad,
+        label: 'rpc',
+      });
+    }
+    return { rpc: this.#responder.endpoint };
+  }
+
+  async call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
+    if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
+    const what = `${request.service}.${request.method}`;
+    const deadline = Date.now() + options.timeout;
+    for (let attempt = 0; ; attempt++) {
+      const endpoint = options.address ?? (await this.#picker.pick(request.service));
+      try {
+        const reply = await this.#requester.request(
+          endpoint,
+          request,
+          Math.max(1, deadline - Date.now()),
+          what,
+        );
+        return parseResponse(reply);
+      } catch (err) {
+        // Undelivered, or refused by a stopping instance before it ran: safe to send elsewhere.
+        const retryable = err instanceof SvcError && err.retryable;
+        const lost = err instanceof ConnectionLostError;
+        if (!(lost || retryable) || this.#closed) throw err;
+        if (!options.address) this.#picker.evict(request.service, endpoint);
+        const retry =
+          retryable && !options.address && attempt < UNDELIVERED_RETRIES && Date.now() < deadline;
+        if (!retry) {
+          if (!lost) throw err;
+          throw new ConnectionLostError(`${what}: ${err.message}`, { cause: err });
+        }
+        this.#log.debug('retrying an undelivered request on another instance', {
+          endpoint,
+          call: what,
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#picker.close();
+    this.#requester.close();
+    await this.#responder?.close();
+  }
+}
+
+/** Checks an incoming request's shape and copies only the known fields. */
+function parseRequest(body: unknown): RpcRequest {
+  if (!isObject(body)) throw new MalformedRequestError('request is not an object');
+  const { service, method, params, args, headers } = body;
+  if (typeof service !== 'string' || typeof method !== 'string') {
+    throw new MalformedRequestError('request lacks a service or method name');
+  }
+  if (args !== undefined && !Array.isArray(args)) {
+    throw new MalformedRequestError('request args is not a list');
+  }
+  const request: RpcRequest = { service, method, params, headers: parseCallHeaders(headers) };
+  if (args !== undefined) request.args = args as unknown[];
+  return request;
+}
+
+function parseResponse(value: unknown): RpcResponse {
+  if (isObject(value) && value['ok'] === true) return { ok: true, result: value['result'] };
+  if (isObject(value) && value['ok'] === false && isObject(value['error'])) {
+    const e = value['error'];
+    const error: WireError = {
+      code: typeof e['code'] === 'string' ? e['code'] : ErrorCode.REMOTE,
+      type: typeof e['type'] === 'string' ? e['type'] : 'Error',
+      message: typeof e['message'] === 'string' ? e['message'] : '',
+    };
+    if (e['data'] !== undefined) error.data = e['data'];
+    return { ok: false, error };
+  }
+  throw new MalformedRequestError('the server sent a reply that is not an RPC response');
+}

@@ -1,0 +1,107 @@
+import { BackendError, ConnectionLostError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
+
+/*
+ * Request/reply over ZeroMQ shared by the zmq RPC transport and the local
+ * event transport. One frame each way, MessagePack:
+ *   request  { i: <id>, q: <body> }            DEALER → ROUTER
+ *   reply    { i: <id>, r: <body> }            ROUTER → DEALER
+ *            { i: <id>, e: <WireError> }       (the request itself was refused)
+ * The id multiplexes many requests over one DEALER per peer. The calling
+ * side is requester.ts, the serving side responder.ts.
+ */
+
+/** The zeromq module's namespace. */
+export type ZmqModule = typeof import('zeromq');
+let zmqModule: Promise<ZmqModule> | undefined;
+
+/** Loads zeromq once, on first use, so that processes that never use it pay nothing. */
+export function loadZmq(): Promise<ZmqModule> {
+  zmqModule ??= import('zeromq').catch((err: unknown) => {
+    zmqModule = undefined;
+    throw new BackendError(`the zeromq package cannot be loaded: ${(err as Error).message}`, {
+      cause: err,
+    });
+  });
+  return zmqModule;
+}
+
+/** ZeroMQ drops a peer that sends more than this in one message, before we decode it. */
+export const ZMQ_MAX_MESSAGE = DEFAULT_MAX_MESSAGE_BYTES + 1024;
+/** ZMTP heartbeats: a peer that stops answering (SIGSTOP, cable) is dropped after the timeout. */
+export const HEARTBEAT = {
+  heartbeatInterval: 2000,
+  heartbeatTimeout: 6000,
+  heartbeatTimeToLive: 6000,
+};
+
+/**
+ * zeromq.js allows one pending send per socket: sends wait here in order.
+ */
+export class SendQueue {
+  readonly #socket: { send(msg: Buffer | Buffer[]): Promise<void> };
+  readonly #queue: Array<{ msg: Buffer | Buffer[]; done: (err?: Error) => void }> = [];
+  #running = false;
+
+  constructor(socket: { send(msg: Buffer | Buffer[]): Promise<void> }) {
+    this.#socket = socket;
+  }
+
+  send(msg: Buffer | Buffer[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ msg, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      void this.#pump();
+    });
+  }
+
+  get idle(): boolean {
+    return !this.#running && this.#queue.length === 0;
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
+        try {
+          await this.#socket.send(item.msg);
+          item.done();
+        } catch (err) {
+          item.done(err instanceof Error ? err : new Error(`send failed: ${String(err)}`));
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+}
+
+/** Counts bad frames and logs the first one of each source. */
+export class BadFrames {
+  count = 0;
+  readonly #log: Logger;
+  readonly #seen = new Set<string>();
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  add(source: string, reason: string): void {
+    this.count++;
+    if (this.#seen.has(source)) return;
+    if (this.#seen.size < 1000) this.#seen.add(source);
+    this.#log.warn('dropped a bad frame (further ones from this source are only counted)', {
+      source,
+      reason,
+    });
+  }
+}
+
+/** Whether a decoded value can be a request id. */
+export const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** A request that never left this process: the peer could not be reached, so it is safe to retry elsewhere. */
+export class NotDeliveredError extends ConnectionLostError {
+  static override retryable = true;
+}

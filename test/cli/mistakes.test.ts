@@ -1,0 +1,71 @@
+// Mistakes and failures of `svc instance` and `svc tail`, with real processes:
+// one clear line each, never the "unexpected error (a bug)" banner.
+import { createServer, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, TestEnv, requireBuild } from '../support/svc.js';
+
+const env = new TestEnv();
+
+beforeAll(() => requireBuild());
+afterAll(() => env.stop());
+
+describe('svc instance says what went wrong in one line', () => {
+  it('for a port already in use: names the address and exits 2, registering nothing', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      const { code, stdout, stderr } = await env.run(['instance', '--config', 'conf/web.yml'], {
+        env: { WEB_PORT: String(port) },
+      });
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr.trim()).toBe(
+        `svc: cannot bind 127.0.0.1:${port}: EADDRINUSE (address already in use)`,
+      );
+      expect((await env.run(['discover'])).stdout).toBe('');
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('for a bind host this machine does not have: names it and exits 2', async () => {
+    const { code, stderr } = await env.run(['instance', '--config', 'elsewhere.yml'], {
+      cwd: `${FIXTURES}/echo`,
+    });
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe(
+      'svc: cannot bind 192.0.2.1:0: EADDRNOTAVAIL (address not available on this host)',
+    );
+  });
+
+  it('for a service whose onStart throws: names the service and the error, exits 1, no bug banner', async () => {
+    const { code, stdout, stderr } = await env.run(['instance', '--config', 'refuses.yml'], {
+      cwd: `${FIXTURES}/refuses`,
+    });
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr.trim()).toBe(
+      'svc: Refuses: onStart failed: cannot reach the database at 127.0.0.1:1',
+    );
+  });
+});
+
+describe('svc tail --trace of a trace no instance holds', () => {
+  it('says so, and keeps following for records of it', async () => {
+    const echo = await env.instance('echo.yml', { cwd: `${FIXTURES}/echo` });
+    const tail = env.spawn(['tail', '--trace', 'feedfacefeedface']);
+    await tail.waitFor(
+      (p) =>
+        p.stderr.includes(
+          'svc tail: no running instance holds a record of trace "feedfacefeedface"; waiting for new ones',
+        ),
+      'the notice',
+    );
+    expect(tail.child.exitCode).toBeNull();
+    tail.child.kill('SIGINT');
+    expect((await tail.exited).code).toBe(0);
+    echo.child.kill('SIGTERM');
+    expect((await echo.exited).code).toBe(0);
+  });
+});
