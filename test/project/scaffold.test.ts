@@ -4,7 +4,7 @@
 // `svc request` and HTTP route used as its README says.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,36 +127,20 @@ beforeAll(async () => {
     { cwd: REPO },
   );
   packed = JSON.parse(ok(pack, 'pnpm pack')) as Packed[];
-  const tarball = (name: string) => {
-    const p = packed.find((x) => x.name === name);
-    if (!p) throw new Error(`pnpm pack made no tarball of ${name}`);
-    return `file:${p.filename}`;
-  };
 
+  // The project as `npm run new-project` makes it: svc's packages from the
+  // tarballs rather than the registry, copied into vendor/.
   ok(
-    await run(process.execPath, [SVC_BIN, 'new', app, '--name', 'scaffold-app'], { cwd: work }),
+    await run(
+      process.execPath,
+      [SVC_BIN, 'new', app, '--name', 'scaffold-app', '--packages', join(work, 'tgz')],
+      { cwd: work },
+    ),
     'svc new',
   );
-
-  // The project as written, but with svc's packages from the tarballs rather
-  // than the registry: the two it names directly, and through `overrides`
-  // every other one and every copy another package depends on.
   const pkgFile = join(app, 'package.json');
   scaffolded = JSON.parse(readFileSync(pkgFile, 'utf8')) as typeof scaffolded;
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as Record<string, Record<string, string>>;
-  const direct = Object.keys(pkg['dependencies'] ?? {});
-  expect(direct.sort()).toEqual(['@svc/cli', '@svc/core']);
-  const overrides: Record<string, string> = {};
-  for (const p of packed) {
-    if (direct.includes(p.name)) {
-      pkg['dependencies']![p.name] = tarball(p.name);
-      overrides[p.name] = `$${p.name}`;
-    } else {
-      overrides[p.name] = tarball(p.name);
-    }
-  }
-  pkg['overrides'] = overrides;
-  writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
+  expect(Object.keys(scaffolded.dependencies ?? {}).sort()).toEqual(['@svc/cli', '@svc/core']);
 
   // npm's own cache (shared between runs) makes a second install quick.
   ok(
@@ -229,9 +213,10 @@ describe('a project made by svc new, outside the repository', () => {
 
   it('writes a project that depends on svc at the version of the CLI, and svc --version says it', async () => {
     const cliVersion = manifestOf(join(REPO, 'packages/cli')).version;
+    // From the tarballs of this version (the registry's would be `^${cliVersion}`: new.test.ts).
     expect(scaffolded.dependencies).toEqual({
-      '@svc/cli': `^${cliVersion}`,
-      '@svc/core': `^${cliVersion}`,
+      '@svc/cli': `file:vendor/svc-cli-${cliVersion}.tgz`,
+      '@svc/core': `file:vendor/svc-core-${cliVersion}.tgz`,
     });
     const version = ok(
       await run(join(app, 'node_modules/.bin/svc'), ['--version']),

@@ -30,7 +30,7 @@ export interface RpcOptions<N extends string = string, P extends ParamsSchema = 
 export interface RetryPolicy {
   /** total tries, the first included (1 = no retry) */
   attempts: number;
-  /** milliseconds before the first retry */
+  /** milliseconds before the first retry, at most (each wait is up to a fifth shorter at random, so retries of many events spread out) */
   delay: number;
   /** each further wait is multiplied by this (default 2) */
   backoff?: number;

@@ -107,4 +107,47 @@ describe('svc new', () => {
       expect(root.devDependencies[name], name).toBe(range);
     }
   });
+
+  it('takes svc from tarballs with --packages: copied into vendor/, every @svc package overridden', () => {
+    const tgz = temp();
+    for (const name of ['cli', 'core', 'node', 'tail'])
+      writeFileSync(join(tgz, `svc-${name}-1.2.3.tgz`), name);
+    writeFileSync(join(tgz, 'svc-core-1.0.0.tgz'), 'an older one, left alone');
+    const dir = join(temp(), 'app');
+    const made = scaffold(dir, { version: '1.2.3', packages: tgz });
+    expect(made.files.filter((f) => f.startsWith('vendor/'))).toEqual([
+      'vendor/svc-cli-1.2.3.tgz',
+      'vendor/svc-core-1.2.3.tgz',
+      'vendor/svc-node-1.2.3.tgz',
+      'vendor/svc-tail-1.2.3.tgz',
+    ]);
+    expect(readFileSync(join(dir, 'vendor/svc-node-1.2.3.tgz'), 'utf8')).toBe('node');
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(pkg['dependencies']).toEqual({
+      '@svc/cli': 'file:vendor/svc-cli-1.2.3.tgz',
+      '@svc/core': 'file:vendor/svc-core-1.2.3.tgz',
+    });
+    expect(pkg['overrides']).toEqual({
+      '@svc/cli': '$@svc/cli',
+      '@svc/core': '$@svc/core',
+      '@svc/node': 'file:vendor/svc-node-1.2.3.tgz',
+      '@svc/tail': 'file:vendor/svc-tail-1.2.3.tgz',
+    });
+  });
+
+  it('refuses --packages without the tarballs of this version, writing nothing', () => {
+    const tgz = temp();
+    writeFileSync(join(tgz, 'svc-core-1.0.0.tgz'), 'another version');
+    const dir = join(temp(), 'app');
+    expect(usageError(() => scaffold(dir, { version: '1.2.3', packages: tgz }))).toBe(
+      `--packages ${tgz} has no tarball of @svc/cli or @svc/core at version 1.2.3 (svc-cli-1.2.3.tgz, made by pnpm pack)`,
+    );
+    expect(() => readdirSync(dir)).toThrow(/ENOENT/);
+    expect(
+      usageError(() => scaffold(dir, { version: '1.2.3', packages: join(tgz, 'nope') })),
+    ).toMatch(/^--packages .*nope: ENOENT/);
+  });
 });

@@ -1,4 +1,11 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '@svc/core';
@@ -40,9 +47,15 @@ export interface Scaffolded {
  * instance configs, `.svc.yml`, a test and a README. Throws a UsageError,
  * having written nothing, when the folder or the name will not do.
  */
-export function scaffold(dir: string, options: { name?: string; version: string }): Scaffolded {
+export function scaffold(
+  dir: string,
+  options: { name?: string; version: string; packages?: string },
+): Scaffolded {
   const abs = resolve(dir);
   checkEmptyFolder(abs, dir);
+  // Read before anything is written: a folder without svc's tarballs is refused as a whole.
+  const tarballs =
+    options.packages === undefined ? undefined : findTarballs(options.packages, options.version);
   const name = options.name ?? basename(abs);
   if (name.length > 214 || !PACKAGE_NAME.test(name)) {
     throw new UsageError(
@@ -59,12 +72,58 @@ export function scaffold(dir: string, options: { name?: string; version: string 
     writeFileSync(join(abs, target), text);
     written.push(target);
   }
-  writeFileSync(
-    join(abs, 'package.json'),
-    `${JSON.stringify(packageJson(name, options.version), null, 2)}\n`,
-  );
+  const pkg = packageJson(name, options.version);
+  if (tarballs) {
+    // svc's packages from the tarballs, copied into the project so that it
+    // stays installable wherever it moves: the two it depends on directly,
+    // and through `overrides` every @svc package another one depends on.
+    mkdirSync(join(abs, VENDOR), { recursive: true });
+    const overrides: Record<string, string> = {};
+    const dependencies = pkg['dependencies'] as Record<string, string>;
+    for (const [pkgName, file] of tarballs) {
+      copyFileSync(file, join(abs, VENDOR, basename(file)));
+      written.push(`${VENDOR}/${basename(file)}`);
+      const spec = `file:${VENDOR}/${basename(file)}`;
+      if (pkgName in dependencies) {
+        dependencies[pkgName] = spec;
+        overrides[pkgName] = `$${pkgName}`;
+      } else overrides[pkgName] = spec;
+    }
+    pkg['overrides'] = overrides;
+  }
+  writeFileSync(join(abs, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   written.push('package.json');
   return { dir: abs, name, files: written.sort() };
+}
+
+/** Where `--packages` copies svc's tarballs, inside the new project. */
+const VENDOR = 'vendor';
+
+/**
+ * svc's package tarballs of this version in `folder`, by package name
+ * (`svc-core-0.1.0.tgz` is `@svc/core`, as `pnpm pack` names them). The
+ * two a project depends on must be there.
+ */
+function findTarballs(folder: string, version: string): Map<string, string> {
+  let entries: string[];
+  try {
+    entries = readdirSync(folder);
+  } catch (err) {
+    throw new UsageError(`--packages ${folder}: ${(err as Error).message}`, { cause: err });
+  }
+  const found = new Map<string, string>();
+  const suffix = `-${version}.tgz`;
+  for (const entry of entries.sort()) {
+    if (!entry.startsWith('svc-') || !entry.endsWith(suffix)) continue;
+    found.set(`@svc/${entry.slice(4, -suffix.length)}`, resolve(folder, entry));
+  }
+  const missing = ['@svc/cli', '@svc/core'].filter((n) => !found.has(n));
+  if (missing.length > 0) {
+    throw new UsageError(
+      `--packages ${folder} has no tarball of ${missing.join(' or ')} at version ${version} (svc-cli-${version}.tgz, made by pnpm pack)`,
+    );
+  }
+  return found;
 }
 
 /** The new project's package.json: svc's packages at this CLI's version, and the tools to test with. */
@@ -127,6 +186,10 @@ export default function register(program: Command): Command {
     .description('Create a project: two services, their config, a test')
     .argument('<dir>', 'the folder to create (it may exist if it is empty)')
     .option('--name <name>', 'the package name (default: the folder name)')
+    .option(
+      '--packages <folder>',
+      "install svc's packages from the tarballs in this folder (pnpm pack's), copied into vendor/",
+    )
     .addHelpText(
       'after',
       `
@@ -135,14 +198,18 @@ a strict tsconfig.json, services/greeting.ts and services/web.ts (an RPC
 method, an HTTP route that calls it, an event handler), conf/*.yml,
 .svc.yml, a test written with @svc/core/testing and vitest, a README and a
 .gitignore. Nothing is installed: run npm install in the new folder.
+With --packages, svc's packages come from tarballs (until they are on the
+npm registry: npm run new-project -- <dir> in svc's repository packs
+them and runs this).
 
 Example:
   svc new my-services && cd my-services && npm install && npm test`,
     )
-    .action((dir: string, opts: { name?: string }) => {
+    .action((dir: string, opts: { name?: string; packages?: string }) => {
       const made = scaffold(dir, {
         version: cliVersion(),
         ...(opts.name ? { name: opts.name } : {}),
+        ...(opts.packages ? { packages: opts.packages } : {}),
       });
       out(`Created ${made.name} in ${made.dir}:`);
       for (const file of made.files) out(`  ${file}`);
