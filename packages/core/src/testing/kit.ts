@@ -124,6 +124,20 @@ export function workerFactory<S extends Service>(
       const p = caller.call(svc, method, params, callOptions);
       return { result: () => p };
     },
+    stream(svc, method, params, callOptions) {
+      calls.push({
+        service: svc,
+        method,
+        params,
+        ...(callOptions ? { options: callOptions } : {}),
+      });
+      const forService = Object.hasOwn(stubs, svc) ? stubs[svc] : undefined;
+      const stub = forService && Object.hasOwn(forService, method) ? forService[method] : undefined;
+      const items = stub ? (stub(params) as AsyncIterable<unknown> | Iterable<unknown>) : [];
+      return (async function* () {
+        yield* items;
+      })();
+    },
     async emit(type, body, emitOptions) {
       emitted.push({ type, body, options: emitOptions ?? {} });
     },
