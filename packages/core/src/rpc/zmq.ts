@@ -4,6 +4,7 @@ import {
   ConnectionLostError,
   ErrorCode,
   MalformedRequestError,
+  RpcTimeoutError,
   SvcError,
   UnknownServiceError,
   fromWireError,
@@ -134,6 +135,10 @@ export class ZmqRpcTransport implements RpcTransport {
         );
         return parseResponse(reply);
       } catch (err) {
+        // The attempt's timeout is what was left of the call's: the message names the call's.
+        if (err instanceof RpcTimeoutError && err.code === RpcTimeoutError.code) {
+          throw new RpcTimeoutError(`${what} did not answer within ${options.timeout} ms`);
+        }
         // Undelivered, or refused by a stopping instance before it ran: safe to send elsewhere.
         const retryable = err instanceof SvcError && err.retryable;
         const lost = err instanceof ConnectionLostError;
