@@ -141,6 +141,8 @@ export class ZmqResponder {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, drainMs)))]);
     clearTimeout(timer);
+    // What still runs (streams, long calls) loses its callers with the socket: it is told so.
+    for (const peer of [...this.#running.keys()]) this.#gone(peer);
     for (let i = 0; i < 50 && !this.#queue.idle; i++) await new Promise((r) => setTimeout(r, 10));
     this.#router.close();
   }
