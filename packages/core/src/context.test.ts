@@ -26,7 +26,9 @@ class Back extends Service {
   /** Waits until its signal aborts, and notes why. */
   @rpc() async wait() {
     const signal = this.context!.signal;
-    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    if (!signal.aborted) {
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    }
     seen.aborted.push(signal.reason);
     throw signal.reason;
   }
@@ -125,7 +127,7 @@ describe('deadlines', () => {
     reset();
     await using cluster = await testCluster([Back], { config: { maxWorkers: 1 } });
     const busy = cluster.client.rpc.Back.stubborn({ ms: 600 });
-    await sleep(50);
+    expect(await eventually(() => cluster.container('Back').activeWorkers === 1)).toBe(true);
     // Waits in line behind `stubborn` longer than it may.
     await expect(cluster.client.rpc.Back.mark(undefined, { timeout: 200 })).rejects.toBeInstanceOf(
       RpcTimeoutError,

@@ -1,6 +1,6 @@
 import type { Caller } from '../client.js';
 import type { ConfigView } from '../config/view.js';
-import { runInContext, type WorkerContext } from '../context.js';
+import type { WorkerContext } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import { SvcError, UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -9,6 +9,7 @@ import type { ItemSource } from '../rpc/transport.js';
 import { BINDING, type Service, type ServiceBinding } from '../service.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { ServiceContainer } from './container.js';
+import { WorkerStream, type StreamOutcome } from './stream.js';
 
 /** What an observer learns of each finished worker. */
 export interface WorkerOutcome {
@@ -22,13 +23,7 @@ export interface WorkerOutcome {
   stream?: StreamOutcome;
 }
 export type WorkerObserver = (outcome: WorkerOutcome) => void;
-
-/** How a streaming worker ended. */
-export interface StreamOutcome {
-  items: number;
-  /** what stopped the stream before its end (the caller stopped reading, went away, the deadline) */
-  stopped?: string;
-}
+export type { StreamOutcome } from './stream.js';
 
 type RpcEp = Extract<EntrypointMeta, { kind: 'rpc' }>;
 
@@ -141,11 +136,7 @@ export class WorkerRunner {
     let failed = false;
     try {
       const obj = newServiceObject(container, binding) as unknown as Record<string, unknown>;
-      if (providers) {
-        for (const p of container.providers.values()) await p.workerSetup(ctx);
-        for (const [attr, p] of container.providers) obj[attr] = await p.getDependency(ctx);
-      }
-      if (hooks.has('onWorkerStart')) await hooks.run('onWorkerStart', ctx);
+      if (providers || hooks.has('onWorkerStart')) await this.#setUp(obj, ctx);
       const method = obj[ep.method] as (...a: unknown[]) => unknown;
       result = method.apply(obj, args);
       if (isThenable(result)) result = await result;
@@ -158,6 +149,15 @@ export class WorkerRunner {
     await this.#finish(ep, ctx, elapsedMs(started), result, error, failed);
     if (failed) throw error;
     return result;
+  }
+
+  /** A worker's dependencies in their fields, then the `onWorkerStart` hooks. */
+  async #setUp(obj: Record<string, unknown>, ctx: WorkerContext): Promise<void> {
+    const container = this.#container;
+    for (const p of container.providers.values()) await p.workerSetup(ctx);
+    for (const [attr, p] of container.providers) obj[attr] = await p.getDependency(ctx);
+    const hooks = container.options.hooks;
+    if (hooks.has('onWorkerStart')) await hooks.run('onWorkerStart', ctx);
   }
 
   /**
@@ -253,12 +253,9 @@ export class WorkerRunner {
       }
     }
     return (async () => {
-      const hooks = container.options.hooks;
       try {
         const obj = newServiceObject(container, binding) as unknown as Record<string, unknown>;
-        for (const p of container.providers.values()) await p.workerSetup(ctx);
-        for (const [attr, p] of container.providers) obj[attr] = await p.getDependency(ctx);
-        if (hooks.has('onWorkerStart')) await hooks.run('onWorkerStart', ctx);
+        await this.#setUp(obj, ctx);
         return generator(obj);
       } catch (err) {
         await finish(err, true, { items: 0 });
@@ -429,82 +426,5 @@ export class WorkerBinding implements ServiceBinding {
     if (this.#keep) (this.pending ??= []).push(promise);
     const log = this.#container.log;
     promise.catch((err: unknown) => log.warn(`an emit failed: ${(err as Error).message}`));
-  }
-}
-
-/**
- * The items of one streaming worker: its generator, advanced in the
- * worker's context one item at a time as the transport pulls, and the
- * worker's end reported once, when the generator is done, throws, or is
- * stopped early.
- */
-class WorkerStream implements ItemSource {
-  readonly #generator: AsyncIterator<unknown, unknown>;
-  readonly #ctx: WorkerContext;
-  readonly #binding: WorkerBinding;
-  readonly #finish: (error: unknown, failed: boolean, outcome: StreamOutcome) => Promise<void>;
-  readonly #log: Logger;
-  readonly #next = () => this.#generator.next();
-  #items = 0;
-  /** no more items are taken: the stream ended, or is being stopped */
-  #over = false;
-
-  constructor(
-    generator: AsyncIterator<unknown, unknown>,
-    ctx: WorkerContext,
-    binding: WorkerBinding,
-    finish: (error: unknown, failed: boolean, outcome: StreamOutcome) => Promise<void>,
-    log: Logger,
-  ) {
-    this.#generator = generator;
-    this.#ctx = ctx;
-    this.#binding = binding;
-    this.#finish = finish;
-    this.#log = log;
-  }
-
-  next(): Promise<IteratorResult<unknown, unknown>> {
-    if (this.#over) return Promise.resolve({ done: true, value: undefined });
-    return runInContext(this.#ctx, this.#next).then(
-      async (next) => {
-        if (this.#over) return next;
-        if (!next.done) {
-          this.#items++;
-          return next;
-        }
-        this.#over = true;
-        await this.#end(undefined, false, { items: this.#items });
-        return next;
-      },
-      async (err: unknown) => {
-        if (!this.#over) {
-          this.#over = true;
-          await this.#end(err, true, { items: this.#items });
-        }
-        throw err;
-      },
-    );
-  }
-
-  async return(why: string): Promise<void> {
-    if (this.#over) return;
-    this.#over = true;
-    try {
-      // Waits for an item being made, then runs the generator's finally blocks.
-      await runInContext(this.#ctx, () => this.#generator.return?.(undefined));
-    } catch (err) {
-      this.#log.warn(`stopping a stream failed: ${(err as Error).message}`);
-    }
-    await this.#end(undefined, false, { items: this.#items, stopped: why });
-  }
-
-  /** The worker's end: after its unawaited emits, reported, its slot given back. */
-  async #end(error: unknown, failed: boolean, outcome: StreamOutcome): Promise<void> {
-    if (this.#binding.pending) await Promise.allSettled(this.#binding.pending);
-    try {
-      await this.#finish(error, failed, outcome);
-    } catch (err) {
-      this.#log.error(`a worker hook failed after a stream: ${(err as Error).message}`);
-    }
   }
 }

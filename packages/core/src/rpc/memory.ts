@@ -5,7 +5,7 @@ import type { Serializer } from '../serializers/serializer.js';
 import { isThenable } from '../sync.js';
 import { PendingCalls } from './pending.js';
 import { InstancePicker } from './picker.js';
-import { StreamPump, StreamReader } from './stream.js';
+import { StreamPump, StreamReader, itemsOf } from './stream.js';
 import {
   plainAnswer,
   type RpcAnswer,
@@ -112,14 +112,7 @@ export class MemoryRpcTransport implements RpcTransport {
     };
     // A stream cancelled before it was opened is not run.
     if (this.#pending.get(id)) this.#run(handler, wire, id, answered);
-    try {
-      for (let next = await reader.next(); ; next = await reader.next()) {
-        if (next.done) return next.value;
-        yield next.value;
-      }
-    } finally {
-      await reader.return();
-    }
+    return yield* itemsOf(reader);
   }
 
   /**

@@ -20,7 +20,7 @@ import { isThenable } from '../sync.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
 import { PendingCalls } from './pending.js';
 import { InstancePicker } from './picker.js';
-import { MAX_CREDIT, StreamPump, StreamReader } from './stream.js';
+import { MAX_CREDIT, StreamPump, StreamReader, itemsOf } from './stream.js';
 import type {
   RpcAnswer,
   RpcCallOptions,
@@ -151,15 +151,7 @@ export class NetRpcTransport implements RpcTransport {
     const conn = this.#connection(endpoint);
     const id = this.#id();
     const body = this.#encodeRequest(STREAM, id, request, options);
-    const reader = conn.stream(id, body, request, options);
-    try {
-      for (let next = await reader.next(); ; next = await reader.next()) {
-        if (next.done) return next.value;
-        yield next.value;
-      }
-    } finally {
-      await reader.return();
-    }
+    return yield* itemsOf(conn.stream(id, body, request, options));
   }
 
   #connection(endpoint: string): ClientConnection {
@@ -515,12 +507,10 @@ class ClientConnection {
         if (response.ok) reader.finish(response.result);
         else reader.fail(fromWireError(response.error));
       },
+      // Cancelled (the server was told), timed out (the server stops at the same
+      // deadline) or lost: nothing more to send.
       (err: unknown) => {
-        if (this.#streams.get(id) === reader) {
-          this.#streams.delete(id);
-          // Cancelled or timed out: the server's producer is told to stop too.
-          if (!this.#dead) this.#send([CANCEL, id]);
-        }
+        if (this.#streams.get(id) === reader) this.#streams.delete(id);
         reader.fail(err);
       },
     );

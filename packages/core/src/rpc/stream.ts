@@ -141,6 +141,26 @@ export class StreamReader implements AsyncIterableIterator<unknown, unknown> {
   }
 }
 
+/**
+ * A stream's items as a transport hands them to its caller: yields what
+ * the reader gets, returns the stream's result (through `end`, which may
+ * turn it into the result or throw the error it holds), and tells the
+ * producer to stop when the caller stops reading early.
+ */
+export async function* itemsOf(
+  reader: AsyncIterator<unknown, unknown>,
+  end: (last: unknown) => unknown = (last) => last,
+): AsyncGenerator<unknown, unknown> {
+  try {
+    for (let next = await reader.next(); ; next = await reader.next()) {
+      if (next.done) return end(next.value);
+      yield next.value;
+    }
+  } finally {
+    await reader.return?.();
+  }
+}
+
 /** Where a pump sends what it pulls. */
 export interface PumpSink {
   /** Sends one item; throws when it cannot (too large, not serializable): the stream then fails. */

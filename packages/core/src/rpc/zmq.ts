@@ -16,6 +16,7 @@ import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { InstancePicker } from './picker.js';
+import { itemsOf } from './stream.js';
 import { isObject, parseCallHeaders } from '../zmq/wire-check.js';
 import type {
   RpcCallOptions,
@@ -173,19 +174,11 @@ export class ZmqRpcTransport implements RpcTransport {
       `${request.service}.${request.method}`,
       options.cancel,
     );
-    try {
-      for (let next = await reader.next(); ; next = await reader.next()) {
-        if (!next.done) {
-          yield next.value;
-          continue;
-        }
-        const end = parseResponse(next.value);
-        if (end.ok) return end.result;
-        throw fromWireError(end.error);
-      }
-    } finally {
-      await reader.return();
-    }
+    return yield* itemsOf(reader, (last) => {
+      const end = parseResponse(last);
+      if (end.ok) return end.result;
+      throw fromWireError(end.error);
+    });
   }
 
   async close(): Promise<void> {

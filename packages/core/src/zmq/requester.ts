@@ -116,12 +116,10 @@ export class ZmqRequester {
         if (peer.streams.get(id) === reader) peer.streams.delete(id);
         reader.finish(reply);
       },
+      // Cancelled (the peer was told), timed out (the peer stops at the same
+      // deadline) or lost: nothing more to send.
       (err: unknown) => {
-        if (peer.streams.get(id) === reader) {
-          peer.streams.delete(id);
-          // Timed out: the peer's producer is told to stop too.
-          peer.cancel(id);
-        }
+        if (peer.streams.get(id) === reader) peer.streams.delete(id);
         reader.fail(err);
       },
     );
