@@ -1,5 +1,6 @@
 import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
+import { receivedTimeout } from '../rpc/transport.js';
 
 /** Nameko's header prefix (`nameko/constants.py` HEADER_PREFIX). */
 export const HEADER_PREFIX = 'nameko.';
@@ -68,8 +69,11 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
  * it); undefined when it has none or one that is not a number.
  */
 export function decodeTimeout(headers: Record<string, unknown> | undefined): number | undefined {
-  const value = headers?.[TIMEOUT_HEADER] ?? headers?.[HEADER_PREFIX + TIMEOUT_HEADER];
-  return typeof value === 'number' && Number.isFinite(value) ? Math.max(0, value) : undefined;
+  const value = receivedTimeout(
+    headers?.[TIMEOUT_HEADER] ?? headers?.[HEADER_PREFIX + TIMEOUT_HEADER],
+  );
+  // A header no svc peer wrote (a string from elsewhere): no deadline, as from Nameko.
+  return Number.isNaN(value) ? undefined : value;
 }
 
 function toStringList(value: unknown): string[] {

@@ -21,13 +21,14 @@ import { FrameDecoder, FrameWriter } from './net-frames.js';
 import { PendingCalls } from './pending.js';
 import { InstancePicker } from './picker.js';
 import { MAX_CREDIT, StreamPump, StreamReader, itemsOf } from './stream.js';
-import type {
-  RpcAnswer,
-  RpcCallOptions,
-  RpcHandler,
-  RpcRequest,
-  RpcResponse,
-  RpcTransport,
+import {
+  receivedTimeout,
+  type RpcAnswer,
+  type RpcCallOptions,
+  type RpcHandler,
+  type RpcRequest,
+  type RpcResponse,
+  type RpcTransport,
 } from './transport.js';
 
 // Wire messages are MessagePack arrays, positional to keep frames small and
@@ -295,13 +296,13 @@ export class NetRpcTransport implements RpcTransport {
     const service: unknown = msg[2];
     const method: unknown = msg[3];
     const headers: unknown = msg[5];
-    const timeout: unknown = msg[6];
+    const timeout = receivedTimeout(msg[6]);
     const args: unknown = msg[7];
     if (
       typeof service !== 'string' ||
       typeof method !== 'string' ||
       !isHeaders(headers) ||
-      !(timeout === undefined || timeout === null || typeof timeout === 'number') ||
+      Number.isNaN(timeout) ||
       (args !== undefined && !Array.isArray(args))
     ) {
       this.#reply(writer, id, {
@@ -320,7 +321,7 @@ export class NetRpcTransport implements RpcTransport {
     }
     const cancel = new CancelToken();
     const request: RpcRequest = { service, method, params: msg[4], headers, cancel };
-    if (typeof timeout === 'number') request.timeout = timeout;
+    if (timeout !== undefined) request.timeout = timeout;
     if (args !== undefined) request.args = args as unknown[];
     if (msg[0] === STREAM) request.stream = true;
     let answer: RpcAnswer | Promise<RpcAnswer>;

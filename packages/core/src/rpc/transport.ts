@@ -125,5 +125,19 @@ export function plainAnswer(answer: RpcAnswer): RpcResponse {
   return { ok: false, error: toWireError(new UsageError(STREAMS_NEED_DIRECT)) };
 }
 
+/** The longest deadline a request may carry: what a timer can wait (about 24 days). */
+export const MAX_TIMEOUT_MS = 0x7fffffff;
+
+/**
+ * A request's timeout as received: undefined when it has none (absent or
+ * null), the number clamped to what a timer can wait, or NaN when it is
+ * not a finite number (the request is malformed).
+ */
+export function receivedTimeout(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return NaN;
+  return Math.min(Math.max(0, value), MAX_TIMEOUT_MS);
+}
+
 /** Why a stream cannot be had over this transport. */
 export const STREAMS_NEED_DIRECT = 'streams need a direct transport (rpc: net or zmq)';

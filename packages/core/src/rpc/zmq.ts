@@ -18,12 +18,13 @@ import type { Serializer } from '../serializers/serializer.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
 import { isObject, parseCallHeaders } from '../zmq/wire-check.js';
-import type {
-  RpcCallOptions,
-  RpcHandler,
-  RpcRequest,
-  RpcResponse,
-  RpcTransport,
+import {
+  receivedTimeout,
+  type RpcCallOptions,
+  type RpcHandler,
+  type RpcRequest,
+  type RpcResponse,
+  type RpcTransport,
 } from './transport.js';
 import { BadFrames, loadZmq } from '../zmq/link.js';
 import { ZmqRequester } from '../zmq/requester.js';
@@ -212,7 +213,8 @@ function parseRequest(body: unknown, cancel: CancelToken): RpcRequest {
   if (args !== undefined && !Array.isArray(args)) {
     throw new MalformedRequestError('request args is not a list');
   }
-  if (timeout !== undefined && timeout !== null && typeof timeout !== 'number') {
+  const left = receivedTimeout(timeout);
+  if (Number.isNaN(left)) {
     throw new MalformedRequestError('request timeout is not a number of milliseconds');
   }
   const request: RpcRequest = {
@@ -222,7 +224,7 @@ function parseRequest(body: unknown, cancel: CancelToken): RpcRequest {
     headers: parseCallHeaders(headers),
     cancel,
   };
-  if (typeof timeout === 'number') request.timeout = timeout;
+  if (left !== undefined) request.timeout = left;
   if (args !== undefined) request.args = args as unknown[];
   if (stream === true) request.stream = true;
   return request;
