@@ -131,6 +131,25 @@ describe('streaming workers', () => {
     expect(await eventually(() => container.activeWorkers === 0)).toBe(true);
   });
 
+  it('is waited for by a stopping container until its stream is over', async () => {
+    made.finallyRan = 0;
+    await using cluster = await testCluster([Numbers]);
+    const items = cluster.client.rpc.Numbers.endless.stream();
+    await items.next();
+    let stopped = false;
+    const stopping = cluster
+      .container('Numbers')
+      .stop()
+      .then(() => (stopped = true));
+    await sleep(100);
+    // The stream still runs, and the container waits for it.
+    expect(stopped).toBe(false);
+    expect((await items.next()).done).toBe(false);
+    await items.return?.();
+    await stopping;
+    expect(made.finallyRan).toBe(1);
+  });
+
   it('refuses a plain call of a streaming method, and a stream of a plain one, before running either', async () => {
     await using cluster = await testCluster([Numbers]);
     await expect(cluster.client.call('Numbers', 'count', { n: 1 })).rejects.toThrow(
