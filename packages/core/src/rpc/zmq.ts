@@ -15,11 +15,13 @@ import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
+import { isThenable } from '../sync.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
 import { isObject, parseCallHeaders } from '../zmq/wire-check.js';
 import {
   receivedTimeout,
+  type RpcAnswer,
   type RpcCallOptions,
   type RpcHandler,
   type RpcRequest,
@@ -103,9 +105,11 @@ export class ZmqRpcTransport implements RpcTransport {
           ),
         } satisfies RpcResponse;
       }
-      const answer = await handler(request);
-      if (answer.ok !== 'stream') return answer;
-      return new StreamReply(answer.items, `${request.service}.${request.method}`, request.timeout);
+      const answer = handler(request);
+      // A plain answer is passed on as it is, without waiting a turn for it.
+      return isThenable(answer)
+        ? answer.then((a) => asReply(a, request))
+        : asReply(answer, request);
     };
     if (this.#responder) this.#responder.setHandler(handle);
     else {
@@ -189,6 +193,12 @@ export class ZmqRpcTransport implements RpcTransport {
     this.#requester.close();
     await this.#responder?.close();
   }
+}
+
+/** A handler's answer as the responder sends it: a response, or the items of a stream. */
+function asReply(answer: RpcAnswer, request: RpcRequest): RpcResponse | StreamReply {
+  if (answer.ok !== 'stream') return answer;
+  return new StreamReply(answer.items, `${request.service}.${request.method}`, request.timeout);
 }
 
 /**

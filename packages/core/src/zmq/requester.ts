@@ -225,26 +225,26 @@ export class ZmqRequester {
     } catch (err) {
       return this.#bad.add(source, (err as Error).message);
     }
-    if (isObject(msg) && isId(msg['i']) && 'y' in msg) {
-      const reader = peer.streams.get(msg['i']);
-      // An item of a stream this side stopped reading is dropped.
-      if (reader && !reader.push(msg['y'])) {
-        this.#bad.add(source, 'more items than the reader granted');
-        peer.streams.delete(msg['i']);
-        peer.pending.reject(
-          msg['i'],
-          new ConnectionLostError(`${peer.endpoint} sent more items than it was granted`),
-        );
-        peer.cancel(msg['i']);
-      }
-      return;
-    }
-    if (!isObject(msg) || !isId(msg['i']) || (!('r' in msg) && !isObject(msg['e']))) {
-      return this.#bad.add(source, 'not a reply envelope');
-    }
+    if (!isObject(msg) || !isId(msg['i'])) return this.#bad.add(source, 'not a reply envelope');
+    const id = msg['i'];
     // A reply to a request that timed out meanwhile is expected, not bad.
-    if ('r' in msg) peer.pending.resolve(msg['i'], msg['r']);
-    else peer.pending.reject(msg['i'], fromWireError(msg['e']));
+    if ('r' in msg) peer.pending.resolve(id, msg['r']);
+    else if (isObject(msg['e'])) peer.pending.reject(id, fromWireError(msg['e']));
+    else if ('y' in msg) this.#item(peer, id, msg['y'], source);
+    else this.#bad.add(source, 'not a reply envelope');
+  }
+
+  /** One item of a stream; an item of a stream this side stopped reading is dropped. */
+  #item(peer: Peer, id: number, item: unknown, source: string): void {
+    const reader = peer.streams.get(id);
+    if (!reader || reader.push(item)) return;
+    this.#bad.add(source, 'more items than the reader granted');
+    peer.streams.delete(id);
+    peer.pending.reject(
+      id,
+      new ConnectionLostError(`${peer.endpoint} sent more items than it was granted`),
+    );
+    peer.cancel(id);
   }
 
   #lose(peer: Peer, err: ConnectionLostError): void {

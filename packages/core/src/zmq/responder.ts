@@ -197,14 +197,13 @@ export class ZmqResponder {
     if (!('q' in msg)) return bad.add(source, 'not a request envelope');
     const cancel = new CancelToken();
     const running: Running = { cancel, pump: undefined };
+    // A peer's list stays until it goes away: made and dropped with every call, it
+    // was a Map per request for a caller with one call in flight.
     let calls = this.#running.get(peer);
     if (!calls) this.#running.set(peer, (calls = new Map<number, Running>()));
     calls.set(id, running);
     const forget = () => {
-      const list = this.#running.get(peer);
-      if (list?.get(id) !== running) return;
-      list.delete(id);
-      if (list.size === 0) this.#running.delete(peer);
+      if (calls.get(id) === running) calls.delete(id);
     };
     // While stopping, refuse rather than ignore: the caller retries on another instance.
     const handled = this.#closed
