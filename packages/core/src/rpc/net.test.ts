@@ -258,22 +258,29 @@ describe('net rpc transport', () => {
     expect(server.stats().badFrames).toBe(2);
   });
 
+  /** Sends one frame of `message` on a raw connection and resolves with the first frame back. */
+  async function rawExchange(endpoint: string, message: unknown[]): Promise<unknown> {
+    const raw = net.connect(parseEndpoint(endpoint));
+    const body = new MsgpackSerializer().encode(message);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(body.length);
+    try {
+      return await new Promise<unknown>((resolve, reject) => {
+        raw.on('error', reject);
+        raw.once('data', (chunk: Buffer) =>
+          resolve(new MsgpackSerializer().decode(chunk.subarray(4))),
+        );
+        raw.write(Buffer.concat([header, body]));
+      });
+    } finally {
+      raw.destroy();
+    }
+  }
+
   it('answers a well-framed request with missing fields by MalformedRequest, not by closing', async () => {
     const server = await serve('a');
     const { rpc } = await server.listen(['greeter'], greeter);
-    const { host, port } = parseEndpoint(rpc!);
-    const raw = net.connect({ host, port });
-    const body = new MsgpackSerializer().encode([0, 7, 'greeter']);
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(body.length);
-    const reply = await new Promise<unknown>((resolve, reject) => {
-      raw.on('error', reject);
-      raw.once('data', (chunk: Buffer) =>
-        resolve(new MsgpackSerializer().decode(chunk.subarray(4))),
-      );
-      raw.write(Buffer.concat([header, body]));
-    });
-    raw.destroy();
+    const reply = await rawExchange(rpc!, [0, 7, 'greeter']);
     expect(reply).toMatchObject([2, 7, { code: 'SVC_ERR_MALFORMED_REQUEST' }]);
     expect(server.stats().badFrames).toBe(0);
   });
@@ -281,19 +288,7 @@ describe('net rpc transport', () => {
   it('answers a request whose timeout is not a finite number by MalformedRequest', async () => {
     const server = await serve('a');
     const { rpc } = await server.listen(['greeter'], greeter);
-    const { host, port } = parseEndpoint(rpc!);
-    const raw = net.connect({ host, port });
-    const body = new MsgpackSerializer().encode([0, 9, 'greeter', 'greet', {}, headers, Infinity]);
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(body.length);
-    const reply = await new Promise<unknown>((resolve, reject) => {
-      raw.on('error', reject);
-      raw.once('data', (chunk: Buffer) =>
-        resolve(new MsgpackSerializer().decode(chunk.subarray(4))),
-      );
-      raw.write(Buffer.concat([header, body]));
-    });
-    raw.destroy();
+    const reply = await rawExchange(rpc!, [0, 9, 'greeter', 'greet', {}, headers, Infinity]);
     expect(reply).toMatchObject([2, 9, { code: 'SVC_ERR_MALFORMED_REQUEST' }]);
   });
 
