@@ -132,6 +132,21 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
     expect(req.headers.callIdStack).toEqual(observedHeaders['nameko.call_id_stack']);
     expect(req.headers.data).toEqual({ language: 'en-gb', user_id: 42, auth_token: 'tok-123' });
     expect(typeof req.headers.traceId).toBe('string');
+    // A Nameko caller sends no deadline.
+    expect(req.timeout).toBeUndefined();
+  });
+
+  it("reads svc's x-svc-timeout-ms as the request's deadline, also as a Nameko hop forwards it", async () => {
+    for (const key of ['x-svc-timeout-ms', 'nameko.x-svc-timeout-ms']) {
+      const id = await request('greet', '{"args": ["Deadline"], "kwargs": {}}', {
+        headers: { ...observedHeaders, [key]: 1234 },
+      });
+      await replyTo(id);
+      const req = seen.filter((r) => r.method === 'greet').at(-1)!;
+      expect(req.timeout, key).toBe(1234);
+      // svc's own header is never context data.
+      expect(req.headers.data).toEqual({ language: 'en-gb', user_id: 42, auth_token: 'tok-123' });
+    }
   });
 
   it('passes kwargs as params and leaves args out when empty', async () => {
@@ -299,7 +314,11 @@ describe('svc RPC client against a raw Nameko-shaped server', () => {
         'nameko.user_id': 42,
         'nameko.call_id_stack': ['web.index.1'],
         'nameko.trace_id': 'tr-1',
+        // svc's own, which Nameko ignores: the call's deadline, as milliseconds left...
+        'x-svc-timeout-ms': 5000,
       },
+      // ...and as the message's TTL, so that the broker drops it once its caller gave up.
+      expiration: '5000',
     });
     const replyTo = m.properties.replyTo as string;
     expect(replyTo).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,13 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import type { Backends } from './backends.js';
-import { currentContext, outgoingHeaders } from './context.js';
+import { CancelToken } from './cancel.js';
+import { currentContext, outgoingHeaders, type WorkerContext } from './context.js';
 import { UsageError, fromWireError } from './errors.js';
 import type { PublishOptions } from './events/transport.js';
-import type { RpcCallOptions, RpcResponse } from './rpc/transport.js';
+import {
+  STREAMS_NEED_DIRECT,
+  type RpcCallOptions,
+  type RpcRequest,
+  type RpcResponse,
+} from './rpc/transport.js';
 
 export interface CallOptions {
-  /** milliseconds before RpcTimeoutError (default: the instance's `rpc_timeout`, 5 s) */
+  /**
+   * milliseconds before RpcTimeoutError (default: the instance's
+   * `rpc_timeout`, 5 s); inside a worker, never more than what remains of
+   * the worker's own deadline. For a stream, the time the whole stream may
+   * take.
+   */
   timeout?: number;
+  /**
+   * Cancels the call: it rejects at once with the signal's reason, and on
+   * `net` and `zmq` the server's worker sees its `context.signal` abort.
+   * Inside a worker, the worker's own cancellation applies as well.
+   */
+  signal?: AbortSignal;
   /** send to this instance endpoint instead of choosing one */
   address?: string;
   /**
@@ -24,11 +41,21 @@ export interface DeferredCall<T = unknown> {
   result(): Promise<T>;
 }
 
+/**
+ * The items of a streaming call (an `async *` RPC method), read with
+ * `for await`. The call starts when the reading does; breaking off stops
+ * the producer. When the stream has ended, the iterator's final result
+ * (`done: true`) holds what the method returned.
+ */
+export type RpcStream<T = unknown> = AsyncIterableIterator<T, unknown>;
+
 /** A remote method reached by a name known only at run time. */
 export interface RpcMethod {
   (params?: Record<string, unknown>, options?: CallOptions): Promise<unknown>;
   /** Starts the call and returns at once; an ignored failure is logged, never thrown. */
   defer(params?: Record<string, unknown>, options?: CallOptions): DeferredCall;
+  /** Reads a streaming method's items as they come. */
+  stream(params?: Record<string, unknown>, options?: CallOptions): RpcStream;
 }
 
 /**
@@ -51,15 +78,18 @@ export interface EmitOptions extends PublishOptions {
 export interface Calls {
   call(service: string, method: string, params?: unknown, options?: CallOptions): Promise<unknown>;
   defer(service: string, method: string, params?: unknown, options?: CallOptions): DeferredCall;
+  stream(service: string, method: string, params?: unknown, options?: CallOptions): RpcStream;
   emit(type: string, body?: unknown, options?: EmitOptions): Promise<void>;
-  /** untyped proxies making their calls through `call` and `defer` */
+  /** untyped proxies making their calls through `call`, `defer` and `stream` */
   readonly proxies: UntypedProxies;
 }
 
 /**
  * Makes calls and emits events on behalf of a service or of a standalone
  * client. Headers come from the current worker when there is one, so
- * trace id, call-id stack and context data flow on.
+ * trace id, call-id stack and context data flow on, and so do its
+ * deadline (a call waits no longer than the worker's caller does) and its
+ * cancellation.
  */
 export class Caller implements Calls {
   readonly #backends: Backends;
@@ -101,28 +131,140 @@ export class Caller implements Calls {
     params: unknown = {},
     options?: CallOptions,
   ): Promise<unknown> {
+    // As fetch does: a call whose signal has aborted rejects with the signal's reason.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own reason
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     let response: Promise<RpcResponse>;
+    let unlink: (() => void) | undefined;
     try {
-      const extra = options?.context;
-      const request = {
-        service,
-        method,
-        params,
-        headers: outgoingHeaders(this.#name, this.#context, extra && checkContext(extra)),
-      };
-      response = this.#backends.rpc.call(request, this.#callOptions(options));
+      const ctx = currentContext();
+      const request = this.#request(service, method, params, options, ctx);
+      const callOptions = this.#callOptions(service, method, options, ctx);
+      unlink = callOptions.unlink;
+      response = this.#backends.rpc.call(request, callOptions);
     } catch (err) {
+      unlink?.();
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    return response.then(resultOf);
+    if (unlink === undefined) return response.then(resultOf);
+    return response.then(
+      (r) => {
+        unlink();
+        return resultOf(r);
+      },
+      (err: unknown) => {
+        unlink();
+        throw err;
+      },
+    );
   }
 
-  /** The transport's options for a call; the common call without options shares one object. */
-  #callOptions(options: CallOptions | undefined): RpcCallOptions {
-    if (options?.timeout === undefined && options?.address === undefined) return this.#defaults;
-    return options.address === undefined
-      ? { timeout: options.timeout ?? this.#timeout }
-      : { timeout: options.timeout ?? this.#timeout, address: options.address };
+  #request(
+    service: string,
+    method: string,
+    params: unknown,
+    options: CallOptions | undefined,
+    ctx: WorkerContext | undefined,
+  ): RpcRequest {
+    const extra = options?.context;
+    return {
+      service,
+      method,
+      params,
+      headers: outgoingHeaders(this.#name, this.#context, extra && checkContext(extra), ctx),
+    };
+  }
+
+  /**
+   * The transport's options for a call: its timeout, never past the
+   * worker's deadline, and what cancels it. The common call (no options,
+   * outside a worker) shares one frozen object; `unlink` releases a
+   * caller's AbortSignal once the call has settled.
+   */
+  #callOptions(
+    service: string,
+    method: string,
+    options: CallOptions | undefined,
+    ctx: WorkerContext | undefined,
+  ): RpcCallOptions & { unlink?: () => void } {
+    const signal = options?.signal;
+    const deadline = ctx?.deadline;
+    const cancel = ctx?.cancel;
+    if (
+      options?.timeout === undefined &&
+      options?.address === undefined &&
+      signal === undefined &&
+      deadline === undefined &&
+      cancel === undefined
+    ) {
+      return this.#defaults;
+    }
+    let timeout = options?.timeout ?? this.#timeout;
+    if (deadline !== undefined) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw ctx!.lateCallError(`${service}.${method}`);
+      if (left < timeout) timeout = left;
+    }
+    const out: RpcCallOptions & { unlink?: () => void } = { timeout };
+    if (options?.address !== undefined) out.address = options.address;
+    if (signal === undefined) {
+      if (cancel) out.cancel = cancel;
+      return out;
+    }
+    const linked = CancelToken.linked(cancel ? [cancel, signal] : [signal]);
+    out.cancel = linked.token;
+    out.unlink = linked.unlink;
+    return out;
+  }
+
+  /**
+   * Reads the items of a streaming method (`async *`) as they come; the
+   * call starts when the reading does. Over AMQP, and on any transport
+   * that cannot stream, the first read fails with a UsageError.
+   */
+  stream(service: string, method: string, params: unknown = {}, options?: CallOptions): RpcStream {
+    let items: AsyncIterator<unknown, unknown> | undefined;
+    let unlink: (() => void) | undefined;
+    let over = false;
+    const done = () => {
+      over = true;
+      unlink?.();
+      unlink = undefined;
+    };
+    const open = (): AsyncIterator<unknown, unknown> => {
+      const rpc = this.#backends.rpc;
+      if (!rpc.stream) throw new UsageError(`${STREAMS_NEED_DIRECT}; this one is ${rpc.kind}`);
+      const ctx = currentContext();
+      const request = this.#request(service, method, params, options, ctx);
+      const callOptions = this.#callOptions(service, method, options, ctx);
+      unlink = callOptions.unlink;
+      return rpc.stream(request, callOptions);
+    };
+    const stream: RpcStream = {
+      next: async () => {
+        if (over) return { done: true, value: undefined };
+        try {
+          items ??= open();
+          const next = await items.next();
+          if (next.done) done();
+          return next;
+        } catch (err) {
+          done();
+          throw err;
+        }
+      },
+      return: async (value?: unknown) => {
+        if (!over) {
+          done();
+          await items?.return?.();
+        }
+        return { done: true, value };
+      },
+      [Symbol.asyncIterator]() {
+        return stream;
+      },
+    };
+    return stream;
   }
 
   /** Starts `service.method(params)` and returns at once; a failure nobody awaits is logged, never thrown. */
@@ -191,11 +333,12 @@ export function checkContext(data: Record<string, unknown>): Record<string, unkn
  * builds them lazily; `then` is absent so that a proxy is never mistaken
  * for a promise.
  */
-export function makeProxies(calls: Pick<Calls, 'call' | 'defer'>): UntypedProxies {
+export function makeProxies(calls: Pick<Calls, 'call' | 'defer' | 'stream'>): UntypedProxies {
   const method = (service: string, name: string): RpcMethod => {
     const fn = ((params?: Record<string, unknown>, options?: CallOptions) =>
       calls.call(service, name, params ?? {}, options)) as RpcMethod;
     fn.defer = (params, options) => calls.defer(service, name, params ?? {}, options);
+    fn.stream = (params, options) => calls.stream(service, name, params ?? {}, options);
     return fn;
   };
   const services = new Map<string, Record<string, RpcMethod>>();

@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomFillSync, randomUUID } from 'node:crypto';
+import type { CancelToken } from './cancel.js';
 import type { CallHeaders } from './context-headers.js';
+import { DeadlineExceededError } from './errors.js';
 
 /** Nameko keeps the caller's stack plus its own entry, at most this many (parent_calls_tracked + 1). */
 export const MAX_CALL_ID_STACK = 11;
@@ -9,7 +11,8 @@ export type EntrypointKind = 'rpc' | 'event' | 'timer' | 'http';
 
 /**
  * What a worker knows about the call it runs: trace id, call-id stack and
- * context data, all forwarded on every RPC and event it makes.
+ * context data, all forwarded on every RPC and event it makes; and, for an
+ * RPC call, its deadline and what cancels it, which its own calls inherit.
  */
 export class WorkerContext {
   readonly service: string;
@@ -19,18 +22,35 @@ export class WorkerContext {
   /** user context data (Nameko's `context_data`: language, user_id, auth_token...) */
   readonly data: Record<string, unknown>;
   readonly startedAt = Date.now();
+  /**
+   * When the caller stops waiting (milliseconds since the epoch, this
+   * machine's clock): calls made from the worker wait no longer than that,
+   * and `signal` aborts then. Undefined when nobody waits with a deadline
+   * (events, timers, HTTP, a Nameko caller).
+   */
+  readonly deadline: number | undefined;
+  /** what cancels the call this worker runs; its outgoing calls are cancelled with it */
+  readonly cancel: CancelToken | undefined;
   // The call id and the stack are made when first read: most workers make no
   // outgoing call, and a UUID and a copied stack on every call were a tenth
   // of the worker path.
   readonly #parent: readonly unknown[] | undefined;
   #callId: string | undefined;
   #callIdStack: string[] | undefined;
+  // The signal, too, is made when first read: an AbortController costs
+  // microseconds, more than a small worker.
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #unlink: (() => void) | undefined;
 
   constructor(init: {
     service: string;
     method: string;
     kind: EntrypointKind;
     headers?: Partial<CallHeaders>;
+    /** milliseconds left until the caller's deadline, from now */
+    timeout?: number;
+    cancel?: CancelToken;
   }) {
     this.service = init.service;
     this.method = init.method;
@@ -39,6 +59,61 @@ export class WorkerContext {
     this.traceId = headers?.traceId || newTraceId();
     this.#parent = Array.isArray(headers?.callIdStack) ? headers.callIdStack : undefined;
     this.data = headers?.data ? { ...headers.data } : {};
+    this.deadline = init.timeout === undefined ? undefined : this.startedAt + init.timeout;
+    this.cancel = init.cancel;
+  }
+
+  /**
+   * Aborts when the worker should stop: at its deadline (with a
+   * DeadlineExceededError), or when its caller cancels the call or goes
+   * away (with a CancelledError). A method that may run long passes it on
+   * (`fetch(url, { signal })`) or checks it; calls made through `this.rpc`
+   * get it without being told. It never aborts for an event, a timer or
+   * an HTTP request.
+   */
+  get signal(): AbortSignal {
+    if (this.#controller) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    const cancel = this.cancel;
+    if (cancel) this.#unlink = cancel.onAbort((reason) => this.#abort(reason));
+    const deadline = this.deadline;
+    if (deadline !== undefined && !controller.signal.aborted) {
+      const left = deadline - Date.now();
+      const expire = () => this.#abort(this.#deadlineError());
+      if (left <= 0) expire();
+      else {
+        this.#timer = setTimeout(expire, left);
+        this.#timer.unref();
+      }
+    }
+    return controller.signal;
+  }
+
+  /** The error of a call made from this worker after its deadline. */
+  lateCallError(what: string): DeadlineExceededError {
+    return new DeadlineExceededError(
+      `${this.service}.${this.method}'s deadline passed before it called ${what}`,
+    );
+  }
+
+  /** The worker ended: its signal's timer and links are released (the signal stays as it is). */
+  end(): void {
+    if (this.#controller === undefined) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#unlink?.();
+    this.#unlink = undefined;
+  }
+
+  #abort(reason: unknown): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#controller?.abort(reason);
+  }
+
+  #deadlineError(): DeadlineExceededError {
+    return new DeadlineExceededError(`${this.service}.${this.method}'s deadline passed`);
   }
 
   /** `<service>.<method>.<uuid>`, Nameko's call id */
@@ -102,8 +177,8 @@ export function outgoingHeaders(
   fallbackCaller: string,
   defaults?: Readonly<Record<string, unknown>>,
   extra?: Readonly<Record<string, unknown>>,
+  ctx: WorkerContext | undefined = storage.getStore(),
 ): CallHeaders {
-  const ctx = storage.getStore();
   if (ctx) {
     const headers = ctx.outgoing();
     // The common call adds nothing: its headers are the worker's, not a copy.

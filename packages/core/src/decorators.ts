@@ -70,6 +70,8 @@ export type EntrypointMeta =
       options: RpcOptions;
       /** the params schema, compiled once when the class was defined */
       params?: CompiledParams;
+      /** an `async *` method: its items are streamed to the caller */
+      stream?: boolean;
     }
   | { kind: 'event'; method: string; type: string; options: EventOptions }
   | { kind: 'timer'; method: string; interval: number; options: TimerOptions }
@@ -149,7 +151,7 @@ export type EntrypointDecorator<What extends string> = <
 
 function record(
   what: string,
-  make: (method: string) => EntrypointMeta,
+  make: (method: string, value: Method) => EntrypointMeta,
 ): (value: Method, context: ClassMethodDecoratorContext) => void {
   return (value, context) => {
     if (context.kind !== 'method' || context.static || context.private) {
@@ -158,8 +160,15 @@ function record(
       );
     }
     const list = (value[ENTRYPOINTS] ??= []);
-    list.push(make(String(context.name)));
+    list.push(make(String(context.name), value));
   };
+}
+
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}) as object;
+
+/** Whether a method is `async *`: what it yields is streamed. */
+function isAsyncGeneratorFunction(fn: Method): boolean {
+  return Object.getPrototypeOf(fn) === AsyncGeneratorFunction;
 }
 
 /**
@@ -171,12 +180,13 @@ export function rpc<const N extends string = never, P extends ParamsSchema = nev
 ): RpcDecorator<N, P> {
   // Compiled here, once per method, not on every call.
   const params = options.params === undefined ? undefined : compileParams(options.params);
-  return record('rpc', (method) => ({
+  return record('rpc', (method, value) => ({
     kind: 'rpc',
     method,
     name: options.name ?? method,
     options,
     ...(params ? { params } : {}),
+    ...(isAsyncGeneratorFunction(value) ? { stream: true } : {}),
   })) as unknown as RpcDecorator<N, P>;
 }
 

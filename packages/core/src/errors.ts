@@ -10,6 +10,8 @@ export const ErrorCode = {
   /** an SvcError that names no code of its own */
   GENERIC: 'SVC_ERR',
   RPC_TIMEOUT: 'SVC_ERR_RPC_TIMEOUT',
+  DEADLINE_EXCEEDED: 'SVC_ERR_DEADLINE_EXCEEDED',
+  CANCELLED: 'SVC_ERR_CANCELLED',
   UNKNOWN_SERVICE: 'SVC_ERR_UNKNOWN_SERVICE',
   METHOD_NOT_FOUND: 'SVC_ERR_METHOD_NOT_FOUND',
   VALIDATION: 'SVC_ERR_VALIDATION',
@@ -98,6 +100,24 @@ export class SvcError extends Error {
 /** A call did not get an answer in time. */
 export class RpcTimeoutError extends SvcError {
   static override code: string = ErrorCode.RPC_TIMEOUT;
+}
+/**
+ * A call's deadline passed before its work could start: a nested call made
+ * after the deadline its worker inherited, or a request that arrived with
+ * no time left or ran out of it waiting for a worker. Nothing ran. A kind
+ * of RpcTimeoutError, so that code handling timeouts handles it too.
+ */
+export class DeadlineExceededError extends RpcTimeoutError {
+  static override code: string = ErrorCode.DEADLINE_EXCEEDED;
+  static override expected = true;
+}
+/**
+ * The caller cancelled the call (its AbortSignal, or it stopped reading a
+ * stream) or went away: what a worker's `context.signal` aborts with.
+ */
+export class CancelledError extends SvcError {
+  static override code: string = ErrorCode.CANCELLED;
+  static override expected = true;
 }
 /** No live instance of the called service is known. */
 export class UnknownServiceError extends SvcError {
@@ -190,6 +210,8 @@ type SvcErrorClass = (new (message: string, options?: { data?: unknown }) => Svc
 export const catalogue: ReadonlyMap<string, SvcErrorClass> = new Map<string, SvcErrorClass>(
   [
     RpcTimeoutError,
+    DeadlineExceededError,
+    CancelledError,
     UnknownServiceError,
     MethodNotFoundError,
     ValidationError,

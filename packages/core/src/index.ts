@@ -36,6 +36,7 @@ export {
   type ServiceProxy,
   type RpcProxies,
   type TypedRpcMethod,
+  type TypedStreamMethod,
   type CallArgs,
   type RpcStubs,
 } from './typed.js';
@@ -52,6 +53,8 @@ export {
   ErrorCode,
   SvcError,
   RpcTimeoutError,
+  DeadlineExceededError,
+  CancelledError,
   UnknownServiceError,
   MethodNotFoundError,
   ValidationError,
@@ -79,6 +82,7 @@ export type {
   DeferredCall,
   EmitOptions,
   RpcMethod,
+  RpcStream,
   UntypedProxies,
 } from './client.js';
 export type {
@@ -97,8 +101,10 @@ export {
   DEFAULT_EVENT_RETRY,
   type ContainerOptions,
   type ContainerState,
+  type WorkerLimits,
   type WorkerObserver,
   type WorkerOutcome,
+  type StreamOutcome,
 } from './container/container.js';
 export type { BuiltinHost } from './builtins.js';
 export {
@@ -142,12 +148,16 @@ export type {
   Unsubscribe,
 } from './registry/registry.js';
 export type {
+  ItemSource,
+  RpcAnswer,
   RpcCallOptions,
   RpcHandler,
   RpcRequest,
   RpcResponse,
+  RpcStreamAnswer,
   RpcTransport,
 } from './rpc/transport.js';
+export { CancelToken } from './cancel.js';
 export type {
   EventHandlerFn,
   EventMessage,

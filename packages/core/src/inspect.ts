@@ -31,6 +31,8 @@ export interface MethodDescription {
   doc?: string;
   /** the JSON Schema of the parameters, when their Standard Schema converts to one */
   schema?: Record<string, unknown>;
+  /** an `async *` method: read it as a stream (`.stream()`), its items come as they are made */
+  stream?: boolean;
 }
 
 /** What `svc.inspect()` returns. */
@@ -124,7 +126,12 @@ export function describeService(container: ServiceContainer): ServiceDescription
   for (const ep of container.entrypoints) {
     switch (ep.kind) {
       case 'rpc':
-        out.rpc.push(withDoc({ name: ep.name, ...paramsOf(container, ep) }, doc(ep)));
+        out.rpc.push(
+          withDoc(
+            { name: ep.name, ...paramsOf(container, ep), ...(ep.stream ? { stream: true } : {}) },
+            doc(ep),
+          ),
+        );
         break;
       case 'event':
         out.events.push(

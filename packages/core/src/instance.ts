@@ -23,7 +23,7 @@ import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { Service, type ServiceClass } from './service.js';
-import type { RpcRequest, RpcResponse } from './rpc/transport.js';
+import type { RpcAnswer, RpcRequest } from './rpc/transport.js';
 
 /**
  * Something that runs beside the containers of an instance and may publish
@@ -265,7 +265,7 @@ export class Instance {
   #dispatch(
     byName: Map<string, ServiceContainer>,
     req: RpcRequest,
-  ): RpcResponse | Promise<RpcResponse> {
+  ): RpcAnswer | Promise<RpcAnswer> {
     const c = byName.get(req.service);
     if (!c) {
       const error = new UnknownServiceError(`this instance does not run ${req.service}`);

@@ -5,7 +5,7 @@ import { rpc } from './decorators.js';
 import { IncorrectSignatureError, ValidationError } from './errors.js';
 import { Instance } from './instance.js';
 import { compileParams, describeJsonSchema, type StandardSchema } from './params.js';
-import type { RpcRequest, RpcResponse } from './rpc/transport.js';
+import type { RpcAnswer, RpcRequest } from './rpc/transport.js';
 import { t } from './schema.js';
 import { Service, type ServiceClass } from './service.js';
 import { MemoryHub, testConfig } from './testing/index.js';
@@ -66,8 +66,9 @@ async function serve(cls: ServiceClass) {
   return { instance, container, request };
 }
 
-const resultOf = async (r: RpcResponse | Promise<RpcResponse>) => {
+const resultOf = async (r: RpcAnswer | Promise<RpcAnswer>) => {
   const response = await r;
+  if (response.ok === 'stream') throw new Error('a stream answer');
   if (!response.ok) throw new Error(`${response.error.code}: ${response.error.message}`);
   return response.result;
 };
@@ -192,7 +193,7 @@ describe('params schemas', () => {
     try {
       const response = await container.handleRpc(request('m', {}, [1]));
       expect(response.ok).toBe(false);
-      const error = (response as Extract<RpcResponse, { ok: false }>).error;
+      const error = (response as Extract<RpcAnswer, { ok: false }>).error;
       expect(error.code).toBe(IncorrectSignatureError.code);
       expect(error.message).toContain(
         'm() got positional arguments, but the names of its parameters are unknown',

@@ -8,7 +8,7 @@
 import * as v from 'valibot';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
-import type { DeferredCall } from './client.js';
+import type { DeferredCall, RpcStream } from './client.js';
 import { event, http, rpc, timer } from './decorators.js';
 import { ValidationError } from './errors.js';
 import type { HttpRequest } from './http/index.js';
@@ -19,7 +19,7 @@ import { RPC, type ServiceProxy } from './typed.js';
 
 export class Greeting extends Service {
   static override readonly serviceName = 'Greeting';
-  declare [RPC]: 'greet' | 'count' | 'ping' | { say_hello: 'hello' };
+  declare [RPC]: 'greet' | 'count' | 'ping' | 'countdown' | { say_hello: 'hello' };
 
   @rpc() greet({ name }: { name: string }) {
     return `Hi, ${name}!`;
@@ -36,6 +36,11 @@ export class Greeting extends Service {
 
   @rpc({ name: 'say_hello' }) hello({ name }: { name: string }) {
     return { text: `Hello, ${name}` };
+  }
+
+  /** Streams n, n-1, ..., 1. */
+  @rpc() async *countdown({ from }: { from: number }) {
+    for (let i = from; i > 0; i--) yield { left: i };
   }
 
   @event('greeted') onGreeted(body: { name: string }) {
@@ -88,6 +93,14 @@ class Front extends Service<{ Greeting: Greeting }> {
     void this.rpc.Greeting.onStart;
     // @ts-expect-error a renamed method is called by its RPC name, not the method's
     void this.rpc.Greeting.hello({ name: 'a' });
+    // @ts-expect-error a streaming method is read with .stream(), not called
+    void this.rpc.Greeting.countdown({ from: 3 });
+    // @ts-expect-error nor deferred
+    void this.rpc.Greeting.countdown.defer({ from: 3 });
+    // @ts-expect-error a plain method has no .stream()
+    void this.rpc.Greeting.greet.stream({ name: 'a' });
+    // @ts-expect-error a stream's parameters are checked as a call's
+    void this.rpc.Greeting.countdown.stream({ from: 'three' });
   }
 
   async wrongResults() {
@@ -102,7 +115,7 @@ class Front extends Service<{ Greeting: Greeting }> {
 describe('typed calls', () => {
   it('types every RPC method of a class by its parameters and result', () => {
     type P = ServiceProxy<Greeting>;
-    expectTypeOf<keyof P>().toEqualTypeOf<'greet' | 'count' | 'ping' | 'say_hello'>();
+    expectTypeOf<keyof P>().toEqualTypeOf<'greet' | 'count' | 'ping' | 'say_hello' | 'countdown'>();
     expectTypeOf<P['greet']>().parameter(0).toEqualTypeOf<{ name: string }>();
     expectTypeOf<P['greet']>().returns.toEqualTypeOf<Promise<string>>();
     expectTypeOf<P['count']>().returns.toEqualTypeOf<Promise<number>>();
@@ -112,6 +125,9 @@ describe('typed calls', () => {
     expectTypeOf<P['count']>().toBeCallableWith({ n: 1 });
     expectTypeOf<P['count']>().toBeCallableWith({ n: 1, by: 2 }, { timeout: 100 });
     expectTypeOf<P['ping']>().toBeCallableWith();
+    // A streaming method's items are typed by what it yields.
+    expectTypeOf<P['countdown']['stream']>().returns.toEqualTypeOf<RpcStream<{ left: number }>>();
+    expectTypeOf<P['countdown']['stream']>().parameter(0).toEqualTypeOf<{ from: number }>();
   });
 
   it('types a hand-written interface (a Nameko service) by its methods', () => {
@@ -135,6 +151,12 @@ describe('typed calls', () => {
     });
     const later = cluster.client.rpc.Greeting.greet.defer({ name: 'Cy' });
     expect(await later.result()).toBe('Hi, Cy!');
+    const left: number[] = [];
+    for await (const item of cluster.client.rpc.Greeting.countdown.stream({ from: 3 })) {
+      expectTypeOf(item).toEqualTypeOf<{ left: number }>();
+      left.push(item.left);
+    }
+    expect(left).toEqual([3, 2, 1]);
     // Untyped access stays, for names known only at run time.
     expect(await cluster.client.call('Greeting', 'greet', { name: 'Di' })).toBe('Hi, Di!');
     // @ts-expect-error a service the cluster does not run
@@ -153,6 +175,19 @@ describe('typed calls', () => {
       },
     });
     expect(await worker.service.front({ name: 'x' })).toBe('stub x');
+    // A streaming method's stub gives its items.
+    const streaming = workerFactory(Front, {
+      rpc: { Greeting: { countdown: ({ from }) => [{ left: from }, { left: from - 1 }] } },
+    });
+    const left: number[] = [];
+    for await (const item of streaming.service.rpc.Greeting.countdown.stream({ from: 2 }))
+      left.push(item.left);
+    expect(left).toEqual([2, 1]);
+    expect(streaming.calls).toEqual([
+      { service: 'Greeting', method: 'countdown', params: { from: 2 } },
+    ]);
+    // @ts-expect-error a streaming stub yields the method's item type
+    workerFactory(Front, { rpc: { Greeting: { countdown: () => ['x'] } } });
     // @ts-expect-error a stub must return the method's result type
     workerFactory(Front, { rpc: { Greeting: { greet: () => 5 } } });
     // @ts-expect-error a stub of a method Greeting does not have

@@ -1,7 +1,7 @@
 // The types of typed calls: what a caller sees of another service, computed
 // from that service's class alone (a type-only import), so that nothing of
 // the callee's code runs or ships in the caller.
-import type { CallOptions, DeferredCall } from './client.js';
+import type { CallOptions, DeferredCall, RpcStream } from './client.js';
 import type { Service } from './service.js';
 
 /**
@@ -59,8 +59,21 @@ export interface TypedRpcMethod<P, R> {
   defer(...args: CallArgs<P>): DeferredCall<R>;
 }
 
+/**
+ * One streaming remote method (an `async *` method), typed:
+ * `for await (const n of proxy.numbers.stream({ n: 3 }))` reads what
+ * `numbers` yields, as it comes. It has no call signature: a stream is
+ * read, not awaited.
+ */
+export interface TypedStreamMethod<P, T> {
+  /** Reads the method's items as they come (the call starts with the reading). */
+  stream(...args: CallArgs<P>): RpcStream<T>;
+}
+
 type MethodProxy<F> = F extends (...args: never[]) => infer R
-  ? TypedRpcMethod<ParamsOf<F>, Awaited<R>>
+  ? [R] extends [AsyncIterable<infer T>]
+    ? TypedStreamMethod<ParamsOf<F>, T>
+    : TypedRpcMethod<ParamsOf<F>, Awaited<R>>
   : never;
 
 /**
@@ -98,7 +111,8 @@ export type CallsOf<S> = S extends { readonly [CALLS]?: infer M } ? NonNullable<
 
 /**
  * Test stand-ins for the services a service calls: each a function of the
- * method's parameters returning its result (or a promise of it).
+ * method's parameters returning its result (or a promise of it), or for a
+ * streaming method its items (an iterable or async iterable).
  */
 export type RpcStubs<M> = {
   readonly [K in keyof M & string]?: {
@@ -107,6 +121,8 @@ export type RpcStubs<M> = {
       infer R
     >
       ? (params: P) => R | Promise<R>
-      : never;
+      : ServiceProxy<M[K]>[N] extends TypedStreamMethod<infer P, infer T>
+        ? (params: P) => AsyncIterable<T> | Iterable<T>
+        : never;
   };
 };

@@ -9,7 +9,8 @@ function signature(prefix: string, m: MethodDescription): string {
   const params = m.params
     .map((p) => `${p.name}${p.optional ? '?' : ''}${p.type ? `: ${p.type}` : ''}`)
     .join(', ');
-  return clean(`${prefix}${m.name}(${params})`);
+  // A streaming method is read with .stream(): its items come one by one.
+  return clean(`${prefix}${m.name}(${params})${m.stream === true ? ' -> stream' : ''}`);
 }
 
 function indentDoc(doc: string | undefined, indent = '    '): string[] {

@@ -1,5 +1,6 @@
-import { UsageError } from '@svc/core';
+import { UsageError, type CallOptions, type ClusterClient } from '@svc/core';
 import type { Command } from 'commander';
+import { once } from 'node:events';
 import { inspect } from 'node:util';
 import {
   clusterOptions,
@@ -26,13 +27,26 @@ export default function request(program: Command): Command {
       .description('Send a request message to some service and output the reply')
       .argument('<Service.method>', 'what to call, e.g. Greeting.greet')
       .argument('[params]', 'parameters as a JSON object', '{}')
-      .option('--timeout <ms>', 'fail after this many milliseconds', milliseconds, 5000)
+      .option(
+        '--timeout <ms>',
+        'fail after this many milliseconds (for a stream: the whole stream)',
+        milliseconds,
+        5000,
+      )
       .option(
         '--address <endpoint>',
         'call this instance (an endpoint from `svc discover --instances`)',
       )
-      .option('--json', 'print the result as JSON')
-      .addHelpText('after', `\nExample:\n  svc request Greeting.greet '{"name": "Flynne"}'`),
+      .option('--json', 'print the result as JSON (a stream: one JSON line per item)')
+      .addHelpText(
+        'after',
+        `
+A streaming method (async *) has its items printed as they come, one per line.
+
+Examples:
+  svc request Greeting.greet '{"name": "Flynne"}'
+  svc request Numbers.count '{"n": 3}' --json`,
+      ),
   ).action(
     async (
       target: string,
@@ -44,17 +58,50 @@ export default function request(program: Command): Command {
       if (typeof params !== 'object' || params === null || Array.isArray(params)) {
         throw new UsageError(`params must be a JSON object (keyword arguments), got ${paramsText}`);
       }
-      const result = await withClient(opts, (client) =>
-        client.call(service, method, params, {
-          timeout: opts.timeout,
-          ...(opts.address ? { address: opts.address } : {}),
-        }),
-      );
-      out(
-        opts.json
-          ? JSON.stringify(result ?? null)
-          : inspect(result, { depth: 8, colors: Boolean(process.stdout.isTTY) }),
-      );
+      const options: CallOptions = {
+        timeout: opts.timeout,
+        ...(opts.address ? { address: opts.address } : {}),
+      };
+      const colors = Boolean(process.stdout.isTTY);
+      await withClient(opts, async (client) => {
+        let result: unknown;
+        try {
+          result = await client.call(service, method, params, options);
+        } catch (err) {
+          if (!streamsItsResults(err)) throw err;
+          await printStream(client, service, method, params, options, opts.json === true);
+          return;
+        }
+        out(opts.json ? JSON.stringify(result ?? null) : inspect(result, { depth: 8, colors }));
+      });
     },
   );
+}
+
+/** Whether a call was refused because its method streams (it did not run). */
+function streamsItsResults(err: unknown): boolean {
+  if (!(err instanceof UsageError)) return false;
+  const data = err.data as { stream?: unknown } | undefined;
+  return data?.stream === true;
+}
+
+/**
+ * Prints a stream's items as they come, one a line. A stdout that does not
+ * keep up (a slow pipe) is waited for, so the producer is slowed down too.
+ */
+async function printStream(
+  client: ClusterClient,
+  service: string,
+  method: string,
+  params: object,
+  options: CallOptions,
+  json: boolean,
+): Promise<void> {
+  const colors = Boolean(process.stdout.isTTY);
+  for await (const item of client.stream(service, method, params, options)) {
+    const line = json
+      ? JSON.stringify(item ?? null)
+      : inspect(item, { depth: 8, colors, breakLength: Infinity });
+    if (!process.stdout.write(`${line}\n`)) await once(process.stdout, 'drain');
+  }
 }

@@ -17,7 +17,8 @@ export default function shell(program: Command): Command {
       `
 In scope: rpc (rpc.Greeting.greet({ name: 'John' })), emit(type, body),
 discover(), inspect(service), client. Top-level await works; Tab completes
-service and method names.
+service and method names. A streaming method's items are read with
+for await (const x of rpc.Numbers.count.stream({ n: 3 })) console.log(x).
 
 Examples:
   svc shell

@@ -1,5 +1,6 @@
 import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
+import { receivedTimeout } from '../rpc/transport.js';
 
 /** Nameko's header prefix (`nameko/constants.py` HEADER_PREFIX). */
 export const HEADER_PREFIX = 'nameko.';
@@ -7,6 +8,15 @@ export const HEADER_PREFIX = 'nameko.';
 /** Context key svc's trace id travels under (`nameko.trace_id` on the wire). */
 export const TRACE_ID_KEY = 'trace_id';
 const CALL_ID_STACK_KEY = 'call_id_stack';
+
+/**
+ * svc's header of an RPC request's deadline: the milliseconds that remained
+ * of it when the request was sent (clocks need not agree). Nameko ignores
+ * it, except that a Nameko worker forwards it, as every header, on its own
+ * calls (as `nameko.x-svc-timeout-ms`): it is read under either name, and
+ * is never context data.
+ */
+export const TIMEOUT_HEADER = 'x-svc-timeout-ms';
 
 /** Headers the broker adds when it dead-letters a message; they are not context data. */
 const BROKER_HEADER = /^x-(death|first-death-|last-death-|svc-dead-)/;
@@ -40,6 +50,7 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
   for (const [rawKey, value] of Object.entries(headers ?? {})) {
     if (BROKER_HEADER.test(rawKey)) continue;
     const key = rawKey.startsWith(HEADER_PREFIX) ? rawKey.slice(HEADER_PREFIX.length) : rawKey;
+    if (key === TIMEOUT_HEADER) continue;
     if (key === CALL_ID_STACK_KEY) {
       callIdStack = toStringList(value);
     } else if (key === TRACE_ID_KEY && typeof value === 'string' && value !== '') {
@@ -50,6 +61,19 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
   }
   // A message without a trace id (Nameko peers send none) starts a trace here.
   return { traceId: traceId ?? newTraceId(), callIdStack, data };
+}
+
+/**
+ * The milliseconds an RPC request's caller still waits, from its
+ * {@link TIMEOUT_HEADER} (svc's own, else as a Nameko worker forwarded
+ * it); undefined when it has none or one that is not a number.
+ */
+export function decodeTimeout(headers: Record<string, unknown> | undefined): number | undefined {
+  const value = receivedTimeout(
+    headers?.[TIMEOUT_HEADER] ?? headers?.[HEADER_PREFIX + TIMEOUT_HEADER],
+  );
+  // A header no svc peer wrote (a string from elsewhere): no deadline, as from Nameko.
+  return Number.isNaN(value) ? undefined : value;
 }
 
 function toStringList(value: unknown): string[] {

@@ -9,7 +9,7 @@ import {
 import type { JsonSerializer } from '../serializers/json.js';
 import type { RpcRequest, RpcResponse } from '../rpc/transport.js';
 import { fromNamekoError, toNamekoError } from './errors.js';
-import { decodeHeaders } from './headers.js';
+import { decodeHeaders, decodeTimeout } from './headers.js';
 
 /** Nameko's RPC exchange (requests and replies). */
 export const RPC_EXCHANGE = 'nameko-rpc';
@@ -79,6 +79,8 @@ export function decodeRequest(
     headers: decodeHeaders(msg.properties.headers),
   };
   if (args.length > 0) request.args = args;
+  const timeout = decodeTimeout(msg.properties.headers);
+  if (timeout !== undefined) request.timeout = timeout;
   return { request };
 }
 

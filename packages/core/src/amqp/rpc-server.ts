@@ -1,7 +1,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { MalformedRequestError, MethodNotFoundError, toWireError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { RpcHandler, RpcResponse } from '../rpc/transport.js';
+import { plainAnswer, type RpcHandler, type RpcResponse } from '../rpc/transport.js';
 import type { JsonSerializer } from '../serializers/json.js';
 import { buryOrRequeue, InflightWork, safely, type DeadLetterPublisher } from './consumer.js';
 import { deadQueueName } from './dead-letter.js';
@@ -91,7 +91,7 @@ export class AmqpRpcServer {
       return { ok: false, error: toWireError(new MethodNotFoundError(decoded.request.method)) };
     }
     try {
-      return await handler(decoded.request);
+      return plainAnswer(await handler(decoded.request));
     } catch (err) {
       return { ok: false, error: toWireError(err) };
     }

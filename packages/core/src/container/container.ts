@@ -1,17 +1,25 @@
 import type { Backends } from '../backends.js';
 import { type BuiltinHost } from '../builtins.js';
+import type { CancelToken } from '../cancel.js';
 import { Caller } from '../client.js';
 import type { ConfigView } from '../config/view.js';
 import type { CallHeaders } from '../context-headers.js';
 import { runInContext, WorkerContext } from '../context.js';
 import { collectEntrypoints, type EntrypointMeta } from '../decorators.js';
 import { DependencyProvider, type ProviderHost } from '../dependency.js';
-import { ContainerStoppedError, ErrorCode, SvcError, UsageError } from '../errors.js';
+import {
+  CancelledError,
+  ContainerStoppedError,
+  DeadlineExceededError,
+  ErrorCode,
+  SvcError,
+  UsageError,
+} from '../errors.js';
 import type { Hooks } from '../hooks.js';
 import { describeService, type ClassDocs, type ServiceDescription } from '../inspect.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics.js';
-import type { RpcRequest, RpcResponse } from '../rpc/transport.js';
+import type { RpcAnswer, RpcRequest } from '../rpc/transport.js';
 import { type Service, type ServiceClass, serviceNameOf } from '../service.js';
 import { eventSubscriptions, type EventSubscription } from './events.js';
 import { WorkerPool } from './pool.js';
@@ -19,7 +27,7 @@ import { RpcEntrypoints } from './rpc.js';
 import { TimerEntrypoints } from './timers.js';
 import { newServiceObject, WorkerBinding, WorkerRunner, type WorkerObserver } from './worker.js';
 
-export type { WorkerObserver, WorkerOutcome } from './worker.js';
+export type { StreamOutcome, WorkerObserver, WorkerOutcome } from './worker.js';
 export { DEFAULT_EVENT_RETRY } from './events.js';
 
 export interface ContainerOptions {
@@ -55,6 +63,14 @@ class ValueProvider extends DependencyProvider {
 }
 
 export type ContainerState = 'new' | 'setup' | 'started' | 'stopping' | 'stopped' | 'killed';
+
+/** What bounds one worker's run: its caller's deadline and cancellation (an RPC request's). */
+export interface WorkerLimits {
+  /** milliseconds the caller still waits, from now */
+  timeout?: number;
+  /** aborted when the caller cancels or goes away */
+  cancel?: CancelToken;
+}
 
 /**
  * A service could not start: its `onStart`, or a dependency's `setup` or
@@ -101,7 +117,10 @@ export class ServiceContainer {
       onDeferredError: (err) => this.log.warn(`a deferred call failed: ${(err as Error).message}`),
     });
     this.#pool = new WorkerPool(options.maxWorkers);
-    this.#workers = new WorkerRunner(this, () => this.#pool.ended());
+    this.#workers = new WorkerRunner(this, (ctx) => {
+      ctx.end();
+      this.#pool.ended();
+    });
     this.#rpc = new RpcEntrypoints(this);
   }
 
@@ -206,7 +225,7 @@ export class ServiceContainer {
   }
 
   /** Answers one RPC request (a method of the service or a `svc.*` built-in); never rejects. */
-  handleRpc(request: RpcRequest): RpcResponse | Promise<RpcResponse> {
+  handleRpc(request: RpcRequest): RpcAnswer | Promise<RpcAnswer> {
     return this.#rpc.handle(request);
   }
 
@@ -247,9 +266,10 @@ export class ServiceContainer {
     ep: EntrypointMeta,
     args: unknown[],
     headers?: Partial<CallHeaders>,
+    limits?: WorkerLimits,
   ): Promise<unknown> {
     try {
-      return Promise.resolve(this.dispatch(ep, args, headers));
+      return Promise.resolve(this.dispatch(ep, args, headers, limits));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -259,24 +279,52 @@ export class ServiceContainer {
    * {@link spawnWorker} for the entrypoints' hot paths: a worker that
    * finished synchronously (a plain method without providers or worker
    * hooks, a free slot) returns its result, or throws its error, without a
-   * promise; any other returns a promise of it.
+   * promise; any other returns a promise of it. A streaming method (`async
+   * *`) gives its items as an ItemSource. `limits` (an RPC request's) bound
+   * the worker: a call that expired or was cancelled while it waited for a
+   * slot is not started.
    */
-  dispatch(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): unknown {
+  dispatch(
+    ep: EntrypointMeta,
+    args: unknown[],
+    headers?: Partial<CallHeaders>,
+    limits?: WorkerLimits,
+  ): unknown {
     if (this.state !== 'started') {
       throw new ContainerStoppedError(
         `${this.name} is ${this.state === 'stopping' ? 'stopping' : 'not running'}`,
       );
     }
     // A free slot is taken without an await; only a full container waits in line.
-    if (this.#pool.tryTake()) return this.#start(ep, args, headers);
+    if (this.#pool.tryTake()) return this.#start(ep, args, headers, limits?.timeout, limits);
+    const arrived = limits?.timeout === undefined ? 0 : Date.now();
     return this.#pool.take().then((taken) => {
       if (!taken) throw new ContainerStoppedError(`${this.name} is stopping`);
-      return this.#start(ep, args, headers);
+      const cancel = limits?.cancel;
+      let timeout = limits?.timeout;
+      if (timeout !== undefined) timeout -= Date.now() - arrived;
+      if (cancel?.aborted || (timeout !== undefined && timeout <= 0)) {
+        this.#pool.release();
+        const name = `${this.name}.${ep.kind === 'rpc' ? ep.name : ep.method}`;
+        const why = cancel?.aborted
+          ? 'its caller cancelled it'
+          : 'its deadline passed while it waited for a worker';
+        this.log.warn(`${ep.kind} ${name} not started: ${why}`, { entrypoint: name });
+        if (cancel?.aborted) throw new CancelledError(`${name} did not start: ${why}`);
+        throw new DeadlineExceededError(`${name} did not start: ${why}`);
+      }
+      return this.#start(ep, args, headers, timeout, limits);
     });
   }
 
   /** Runs one worker in a slot already taken; the slot is given back when it ends. */
-  #start(ep: EntrypointMeta, args: unknown[], headers?: Partial<CallHeaders>): unknown {
+  #start(
+    ep: EntrypointMeta,
+    args: unknown[],
+    headers: Partial<CallHeaders> | undefined,
+    timeout: number | undefined,
+    limits: WorkerLimits | undefined,
+  ): unknown {
     this.#pool.started();
     let ctx: WorkerContext;
     try {
@@ -284,7 +332,9 @@ export class ServiceContainer {
         service: this.name,
         method: ep.kind === 'rpc' ? ep.name : ep.method,
         kind: ep.kind,
-        ...(headers ? { headers } : {}),
+        headers,
+        timeout,
+        cancel: limits?.cancel,
       });
     } catch (err) {
       this.#pool.ended();

@@ -55,6 +55,12 @@ export class WorkerPool {
     this.#running++;
   }
 
+  /** Gives back a slot taken for a worker that will not start after all (its call expired or was cancelled while it waited). */
+  release(): void {
+    this.#active--;
+    this.#waiting.shift()?.();
+  }
+
   /** A worker ended: its slot goes to the next in line. */
   ended(): void {
     this.#running--;

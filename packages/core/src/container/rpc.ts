@@ -1,8 +1,14 @@
 import { callBuiltin } from '../builtins.js';
 import type { EntrypointMeta } from '../decorators.js';
-import { MethodNotFoundError, toWireError } from '../errors.js';
+import { DeadlineExceededError, MethodNotFoundError, UsageError, toWireError } from '../errors.js';
 import { mapParams } from '../inspect.js';
-import type { RpcRequest, RpcResponse } from '../rpc/transport.js';
+import type {
+  ItemSource,
+  RpcAnswer,
+  RpcRequest,
+  RpcResponse,
+  RpcStreamAnswer,
+} from '../rpc/transport.js';
 import { isThenable } from '../sync.js';
 import type { ServiceContainer } from './container.js';
 
@@ -11,7 +17,8 @@ type RpcEp = Extract<EntrypointMeta, { kind: 'rpc' }>;
 /**
  * The RPC entrypoints of one service: finds the method a request names
  * (or a `svc.*` built-in), maps and checks its parameters, runs it as a
- * worker and turns the outcome into a response.
+ * worker and turns the outcome into a response, or for a streaming method
+ * into its items.
  */
 export class RpcEntrypoints {
   readonly #container: ServiceContainer;
@@ -35,7 +42,7 @@ export class RpcEntrypoints {
    * the process every promise runs AsyncLocalStorage's hooks, so the hot
    * path makes as few as it can.
    */
-  handle(request: RpcRequest): RpcResponse | Promise<RpcResponse> {
+  handle(request: RpcRequest): RpcAnswer | Promise<RpcAnswer> {
     const container = this.#container;
     try {
       if (request.method.startsWith('svc.')) {
@@ -50,14 +57,32 @@ export class RpcEntrypoints {
           data: { service: container.name, method: request.method },
         });
       }
+      if (request.timeout !== undefined && request.timeout <= 0) {
+        const name = `${container.name}.${ep.name}`;
+        container.log.warn(`rpc ${name} not started: its deadline had passed when it arrived`, {
+          entrypoint: name,
+        });
+        throw new DeadlineExceededError(`${name} did not start: its deadline had passed`);
+      }
+      if ((ep.stream === true) !== (request.stream === true)) {
+        throw streamMismatch(container.name, ep);
+      }
       const params = mapParams(container, ep, request);
       if (isThenable(params)) {
         // An asynchronous schema: the one path that waits before the worker starts.
-        return Promise.resolve(params)
-          .then((p) => container.dispatch(ep, [p], request.headers))
-          .then(okResponse, errorResponse);
+        const started = Promise.resolve(params).then((p) =>
+          container.dispatch(ep, [p], request.headers, request),
+        );
+        return ep.stream
+          ? started.then(streamAnswer, errorResponse)
+          : started.then(okResponse, errorResponse);
       }
-      const result = container.dispatch(ep, [params], request.headers);
+      const result = container.dispatch(ep, [params], request.headers, request);
+      if (ep.stream) {
+        return isThenable(result)
+          ? Promise.resolve(result).then(streamAnswer, errorResponse)
+          : streamAnswer(result);
+      }
       return isThenable(result)
         ? Promise.resolve(result).then(okResponse, errorResponse)
         : okResponse(result);
@@ -67,5 +92,22 @@ export class RpcEntrypoints {
   }
 }
 
+/** Why a request cannot be answered as it asks: a stream of a plain method, or the other way round. */
+function streamMismatch(service: string, ep: RpcEp): UsageError {
+  return ep.stream
+    ? new UsageError(
+        `${service}.${ep.name} streams its results: read it with .stream(), over a direct transport (rpc: net or zmq)`,
+        { data: { stream: true } },
+      )
+    : new UsageError(
+        `${service}.${ep.name} does not stream its results: call it without .stream()`,
+        { data: { stream: false } },
+      );
+}
+
 const okResponse = (result: unknown): RpcResponse => ({ ok: true, result });
 const errorResponse = (err: unknown): RpcResponse => ({ ok: false, error: toWireError(err) });
+const streamAnswer = (items: unknown): RpcStreamAnswer => ({
+  ok: 'stream',
+  items: items as ItemSource,
+});

@@ -2,12 +2,14 @@ import type { Caller } from '../client.js';
 import type { ConfigView } from '../config/view.js';
 import type { WorkerContext } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
-import { SvcError } from '../errors.js';
+import { SvcError, UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics.js';
+import type { ItemSource } from '../rpc/transport.js';
 import { BINDING, type Service, type ServiceBinding } from '../service.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { ServiceContainer } from './container.js';
+import { WorkerStream, type StreamOutcome } from './stream.js';
 
 /** What an observer learns of each finished worker. */
 export interface WorkerOutcome {
@@ -17,21 +19,27 @@ export interface WorkerOutcome {
   error: unknown;
   failed: boolean;
   durationMs: number;
+  /** a streaming method's: how many items it gave, and what stopped it before its end, if anything */
+  stream?: StreamOutcome;
 }
 export type WorkerObserver = (outcome: WorkerOutcome) => void;
+export type { StreamOutcome } from './stream.js';
+
+type RpcEp = Extract<EntrypointMeta, { kind: 'rpc' }>;
 
 /**
  * The run of one worker, once it holds a slot: a fresh service object, its
  * dependencies and worker hooks around the method, then the outcome told
  * to providers, metrics, the log and observers. `ended` gives the slot back.
+ * A streaming method's worker runs until its stream is over.
  */
 export class WorkerRunner {
   readonly #container: ServiceContainer;
-  readonly #ended: () => void;
+  readonly #ended: (ctx: WorkerContext) => void;
   readonly #observers = new Set<WorkerObserver>();
   readonly #epNames = new Map<EntrypointMeta, string>();
 
-  constructor(container: ServiceContainer, ended: () => void) {
+  constructor(container: ServiceContainer, ended: (ctx: WorkerContext) => void) {
     this.#container = container;
     this.#ended = ended;
   }
@@ -53,6 +61,7 @@ export class WorkerRunner {
       !hooks.has('onWorkerStart') &&
       !hooks.has('onWorkerEnd') &&
       !hooks.has('onError');
+    if (ep.kind === 'rpc' && ep.stream) return this.#runStream(ep, ctx, args, plain);
     return plain ? this.#runPlain(ep, ctx, args) : this.#run(ep, ctx, args);
   }
 
@@ -72,15 +81,15 @@ export class WorkerRunner {
       try {
         this.#report(ep, ctx, elapsedMs(started), undefined, err, true);
       } finally {
-        this.#ended();
+        this.#ended(ctx);
       }
       throw err;
     }
-    if (!isThenable(result) && binding.pending === undefined) {
+    if (!isThenable(result) && binding.pending === undefined && !isStreamLike(ep, result)) {
       try {
         this.#report(ep, ctx, elapsedMs(started), result, undefined, false);
       } finally {
-        this.#ended();
+        this.#ended(ctx);
       }
       return result;
     }
@@ -99,6 +108,7 @@ export class WorkerRunner {
     let failed = false;
     try {
       result = await returned;
+      checkResult(ep, result);
       if (binding.pending) await Promise.allSettled(binding.pending);
     } catch (err) {
       error = err;
@@ -107,7 +117,7 @@ export class WorkerRunner {
     try {
       this.#report(ep, ctx, elapsedMs(started), result, error, failed);
     } finally {
-      this.#ended();
+      this.#ended(ctx);
     }
     if (failed) throw error;
     return result;
@@ -115,32 +125,59 @@ export class WorkerRunner {
 
   async #run(ep: EntrypointMeta, ctx: WorkerContext, args: unknown[]): Promise<unknown> {
     const container = this.#container;
+    const started = performance.now();
+    const binding = new WorkerBinding(container, true);
+    const hooks = container.options.hooks;
+    // Only hooks and no providers (or the other way round): each await
+    // skipped is a turn of the microtask queue on every call.
+    const providers = container.providers.size > 0;
+    let result: unknown;
+    let error: unknown;
+    let failed = false;
     try {
-      const started = performance.now();
-      const binding = new WorkerBinding(container, true);
-      const hooks = container.options.hooks;
-      // Only hooks and no providers (or the other way round): each await
-      // skipped is a turn of the microtask queue on every call.
-      const providers = container.providers.size > 0;
-      let result: unknown;
-      let error: unknown;
-      let failed = false;
-      try {
-        const obj = newServiceObject(container, binding) as unknown as Record<string, unknown>;
-        if (providers) {
-          for (const p of container.providers.values()) await p.workerSetup(ctx);
-          for (const [attr, p] of container.providers) obj[attr] = await p.getDependency(ctx);
-        }
-        if (hooks.has('onWorkerStart')) await hooks.run('onWorkerStart', ctx);
-        const method = obj[ep.method] as (...a: unknown[]) => unknown;
-        result = method.apply(obj, args);
-        if (isThenable(result)) result = await result;
-        if (binding.pending) await Promise.allSettled(binding.pending);
-      } catch (err) {
-        error = err;
-        failed = true;
-      }
-      const durationMs = elapsedMs(started);
+      const obj = newServiceObject(container, binding) as unknown as Record<string, unknown>;
+      if (providers || hooks.has('onWorkerStart')) await this.#setUp(obj, ctx);
+      const method = obj[ep.method] as (...a: unknown[]) => unknown;
+      result = method.apply(obj, args);
+      if (isThenable(result)) result = await result;
+      checkResult(ep, result);
+      if (binding.pending) await Promise.allSettled(binding.pending);
+    } catch (err) {
+      error = err;
+      failed = true;
+    }
+    await this.#finish(ep, ctx, elapsedMs(started), result, error, failed);
+    if (failed) throw error;
+    return result;
+  }
+
+  /** A worker's dependencies in their fields, then the `onWorkerStart` hooks. */
+  async #setUp(obj: Record<string, unknown>, ctx: WorkerContext): Promise<void> {
+    const container = this.#container;
+    for (const p of container.providers.values()) await p.workerSetup(ctx);
+    for (const [attr, p] of container.providers) obj[attr] = await p.getDependency(ctx);
+    const hooks = container.options.hooks;
+    if (hooks.has('onWorkerStart')) await hooks.run('onWorkerStart', ctx);
+  }
+
+  /**
+   * The end of a worker with providers or worker hooks: providers hear
+   * of the outcome, it is reported, hooks run, providers tear down, and
+   * the slot is given back (even when a hook throws, which this rethrows).
+   */
+  async #finish(
+    ep: EntrypointMeta,
+    ctx: WorkerContext,
+    durationMs: number,
+    result: unknown,
+    error: unknown,
+    failed: boolean,
+    stream?: StreamOutcome,
+  ): Promise<void> {
+    const container = this.#container;
+    const hooks = container.options.hooks;
+    const providers = container.providers.size > 0;
+    try {
       if (providers) {
         for (const p of container.providers.values()) {
           try {
@@ -152,7 +189,7 @@ export class WorkerRunner {
           }
         }
       }
-      this.#report(ep, ctx, durationMs, result, error, failed);
+      this.#report(ep, ctx, durationMs, result, error, failed, stream);
       if (failed && hooks.has('onError') && !isExpected(ep, error))
         await hooks.run('onError', error, ctx);
       if (hooks.has('onWorkerEnd'))
@@ -168,11 +205,63 @@ export class WorkerRunner {
           }
         }
       }
-      if (failed) throw error;
-      return result;
     } finally {
-      this.#ended();
+      this.#ended(ctx);
     }
+  }
+
+  /**
+   * A streaming method's worker: the method's generator, made as any
+   * worker's method is called (dependencies, hooks), handed out as the
+   * items of its stream. The worker holds its slot until the stream is
+   * over, and is reported once, with how many items it gave.
+   */
+  #runStream(
+    ep: RpcEp,
+    ctx: WorkerContext,
+    args: unknown[],
+    plain: boolean,
+  ): ItemSource | Promise<ItemSource> {
+    const container = this.#container;
+    const started = performance.now();
+    const binding = new WorkerBinding(container, true);
+    const finish = (error: unknown, failed: boolean, outcome: StreamOutcome): Promise<void> => {
+      const durationMs = elapsedMs(started);
+      if (!plain) return this.#finish(ep, ctx, durationMs, undefined, error, failed, outcome);
+      try {
+        this.#report(ep, ctx, durationMs, undefined, error, failed, outcome);
+      } finally {
+        this.#ended(ctx);
+      }
+      return Promise.resolve();
+    };
+    const generator = (obj: Record<string, unknown>): WorkerStream => {
+      const made = (obj[ep.method] as (...a: unknown[]) => unknown).apply(obj, args);
+      if (!isAsyncIterator(made)) {
+        throw new UsageError(`${container.name}.${ep.name} did not return an async generator`);
+      }
+      return new WorkerStream(made, ctx, binding, finish, container.log);
+    };
+    if (plain) {
+      try {
+        return generator(
+          newServiceObject(container, binding) as unknown as Record<string, unknown>,
+        );
+      } catch (err) {
+        void finish(err, true, { items: 0 });
+        throw err;
+      }
+    }
+    return (async () => {
+      try {
+        const obj = newServiceObject(container, binding) as unknown as Record<string, unknown>;
+        await this.#setUp(obj, ctx);
+        return generator(obj);
+      } catch (err) {
+        await finish(err, true, { items: 0 });
+        throw err;
+      }
+    })();
   }
 
   /** Metrics, the outcome's log record and observers, once a worker has ended. */
@@ -183,12 +272,14 @@ export class WorkerRunner {
     result: unknown,
     error: unknown,
     failed: boolean,
+    stream?: StreamOutcome,
   ): void {
     this.#container.options.metrics.record(this.#entrypointName(ep), ep.kind, durationMs, failed);
-    this.#logOutcome(ep, ctx, durationMs, failed, error);
+    this.#logOutcome(ep, ctx, durationMs, failed, error, stream);
     if (this.#observers.size > 0) {
-      for (const observe of this.#observers)
-        observe({ ep, ctx, result, error, failed, durationMs });
+      const outcome: WorkerOutcome = { ep, ctx, result, error, failed, durationMs };
+      if (stream) outcome.stream = stream;
+      for (const observe of this.#observers) observe(outcome);
     }
   }
 
@@ -208,18 +299,27 @@ export class WorkerRunner {
     durationMs: number,
     failed: boolean,
     error: unknown,
+    stream?: StreamOutcome,
   ): void {
     const { log, name } = this.#container;
     const expected = failed && isExpected(ep, error);
     // Built only when kept: a worker's record costs more than a small worker.
     if (log.enabled?.(failed ? (expected ? 'warn' : 'error') : 'info') === false) return;
-    const fields = {
+    const fields: Record<string, unknown> = {
       kind: ep.kind,
       entrypoint: `${name}.${ctx.method}`,
       duration_ms: durationMs,
     };
+    if (stream) {
+      fields['items'] = stream.items;
+      if (stream.stopped !== undefined) fields['stopped'] = stream.stopped;
+    }
     if (!failed) {
-      log.info(`${ep.kind} ${name}.${ctx.method} ok`, fields);
+      const what = `${ep.kind} ${name}.${ctx.method}`;
+      if (!stream) log.info(`${what} ok`, fields);
+      else if (stream.stopped === undefined)
+        log.info(`${what} ok (${items(stream.items)})`, fields);
+      else log.info(`${what} stopped after ${items(stream.items)}: ${stream.stopped}`, fields);
       return;
     }
     const err = error as Error;
@@ -236,6 +336,41 @@ export class WorkerRunner {
         stack: err?.stack,
       });
     }
+  }
+}
+
+function items(n: number): string {
+  return n === 1 ? '1 item' : `${n} items`;
+}
+
+function isAsyncIterator(value: unknown): value is AsyncIterator<unknown, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { next?: unknown }).next === 'function' &&
+    Symbol.asyncIterator in value
+  );
+}
+
+/** Whether a plain RPC method gave what only a stream can carry (checked only when it needs to be). */
+function isStreamLike(ep: EntrypointMeta, result: unknown): boolean {
+  return (
+    ep.kind === 'rpc' &&
+    typeof result === 'object' &&
+    result !== null &&
+    Symbol.asyncIterator in result
+  );
+}
+
+/**
+ * A plain RPC method's result that would reach its caller as `{}`: an
+ * async iterable (a method that returns a generator instead of being one).
+ */
+function checkResult(ep: EntrypointMeta, result: unknown): void {
+  if (isStreamLike(ep, result)) {
+    throw new UsageError(
+      `${ep.method}() returned an async iterable, which a plain RPC method cannot send: make it \`async *${ep.method}()\` to stream its items`,
+    );
   }
 }
 

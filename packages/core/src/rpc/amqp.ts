@@ -3,7 +3,7 @@ import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
 import { deadQueueName } from '../amqp/dead-letter.js';
-import { encodeHeaders } from '../amqp/headers.js';
+import { TIMEOUT_HEADER, encodeHeaders } from '../amqp/headers.js';
 import {
   JSON_TYPE,
   RPC_EXCHANGE,
@@ -200,13 +200,23 @@ export class AmqpRpcTransport implements RpcTransport {
     const id = randomUUID();
     let request: Outgoing;
     try {
-      request = this.#outgoing(call, id);
+      request = this.#outgoing(call, id, options.timeout);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     const sent: Sent = { request, channel: undefined };
-    const answer = this.#pending.wait(id, options.timeout, call.service, call.method, sent);
-    const pending = this.#pending.get(id)!;
+    // A cancel fails the call here only: Nameko's wire has no way to tell the
+    // server, whose worker stops at the deadline the request carries.
+    const answer = this.#pending.wait(
+      id,
+      options.timeout,
+      call.service,
+      call.method,
+      sent,
+      options.cancel,
+    );
+    const pending = this.#pending.get(id);
+    if (!pending) return answer;
     // The common case: a channel set up for replies is open; publish now, without a promise.
     const ready = this.#sub.current;
     if (ready !== undefined && ready === this.#clientChannel) {
@@ -227,8 +237,15 @@ export class AmqpRpcTransport implements RpcTransport {
     return answer;
   }
 
-  /** A call's request as published on the RPC exchange. */
-  #outgoing(request: RpcRequest, correlationId: string): Outgoing {
+  /**
+   * A call's request as published on the RPC exchange. Its deadline goes
+   * as svc's own header, and as the message's expiration: a request still
+   * queued when its caller has given up is dropped by the broker instead
+   * of run.
+   */
+  #outgoing(request: RpcRequest, correlationId: string, timeout: number): Outgoing {
+    const headers = encodeHeaders(request.headers);
+    headers[TIMEOUT_HEADER] = timeout;
     return {
       exchange: RPC_EXCHANGE,
       routingKey: `${request.service}.${request.method}`,
@@ -241,7 +258,8 @@ export class AmqpRpcTransport implements RpcTransport {
         contentEncoding: 'utf-8',
         deliveryMode: 2,
         priority: 0,
-        headers: encodeHeaders(request.headers),
+        expiration: String(Math.max(1, Math.ceil(timeout))),
+        headers,
       },
     };
   }

@@ -258,24 +258,55 @@ describe('net rpc transport', () => {
     expect(server.stats().badFrames).toBe(2);
   });
 
+  /** Sends one frame of `message` on a raw connection and resolves with the first frame back. */
+  async function rawExchange(endpoint: string, message: unknown[]): Promise<unknown> {
+    const raw = net.connect(parseEndpoint(endpoint));
+    const body = new MsgpackSerializer().encode(message);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(body.length);
+    try {
+      return await new Promise<unknown>((resolve, reject) => {
+        raw.on('error', reject);
+        raw.once('data', (chunk: Buffer) =>
+          resolve(new MsgpackSerializer().decode(chunk.subarray(4))),
+        );
+        raw.write(Buffer.concat([header, body]));
+      });
+    } finally {
+      raw.destroy();
+    }
+  }
+
   it('answers a well-framed request with missing fields by MalformedRequest, not by closing', async () => {
     const server = await serve('a');
     const { rpc } = await server.listen(['greeter'], greeter);
-    const { host, port } = parseEndpoint(rpc!);
-    const raw = net.connect({ host, port });
-    const body = new MsgpackSerializer().encode([0, 7, 'greeter']);
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(body.length);
-    const reply = await new Promise<unknown>((resolve, reject) => {
-      raw.on('error', reject);
-      raw.once('data', (chunk: Buffer) =>
-        resolve(new MsgpackSerializer().decode(chunk.subarray(4))),
-      );
-      raw.write(Buffer.concat([header, body]));
-    });
-    raw.destroy();
+    const reply = await rawExchange(rpc!, [0, 7, 'greeter']);
     expect(reply).toMatchObject([2, 7, { code: 'SVC_ERR_MALFORMED_REQUEST' }]);
     expect(server.stats().badFrames).toBe(0);
+  });
+
+  it('answers a request whose timeout is not a finite number by MalformedRequest', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const reply = await rawExchange(rpc!, [0, 9, 'greeter', 'greet', {}, headers, Infinity]);
+    expect(reply).toMatchObject([2, 9, { code: 'SVC_ERR_MALFORMED_REQUEST' }]);
+  });
+
+  it('closes a connection that grants a stream credit that is not a count of items', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const { host, port } = parseEndpoint(rpc!);
+    for (const n of [0, -1, 1.5, 'many', 2 ** 40]) {
+      const raw = net.connect({ host, port });
+      raw.on('error', () => {});
+      const closed = new Promise<void>((r) => raw.on('close', () => r()));
+      const body = new MsgpackSerializer().encode([5, 1, n]);
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(body.length);
+      raw.write(Buffer.concat([header, body]));
+      await closed;
+    }
+    expect(server.stats().badFrames).toBe(5);
   });
 
   it('rejects an address that is not tcp://host:port', () => {

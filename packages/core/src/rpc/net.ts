@@ -1,7 +1,9 @@
 import * as net from 'node:net';
 import type { BackendContext } from '../backends.js';
+import { CancelToken } from '../cancel.js';
 import type { CallHeaders } from '../context-headers.js';
 import {
+  CancelledError,
   ConfigError,
   ConnectionLostError,
   MalformedRequestError,
@@ -18,20 +20,35 @@ import { isThenable } from '../sync.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
 import { PendingCalls } from './pending.js';
 import { InstancePicker } from './picker.js';
-import type {
-  RpcCallOptions,
-  RpcHandler,
-  RpcRequest,
-  RpcResponse,
-  RpcTransport,
+import { MAX_CREDIT, StreamPump, StreamReader, itemsOf } from './stream.js';
+import {
+  receivedTimeout,
+  type RpcAnswer,
+  type RpcCallOptions,
+  type RpcHandler,
+  type RpcRequest,
+  type RpcResponse,
+  type RpcTransport,
 } from './transport.js';
 
 // Wire messages are MessagePack arrays, positional to keep frames small and
-// decoding cheap: [REQUEST, id, service, method, params, headers, args?],
-// [REPLY_OK, id, result], [REPLY_ERROR, id, wireError].
+// decoding cheap. Caller to server:
+//   [REQUEST, id, service, method, params, headers, timeoutMs, args?]
+//   [STREAM, id, service, method, params, headers, timeoutMs, args?]  (a stream request)
+//   [CREDIT, id, n]        the stream's reader takes n more items
+//   [CANCEL, id]           stop the call's worker (or the stream's producer)
+// Server to caller:
+//   [REPLY_OK, id, result], [REPLY_ERROR, id, wireError]  (also a stream's end)
+//   [ITEM, id, item]       one item of a stream
+// `timeoutMs` is what remained of the caller's deadline when it sent the
+// request (null: none), so that the two clocks need not agree.
 const REQUEST = 0;
 const REPLY_OK = 1;
 const REPLY_ERROR = 2;
+const CANCEL = 3;
+const STREAM = 4;
+const CREDIT = 5;
+const ITEM = 6;
 
 /** Options of {@link NetRpcTransport}. */
 export interface NetRpcOptions {
@@ -112,23 +129,57 @@ export class NetRpcTransport implements RpcTransport {
 
   #callAt(endpoint: string, request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
     if (this.#closed) return Promise.reject(new ConnectionLostError('the RPC transport is closed'));
-    let conn = this.#clients.get(endpoint);
     try {
-      if (!conn) {
-        conn = new ClientConnection(endpoint, this);
-        this.#clients.set(endpoint, conn);
-      }
-      const id = (this.#nextId = (this.#nextId + 1) % 0x7fffffff);
-      const { service, method, params, headers, args } = request;
-      const body = this.#serializer.encode(
-        args === undefined
-          ? [REQUEST, id, service, method, params, headers]
-          : [REQUEST, id, service, method, params, headers, args],
-      );
-      return conn.send(id, body, request, options.timeout);
+      const conn = this.#connection(endpoint);
+      const id = this.#id();
+      return conn.send(id, this.#encodeRequest(REQUEST, id, request, options), request, options);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  stream(request: RpcRequest, options: RpcCallOptions): AsyncIterator<unknown, unknown> {
+    return this.#read(request, options);
+  }
+
+  /** A stream's items; a generator, so that the instance is picked when the reading starts. */
+  async *#read(request: RpcRequest, options: RpcCallOptions): AsyncGenerator<unknown, unknown> {
+    if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
+    const endpoint =
+      options.address ??
+      this.#picker.pickKnown(request.service) ??
+      (await this.#picker.pick(request.service));
+    const conn = this.#connection(endpoint);
+    const id = this.#id();
+    const body = this.#encodeRequest(STREAM, id, request, options);
+    return yield* itemsOf(conn.stream(id, body, request, options));
+  }
+
+  #connection(endpoint: string): ClientConnection {
+    let conn = this.#clients.get(endpoint);
+    if (!conn) {
+      conn = new ClientConnection(endpoint, this);
+      this.#clients.set(endpoint, conn);
+    }
+    return conn;
+  }
+
+  #id(): number {
+    return (this.#nextId = (this.#nextId + 1) % 0x7fffffff);
+  }
+
+  #encodeRequest(
+    kind: typeof REQUEST | typeof STREAM,
+    id: number,
+    request: RpcRequest,
+    options: RpcCallOptions,
+  ): Buffer {
+    const { service, method, params, headers, args } = request;
+    return this.#serializer.encode(
+      args === undefined
+        ? [kind, id, service, method, params, headers, options.timeout]
+        : [kind, id, service, method, params, headers, options.timeout, args],
+    );
   }
 
   async close(): Promise<void> {
@@ -153,6 +204,11 @@ export class NetRpcTransport implements RpcTransport {
   /** @internal */
   decode(body: Buffer): unknown {
     return this.#serializer.decode(body);
+  }
+
+  /** @internal */
+  encode(message: unknown[]): Buffer {
+    return this.#serializer.encode(message);
   }
 
   /** @internal A client connection dropped: forget it and stop picking its peer. */
@@ -184,8 +240,9 @@ export class NetRpcTransport implements RpcTransport {
     const writer = new FrameWriter((bytes) => {
       if (!socket.destroyed) socket.write(bytes);
     });
+    const peer: ServerPeer = { writer, running: new Map() };
     const decoder = new FrameDecoder(this.#maxFrameBytes);
-    const onFrame = (body: Buffer) => this.#serve(body, writer);
+    const onFrame = (body: Buffer) => this.#serve(body, peer);
     socket.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk, onFrame);
@@ -199,24 +256,53 @@ export class NetRpcTransport implements RpcTransport {
     socket.on('close', () => {
       writer.clear();
       this.#serverSockets.delete(socket);
+      // The caller went away: its workers and streams are told to stop.
+      const running = [...peer.running.values()];
+      peer.running.clear();
+      for (const call of running) call.cancel.abort(new CancelledError('the caller went away'));
     });
   }
 
-  /** Decodes and runs one request; throws (closing the connection) when it cannot be read. */
-  #serve(body: Buffer, writer: FrameWriter): void {
+  /** Decodes one frame and acts on it; throws (closing the connection) when it cannot be read. */
+  #serve(body: Buffer, peer: ServerPeer): void {
     const msg = this.#serializer.decode(body);
-    if (!Array.isArray(msg) || msg[0] !== REQUEST || typeof msg[1] !== 'number') {
+    if (!Array.isArray(msg) || typeof msg[1] !== 'number') {
       throw new MalformedRequestError('not an rpc request frame');
     }
     const id = msg[1];
+    switch (msg[0]) {
+      case REQUEST:
+      case STREAM:
+        return this.#request(msg, id, peer);
+      case CANCEL:
+        peer.running.get(id)?.cancel.abort(new CancelledError('the caller cancelled the call'));
+        return;
+      case CREDIT: {
+        const n: unknown = msg[2];
+        if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > MAX_CREDIT) {
+          throw new MalformedRequestError('a credit frame needs a count of items');
+        }
+        peer.running.get(id)?.pump?.credit(n as number);
+        return;
+      }
+      default:
+        throw new MalformedRequestError('not an rpc request frame');
+    }
+  }
+
+  /** Runs one request (or opens one stream). */
+  #request(msg: unknown[], id: number, peer: ServerPeer): void {
+    const { writer } = peer;
     const service: unknown = msg[2];
     const method: unknown = msg[3];
     const headers: unknown = msg[5];
-    const args: unknown = msg[6];
+    const timeout = receivedTimeout(msg[6]);
+    const args: unknown = msg[7];
     if (
       typeof service !== 'string' ||
       typeof method !== 'string' ||
       !isHeaders(headers) ||
+      Number.isNaN(timeout) ||
       (args !== undefined && !Array.isArray(args))
     ) {
       this.#reply(writer, id, {
@@ -233,21 +319,64 @@ export class NetRpcTransport implements RpcTransport {
       });
       return;
     }
-    const request: RpcRequest = { service, method, params: msg[4], headers };
+    const cancel = new CancelToken();
+    const request: RpcRequest = { service, method, params: msg[4], headers, cancel };
+    if (timeout !== undefined) request.timeout = timeout;
     if (args !== undefined) request.args = args as unknown[];
-    let answer: RpcResponse | Promise<RpcResponse>;
+    if (msg[0] === STREAM) request.stream = true;
+    let answer: RpcAnswer | Promise<RpcAnswer>;
     try {
       answer = handler(request);
     } catch (err) {
       answer = { ok: false, error: toWireError(err) };
     }
-    // A request answered synchronously is replied to without a promise.
-    if (isThenable(answer)) {
-      answer.then(
-        (response) => this.#reply(writer, id, response),
-        (err: unknown) => this.#reply(writer, id, { ok: false, error: toWireError(err) }),
-      );
-    } else this.#reply(writer, id, answer);
+    // A request answered synchronously is replied to without a promise, and
+    // never listed as running: nothing could cancel it any more.
+    if (!isThenable(answer)) return this.#answer(peer, id, request, answer, undefined);
+    const call: RunningCall = { cancel, pump: undefined };
+    peer.running.set(id, call);
+    answer.then(
+      (a) => this.#answer(peer, id, request, a, call),
+      (err: unknown) =>
+        this.#answer(peer, id, request, { ok: false, error: toWireError(err) }, call),
+    );
+  }
+
+  #answer(
+    peer: ServerPeer,
+    id: number,
+    request: RpcRequest,
+    answer: RpcAnswer,
+    listed: RunningCall | undefined,
+  ): void {
+    if (answer.ok !== 'stream') {
+      if (listed && peer.running.get(id) === listed) peer.running.delete(id);
+      this.#reply(peer.writer, id, answer);
+      return;
+    }
+    const call = listed ?? { cancel: request.cancel!, pump: undefined };
+    peer.running.set(id, call);
+    call.pump = new StreamPump(
+      answer.items,
+      {
+        item: (value) => {
+          const body = this.#serializer.encode([ITEM, id, value]);
+          if (body.length > this.#maxFrameBytes) {
+            throw new ConfigError(`an item of ${body.length} bytes is over the frame limit`);
+          }
+          peer.writer.push(body, true);
+        },
+        end: (response) => {
+          if (peer.running.get(id) === call) peer.running.delete(id);
+          if (response) this.#reply(peer.writer, id, response);
+        },
+      },
+      {
+        what: `${request.service}.${request.method}`,
+        ...(request.timeout === undefined ? {} : { timeout: request.timeout }),
+        cancel: call.cancel,
+      },
+    );
   }
 
   #reply(writer: FrameWriter, id: number, response: RpcResponse): void {
@@ -267,6 +396,22 @@ export class NetRpcTransport implements RpcTransport {
   }
 }
 
+/** A caller's connection as its server sees it: where replies go, and what runs for it. */
+interface ServerPeer {
+  writer: FrameWriter;
+  /**
+   * The calls of this connection still running, by request id: those not
+   * answered synchronously, and streams. A cancel frame or the
+   * connection's close aborts them.
+   */
+  running: Map<number, RunningCall>;
+}
+
+interface RunningCall {
+  cancel: CancelToken;
+  pump: StreamPump | undefined;
+}
+
 function isHeaders(value: unknown): value is CallHeaders {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -279,7 +424,10 @@ class ClientConnection {
   readonly #writer: FrameWriter;
   readonly #decoder: FrameDecoder;
   readonly #pending = new PendingCalls<number, RpcResponse>();
+  /** the readers of this connection's open streams, by request id */
+  readonly #streams = new Map<number, StreamReader>();
   readonly #services = new Set<string>();
+  readonly #cancel = (id: number) => this.#send([CANCEL, id]);
   #dead: string | undefined;
 
   constructor(endpoint: string, owner: NetRpcTransport) {
@@ -308,17 +456,72 @@ class ClientConnection {
     socket.on('close', () => this.destroy(`connection to ${endpoint} was lost`));
   }
 
-  send(id: number, body: Buffer, request: RpcRequest, timeout: number): Promise<RpcResponse> {
+  send(
+    id: number,
+    body: Buffer,
+    request: RpcRequest,
+    options: RpcCallOptions,
+  ): Promise<RpcResponse> {
     if (body.length > this.#owner.maxFrameBytes) {
       return Promise.reject(
         new ConfigError(`request of ${body.length} bytes is over the frame limit`),
       );
     }
     this.#services.add(request.service);
-    const answer = this.#pending.wait(id, timeout, request.service, request.method, undefined);
+    const { timeout, cancel } = options;
+    const answer =
+      cancel === undefined
+        ? this.#pending.wait(id, timeout, request.service, request.method, undefined)
+        : this.#pending.wait(
+            id,
+            timeout,
+            request.service,
+            request.method,
+            undefined,
+            cancel,
+            this.#cancel,
+          );
+    // A call cancelled before it was made is not sent.
+    if (cancel?.aborted) return answer;
     // Other calls awaiting replies: more are likely to come in this turn.
     this.#writer.push(body, this.#pending.size > 1);
     return answer;
+  }
+
+  /** Opens a stream: the request, then the credit of a whole window. */
+  stream(id: number, body: Buffer, request: RpcRequest, options: RpcCallOptions): StreamReader {
+    const reader = new StreamReader({
+      credit: (n) => {
+        if (this.#streams.get(id) === reader) this.#send([CREDIT, id, n]);
+      },
+      stop: () => {
+        if (this.#streams.get(id) !== reader) return;
+        this.#streams.delete(id);
+        this.#pending.reject(id, new CancelledError('the reader stopped'));
+        this.#send([CANCEL, id]);
+      },
+    });
+    this.#streams.set(id, reader);
+    this.send(id, body, request, options).then(
+      (response) => {
+        if (this.#streams.get(id) === reader) this.#streams.delete(id);
+        if (response.ok) reader.finish(response.result);
+        else reader.fail(fromWireError(response.error));
+      },
+      // Cancelled (the server was told), timed out (the server stops at the same
+      // deadline) or lost: nothing more to send.
+      (err: unknown) => {
+        if (this.#streams.get(id) === reader) this.#streams.delete(id);
+        reader.fail(err);
+      },
+    );
+    if (!options.cancel?.aborted) this.#send([CREDIT, id, reader.window]);
+    return reader;
+  }
+
+  #send(message: unknown[]): void {
+    if (this.#dead) return;
+    this.#writer.push(this.#owner.encode(message), true);
   }
 
   destroy(reason: string): void {
@@ -335,10 +538,19 @@ class ClientConnection {
     if (
       !Array.isArray(msg) ||
       typeof msg[1] !== 'number' ||
-      (msg[0] !== REPLY_OK && msg[0] !== REPLY_ERROR)
+      (msg[0] !== REPLY_OK && msg[0] !== REPLY_ERROR && msg[0] !== ITEM)
     ) {
       // Thrown before the call is taken, so that the connection's loss fails it too.
       throw new MalformedRequestError('not an rpc reply frame');
+    }
+    if (msg[0] === ITEM) {
+      const id = msg[1];
+      const reader = this.#streams.get(id);
+      // An item of a stream this side stopped reading is dropped.
+      if (reader && !reader.push(msg[2])) {
+        throw new MalformedRequestError(`the server sent more items than ${this.endpoint} granted`);
+      }
+      return;
     }
     const p = this.#pending.take(msg[1]);
     // A reply whose call already timed out is dropped.

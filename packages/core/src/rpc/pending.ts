@@ -1,7 +1,11 @@
+import type { CancelToken } from '../cancel.js';
 import { RpcTimeoutError } from '../errors.js';
 
 /** One call waiting for its answer. */
 export class PendingCall<T, M> {
+  /** stops listening to the call's cancel token, once the call has settled */
+  unlink: (() => void) | undefined = undefined;
+
   constructor(
     readonly resolve: (value: T) => void,
     readonly reject: (err: Error) => void,
@@ -42,16 +46,40 @@ export class PendingCalls<K, T, M = undefined> {
    * A promise of the answer to call `id`, failed with RpcTimeoutError
    * (`<what>.<method> did not answer within <timeout> ms`) after
    * `timeoutMs`. Send the request after making it: an answer may come
-   * before anything else runs.
+   * before anything else runs. When `cancel` is aborted while the call
+   * waits, the call fails with its reason and `onCancel(id)` runs (to tell
+   * the server); a token aborted already fails it at once, and then
+   * `onCancel` is not called: nothing has been sent yet.
    */
-  wait(id: K, timeoutMs: number, what: string, method: string | undefined, meta: M): Promise<T> {
+  wait(
+    id: K,
+    timeoutMs: number,
+    what: string,
+    method: string | undefined,
+    meta: M,
+    cancel?: CancelToken,
+    onCancel?: (id: K) => void,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (cancel?.aborted) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the canceller's reason, as fetch rejects with its signal's
+        reject(cancel.reason);
+        return;
+      }
       const deadline = Date.now() + timeoutMs;
-      this.#calls.set(
-        id,
-        new PendingCall(resolve, reject, deadline, timeoutMs, what, method, meta),
-      );
+      const call = new PendingCall(resolve, reject, deadline, timeoutMs, what, method, meta);
+      this.#calls.set(id, call);
       if (deadline < this.#timerAt) this.#arm(deadline);
+      if (cancel) {
+        call.unlink = cancel.onAbort((reason) => {
+          if (this.#calls.get(id) !== call) return;
+          this.#calls.delete(id);
+          call.unlink = undefined;
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the canceller's reason, as fetch rejects with its signal's
+          reject(reason);
+          onCancel?.(id);
+        });
+      }
     });
   }
 
@@ -63,7 +91,10 @@ export class PendingCalls<K, T, M = undefined> {
   /** Removes call `id` to settle it: only the first taker gets it. */
   take(id: K): PendingCall<T, M> | undefined {
     const call = this.#calls.get(id);
-    if (call !== undefined) this.#calls.delete(id);
+    if (call !== undefined) {
+      this.#calls.delete(id);
+      if (call.unlink) unlink(call);
+    }
     return call;
   }
 
@@ -89,7 +120,10 @@ export class PendingCalls<K, T, M = undefined> {
     if (this.#calls.size === 0) return;
     const calls = [...this.#calls.values()];
     this.#calls.clear();
-    for (const call of calls) call.reject(err);
+    for (const call of calls) {
+      if (call.unlink) unlink(call);
+      call.reject(err);
+    }
   }
 
   /** The waiting calls, by id. */
@@ -113,10 +147,17 @@ export class PendingCalls<K, T, M = undefined> {
     for (const [id, call] of this.#calls) {
       if (call.deadline <= now) {
         this.#calls.delete(id);
+        if (call.unlink) unlink(call);
         const what = call.method === undefined ? call.what : `${call.what}.${call.method}`;
         call.reject(new RpcTimeoutError(`${what} did not answer within ${call.timeout} ms`));
       } else if (call.deadline < next) next = call.deadline;
     }
     if (next !== Infinity) this.#arm(next);
   }
+}
+
+function unlink(call: { unlink: (() => void) | undefined }): void {
+  const off = call.unlink;
+  call.unlink = undefined;
+  off?.();
 }

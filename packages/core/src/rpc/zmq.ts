@@ -1,10 +1,13 @@
 import type { BackendContext } from '../backends.js';
+import type { CancelToken } from '../cancel.js';
 import {
   ConnectionLostError,
   ErrorCode,
   MalformedRequestError,
+  RpcTimeoutError,
   SvcError,
   UnknownServiceError,
+  fromWireError,
   toWireError,
   type WireError,
 } from '../errors.js';
@@ -12,18 +15,22 @@ import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
+import { isThenable } from '../sync.js';
 import { InstancePicker } from './picker.js';
+import { itemsOf } from './stream.js';
 import { isObject, parseCallHeaders } from '../zmq/wire-check.js';
-import type {
-  RpcCallOptions,
-  RpcHandler,
-  RpcRequest,
-  RpcResponse,
-  RpcTransport,
+import {
+  receivedTimeout,
+  type RpcAnswer,
+  type RpcCallOptions,
+  type RpcHandler,
+  type RpcRequest,
+  type RpcResponse,
+  type RpcTransport,
 } from './transport.js';
 import { BadFrames, loadZmq } from '../zmq/link.js';
 import { ZmqRequester } from '../zmq/requester.js';
-import { ZmqResponder, type RequestHandler } from '../zmq/responder.js';
+import { StreamReply, ZmqResponder, type RequestHandler } from '../zmq/responder.js';
 
 export interface ZmqRpcOptions {
   serializer?: Serializer;
@@ -87,8 +94,8 @@ export class ZmqRpcTransport implements RpcTransport {
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
     if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
     const served = new Set(services);
-    const handle: RequestHandler = async (body) => {
-      const request = parseRequest(body);
+    const handle: RequestHandler = async (body, _source, cancel) => {
+      const request = parseRequest(body, cancel);
       if (!served.has(request.service)) {
         // A stale registry entry can point a caller at a port another process reuses.
         return {
@@ -98,7 +105,11 @@ export class ZmqRpcTransport implements RpcTransport {
           ),
         } satisfies RpcResponse;
       }
-      return handler(request);
+      const answer = handler(request);
+      // A plain answer is passed on as it is, without waiting a turn for it.
+      return isThenable(answer)
+        ? answer.then((a) => asReply(a, request))
+        : asReply(answer, request);
     };
     if (this.#responder) this.#responder.setHandler(handle);
     else {
@@ -119,14 +130,21 @@ export class ZmqRpcTransport implements RpcTransport {
     for (let attempt = 0; ; attempt++) {
       const endpoint = options.address ?? (await this.#picker.pick(request.service));
       try {
+        // What remains of the deadline goes with each attempt, so that the server's is no later.
+        const timeout = Math.max(1, deadline - Date.now());
         const reply = await this.#requester.request(
           endpoint,
-          request,
-          Math.max(1, deadline - Date.now()),
+          wireRequest(request, timeout),
+          timeout,
           what,
+          options.cancel,
         );
         return parseResponse(reply);
       } catch (err) {
+        // The attempt's timeout is what was left of the call's: the message names the call's.
+        if (err instanceof RpcTimeoutError && err.code === RpcTimeoutError.code) {
+          throw new RpcTimeoutError(`${what} did not answer within ${options.timeout} ms`);
+        }
         // Undelivered, or refused by a stopping instance before it ran: safe to send elsewhere.
         const retryable = err instanceof SvcError && err.retryable;
         const lost = err instanceof ConnectionLostError;
@@ -146,6 +164,28 @@ export class ZmqRpcTransport implements RpcTransport {
     }
   }
 
+  stream(request: RpcRequest, options: RpcCallOptions): AsyncIterator<unknown, unknown> {
+    return this.#read(request, options);
+  }
+
+  /** A stream's items; a generator, so that the instance is picked when the reading starts. */
+  async *#read(request: RpcRequest, options: RpcCallOptions): AsyncGenerator<unknown, unknown> {
+    if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
+    const endpoint = options.address ?? (await this.#picker.pick(request.service));
+    const reader = this.#requester.stream(
+      endpoint,
+      wireRequest(request, options.timeout, true),
+      options.timeout,
+      `${request.service}.${request.method}`,
+      options.cancel,
+    );
+    return yield* itemsOf(reader, (last) => {
+      const end = parseResponse(last);
+      if (end.ok) return end.result;
+      throw fromWireError(end.error);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -155,18 +195,48 @@ export class ZmqRpcTransport implements RpcTransport {
   }
 }
 
+/** A handler's answer as the responder sends it: a response, or the items of a stream. */
+function asReply(answer: RpcAnswer, request: RpcRequest): RpcResponse | StreamReply {
+  if (answer.ok !== 'stream') return answer;
+  return new StreamReply(answer.items, `${request.service}.${request.method}`, request.timeout);
+}
+
+/**
+ * A request as it goes on the wire: its fields, and `timeout`, what remains
+ * of the call's deadline (the receiver counts it from when it arrives).
+ */
+function wireRequest(request: RpcRequest, timeout: number, stream = false): object {
+  const { service, method, params, headers, args } = request;
+  const body: Record<string, unknown> = { service, method, params, headers, timeout };
+  if (args !== undefined) body['args'] = args;
+  if (stream) body['stream'] = true;
+  return body;
+}
+
 /** Checks an incoming request's shape and copies only the known fields. */
-function parseRequest(body: unknown): RpcRequest {
+function parseRequest(body: unknown, cancel: CancelToken): RpcRequest {
   if (!isObject(body)) throw new MalformedRequestError('request is not an object');
-  const { service, method, params, args, headers } = body;
+  const { service, method, params, args, headers, timeout, stream } = body;
   if (typeof service !== 'string' || typeof method !== 'string') {
     throw new MalformedRequestError('request lacks a service or method name');
   }
   if (args !== undefined && !Array.isArray(args)) {
     throw new MalformedRequestError('request args is not a list');
   }
-  const request: RpcRequest = { service, method, params, headers: parseCallHeaders(headers) };
+  const left = receivedTimeout(timeout);
+  if (Number.isNaN(left)) {
+    throw new MalformedRequestError('request timeout is not a number of milliseconds');
+  }
+  const request: RpcRequest = {
+    service,
+    method,
+    params,
+    headers: parseCallHeaders(headers),
+    cancel,
+  };
+  if (left !== undefined) request.timeout = left;
   if (args !== undefined) request.args = args as unknown[];
+  if (stream === true) request.stream = true;
   return request;
 }
 

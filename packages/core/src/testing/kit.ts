@@ -108,21 +108,27 @@ export function workerFactory<S extends Service>(
   const sink = new MemorySink();
   // Looked up by names from the worker's calls: own properties only.
   const stubs = (options.rpc ?? {}) as Record<string, Record<string, (p: unknown) => unknown>>;
+  /** Records a call and runs its stub, if there is one: what it returns, or `undefined`. */
+  const answer = (svc: string, method: string, params: unknown, callOptions?: CallOptions) => {
+    calls.push({ service: svc, method, params, ...(callOptions ? { options: callOptions } : {}) });
+    const forService = Object.hasOwn(stubs, svc) ? stubs[svc] : undefined;
+    const stub = forService && Object.hasOwn(forService, method) ? forService[method] : undefined;
+    return stub?.(params);
+  };
   const caller: Calls = {
     async call(svc, method, params, callOptions) {
-      calls.push({
-        service: svc,
-        method,
-        params,
-        ...(callOptions ? { options: callOptions } : {}),
-      });
-      const forService = Object.hasOwn(stubs, svc) ? stubs[svc] : undefined;
-      const stub = forService && Object.hasOwn(forService, method) ? forService[method] : undefined;
-      return stub ? stub(params) : undefined;
+      return answer(svc, method, params, callOptions);
     },
     defer(svc, method, params, callOptions) {
       const p = caller.call(svc, method, params, callOptions);
       return { result: () => p };
+    },
+    stream(svc, method, params, callOptions) {
+      const items = answer(svc, method, params, callOptions) as
+        AsyncIterable<unknown> | Iterable<unknown> | undefined;
+      return (async function* () {
+        yield* items ?? [];
+      })();
     },
     async emit(type, body, emitOptions) {
       emitted.push({ type, body, options: emitOptions ?? {} });

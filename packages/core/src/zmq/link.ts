@@ -8,8 +8,14 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
  *   request  { i: <id>, q: <body> }            DEALER → ROUTER
  *   reply    { i: <id>, r: <body> }            ROUTER → DEALER
  *            { i: <id>, e: <WireError> }       (the request itself was refused)
- * The id multiplexes many requests over one DEALER per peer. The calling
- * side is requester.ts, the serving side responder.ts.
+ * and, for RPC, cancellation and streams:
+ *   cancel   { i: <id>, x: 1 }                 DEALER → ROUTER: stop the request's worker
+ *   credit   { i: <id>, c: <n> }               DEALER → ROUTER: the reader takes n more items
+ *   item     { i: <id>, y: <item> }            ROUTER → DEALER: one item of a stream
+ * A stream ends with its reply. The id multiplexes many requests over one
+ * DEALER per peer. The calling side is requester.ts, the serving side
+ * responder.ts; the ROUTER learns of a DEALER that went away from the empty
+ * message ZMQ_ROUTER_NOTIFY delivers.
  */
 
 /** The zeromq module's namespace. */

@@ -1,7 +1,9 @@
 import type { Dealer } from 'zeromq';
-import { ConnectionLostError, fromWireError } from '../errors.js';
+import type { CancelToken } from '../cancel.js';
+import { CancelledError, ConnectionLostError, fromWireError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { PendingCalls } from '../rpc/pending.js';
+import { StreamReader } from '../rpc/stream.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isObject } from './wire-check.js';
 import {
@@ -21,6 +23,10 @@ interface Peer {
   connected: boolean;
   /** the requests sent to this peer that wait for its reply */
   pending: PendingCalls<number, unknown>;
+  /** the readers of the streams open with this peer, by request id */
+  streams: Map<number, StreamReader>;
+  /** tells the peer to stop request `id` */
+  cancel: (id: number) => void;
   closed: boolean;
 }
 
@@ -57,7 +63,13 @@ export class ZmqRequester {
    * Sends `body` to `endpoint` and resolves with the reply body. `what`
    * names the request in error messages.
    */
-  request(endpoint: string, body: unknown, timeoutMs: number, what: string): Promise<unknown> {
+  request(
+    endpoint: string,
+    body: unknown,
+    timeoutMs: number,
+    what: string,
+    cancel?: CancelToken,
+  ): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ConnectionLostError('the transport is closed'));
     const id = this.#nextId++;
     let bytes: Buffer;
@@ -68,11 +80,81 @@ export class ZmqRequester {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const reply = peer.pending.wait(id, timeoutMs, what, undefined, undefined);
+    return this.#send(peer, id, bytes, timeoutMs, what, cancel);
+  }
+
+  /**
+   * Sends a stream request and returns its reader: items come as the
+   * reader's credit allows, the reply ends the stream, and the reader's
+   * `return()` tells the peer to stop.
+   */
+  stream(
+    endpoint: string,
+    body: unknown,
+    timeoutMs: number,
+    what: string,
+    cancel?: CancelToken,
+  ): StreamReader {
+    if (this.#closed) throw new ConnectionLostError('the transport is closed');
+    const id = this.#nextId++;
+    const peer = this.#peer(endpoint);
+    const bytes = this.#serializer.encode({ i: id, q: body });
+    const reader = new StreamReader({
+      credit: (n) => {
+        if (peer.streams.get(id) === reader) this.#control(peer, { i: id, c: n });
+      },
+      stop: () => {
+        if (peer.streams.get(id) !== reader) return;
+        peer.streams.delete(id);
+        peer.pending.reject(id, new CancelledError('the reader stopped'));
+        peer.cancel(id);
+      },
+    });
+    peer.streams.set(id, reader);
+    this.#send(peer, id, bytes, timeoutMs, what, cancel).then(
+      (reply) => {
+        if (peer.streams.get(id) === reader) peer.streams.delete(id);
+        reader.finish(reply);
+      },
+      // Cancelled (the peer was told), timed out (the peer stops at the same
+      // deadline) or lost: nothing more to send.
+      (err: unknown) => {
+        if (peer.streams.get(id) === reader) peer.streams.delete(id);
+        reader.fail(err);
+      },
+    );
+    if (!cancel?.aborted) this.#control(peer, { i: id, c: reader.window });
+    return reader;
+  }
+
+  #send(
+    peer: Peer,
+    id: number,
+    bytes: Buffer,
+    timeoutMs: number,
+    what: string,
+    cancel: CancelToken | undefined,
+  ): Promise<unknown> {
+    const reply = cancel
+      ? peer.pending.wait(id, timeoutMs, what, undefined, undefined, cancel, peer.cancel)
+      : peer.pending.wait(id, timeoutMs, what, undefined, undefined);
+    // A call cancelled before it was made is not sent.
+    if (cancel?.aborted) return reply;
     peer.queue.send(bytes).catch((err: unknown) => {
-      peer.pending.reject(id, new NotDeliveredError(`cannot send to ${endpoint}: ${String(err)}`));
+      peer.pending.reject(
+        id,
+        new NotDeliveredError(`cannot send to ${peer.endpoint}: ${String(err)}`),
+      );
     });
     return reply;
+  }
+
+  /** Sends a control message (credit, cancel) to a peer; one that is gone needs none. */
+  #control(peer: Peer, message: Record<string, unknown>): void {
+    if (peer.closed) return;
+    peer.queue.send(this.#serializer.encode(message)).catch(() => {
+      // The peer went away: its requests fail through the disconnect.
+    });
   }
 
   /** Fails every pending request with ConnectionLostError and closes every socket. */
@@ -98,6 +180,8 @@ export class ZmqRequester {
       queue: new SendQueue(dealer),
       connected: false,
       pending: new PendingCalls(),
+      streams: new Map(),
+      cancel: (id) => this.#control(peer, { i: id, x: 1 }),
       closed: false,
     };
     this.#peers.set(endpoint, peer);
@@ -141,12 +225,26 @@ export class ZmqRequester {
     } catch (err) {
       return this.#bad.add(source, (err as Error).message);
     }
-    if (!isObject(msg) || !isId(msg['i']) || (!('r' in msg) && !isObject(msg['e']))) {
-      return this.#bad.add(source, 'not a reply envelope');
-    }
+    if (!isObject(msg) || !isId(msg['i'])) return this.#bad.add(source, 'not a reply envelope');
+    const id = msg['i'];
     // A reply to a request that timed out meanwhile is expected, not bad.
-    if ('r' in msg) peer.pending.resolve(msg['i'], msg['r']);
-    else peer.pending.reject(msg['i'], fromWireError(msg['e']));
+    if ('r' in msg) peer.pending.resolve(id, msg['r']);
+    else if (isObject(msg['e'])) peer.pending.reject(id, fromWireError(msg['e']));
+    else if ('y' in msg) this.#item(peer, id, msg['y'], source);
+    else this.#bad.add(source, 'not a reply envelope');
+  }
+
+  /** One item of a stream; an item of a stream this side stopped reading is dropped. */
+  #item(peer: Peer, id: number, item: unknown, source: string): void {
+    const reader = peer.streams.get(id);
+    if (!reader || reader.push(item)) return;
+    this.#bad.add(source, 'more items than the reader granted');
+    peer.streams.delete(id);
+    peer.pending.reject(
+      id,
+      new ConnectionLostError(`${peer.endpoint} sent more items than it was granted`),
+    );
+    peer.cancel(id);
   }
 
   #lose(peer: Peer, err: ConnectionLostError): void {

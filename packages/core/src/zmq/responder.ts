@@ -1,6 +1,8 @@
 import type { Router } from 'zeromq';
+import { CancelToken } from '../cancel.js';
 import {
   BackendError,
+  CancelledError,
   ConfigError,
   ContainerStoppedError,
   DecodeError,
@@ -9,6 +11,8 @@ import {
 } from '../errors.js';
 import { addressProblem } from '../listen.js';
 import type { Logger } from '../log/logger.js';
+import { MAX_CREDIT, StreamPump } from '../rpc/stream.js';
+import type { ItemSource } from '../rpc/transport.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isObject } from './wire-check.js';
 import {
@@ -29,11 +33,40 @@ export interface ResponderOptions {
 }
 
 /**
- * What a request handler returns to the responder. Throwing a DecodeError
- * or MalformedRequestError marks the request as a bad frame (counted and
- * logged) and tells the caller why.
+ * What a request handler returns to the responder: the reply's body, or a
+ * {@link StreamReply} to stream items before it. Throwing a DecodeError or
+ * MalformedRequestError marks the request as a bad frame (counted and
+ * logged) and tells the caller why. `cancel` is aborted when the caller
+ * cancels the request or goes away.
  */
-export type RequestHandler = (body: unknown, source: string) => Promise<unknown>;
+export type RequestHandler = (
+  body: unknown,
+  source: string,
+  cancel: CancelToken,
+) => Promise<unknown>;
+
+/**
+ * A handler's answer that streams `items` (as the caller's credit allows),
+ * then replies with the stream's end, an RPC response.
+ */
+export class StreamReply {
+  constructor(
+    readonly items: ItemSource,
+    /** what is streamed, for errors (`Service.method`) */
+    readonly what: string,
+    /** milliseconds until the call's deadline */
+    readonly timeout: number | undefined,
+  ) {}
+}
+
+/** ZMQ_ROUTER_NOTIFY (a draft option zeromq.js has no name for) and its ZMQ_NOTIFY_DISCONNECT. */
+const ROUTER_NOTIFY = 97;
+const NOTIFY_DISCONNECT = 2;
+
+interface Running {
+  cancel: CancelToken;
+  pump: StreamPump | undefined;
+}
 
 /**
  * The serving side: a ROUTER bound on `tcp://<host>:*` that hands each
@@ -46,6 +79,8 @@ export class ZmqResponder {
   readonly #queue: SendQueue;
   readonly #options: ResponderOptions;
   readonly #inflight = new Set<Promise<void>>();
+  /** requests still running, by the caller's routing id (hex), then request id */
+  readonly #running = new Map<string, Map<number, Running>>();
   #handler: RequestHandler;
   #closed = false;
 
@@ -76,6 +111,11 @@ export class ZmqResponder {
       ipv6,
       ...HEARTBEAT,
     });
+    // An empty message from a peer that went away: its requests are cancelled.
+    (router as unknown as { setInt32Option(o: number, v: number): void }).setInt32Option(
+      ROUTER_NOTIFY,
+      NOTIFY_DISCONNECT,
+    );
     try {
       await router.bind(`tcp://${ipv6 ? `[${host}]` : host}:*`);
     } catch (err) {
@@ -101,6 +141,8 @@ export class ZmqResponder {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, drainMs)))]);
     clearTimeout(timer);
+    // What still runs (streams, long calls) loses its callers with the socket: it is told so.
+    for (const peer of [...this.#running.keys()]) this.#gone(peer);
     for (let i = 0; i < 50 && !this.#queue.idle; i++) await new Promise((r) => setTimeout(r, 10));
     this.#router.close();
   }
@@ -122,7 +164,9 @@ export class ZmqResponder {
     const { bad, serializer, label } = this.#options;
     const [routingId, ...rest] = frames;
     if (!routingId) return;
-    const source = `${label} peer ${routingId.toString('hex')} on ${this.endpoint}`;
+    const peer = routingId.toString('hex');
+    const source = `${label} peer ${peer} on ${this.endpoint}`;
+    if (rest.length === 1 && rest[0]!.length === 0) return this.#gone(peer);
     if (rest.length !== 1) return bad.add(source, `${rest.length} frames, expected 1`);
     let msg: unknown;
     try {
@@ -130,17 +174,51 @@ export class ZmqResponder {
     } catch (err) {
       return bad.add(source, (err as Error).message);
     }
-    if (!isObject(msg) || !isId(msg['i']) || !('q' in msg)) {
-      return bad.add(source, 'not a request envelope');
-    }
+    if (!isObject(msg) || !isId(msg['i'])) return bad.add(source, 'not a request envelope');
     const id = msg['i'];
+    if ('x' in msg) {
+      this.#running
+        .get(peer)
+        ?.get(id)
+        ?.cancel.abort(new CancelledError('the caller cancelled the call'));
+      return;
+    }
+    if ('c' in msg) {
+      const n = msg['c'];
+      if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > MAX_CREDIT) {
+        return bad.add(source, 'a credit needs a count of items');
+      }
+      this.#running
+        .get(peer)
+        ?.get(id)
+        ?.pump?.credit(n as number);
+      return;
+    }
+    if (!('q' in msg)) return bad.add(source, 'not a request envelope');
+    const cancel = new CancelToken();
+    const running: Running = { cancel, pump: undefined };
+    // A peer's list stays until it goes away: made and dropped with every call, it
+    // was a Map per request for a caller with one call in flight.
+    let calls = this.#running.get(peer);
+    if (!calls) this.#running.set(peer, (calls = new Map<number, Running>()));
+    calls.set(id, running);
+    const forget = () => {
+      if (calls.get(id) === running) calls.delete(id);
+    };
     // While stopping, refuse rather than ignore: the caller retries on another instance.
     const handled = this.#closed
       ? Promise.reject(new ContainerStoppedError('this instance is stopping'))
-      : this.#handler(msg['q'], source);
+      : this.#handler(msg['q'], source, cancel);
     const run = handled.then(
-      (body) => ({ i: id, r: body }),
+      (body) => {
+        if (!(body instanceof StreamReply)) {
+          forget();
+          return { i: id, r: body };
+        }
+        return this.#stream(routingId, id, body, running, forget);
+      },
       (err: unknown) => {
+        forget();
         if (err instanceof DecodeError || err instanceof MalformedRequestError) {
           bad.add(source, err.message);
         }
@@ -149,6 +227,8 @@ export class ZmqResponder {
     );
     const task = run
       .then((reply) => {
+        // A stream that the caller stopped ends without a reply.
+        if (reply === undefined) return;
         let bytes: Buffer;
         try {
           bytes = serializer.encode(reply);
@@ -162,6 +242,55 @@ export class ZmqResponder {
       });
     this.#inflight.add(task);
     void task.finally(() => this.#inflight.delete(task));
+  }
+
+  /**
+   * Streams a handler's items to the caller as its credit allows; resolves
+   * with the reply that ends the stream, or undefined when the caller
+   * stopped it (it wants nothing more).
+   */
+  #stream(
+    routingId: Buffer,
+    id: number,
+    stream: StreamReply,
+    running: Running,
+    forget: () => void,
+  ): Promise<{ i: number; r: unknown } | undefined> {
+    const { serializer } = this.#options;
+    return new Promise((resolve) => {
+      running.pump = new StreamPump(
+        stream.items,
+        {
+          item: (value) => {
+            const bytes = serializer.encode({ i: id, y: value });
+            if (bytes.length > ZMQ_MAX_MESSAGE) {
+              throw new ConfigError(`an item of ${bytes.length} bytes is over the message limit`);
+            }
+            this.#queue.send([routingId, bytes]).catch(() => {
+              // The caller went away: the disconnect stops the stream.
+            });
+          },
+          end: (response) => {
+            forget();
+            resolve(response === undefined ? undefined : { i: id, r: response });
+          },
+        },
+        {
+          what: stream.what,
+          ...(stream.timeout === undefined ? {} : { timeout: stream.timeout }),
+          cancel: running.cancel,
+        },
+      );
+    });
+  }
+
+  /** A caller went away: what runs for it is cancelled. */
+  #gone(peer: string): void {
+    const calls = this.#running.get(peer);
+    if (!calls) return;
+    this.#running.delete(peer);
+    for (const call of calls.values())
+      call.cancel.abort(new CancelledError('the caller went away'));
   }
 }
 

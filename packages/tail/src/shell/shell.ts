@@ -21,7 +21,11 @@ export function shellScope(client: ClusterClient): Record<string, unknown> {
   };
 }
 
-/** `rpc.Service.method(params, options)`, whose errors carry no local stack. */
+/**
+ * `rpc.Service.method(params, options)`, whose errors carry no local stack;
+ * `.defer(...)`, and `.stream(...)` for a streaming method's items
+ * (`for await (const x of rpc.Numbers.count.stream({ n: 3 })) console.log(x)`).
+ */
 function rpcProxies(client: ClusterClient): Record<string, Record<string, unknown>> {
   const method = (service: string, name: string) => {
     const fn = guard((params?: Record<string, unknown>, options?: CallOptions) =>
@@ -30,6 +34,8 @@ function rpcProxies(client: ClusterClient): Record<string, Record<string, unknow
     return Object.assign(fn, {
       defer: (params?: Record<string, unknown>, options?: CallOptions) =>
         client.defer(service, name, params ?? {}, options),
+      stream: (params?: Record<string, unknown>, options?: CallOptions) =>
+        shortStacks(client.stream(service, name, params ?? {}, options)),
     });
   };
   // `then` stays undefined so that a proxy is never taken for a promise.
@@ -48,6 +54,24 @@ function rpcProxies(client: ClusterClient): Record<string, Record<string, unknow
     );
   };
   return named((service) => named((name) => method(service, name)));
+}
+
+/** A stream whose errors, like a call's, carry no local stack. */
+function shortStacks<T>(
+  items: AsyncIterableIterator<T, unknown>,
+): AsyncIterableIterator<T, unknown> {
+  const wrapped: AsyncIterableIterator<T, unknown> = {
+    next: async () => {
+      try {
+        return await items.next();
+      } catch (err) {
+        throw shortStack(err);
+      }
+    },
+    return: async (value?: unknown) => (await items.return?.(value)) ?? { done: true, value },
+    [Symbol.asyncIterator]: () => wrapped,
+  };
+  return wrapped;
 }
 
 function guard<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {

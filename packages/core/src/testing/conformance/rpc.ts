@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcTimeoutError, UnknownServiceError, type WireError } from '../../errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { RpcHandler, RpcRequest, RpcTransport } from '../../rpc/transport.js';
+import { describeCallLimits } from './rpc-limits.js';
 import { closedAfterEach, makeRecord, sleep, uniqueName } from './util.js';
 
 /** One process's view of the cluster: its RPC transport and, for direct transports, its registry. */
@@ -23,7 +24,7 @@ function request(service: string, method: string, params: unknown): RpcRequest {
 }
 
 /** Serves `service` on a peer and makes it findable, as the runtime does. */
-async function serve(
+export async function serve(
   peer: RpcPeer,
   service: string,
   handler: RpcHandler,
@@ -60,7 +61,12 @@ export function describeRpcTransport(name: string, factory: RpcFactory): void {
         timeout: 5000,
       });
       expect(reply).toEqual({ ok: true, result: 'Hi, Flynne!' });
-      expect(seen).toEqual({ service, method: 'greet', params: { name: 'Flynne' }, headers });
+      const { timeout, cancel, ...carried } = seen!;
+      expect(carried).toEqual({ service, method: 'greet', params: { name: 'Flynne' }, headers });
+      // What remained of the call's 5 s when it left, counted from its arrival.
+      expect(timeout).toBeGreaterThan(0);
+      expect(timeout).toBeLessThanOrEqual(5000);
+      expect(cancel?.aborted ?? false).toBe(false);
     });
 
     it('carries nested, unicode and binary-free values both ways intact', async () => {
@@ -167,5 +173,7 @@ export function describeRpcTransport(name: string, factory: RpcFactory): void {
       }
       expect(results).toEqual(['b', 'b', 'b', 'b', 'b', 'b']);
     });
+
+    describeCallLimits(peer);
   });
 }
