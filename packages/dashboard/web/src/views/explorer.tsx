@@ -62,11 +62,6 @@ function CallForm({ service, method }: { service: string; method: MethodDescript
   const [outcome, setOutcome] = useState<CallOutcome | undefined>();
   const [problem, setProblem] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    setFields({});
-    setOutcome(undefined);
-    setProblem(undefined);
-  }, [service, method.name]);
 
   const params: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -256,7 +251,7 @@ export function ExplorerView({ service, method }: { service?: string; method?: s
         </label>
       </div>
       {error ? <p class="error">{error}</p> : null}
-      {chosen && current ? <CallForm service={chosen} method={current} /> : null}
+      {chosen && current ? <CallForm key={`${chosen}.${current.name}`} service={chosen} method={current} /> : null}
       <EmitForm types={types} />
     </section>
   );
