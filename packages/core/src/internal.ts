@@ -9,3 +9,17 @@ export { runInContext } from './context.js';
 export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
 export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
 export { parseJsonSafe } from './serializers/json.js';
+export { Metrics } from './metrics.js';
+export {
+  LATENCY_BOUNDS_MS,
+  histogramQuantile,
+  isHistogramData,
+  mergeHistograms,
+  subtractHistograms,
+} from './metrics/histogram.js';
+export {
+  PROMETHEUS_CONTENT_TYPE,
+  renderPrometheus,
+  type PrometheusSource,
+} from './metrics/prometheus.js';
+export { MetricsServer, type MetricsEndpoints } from './metrics/server.js';
