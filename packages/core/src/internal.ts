@@ -19,6 +19,7 @@ export {
 } from './metrics/histogram.js';
 export {
   PROMETHEUS_CONTENT_TYPE,
+  escapeLabelValue,
   renderPrometheus,
   type PrometheusSource,
 } from './metrics/prometheus.js';
