@@ -43,6 +43,9 @@ describe('health endpoints', () => {
     expect((await get(`${base}/nope`))?.status).toBe(404);
     const post = await fetch(`${base}/readyz`, { method: 'POST' });
     expect(post.status).toBe(405);
+    // Headers past 8 KiB are refused before any handler runs.
+    const huge = await fetch(`${base}/metrics`, { headers: { 'x-big': 'a'.repeat(10_000) } });
+    expect(huge.status).toBe(431);
 
     // Stopping: a call in flight keeps it draining; meanwhile it is not ready but live.
     const client = await env.client();

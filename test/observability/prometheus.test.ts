@@ -165,6 +165,18 @@ describe('Prometheus', () => {
     expect(node.child.exitCode).toBeNull();
   });
 
+  it("labels each process on svc node's page and says the node is ready", async () => {
+    const text = await (await fetch(nodeMetrics)).text();
+    expect(text).toMatch(
+      /^svc_calls_total\{node_instance="Greeting",node_index="[01]",service="Greeting",entrypoint="Greeting.greet",kind="rpc"\} \d+$/m,
+    );
+    expect(text).toMatch(/^svc_node_processes\{node_instance="Greeting",state="running"\} 2$/m);
+    expect(text).toMatch(/^svc_node_instances_read 4$/m);
+    const ready = await fetch(nodeMetrics.replace('/metrics', '/readyz'));
+    expect([ready.status, await ready.text()]).toEqual([200, 'ready\n']);
+    expect((await fetch(nodeMetrics.replace('/metrics', '/healthz'))).status).toBe(200);
+  });
+
   it('serves pages that promtool check metrics accepts', async () => {
     for (const url of [nodeMetrics, instanceMetrics]) {
       const res = await fetch(url);

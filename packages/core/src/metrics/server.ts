@@ -30,6 +30,8 @@ export class MetricsServer {
       (req, res) => void this.#handle(req, res),
     );
     this.#server.keepAliveTimeout = 5_000;
+    // A scraper and a few probes: more connections than this are refused, not queued.
+    this.#server.maxConnections = 64;
   }
 
   /** Listens; resolves with `http://host:port`. */
