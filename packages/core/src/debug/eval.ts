@@ -117,11 +117,12 @@ async function runCode(code: string, scope: EvalScope, timeout: number): Promise
   const names = Object.keys(scope).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
   const wrap = (body: string) =>
     `(async function ({ ${names.join(', ')} }) {\n${body}\n})(globalThis.${slot})`;
+  // Line numbers in the code's errors count from its own first line.
   let script: Script;
   try {
-    script = new Script(wrap(`return (\n${code}\n);`), { filename: 'svc-shell' });
+    script = new Script(wrap(`return (\n${code}\n);`), { filename: 'svc-shell', lineOffset: -2 });
   } catch {
-    script = new Script(wrap(code), { filename: 'svc-shell' });
+    script = new Script(wrap(code), { filename: 'svc-shell', lineOffset: -1 });
   }
   const global = globalThis as Record<string, unknown>;
   let running: Promise<unknown>;
@@ -152,10 +153,13 @@ async function runCode(code: string, scope: EvalScope, timeout: number): Promise
   }
 }
 
+/** The code ran out of time: said in one line, it has no stack of its own worth showing. */
+class EvalTimeout extends Error {
+  override readonly name = 'TimeoutError';
+}
+
 function timeoutError(message: string): Error {
-  const err = new Error(message);
-  err.name = 'TimeoutError';
-  return err;
+  return new EvalTimeout(message);
 }
 
 /**
@@ -218,13 +222,25 @@ function describeError(err: unknown, color: boolean): NonNullable<EvalAnswer['er
   if (err instanceof Error) {
     // An error of svc (a call's) is its message; the code's own error keeps its stack.
     const text =
-      err instanceof SvcError
+      err instanceof SvcError || err instanceof EvalTimeout
         ? `${err.name}: ${err.message}`
-        : inspect(err, { depth: 2, colors: color });
+        : inspect(ownFrames(err), { depth: 2, colors: color });
     return { name: err.name, message: cut(err.message, 4096), text: cut(text) };
   }
   const text = inspect(err, { depth: 2, colors: color });
   return { name: 'Error', message: cut(text, 4096), text: cut(text) };
+}
+
+/** The error with its stack cut where svc's own frames begin: what is left is the user's code. */
+function ownFrames(err: Error): Error {
+  const stack = err.stack;
+  if (stack === undefined) return err;
+  const lines = stack.split('\n');
+  const end = lines.findIndex((l) => /^\s+at .*\(node:vm:|^\s+at Script\.runInThisContext/.test(l));
+  // The frame just above vm's is the script's own call of the code: not the user's either.
+  if (end > 0)
+    err.stack = lines.slice(0, /svc-shell:/.test(lines[end - 1]!) ? end - 1 : end).join('\n');
+  return err;
 }
 
 function cut(text: string, max = MAX_EVAL_TEXT): string {

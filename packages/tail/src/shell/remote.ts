@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { createInterface } from 'node:readline';
 import { Recoverable, start as startRepl } from 'node:repl';
 import { Script } from 'node:vm';
 import { UsageError, type ClusterClient, type InstanceRecord } from '@svc/core';
@@ -116,6 +117,8 @@ export interface RemoteShellOptions {
   banner?: string;
   /** how long each input may run, ms */
   timeout?: number;
+  /** the REPL even when the input is not a terminal (default: only on a terminal; else line by line) */
+  terminal?: boolean;
 }
 
 /** What the REPL's writer prints as it is: text formatted by the instance. */
@@ -136,6 +139,25 @@ export async function runRemoteShell(options: RemoteShellOptions): Promise<void>
   const output = options.output ?? process.stdout;
   const color = Boolean((output as NodeJS.WriteStream).isTTY) && !process.env['NO_COLOR'];
   if (options.banner) output.write(`${options.banner}\n`);
+  const run = async (code: string): Promise<Printed | undefined> => {
+    try {
+      const answer = await evalInInstance(client, target, code, {
+        format: 'inspect',
+        color,
+        ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+      });
+      if (answer.error) return new Printed(`Uncaught ${answer.error.text}`);
+      return answer.text === undefined ? undefined : new Printed(answer.text);
+    } catch (err) {
+      // The call itself failed (the instance went away, a timeout): said, and the shell goes on.
+      return new Printed(`svc: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  if (!(input as NodeJS.ReadStream).isTTY && options.terminal !== true) {
+    await runLines(input, output, run);
+    return;
+  }
+  let queue: Promise<unknown> = Promise.resolve();
   const server = startRepl({
     prompt: `svc ${target.id.slice(0, 8)}> `,
     input,
@@ -151,24 +173,8 @@ export async function runRemoteShell(options: RemoteShellOptions): Promise<void>
         callback(new Recoverable(new SyntaxError('incomplete input')), undefined);
         return;
       }
-      evalInInstance(client, target, code, {
-        format: 'inspect',
-        color,
-        ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
-      }).then(
-        (answer) =>
-          callback(
-            null,
-            answer.error
-              ? new Printed(`Uncaught ${answer.error.text}`)
-              : answer.text === undefined
-                ? undefined
-                : new Printed(answer.text),
-          ),
-        // The call itself failed (the instance went away, a timeout): said, and the REPL goes on.
-        (err: unknown) =>
-          callback(null, new Printed(`svc: ${err instanceof Error ? err.message : String(err)}`)),
-      );
+      // One input at a time, in the order typed (run never rejects).
+      queue = queue.then(() => run(code)).then((printed) => callback(null, printed));
     },
     writer: (value: unknown) =>
       value instanceof Printed ? (value.text ?? '') : String(value as string),
@@ -185,6 +191,35 @@ export async function runRemoteShell(options: RemoteShellOptions): Promise<void>
     );
   };
   await new Promise<void>((resolve) => server.on('exit', () => resolve()));
+  await queue;
+}
+
+/**
+ * Input that is not a terminal (a pipe, a file): each complete input, in
+ * order, one after the other, its value or error written as the REPL
+ * would; resolves once the last has been answered.
+ */
+async function runLines(
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+  run: (code: string) => Promise<Printed | undefined>,
+): Promise<void> {
+  const lines = createInterface({ input, crlfDelay: Infinity, terminal: false });
+  let pending = '';
+  for await (const line of lines) {
+    if (pending === '' && line.trim() === '.exit') break;
+    pending = pending === '' ? line : `${pending}\n${line}`;
+    if (pending.trim() === '' || incomplete(pending)) continue;
+    const code = pending;
+    pending = '';
+    const printed = await run(code);
+    if (printed?.text !== undefined) output.write(`${printed.text}\n`);
+  }
+  lines.close();
+  if (pending.trim() !== '') {
+    const printed = await run(pending);
+    if (printed?.text !== undefined) output.write(`${printed.text}\n`);
+  }
 }
 
 /** Whether code only lacks its end (an open bracket, string or template): the REPL then reads on. */
