@@ -177,7 +177,7 @@ export async function runRemoteShell(options: RemoteShellOptions): Promise<void>
       queue = queue.then(() => run(code)).then((printed) => callback(null, printed));
     },
     writer: (value: unknown) =>
-      value instanceof Printed ? (value.text ?? '') : String(value as string),
+      value instanceof Printed ? (value.text ?? '') : String(value),
   });
   const rpcSource = clusterCompletion(client);
   const own = instanceCompletion(client, target);
