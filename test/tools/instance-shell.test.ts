@@ -257,7 +257,10 @@ describe('svc debug', () => {
       `DevTools:  devtools://devtools/bundled/js_app.html?experiments=true&v8only=true&ws=${ws!.slice(5)}`,
     );
     expect(r.stdout).toContain(`close it with: svc debug ${openId} --close`);
-    expect(await cdpEvaluate(ws!, 'process.pid')).toMatchObject({ type: 'number', value: open.pid });
+    expect(await cdpEvaluate(ws!, 'process.pid')).toMatchObject({
+      type: 'number',
+      value: open.pid,
+    });
 
     // Asked again, the same inspector answers.
     const again = await env.run(['debug', openId.slice(0, 8), '--json']);

@@ -176,8 +176,7 @@ export async function runRemoteShell(options: RemoteShellOptions): Promise<void>
       // One input at a time, in the order typed (run never rejects).
       queue = queue.then(() => run(code)).then((printed) => callback(null, printed));
     },
-    writer: (value: unknown) =>
-      value instanceof Printed ? (value.text ?? '') : String(value),
+    writer: (value: unknown) => (value instanceof Printed ? (value.text ?? '') : String(value)),
   });
   const rpcSource = clusterCompletion(client);
   const own = instanceCompletion(client, target);
