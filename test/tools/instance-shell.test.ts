@@ -281,3 +281,16 @@ describe('svc debug', () => {
     );
   });
 });
+
+describe('--help', () => {
+  it('says how to turn each on and what is in scope', async () => {
+    const shell = await env.run(['shell', '--help']);
+    expect(shell.stdout).toContain('-i, --instance <id>');
+    expect(shell.stdout).toContain('debug: { shell: true }');
+    expect(shell.stdout).toContain('services.Greeting.greet');
+    const debug = await env.run(['debug', '--help']);
+    expect(debug.stdout).toContain('Usage: svc debug [options] <id>');
+    expect(debug.stdout).toContain('debug: { inspector: true }');
+    expect(debug.stdout).toContain('127.0.0.1');
+  });
+});

@@ -16,4 +16,4 @@ export {
   type EvalAnswer,
 } from './debug/eval.js';
 export { formatResult } from './debug/format.js';
-export { devtoolsUrl, type InspectorAddress } from './debug/inspector.js';
+export type { InspectorAddress } from './debug/inspector.js';
