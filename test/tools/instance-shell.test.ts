@@ -158,7 +158,7 @@ describe('svc shell --instance -c', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('says which instance ids exist when one is unknown, too short or shared', async () => {
+  it('says so clearly when an instance id is unknown or malformed', async () => {
     const unknown = await env.run(['shell', '-i', 'ffffffffffffffff', '-c', '1']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no running instance ffffffffffffffff in this cluster');
@@ -279,6 +279,49 @@ describe('svc debug', () => {
     expect(r.stderr).toContain(
       `svc.debug is off in instance ${closedId} (Greeting): set "debug: { inspector: true }" in its config`,
     );
+  });
+});
+
+describe('the dashboard', () => {
+  it("opens an instance's inspector for the page (token required) and gives the shell command", async () => {
+    const dashboard = env.spawn(['dashboard', '--port', '0'], { cwd: REPO });
+    const address = /http:\/\/127\.0\.0\.1:\d+\/#token=\S+/;
+    await dashboard.waitFor((p) => address.test(p.stdout), 'the dashboard URL');
+    const [base, token] = address.exec(dashboard.stdout)![0].split('/#token=') as [string, string];
+    const debug = (body: unknown, auth = `Bearer ${token}`) =>
+      fetch(`${base}/api/debug`, {
+        method: 'POST',
+        headers: { Authorization: auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    try {
+      expect((await debug({ instance: openId }, 'Bearer nope')).status).toBe(401);
+
+      const opened = await debug({ instance: openId });
+      expect(opened.status).toBe(200);
+      const answer = (await opened.json()) as Record<string, unknown>;
+      expect(answer).toMatchObject({
+        instance: openId,
+        shell: `svc shell --instance ${openId}`,
+        pid: open.pid,
+      });
+      expect(answer['devtools']).toBe(
+        `devtools://devtools/bundled/js_app.html?experiments=true&v8only=true&ws=${String(answer['url']).slice(5)}`,
+      );
+      expect(await cdpEvaluate(String(answer['url']), '6 * 7')).toMatchObject({ value: 42 });
+      const closedAnswer = await debug({ instance: openId, close: true });
+      expect(await closedAnswer.json()).toMatchObject({ closed: true, pid: open.pid });
+
+      const refused = await debug({ instance: closedId });
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { error: string }).error).toContain(
+        'set "debug: { inspector: true }" in its config',
+      );
+      expect((await debug({ instance: 'not hex' })).status).toBe(400);
+    } finally {
+      dashboard.child.kill('SIGTERM');
+      await dashboard.exited;
+    }
   });
 });
 
