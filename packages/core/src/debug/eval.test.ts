@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { rpc } from '../decorators.js';
 import { Service } from '../service.js';
+import { RPC } from '../typed.js';
 import { testCluster } from '../testing/cluster.js';
 import { MAX_EVAL_CODE, type EvalAnswer } from './eval.js';
 
 class Counter extends Service {
   static override readonly serviceName = 'Counter';
+  declare [RPC]: 'bump';
 
   @rpc() bump({ by }: { by: number }) {
     return by + 1;
