@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { loadInstanceConfig } from './instance.js';
+import { loadInstanceConfig, type DebugConfig, type InstanceConfig } from './instance.js';
 import { readYaml } from './load.js';
 import { ConfigView } from './view.js';
 
@@ -18,6 +18,8 @@ describe('instance config', () => {
   it('keeps the ways into the process off unless debug: turns them on, from the environment too', () => {
     const off = loadInstanceConfig(file('interfaces:\n  A:\n    class: ./a.ts#A\n'));
     expect(off.debug).toEqual({ shell: false, inspector: false });
+    expectTypeOf<InstanceConfig['debug']>().toEqualTypeOf<DebugConfig>();
+    expectTypeOf<DebugConfig>().toEqualTypeOf<{ shell: boolean; inspector: boolean }>();
     const on = loadInstanceConfig(
       file(
         'debug:\n  shell: ${SHELL_ON:-false}\n  inspector: true\ninterfaces:\n  A:\n    class: ./a.ts#A\n',
