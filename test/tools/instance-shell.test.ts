@@ -185,7 +185,7 @@ describe('svc shell --instance -c', () => {
 });
 
 describe('svc shell --instance on stdin', () => {
-  it('answers each input in order, continues an unfinished one, and goes on after an error', async () => {
+  it('answers each input in order, continues an unfinished one, goes on after an error, and bounds what it holds', async () => {
     const r = await piped(
       ['--instance', openId],
       [
@@ -193,6 +193,8 @@ describe('svc shell --instance on stdin', () => {
         '  name: "Piped" })',
         'null.y',
         'process.pid',
+        `"${'x'.repeat(70_000)}`,
+        '40 + 2',
         '.exit',
         '"never"',
       ].join('\n'),
@@ -204,6 +206,9 @@ describe('svc shell --instance on stdin', () => {
     expect(lines[2]).toBe("Uncaught TypeError: Cannot read properties of null (reading 'y')");
     expect(lines[3]).toBe('    at svc-shell:1:6');
     expect(lines[4]).toBe(String(open.pid));
+    // An input that never closes its string is dropped past the bound; the next one runs.
+    expect(lines[5]).toBe('svc: an input of more than 65536 characters was dropped');
+    expect(lines[6]).toBe('42');
     expect(r.stdout).not.toContain('never');
   });
 });

@@ -208,6 +208,12 @@ async function runLines(
   for await (const line of lines) {
     if (pending === '' && line.trim() === '.exit') break;
     pending = pending === '' ? line : `${pending}\n${line}`;
+    if (pending.length > MAX_EVAL_CODE) {
+      // An input that never ends (an unclosed string, say) is not held without bound.
+      output.write(`svc: an input of more than ${MAX_EVAL_CODE} characters was dropped\n`);
+      pending = '';
+      continue;
+    }
     if (pending.trim() === '' || incomplete(pending)) continue;
     const code = pending;
     pending = '';
