@@ -23,6 +23,8 @@ export interface InstanceConfig {
   events: string;
   bindHost: string;
   http: { port?: number; host: string; trustTraceHeader: boolean };
+  /** the port of `/metrics`, `/healthz` and `/readyz`; none unless configured (or `SVC_METRICS_PORT`) */
+  metrics: { port?: number; host: string };
   log: { level: LogLevel };
   maxWorkers: number;
   /** milliseconds a graceful stop waits for running workers */
@@ -55,6 +57,7 @@ const TOP_KEYS = [
   'events',
   'bind_host',
   'http',
+  'metrics',
   'log',
   'max_workers',
   'stop_timeout',
@@ -86,6 +89,8 @@ export function parseInstanceConfig(
   reader.onlyKeys(top, '', TOP_KEYS);
   const http = reader.object(top['http'], 'http');
   reader.onlyKeys(http, 'http', ['port', 'host', 'trust_trace_header']);
+  const metrics = reader.object(top['metrics'], 'metrics');
+  reader.onlyKeys(metrics, 'metrics', ['port', 'host']);
   const log = reader.object(top['log'], 'log');
   reader.onlyKeys(log, 'log', ['level']);
   const level = log['level'] ?? env['SVC_LOG_LEVEL'] ?? 'info';
@@ -111,6 +116,12 @@ export function parseInstanceConfig(
     );
 
   const port = reader.optionalInteger(http['port'], 'http.port', 0, 65535);
+  const metricsPort = reader.optionalInteger(
+    metrics['port'] ?? (env['SVC_METRICS_PORT'] || undefined),
+    metrics['port'] === undefined ? 'SVC_METRICS_PORT' : 'metrics.port',
+    0,
+    65535,
+  );
   return {
     file: reader.file,
     dir: reader.dir,
@@ -127,6 +138,10 @@ export function parseInstanceConfig(
         'http.trust_trace_header',
         false,
       ),
+    },
+    metrics: {
+      ...(metricsPort === undefined ? {} : { port: metricsPort }),
+      host: reader.string(metrics['host'], 'metrics.host', '127.0.0.1'),
     },
     log: { level },
     maxWorkers: reader.integer(top['max_workers'], 'max_workers', 10, 1, 10_000),

@@ -256,6 +256,7 @@ export function testConfig(
     events: 'memory',
     bindHost: '127.0.0.1',
     http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
+    metrics: { host: '127.0.0.1' },
     log: { level: 'debug' },
     maxWorkers: 10,
     stopTimeout: 5000,
