@@ -251,7 +251,9 @@ export function ExplorerView({ service, method }: { service?: string; method?: s
         </label>
       </div>
       {error ? <p class="error">{error}</p> : null}
-      {chosen && current ? <CallForm key={`${chosen}.${current.name}`} service={chosen} method={current} /> : null}
+      {chosen && current ? (
+        <CallForm key={`${chosen}.${current.name}`} service={chosen} method={current} />
+      ) : null}
       <EmitForm types={types} />
     </section>
   );

@@ -1,0 +1,170 @@
+import * as net from 'node:net';
+import {
+  CancelledError,
+  ConfigError,
+  ConnectionLostError,
+  MalformedRequestError,
+  fromWireError,
+  toWireError,
+} from '../errors.js';
+import { FrameDecoder, FrameWriter } from './net-frames.js';
+import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, parseEndpoint } from './net-wire.js';
+import { PendingCalls } from './pending.js';
+import { StreamReader } from './stream.js';
+import type { RpcCallOptions, RpcRequest, RpcResponse } from './transport.js';
+
+/** What a client connection needs of the transport that owns it. */
+export interface ConnectionOwner {
+  readonly maxFrameBytes: number;
+  decode(body: Buffer): unknown;
+  encode(message: unknown[]): Buffer;
+  /** the connection dropped: forget it and stop picking its peer for these services */
+  lost(conn: ClientConnection, services: Iterable<string>): void;
+  /** a frame from the peer could not be read (the connection is closed after) */
+  badFrame(source: string, err: unknown): void;
+}
+
+/** The one reused connection to one peer endpoint, multiplexing calls by id. */
+export class ClientConnection {
+  readonly endpoint: string;
+  readonly #owner: ConnectionOwner;
+  readonly #socket: net.Socket;
+  readonly #writer: FrameWriter;
+  readonly #decoder: FrameDecoder;
+  readonly #pending = new PendingCalls<number, RpcResponse>();
+  /** the readers of this connection's open streams, by request id */
+  readonly #streams = new Map<number, StreamReader>();
+  readonly #services = new Set<string>();
+  readonly #cancel = (id: number) => this.#send([CANCEL, id]);
+  #dead: string | undefined;
+
+  constructor(endpoint: string, owner: ConnectionOwner) {
+    this.endpoint = endpoint;
+    this.#owner = owner;
+    const { host, port } = parseEndpoint(endpoint);
+    this.#decoder = new FrameDecoder(owner.maxFrameBytes);
+    // Writes before the connect completes are buffered by the socket itself.
+    const socket = net.connect({ host, port, noDelay: true });
+    this.#socket = socket;
+    this.#writer = new FrameWriter((bytes) => {
+      if (!socket.destroyed) socket.write(bytes);
+    });
+    const onFrame = (body: Buffer) => this.#onReply(body);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#decoder.push(chunk, onFrame);
+      } catch (err) {
+        owner.badFrame(endpoint, err);
+        this.destroy(`bad frame from ${endpoint}`);
+      }
+    });
+    socket.on('error', (err) => {
+      this.#dead ??= `connection to ${endpoint} was lost (${err.message})`;
+    });
+    socket.on('close', () => this.destroy(`connection to ${endpoint} was lost`));
+  }
+
+  send(
+    id: number,
+    body: Buffer,
+    request: RpcRequest,
+    options: RpcCallOptions,
+  ): Promise<RpcResponse> {
+    if (body.length > this.#owner.maxFrameBytes) {
+      return Promise.reject(
+        new ConfigError(`request of ${body.length} bytes is over the frame limit`),
+      );
+    }
+    this.#services.add(request.service);
+    const { timeout, cancel } = options;
+    const answer =
+      cancel === undefined
+        ? this.#pending.wait(id, timeout, request.service, request.method, undefined)
+        : this.#pending.wait(
+            id,
+            timeout,
+            request.service,
+            request.method,
+            undefined,
+            cancel,
+            this.#cancel,
+          );
+    // A call cancelled before it was made is not sent.
+    if (cancel?.aborted) return answer;
+    // Other calls awaiting replies: more are likely to come in this turn.
+    this.#writer.push(body, this.#pending.size > 1);
+    return answer;
+  }
+
+  /** Opens a stream: the request, then the credit of a whole window. */
+  stream(id: number, body: Buffer, request: RpcRequest, options: RpcCallOptions): StreamReader {
+    const reader = new StreamReader({
+      credit: (n) => {
+        if (this.#streams.get(id) === reader) this.#send([CREDIT, id, n]);
+      },
+      stop: () => {
+        if (this.#streams.get(id) !== reader) return;
+        this.#streams.delete(id);
+        this.#pending.reject(id, new CancelledError('the reader stopped'));
+        this.#send([CANCEL, id]);
+      },
+    });
+    this.#streams.set(id, reader);
+    this.send(id, body, request, options).then(
+      (response) => {
+        if (this.#streams.get(id) === reader) this.#streams.delete(id);
+        if (response.ok) reader.finish(response.result);
+        else reader.fail(fromWireError(response.error));
+      },
+      // Cancelled (the server was told), timed out (the server stops at the same
+      // deadline) or lost: nothing more to send.
+      (err: unknown) => {
+        if (this.#streams.get(id) === reader) this.#streams.delete(id);
+        reader.fail(err);
+      },
+    );
+    if (!options.cancel?.aborted) this.#send([CREDIT, id, reader.window]);
+    return reader;
+  }
+
+  #send(message: unknown[]): void {
+    if (this.#dead) return;
+    this.#writer.push(this.#owner.encode(message), true);
+  }
+
+  destroy(reason: string): void {
+    const why = this.#dead ?? reason;
+    this.#dead = why;
+    this.#writer.clear();
+    this.#socket.destroy();
+    this.#owner.lost(this, this.#services);
+    this.#pending.failAll(new ConnectionLostError(why));
+  }
+
+  #onReply(body: Buffer): void {
+    const msg = this.#owner.decode(body);
+    if (
+      !Array.isArray(msg) ||
+      typeof msg[1] !== 'number' ||
+      (msg[0] !== REPLY_OK && msg[0] !== REPLY_ERROR && msg[0] !== ITEM)
+    ) {
+      // Thrown before the call is taken, so that the connection's loss fails it too.
+      throw new MalformedRequestError('not an rpc reply frame');
+    }
+    if (msg[0] === ITEM) {
+      const id = msg[1];
+      const reader = this.#streams.get(id);
+      // An item of a stream this side stopped reading is dropped.
+      if (reader && !reader.push(msg[2])) {
+        throw new MalformedRequestError(`the server sent more items than ${this.endpoint} granted`);
+      }
+      return;
+    }
+    const p = this.#pending.take(msg[1]);
+    // A reply whose call already timed out is dropped.
+    if (!p) return;
+    if (msg[0] === REPLY_OK) p.resolve({ ok: true, result: msg[2] });
+    // Normalised through the catalogue: the peer's bytes are not trusted to be well shaped.
+    else p.resolve({ ok: false, error: toWireError(fromWireError(msg[2])) });
+  }
+}

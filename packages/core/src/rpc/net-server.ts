@@ -1,0 +1,271 @@
+import * as net from 'node:net';
+import { CancelToken } from '../cancel.js';
+import {
+  CancelledError,
+  ConfigError,
+  MalformedRequestError,
+  UnknownServiceError,
+  toWireError,
+} from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { listen } from '../listen.js';
+import type { MsgpackSerializer } from '../serializers/msgpack.js';
+import { isThenable } from '../sync.js';
+import { FrameDecoder, FrameWriter } from './net-frames.js';
+import {
+  CANCEL,
+  CREDIT,
+  ITEM,
+  REPLY_ERROR,
+  REPLY_OK,
+  REQUEST,
+  STREAM,
+  isHeaders,
+} from './net-wire.js';
+import { MAX_CREDIT, StreamPump } from './stream.js';
+import {
+  receivedTimeout,
+  type RpcAnswer,
+  type RpcHandler,
+  type RpcRequest,
+  type RpcResponse,
+} from './transport.js';
+
+export interface NetRpcServerOptions {
+  serializer: MsgpackSerializer;
+  maxFrameBytes: number;
+  log: Logger;
+  /** counts (and reports) a frame that could not be read; its connection is closed */
+  badFrame: (source: string, err: unknown) => void;
+}
+
+/**
+ * The serving side of the `net` transport: accepts callers' connections,
+ * decodes their frames, runs each request through the handler and writes
+ * its reply (or a stream's items) back on the same connection.
+ */
+export class NetRpcServer {
+  readonly #serializer: MsgpackSerializer;
+  readonly #maxFrameBytes: number;
+  readonly #log: Logger;
+  readonly #badFrame: (source: string, err: unknown) => void;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #services = new Set<string>();
+  #server: net.Server | undefined;
+  #endpoint: string | undefined;
+  #handler: RpcHandler | undefined;
+  #closed = false;
+
+  constructor(options: NetRpcServerOptions) {
+    this.#serializer = options.serializer;
+    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#log = options.log;
+    this.#badFrame = options.badFrame;
+  }
+
+  /** Serves `services` (adding to those served already); resolves to the endpoint. */
+  async listen(services: readonly string[], handler: RpcHandler, host: string): Promise<string> {
+    // A second listen widens what this process serves; the socket stays the same.
+    for (const s of services) this.#services.add(s);
+    this.#handler = handler;
+    if (this.#endpoint) return this.#endpoint;
+    const server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#server = server;
+    await listen(server, { port: 0, host });
+    server.on('error', (err) => this.#log.error('rpc server error', { err: String(err) }));
+    const address = server.address() as net.AddressInfo;
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#endpoint = `tcp://${shown}:${address.port}`;
+    return this.#endpoint;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    const server = this.#server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const writer = new FrameWriter((bytes) => {
+      if (!socket.destroyed) socket.write(bytes);
+    });
+    const peer: ServerPeer = { writer, running: new Map() };
+    const decoder = new FrameDecoder(this.#maxFrameBytes);
+    const onFrame = (body: Buffer) => this.#serve(body, peer);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk, onFrame);
+      } catch (err) {
+        this.#badFrame(source, err);
+        writer.clear();
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      writer.clear();
+      this.#sockets.delete(socket);
+      // The caller went away: its workers and streams are told to stop.
+      const running = [...peer.running.values()];
+      peer.running.clear();
+      for (const call of running) call.cancel.abort(new CancelledError('the caller went away'));
+    });
+  }
+
+  /** Decodes one frame and acts on it; throws (closing the connection) when it cannot be read. */
+  #serve(body: Buffer, peer: ServerPeer): void {
+    const msg = this.#serializer.decode(body);
+    if (!Array.isArray(msg) || typeof msg[1] !== 'number') {
+      throw new MalformedRequestError('not an rpc request frame');
+    }
+    const id = msg[1];
+    switch (msg[0]) {
+      case REQUEST:
+      case STREAM:
+        return this.#request(msg, id, peer);
+      case CANCEL:
+        peer.running.get(id)?.cancel.abort(new CancelledError('the caller cancelled the call'));
+        return;
+      case CREDIT: {
+        const n: unknown = msg[2];
+        if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > MAX_CREDIT) {
+          throw new MalformedRequestError('a credit frame needs a count of items');
+        }
+        peer.running.get(id)?.pump?.credit(n as number);
+        return;
+      }
+      default:
+        throw new MalformedRequestError('not an rpc request frame');
+    }
+  }
+
+  /** Runs one request (or opens one stream). */
+  #request(msg: unknown[], id: number, peer: ServerPeer): void {
+    const { writer } = peer;
+    const service: unknown = msg[2];
+    const method: unknown = msg[3];
+    const headers: unknown = msg[5];
+    const timeout = receivedTimeout(msg[6]);
+    const args: unknown = msg[7];
+    if (
+      typeof service !== 'string' ||
+      typeof method !== 'string' ||
+      !isHeaders(headers) ||
+      Number.isNaN(timeout) ||
+      (args !== undefined && !Array.isArray(args))
+    ) {
+      this.#reply(writer, id, {
+        ok: false,
+        error: toWireError(new MalformedRequestError('request needs service, method and headers')),
+      });
+      return;
+    }
+    const handler = this.#handler;
+    if (!handler || !this.#services.has(service)) {
+      this.#reply(writer, id, {
+        ok: false,
+        error: toWireError(new UnknownServiceError(`service "${service}" is not served here`)),
+      });
+      return;
+    }
+    const cancel = new CancelToken();
+    const request: RpcRequest = { service, method, params: msg[4], headers, cancel };
+    if (timeout !== undefined) request.timeout = timeout;
+    if (args !== undefined) request.args = args as unknown[];
+    if (msg[0] === STREAM) request.stream = true;
+    let answer: RpcAnswer | Promise<RpcAnswer>;
+    try {
+      answer = handler(request);
+    } catch (err) {
+      answer = { ok: false, error: toWireError(err) };
+    }
+    // A request answered synchronously is replied to without a promise, and
+    // never listed as running: nothing could cancel it any more.
+    if (!isThenable(answer)) return this.#answer(peer, id, request, answer, undefined);
+    const call: RunningCall = { cancel, pump: undefined };
+    peer.running.set(id, call);
+    answer.then(
+      (a) => this.#answer(peer, id, request, a, call),
+      (err: unknown) =>
+        this.#answer(peer, id, request, { ok: false, error: toWireError(err) }, call),
+    );
+  }
+
+  #answer(
+    peer: ServerPeer,
+    id: number,
+    request: RpcRequest,
+    answer: RpcAnswer,
+    listed: RunningCall | undefined,
+  ): void {
+    if (answer.ok !== 'stream') {
+      if (listed && peer.running.get(id) === listed) peer.running.delete(id);
+      this.#reply(peer.writer, id, answer);
+      return;
+    }
+    const call = listed ?? { cancel: request.cancel!, pump: undefined };
+    peer.running.set(id, call);
+    call.pump = new StreamPump(
+      answer.items,
+      {
+        item: (value) => {
+          const body = this.#serializer.encode([ITEM, id, value]);
+          if (body.length > this.#maxFrameBytes) {
+            throw new ConfigError(`an item of ${body.length} bytes is over the frame limit`);
+          }
+          peer.writer.push(body, true);
+        },
+        end: (response) => {
+          if (peer.running.get(id) === call) peer.running.delete(id);
+          if (response) this.#reply(peer.writer, id, response);
+        },
+      },
+      {
+        what: `${request.service}.${request.method}`,
+        ...(request.timeout === undefined ? {} : { timeout: request.timeout }),
+        cancel: call.cancel,
+      },
+    );
+  }
+
+  #reply(writer: FrameWriter, id: number, response: RpcResponse): void {
+    let body: Buffer;
+    try {
+      body = response.ok
+        ? this.#serializer.encode([REPLY_OK, id, response.result])
+        : this.#serializer.encode([REPLY_ERROR, id, response.error]);
+    } catch (err) {
+      body = this.#serializer.encode([REPLY_ERROR, id, toWireError(err)]);
+    }
+    if (body.length > this.#maxFrameBytes) {
+      const err = new ConfigError(`reply of ${body.length} bytes is over the frame limit`);
+      body = this.#serializer.encode([REPLY_ERROR, id, toWireError(err)]);
+    }
+    writer.push(body);
+  }
+}
+
+/** A caller's connection as its server sees it: where replies go, and what runs for it. */
+interface ServerPeer {
+  writer: FrameWriter;
+  /**
+   * The calls of this connection still running, by request id: those not
+   * answered synchronously, and streams. A cancel frame or the
+   * connection's close aborts them.
+   */
+  running: Map<number, RunningCall>;
+}
+
+interface RunningCall {
+  cancel: CancelToken;
+  pump: StreamPump | undefined;
+}

@@ -1,0 +1,35 @@
+import type { CallHeaders } from '../context-headers.js';
+import { ConfigError } from '../errors.js';
+
+// Wire messages of the `net` transport are MessagePack arrays, positional to
+// keep frames small and decoding cheap. Caller to server:
+//   [REQUEST, id, service, method, params, headers, timeoutMs, args?]
+//   [STREAM, id, service, method, params, headers, timeoutMs, args?]  (a stream request)
+//   [CREDIT, id, n]        the stream's reader takes n more items
+//   [CANCEL, id]           stop the call's worker (or the stream's producer)
+// Server to caller:
+//   [REPLY_OK, id, result], [REPLY_ERROR, id, wireError]  (also a stream's end)
+//   [ITEM, id, item]       one item of a stream
+// `timeoutMs` is what remained of the caller's deadline when it sent the
+// request (null: none), so that the two clocks need not agree.
+export const REQUEST = 0;
+export const REPLY_OK = 1;
+export const REPLY_ERROR = 2;
+export const CANCEL = 3;
+export const STREAM = 4;
+export const CREDIT = 5;
+export const ITEM = 6;
+
+export function isHeaders(value: unknown): value is CallHeaders {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `tcp://host:port` → its parts; a ConfigError for anything else. */
+export function parseEndpoint(endpoint: string): { host: string; port: number } {
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(endpoint);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new ConfigError(`bad rpc endpoint "${endpoint}": expected tcp://host:port`);
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
