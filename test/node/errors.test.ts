@@ -26,7 +26,7 @@ describe('svc node mistakes', () => {
     const r = cluster.svc('node');
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(
-      `svc: ${cluster.config}: socket: unknown key (expected one of: instances, sockets)\n`,
+      `svc: ${cluster.config}: socket: unknown key (expected one of: instances, sockets, metrics)\n`,
     );
   });
 

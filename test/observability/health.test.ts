@@ -38,7 +38,7 @@ describe('health endpoints', () => {
       'the instance to be ready',
       async () => (await get(`${base}/readyz`))?.status === 200,
     );
-    expect(proc.hasLog((l) => l.msg.startsWith('started '))).toBe(true);
+    await proc.waitFor((p) => p.hasLog((l) => l.msg.startsWith('started ')), 'its "started" line');
     expect(await get(`${base}/readyz`)).toEqual({ status: 200, body: 'ready\n' });
     expect((await get(`${base}/nope`))?.status).toBe(404);
     const post = await fetch(`${base}/readyz`, { method: 'POST' });
