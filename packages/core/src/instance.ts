@@ -24,6 +24,7 @@ import { Metrics } from './metrics.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { Service, type ServiceClass } from './service.js';
 import type { RpcAnswer, RpcRequest } from './rpc/transport.js';
+import { startTracing, tracingSettings, type Tracing } from './tracing/tracer.js';
 
 /**
  * Something that runs beside the containers of an instance and may publish
@@ -75,6 +76,7 @@ export class Instance {
   #records: InstanceRecord[] = [];
   #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   #onContainers: Array<(containers: ServiceContainer[]) => void> = [];
+  #tracing: Tracing | undefined;
 
   constructor(options: InstanceOptions) {
     this.#options = options;
@@ -121,6 +123,13 @@ export class Instance {
         (typeof plugin === 'function' ? new (plugin as new () => Plugin)() : plugin) as Plugin,
       );
     }
+    let settings;
+    try {
+      settings = tracingSettings(cfg.tracing);
+    } catch (err) {
+      throw new ConfigError(`${cfg.file}: tracing: ${(err as Error).message}`);
+    }
+    if (settings) this.#tracing = await startTracing(settings, this);
     const ctx: BackendContext = {
       cluster: cfg.cluster,
       bindHost: cfg.bindHost,
@@ -162,6 +171,7 @@ export class Instance {
         stopTimeout: cfg.stopTimeout,
         rpcTimeout: cfg.rpcTimeout,
         ...(docs ? { docs: () => docs(resolve(cfg.dir, source), cls.name) } : {}),
+        ...(this.#tracing ? { tracer: this.#tracing.tracer(iface.name) } : {}),
         instance: this,
       });
       this.containers.push(container);
@@ -241,6 +251,8 @@ export class Instance {
     for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
     if (backends) await closeBackends(backends);
     this.metrics.close();
+    // The spans of the last workers go out before the process ends.
+    await this.#tracing?.shutdown();
     this.#state = 'stopped';
     this.log.info('stopped');
   }
@@ -253,6 +265,7 @@ export class Instance {
     for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
     if (this.backends) await closeBackends(this.backends);
     this.metrics.close();
+    await this.#tracing?.shutdown().catch(() => {});
   }
 
   /** The container of a service. */

@@ -257,6 +257,7 @@ export function testConfig(
     bindHost: '127.0.0.1',
     http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
     log: { level: 'debug' },
+    tracing: {},
     maxWorkers: 10,
     stopTimeout: 5000,
     rpcTimeout: 5000,
