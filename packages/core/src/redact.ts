@@ -19,14 +19,15 @@ function redactPath(value: unknown, parts: readonly string[], at: number): unkno
   const part = parts[at]!;
   const last = at === parts.length - 1;
   if (Array.isArray(value)) {
+    const list = value as unknown[];
     if (/^\d+$/.test(part)) {
       const i = Number(part);
-      if (i >= value.length) return value;
-      const copy = [...value];
-      copy[i] = last ? REDACTED : redactPath(value[i], parts, at + 1);
+      if (i >= list.length) return list;
+      const copy = [...list];
+      copy[i] = last ? REDACTED : redactPath(list[i], parts, at + 1);
       return copy;
     }
-    return value.map((item) => redactPath(item, parts, at));
+    return list.map((item) => redactPath(item, parts, at));
   }
   if (!Object.hasOwn(value, part)) return value;
   const record = value as Record<string, unknown>;

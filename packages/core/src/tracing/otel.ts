@@ -160,7 +160,8 @@ class SdkSpan implements ActiveSpan {
     if (attributes) span.setAttributes(attributes);
     if (error !== undefined) {
       const err = error instanceof Error ? error : new Error(String(error));
-      span.setAttribute(ATTR_ERROR_TYPE, (err as { code?: unknown }).code?.toString() ?? err.name);
+      const code = (err as { code?: unknown }).code;
+      span.setAttribute(ATTR_ERROR_TYPE, typeof code === 'string' ? code : err.name);
       span.recordException(err);
       span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
     }
