@@ -19,6 +19,7 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { safeJson } from '../log/index.js';
 import type { Logger } from '../log/logger.js';
 import { w3cTraceId } from './ids.js';
 import type {
@@ -159,7 +160,10 @@ class SdkSpan implements ActiveSpan {
     if (!span.isRecording()) return;
     if (attributes) span.setAttributes(attributes);
     if (error !== undefined) {
-      const err = error instanceof Error ? error : new Error(String(error));
+      const err =
+        error instanceof Error
+          ? error
+          : new Error(typeof error === 'string' ? error : `thrown: ${safeJson(error)}`);
       const code = (err as { code?: unknown }).code;
       span.setAttribute(ATTR_ERROR_TYPE, typeof code === 'string' ? code : err.name);
       span.recordException(err);
