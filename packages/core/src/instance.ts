@@ -48,6 +48,8 @@ export interface InstanceOptions {
   extensions?: InstanceExtension[];
   /** the HTTP socket handed over by `svc node` (default: `SVC_SOCKET_FD` from the environment) */
   httpFd?: number;
+  /** where spans go (default: an OTLP exporter when the config or OTEL_ variables turn export on) */
+  tracing?: Tracing;
   /**
    * The docs of a class from its source file (the CLI reads what it wrote
    * when it compiled the file); asked lazily, by `svc.inspect()`.
@@ -129,7 +131,8 @@ export class Instance {
     } catch (err) {
       throw new ConfigError(`${cfg.file}: tracing: ${(err as Error).message}`);
     }
-    if (settings) this.#tracing = await startTracing(settings, this);
+    if (this.#options.tracing) this.#tracing = this.#options.tracing;
+    else if (settings) this.#tracing = await startTracing(settings, this);
     const ctx: BackendContext = {
       cluster: cfg.cluster,
       bindHost: cfg.bindHost,
