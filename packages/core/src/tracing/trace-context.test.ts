@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterClient } from '../cluster-client.js';
 import type { WorkerContext } from '../context.js';
 import { event, http, rpc } from '../decorators.js';
+import { RPC } from '../typed.js';
 import { Instance } from '../instance.js';
 import { MemorySink } from '../log/index.js';
 import { REDACTED } from '../redact.js';
@@ -14,6 +15,7 @@ const seen: WorkerContext[] = [];
 
 class Back extends Service {
   static override serviceName = 'Back';
+  declare [RPC]: 'login' | 'refuse';
   @rpc({ sensitive: ['password', 'card.number'] }) login(_p: {
     user: string;
     password: string;
