@@ -36,6 +36,7 @@ interface ExportRequest {
 /** A span as received, with its resource's `service.name`. */
 interface Received {
   service: string;
+  resource: Record<string, unknown>;
   traceId: string;
   spanId: string;
   parentSpanId: string;
@@ -75,11 +76,13 @@ function startReceiver(): Promise<number> {
       if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
       const body = JSON.parse(raw.toString('utf8')) as ExportRequest;
       for (const rs of body.resourceSpans) {
-        const service = String(attributes(rs.resource.attributes)['service.name']);
+        const resource = attributes(rs.resource.attributes);
+        const service = String(resource['service.name']);
         for (const ss of rs.scopeSpans) {
           for (const s of ss.spans) {
             spans.push({
               service,
+              resource,
               traceId: s.traceId,
               spanId: s.spanId,
               parentSpanId: s.parentSpanId ?? '',
@@ -211,6 +214,11 @@ describe('OpenTelemetry export of the tour', () => {
       'messaging.destination.name': 'greeted',
     });
     expect(requests.every((r) => r.path === '/v1/traces' && r.type.includes('json'))).toBe(true);
+    // OTEL_RESOURCE_ATTRIBUTES reached every process's resource, beside svc's instance id.
+    for (const s of trace) {
+      expect(s.resource['deployment.environment.name']).toBe('e2e');
+      expect(s.resource['service.instance.id']).toMatch(/^[0-9a-f]{16}$/);
+    }
   });
 
   it('puts the span ids on the log lines, so the logs of a trace make the same tree', async () => {
