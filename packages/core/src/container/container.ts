@@ -26,7 +26,7 @@ import { WorkerPool } from './pool.js';
 import { RpcEntrypoints } from './rpc.js';
 import { TimerEntrypoints } from './timers.js';
 import { redact } from '../redact.js';
-import { workerSpan } from '../tracing/spans.js';
+import { watchOutcome, workerSpan } from '../tracing/spans.js';
 import type { SpanTracer } from '../tracing/tracer.js';
 import { newServiceObject, WorkerBinding, WorkerRunner, type WorkerObserver } from './worker.js';
 
@@ -351,6 +351,7 @@ export class ServiceContainer {
         const span = tracer.start(workerSpan(this.name, ep, ctx, args));
         ctx.span = span;
         ctx.traceFlags = span.traceFlags;
+        watchOutcome(ctx, ep, args);
       }
     } catch (err) {
       this.#pool.ended();

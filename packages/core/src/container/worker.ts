@@ -5,7 +5,9 @@ import type { EntrypointMeta } from '../decorators.js';
 import { SvcError, UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics.js';
+import { HttpError } from '../http/types.js';
 import type { ItemSource } from '../rpc/transport.js';
+import { outcomeAttributes } from '../tracing/spans.js';
 import { BINDING, type Service, type ServiceBinding } from '../service.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { ServiceContainer } from './container.js';
@@ -356,14 +358,14 @@ function endSpan(
   failed: boolean,
   stream: StreamOutcome | undefined,
 ): void {
-  const attributes: Record<string, string | number | boolean> = {};
+  const attributes: Record<string, string | number | boolean> = {
+    ...outcomeAttributes(ctx),
+  };
   if (stream) attributes['svc.stream.items'] = stream.items;
-  if (ep.kind === 'http') {
-    const status = failed
-      ? ((error as { status?: unknown; httpStatus?: unknown })?.status ??
-        (error as { httpStatus?: unknown })?.httpStatus ??
-        500)
-      : undefined;
+  if (ep.kind === 'http' && failed) {
+    // The status the HTTP server will answer a thrown error with.
+    const e = error as { status?: unknown; httpStatus?: unknown } | undefined;
+    const status = e instanceof HttpError ? e.status : (e?.httpStatus ?? 500);
     if (typeof status === 'number') attributes['http.response.status_code'] = status;
   }
   const expected = failed && isExpected(ep, error);

@@ -17,6 +17,28 @@ export const MESSAGING_SYSTEM = 'svc';
 /** Longest serialized argument value put on a span (`svc.rpc.params`). */
 const MAX_ARGS_CHARS = 1024;
 
+// What a worker's span learns only at its end (an HTTP route's status), by worker.
+const endAttributes = new WeakMap<WorkerContext, () => SpanAttributes>();
+
+/** The span attributes of a worker's outcome that its arguments hold: an HTTP response's status. */
+export function watchOutcome(
+  ctx: WorkerContext,
+  ep: EntrypointMeta,
+  args: readonly unknown[],
+): void {
+  if (ep.kind !== 'http') return;
+  const response = args[1] as { raw?: { statusCode?: unknown } } | undefined;
+  endAttributes.set(ctx, (): SpanAttributes => {
+    const status = response?.raw?.statusCode;
+    return typeof status === 'number' ? { 'http.response.status_code': status } : {};
+  });
+}
+
+/** What {@link watchOutcome} found at the worker's end. */
+export function outcomeAttributes(ctx: WorkerContext): SpanAttributes | undefined {
+  return endAttributes.get(ctx)?.();
+}
+
 /** The span of a worker: RPC server, event consumer, HTTP server or timer. */
 export function workerSpan(
   service: string,

@@ -50,7 +50,12 @@ class Edge extends Service {
 
 /** A Tracing that keeps what was started and ended, in memory. */
 class Recorder implements Tracing {
-  readonly spans: (SpanStart & { service: string; ended: boolean; error?: unknown })[] = [];
+  readonly spans: (SpanStart & {
+    service: string;
+    ended: boolean;
+    error?: unknown;
+    end?: Record<string, unknown>;
+  })[] = [];
   tracer(service: string) {
     return {
       start: (s: SpanStart): ActiveSpan => {
@@ -58,9 +63,10 @@ class Recorder implements Tracing {
         this.spans.push(kept);
         return {
           traceFlags: s.traceFlags,
-          end(error?: unknown) {
+          end(error?: unknown, attributes?: Record<string, unknown>) {
             kept.ended = true;
             if (error !== undefined) kept.error = error;
+            if (attributes) kept.end = attributes;
           },
         };
       },
@@ -141,6 +147,7 @@ describe('W3C Trace Context', () => {
     expect(span('server', 'GET /hop').spanId).toBe(edge.spanId);
     expect(span('consumer', 'process logged_in').spanId).toBe(listener.spanId);
     await expect.poll(() => tracing.spans.every((s) => s.ended)).toBe(true);
+    expect(span('server', 'GET /hop').end).toMatchObject({ 'http.response.status_code': 200 });
   });
 
   it('ignores traceparent unless the edge is trusted, and a malformed one even then', async () => {
