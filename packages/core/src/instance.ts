@@ -132,7 +132,14 @@ export class Instance {
       throw new ConfigError(`${cfg.file}: tracing: ${(err as Error).message}`);
     }
     if (this.#options.tracing) this.#tracing = this.#options.tracing;
-    else if (settings) this.#tracing = await startTracing(settings, this);
+    else if (settings) {
+      try {
+        this.#tracing = await startTracing(settings, this);
+      } catch (err) {
+        // A missing optional dependency is the user's to fix: one line, not a stack.
+        throw new ConfigError(`${cfg.file}: tracing: ${(err as Error).message}`, { cause: err });
+      }
+    }
     const ctx: BackendContext = {
       cluster: cfg.cluster,
       bindHost: cfg.bindHost,
