@@ -111,6 +111,7 @@ export {
   DEFAULT_BACKENDS,
   loadInstanceConfig,
   parseInstanceConfig,
+  type DebugConfig,
   type InstanceConfig,
   type InterfaceConfig,
 } from './config/instance.js';

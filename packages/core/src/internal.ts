@@ -9,3 +9,11 @@ export { runInContext } from './context.js';
 export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
 export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
 export { parseJsonSafe } from './serializers/json.js';
+export {
+  DEFAULT_EVAL_TIMEOUT,
+  MAX_EVAL_CODE,
+  MAX_EVAL_TIMEOUT,
+  type EvalAnswer,
+} from './debug/eval.js';
+export { formatResult } from './debug/format.js';
+export type { InspectorAddress } from './debug/inspector.js';
