@@ -230,14 +230,17 @@ describe('OpenTelemetry export of the tour', () => {
         .map((l) => l.replace(/^\S+ +\| /, ''))
         .filter((l) => l.startsWith('{') && l.includes(traceId))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const wanted = ['About to greet Sam', 'Saying hi to Sam', 'Somebody greeted Sam'];
+    // Three processes write through svc node in their own time: wait for every line.
     await node.waitFor(
-      () => lines().some((l) => l['msg'] === 'Somebody greeted Sam'),
-      'the Listen line',
-      5000,
+      () =>
+        wanted.every((m) => lines().some((l) => l['msg'] === m)) &&
+        lines().some((l) => l['entrypoint'] === 'Greeting.greet'),
+      'the lines of the three services',
+      10_000,
     );
     const said = (msg: string) => lines().find((l) => l['msg'] === msg)!;
-    for (const msg of ['About to greet Sam', 'Saying hi to Sam', 'Somebody greeted Sam'])
-      expect(said(msg)['spanId']).toMatch(/^[0-9a-f]{16}$/);
+    for (const msg of wanted) expect(said(msg)['spanId']).toMatch(/^[0-9a-f]{16}$/);
     const greetOutcome = lines().find((l) => l['entrypoint'] === 'Greeting.greet')!;
     expect(greetOutcome['spanId']).toBe(said('Saying hi to Sam')['spanId']);
     expect(greetOutcome['parentSpanId']).toMatch(/^[0-9a-f]{16}$/);
