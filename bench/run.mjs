@@ -16,6 +16,7 @@ const modules = [
   './scenarios/idle-rss.mjs',
   './scenarios/node.mjs',
   './scenarios/tail-latency.mjs',
+  './scenarios/tracing.mjs',
 ];
 
 const coreDist = fileURLToPath(new URL('../packages/core/dist/index.js', import.meta.url));

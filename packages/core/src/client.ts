@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Backends } from './backends.js';
 import { CancelToken } from './cancel.js';
+import type { CallHeaders } from './context-headers.js';
 import { currentContext, outgoingHeaders, type WorkerContext } from './context.js';
 import { UsageError, fromWireError } from './errors.js';
 import type { PublishOptions } from './events/transport.js';
+import { newSpanId } from './tracing/ids.js';
+import { messagingAttributes, rpcAttributes } from './tracing/spans.js';
+import type { ActiveSpan, SpanStart, SpanTracer } from './tracing/tracer.js';
 import {
   STREAMS_NEED_DIRECT,
   type RpcCallOptions,
@@ -98,6 +102,7 @@ export class Caller implements Calls {
   readonly #defaults: RpcCallOptions;
   readonly #onDeferredError: (err: unknown) => void;
   readonly #context: Readonly<Record<string, unknown>> | undefined;
+  readonly #tracer: SpanTracer | undefined;
   #proxies: UntypedProxies | undefined;
 
   constructor(
@@ -108,8 +113,11 @@ export class Caller implements Calls {
       onDeferredError?: (err: unknown) => void;
       /** context data of every call and event made outside a worker */
       context?: Record<string, unknown>;
+      /** records a client span for every call and a producer span for every emit */
+      tracer?: SpanTracer;
     },
   ) {
+    this.#tracer = options.tracer;
     this.#backends = backends;
     this.#name = options.name;
     this.#timeout = options.timeout ?? 5000;
@@ -136,27 +144,45 @@ export class Caller implements Calls {
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     let response: Promise<RpcResponse>;
     let unlink: (() => void) | undefined;
+    let span: ActiveSpan | undefined;
     try {
       const ctx = currentContext();
       const request = this.#request(service, method, params, options, ctx);
+      span = this.#clientSpan(request);
       const callOptions = this.#callOptions(service, method, options, ctx);
       unlink = callOptions.unlink;
       response = this.#backends.rpc.call(request, callOptions);
     } catch (err) {
       unlink?.();
+      span?.end(err);
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    if (unlink === undefined) return response.then(resultOf);
+    if (unlink === undefined && span === undefined) return response.then(resultOf);
     return response.then(
       (r) => {
-        unlink();
+        unlink?.();
+        if (span) span.end(r.ok ? undefined : fromWireError(r.error));
         return resultOf(r);
       },
       (err: unknown) => {
-        unlink();
+        unlink?.();
+        span?.end(err);
         throw err;
       },
     );
+  }
+
+  /** The client span of a call, when spans are recorded; its flags go out with the request. */
+  #clientSpan(request: RpcRequest): ActiveSpan | undefined {
+    const tracer = this.#tracer;
+    if (!tracer) return undefined;
+    const span = tracer.start(
+      spanOf(request.headers, `${request.service}/${request.method}`, 'client', {
+        ...rpcAttributes(request.service, request.method),
+      }),
+    );
+    request.headers.traceFlags = span.traceFlags;
+    return span;
   }
 
   #request(
@@ -171,7 +197,13 @@ export class Caller implements Calls {
       service,
       method,
       params,
-      headers: outgoingHeaders(this.#name, this.#context, extra && checkContext(extra), ctx),
+      headers: outgoingHeaders(
+        this.#name,
+        this.#context,
+        extra && checkContext(extra),
+        ctx,
+        newSpanId(),
+      ),
     };
   }
 
@@ -225,17 +257,21 @@ export class Caller implements Calls {
   stream(service: string, method: string, params: unknown = {}, options?: CallOptions): RpcStream {
     let items: AsyncIterator<unknown, unknown> | undefined;
     let unlink: (() => void) | undefined;
+    let span: ActiveSpan | undefined;
     let over = false;
-    const done = () => {
+    const done = (error?: unknown) => {
       over = true;
       unlink?.();
       unlink = undefined;
+      span?.end(error);
+      span = undefined;
     };
     const open = (): AsyncIterator<unknown, unknown> => {
       const rpc = this.#backends.rpc;
       if (!rpc.stream) throw new UsageError(`${STREAMS_NEED_DIRECT}; this one is ${rpc.kind}`);
       const ctx = currentContext();
       const request = this.#request(service, method, params, options, ctx);
+      span = this.#clientSpan(request);
       const callOptions = this.#callOptions(service, method, options, ctx);
       unlink = callOptions.unlink;
       return rpc.stream(request, callOptions);
@@ -249,7 +285,7 @@ export class Caller implements Calls {
           if (next.done) done();
           return next;
         } catch (err) {
-          done();
+          done(err);
           throw err;
         }
       },
@@ -285,16 +321,25 @@ export class Caller implements Calls {
     const ctx = currentContext();
     const source = options.source ?? ctx?.service ?? this.#name;
     const extra = options.context && checkContext(options.context);
-    await this.#backends.events.publish(
-      {
-        id: randomUUID(),
-        type,
-        source,
-        body,
-        headers: outgoingHeaders(this.#name, this.#context, extra),
-      },
-      options.delay === undefined ? {} : { delay: options.delay },
-    );
+    const id = randomUUID();
+    const headers = outgoingHeaders(this.#name, this.#context, extra, ctx, newSpanId());
+    let span: ActiveSpan | undefined;
+    if (this.#tracer) {
+      const attributes = messagingAttributes(type, 'publish', id);
+      attributes['svc.event.source'] = source;
+      span = this.#tracer.start(spanOf(headers, `publish ${type}`, 'producer', attributes));
+      headers.traceFlags = span.traceFlags;
+    }
+    try {
+      await this.#backends.events.publish(
+        { id, type, source, body, headers },
+        options.delay === undefined ? {} : { delay: options.delay },
+      );
+    } catch (err) {
+      span?.end(err);
+      throw err;
+    }
+    span?.end();
   }
 
   /**
@@ -305,6 +350,25 @@ export class Caller implements Calls {
     this.#proxies ??= makeProxies(this);
     return this.#proxies;
   }
+}
+
+/** The span that sends `headers`: their span id is its own, the current worker's its parent. */
+function spanOf(
+  headers: CallHeaders,
+  name: string,
+  kind: SpanStart['kind'],
+  attributes: SpanStart['attributes'],
+): SpanStart {
+  return {
+    traceId: headers.traceId,
+    spanId: headers.spanId!,
+    parentSpanId: currentContext()?.spanId,
+    traceFlags: headers.traceFlags ?? 1,
+    traceState: headers.traceState,
+    name,
+    kind,
+    attributes,
+  };
 }
 
 function resultOf(response: RpcResponse): unknown {

@@ -3,6 +3,8 @@ import { randomFillSync, randomUUID } from 'node:crypto';
 import type { CancelToken } from './cancel.js';
 import type { CallHeaders } from './context-headers.js';
 import { DeadlineExceededError } from './errors.js';
+import { checkTracestate, isSpanId, newSpanId, SAMPLED } from './tracing/ids.js';
+import type { ActiveSpan } from './tracing/tracer.js';
 
 /** Nameko keeps the caller's stack plus its own entry, at most this many (parent_calls_tracked + 1). */
 export const MAX_CALL_ID_STACK = 11;
@@ -10,15 +12,26 @@ export const MAX_CALL_ID_STACK = 11;
 export type EntrypointKind = 'rpc' | 'event' | 'timer' | 'http';
 
 /**
- * What a worker knows about the call it runs: trace id, call-id stack and
- * context data, all forwarded on every RPC and event it makes; and, for an
- * RPC call, its deadline and what cancels it, which its own calls inherit.
+ * What a worker knows about the call it runs: trace id, its own span id and
+ * its parent's, call-id stack and context data, all forwarded on every RPC
+ * and event it makes; and, for an RPC call, its deadline and what cancels
+ * it, which its own calls inherit.
  */
 export class WorkerContext {
   readonly service: string;
   readonly method: string;
   readonly kind: EntrypointKind;
   readonly traceId: string;
+  /** this worker's span: 16 hex characters (W3C Trace Context's parent-id of its own calls' spans) */
+  readonly spanId: string;
+  /** the span that sent the call, event or request this worker runs (undefined at a trace's root) */
+  readonly parentSpanId: string | undefined;
+  /** W3C trace flags: bit 0 says the trace is sampled (recorded by an exporter) */
+  traceFlags: number;
+  /** W3C `tracestate` as received, passed on unchanged */
+  readonly traceState: string | undefined;
+  /** the span an exporter records for this worker, when tracing export is on */
+  span: ActiveSpan | undefined;
   /** user context data (Nameko's `context_data`: language, user_id, auth_token...) */
   readonly data: Record<string, unknown>;
   readonly startedAt = Date.now();
@@ -42,6 +55,8 @@ export class WorkerContext {
   #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
   #unlink: (() => void) | undefined;
+  #args: (() => unknown) | undefined;
+  #redacted: unknown;
 
   constructor(init: {
     service: string;
@@ -51,12 +66,27 @@ export class WorkerContext {
     /** milliseconds left until the caller's deadline, from now */
     timeout?: number;
     cancel?: CancelToken;
+    /** the worker's span id when already chosen (the HTTP server sent it in `traceparent`) */
+    spanId?: string;
+    /** the redacted form of the worker's arguments, made when first read */
+    args?: () => unknown;
   }) {
     this.service = init.service;
     this.method = init.method;
     this.kind = init.kind;
     const headers = init.headers;
     this.traceId = headers?.traceId || newTraceId();
+    this.spanId = init.spanId ?? newSpanId();
+    // Headers come from peers: a malformed parent or state is dropped, never trusted.
+    this.parentSpanId = isSpanId(headers?.spanId) ? headers.spanId : undefined;
+    const flags = headers?.traceFlags;
+    this.traceFlags =
+      typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 255
+        ? flags
+        : SAMPLED;
+    this.traceState = checkTracestate(headers?.traceState);
+    this.span = undefined;
+    this.#args = init.args;
     this.#parent = Array.isArray(headers?.callIdStack) ? headers.callIdStack : undefined;
     this.data = headers?.data ? { ...headers.data } : {};
     this.deadline = init.timeout === undefined ? undefined : this.startedAt + init.timeout;
@@ -116,6 +146,20 @@ export class WorkerContext {
     return new DeadlineExceededError(`${this.service}.${this.method}'s deadline passed`);
   }
 
+  /**
+   * The call's arguments as plugins, logs and spans may see them: an RPC
+   * method's parameters, an event's body, with the values the method
+   * declares `sensitive` replaced by `********`. Undefined for timers and
+   * HTTP requests.
+   */
+  get args(): unknown {
+    if (this.#args !== undefined) {
+      this.#redacted = this.#args();
+      this.#args = undefined;
+    }
+    return this.#redacted;
+  }
+
   /** `<service>.<method>.<uuid>`, Nameko's call id */
   get callId(): string {
     return (this.#callId ??= `${this.service}.${this.method}.${randomUUID()}`);
@@ -131,9 +175,17 @@ export class WorkerContext {
     return this.#callIdStack;
   }
 
-  /** The headers of a call or event made from inside this worker. */
-  outgoing(): CallHeaders {
-    return { traceId: this.traceId, callIdStack: this.callIdStack, data: this.data };
+  /** The headers of a call or event made from inside this worker, by the span `spanId` (the call's own). */
+  outgoing(spanId: string = this.spanId): CallHeaders {
+    const headers: CallHeaders = {
+      traceId: this.traceId,
+      callIdStack: this.callIdStack,
+      data: this.data,
+      spanId,
+      traceFlags: this.traceFlags,
+    };
+    if (this.traceState !== undefined) headers.traceState = this.traceState;
+    return headers;
   }
 }
 
@@ -168,8 +220,9 @@ export function currentContext(): WorkerContext | undefined {
 }
 
 /**
- * Headers for a call or event made now: the current worker's, or fresh ones
- * (a new trace) when made outside any worker (scripts, the shell, tests).
+ * Headers for a call or event made now by the span `spanId` (the call's
+ * client span, the event's producer span): the current worker's trace, or a
+ * fresh one when made outside any worker (scripts, the shell, tests).
  * Context data is the client's `defaults` (outside a worker only), then the
  * worker's, then the call's own `extra`, later keys winning.
  */
@@ -178,15 +231,18 @@ export function outgoingHeaders(
   defaults?: Readonly<Record<string, unknown>>,
   extra?: Readonly<Record<string, unknown>>,
   ctx: WorkerContext | undefined = storage.getStore(),
+  spanId: string = newSpanId(),
 ): CallHeaders {
   if (ctx) {
-    const headers = ctx.outgoing();
-    // The common call adds nothing: its headers are the worker's, not a copy.
-    return extra ? { ...headers, data: { ...headers.data, ...extra } } : headers;
+    const headers = ctx.outgoing(spanId);
+    if (extra) headers.data = { ...headers.data, ...extra };
+    return headers;
   }
   return {
     traceId: newTraceId(),
     callIdStack: [`${fallbackCaller}.call.${randomUUID()}`],
     data: defaults || extra ? { ...defaults, ...extra } : {},
+    spanId,
+    traceFlags: SAMPLED,
   };
 }

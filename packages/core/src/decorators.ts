@@ -24,6 +24,12 @@ export interface RpcOptions<N extends string = string, P extends ParamsSchema = 
   params?: P;
   /** errors that are part of the method's contract */
   expected?: ErrorClass[];
+  /**
+   * parameters whose values never appear in logs, spans, plugin hooks or
+   * error reports (Nameko's `sensitive_arguments`): names or dotted paths
+   * (`'password'`, `'card.number'`), shown as `********`
+   */
+  sensitive?: readonly string[];
 }
 
 /** How a failing event handler is retried before the event is given up (dead-lettered or dropped). */

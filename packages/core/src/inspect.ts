@@ -33,6 +33,8 @@ export interface MethodDescription {
   schema?: Record<string, unknown>;
   /** an `async *` method: read it as a stream (`.stream()`), its items come as they are made */
   stream?: boolean;
+  /** parameters (names or dotted paths) redacted wherever the call's arguments are shown */
+  sensitive?: string[];
 }
 
 /** What `svc.inspect()` returns. */
@@ -128,7 +130,12 @@ export function describeService(container: ServiceContainer): ServiceDescription
       case 'rpc':
         out.rpc.push(
           withDoc(
-            { name: ep.name, ...paramsOf(container, ep), ...(ep.stream ? { stream: true } : {}) },
+            {
+              name: ep.name,
+              ...paramsOf(container, ep),
+              ...(ep.stream ? { stream: true } : {}),
+              ...(ep.options.sensitive?.length ? { sensitive: [...ep.options.sensitive] } : {}),
+            },
             doc(ep),
           ),
         );

@@ -26,6 +26,7 @@ import { MetricsServer } from './metrics/server.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { Service, type ServiceClass } from './service.js';
 import type { RpcAnswer, RpcRequest } from './rpc/transport.js';
+import { startTracing, tracingSettings, type Tracing } from './tracing/tracer.js';
 
 /**
  * Something that runs beside the containers of an instance and may publish
@@ -49,6 +50,8 @@ export interface InstanceOptions {
   extensions?: InstanceExtension[];
   /** the HTTP socket handed over by `svc node` (default: `SVC_SOCKET_FD` from the environment) */
   httpFd?: number;
+  /** where spans go (default: an OTLP exporter when the config or OTEL_ variables turn export on) */
+  tracing?: Tracing;
   /**
    * The docs of a class from its source file (the CLI reads what it wrote
    * when it compiled the file); asked lazily, by `svc.inspect()`.
@@ -78,6 +81,7 @@ export class Instance {
   #records: InstanceRecord[] = [];
   #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   #onContainers: Array<(containers: ServiceContainer[]) => void> = [];
+  #tracing: Tracing | undefined;
 
   constructor(options: InstanceOptions) {
     this.#options = options;
@@ -130,6 +134,21 @@ export class Instance {
         (typeof plugin === 'function' ? new (plugin as new () => Plugin)() : plugin) as Plugin,
       );
     }
+    let settings;
+    try {
+      settings = tracingSettings(cfg.tracing);
+    } catch (err) {
+      throw new ConfigError(`${cfg.file}: tracing: ${(err as Error).message}`);
+    }
+    if (this.#options.tracing) this.#tracing = this.#options.tracing;
+    else if (settings) {
+      try {
+        this.#tracing = await startTracing(settings, this);
+      } catch (err) {
+        // A missing optional dependency is the user's to fix: one line, not a stack.
+        throw new ConfigError(`${cfg.file}: tracing: ${(err as Error).message}`, { cause: err });
+      }
+    }
     const ctx: BackendContext = {
       cluster: cfg.cluster,
       bindHost: cfg.bindHost,
@@ -171,6 +190,7 @@ export class Instance {
         stopTimeout: cfg.stopTimeout,
         rpcTimeout: cfg.rpcTimeout,
         ...(docs ? { docs: () => docs(resolve(cfg.dir, source), cls.name) } : {}),
+        ...(this.#tracing ? { tracer: this.#tracing.tracer(iface.name) } : {}),
         instance: this,
       });
       this.containers.push(container);
@@ -251,6 +271,8 @@ export class Instance {
     if (backends) await closeBackends(backends);
     await this.#metricsServer?.close();
     this.metrics.close();
+    // The spans of the last workers go out before the process ends.
+    await this.#tracing?.shutdown();
     this.#state = 'stopped';
     this.log.info('stopped');
   }
@@ -264,6 +286,7 @@ export class Instance {
     if (this.backends) await closeBackends(this.backends);
     await this.#metricsServer?.close().catch(() => {});
     this.metrics.close();
+    await this.#tracing?.shutdown().catch(() => {});
   }
 
   /**

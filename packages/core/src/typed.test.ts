@@ -229,6 +229,41 @@ describe('decorators hold the class to its [RPC] declaration', () => {
   });
 });
 
+describe('sensitive arguments', () => {
+  it('takes a list of parameter names and dotted paths, and shows it in svc.inspect()', async () => {
+    class Payments extends Service {
+      static override readonly serviceName = 'Payments';
+      declare [RPC]: 'pay';
+      @rpc({ sensitive: ['password', 'card.number'] }) pay(_p: {
+        password: string;
+        card: { number: string };
+      }) {
+        return true;
+      }
+    }
+    class Wrong extends Service {
+      static override readonly serviceName = 'Wrong';
+      declare [RPC]: 'a' | 'b';
+      // @ts-expect-error sensitive is a list, not one name
+      @rpc({ sensitive: 'password' }) a() {}
+      // @ts-expect-error sensitive lists names (strings)
+      @rpc({ sensitive: [1] }) b() {}
+    }
+    expectTypeOf<Parameters<typeof rpc>[0]>().toMatchTypeOf<
+      { sensitive?: readonly string[] } | undefined
+    >();
+    await using cluster = await testCluster([Payments]);
+    const described = (await cluster.client.call('Payments', 'svc.inspect')) as {
+      rpc: { name: string; sensitive?: string[] }[];
+    };
+    expect(described.rpc.find((m) => m.name === 'pay')?.sensitive).toEqual([
+      'password',
+      'card.number',
+    ]);
+    expect(Wrong.serviceName).toBe('Wrong');
+  });
+});
+
 describe('schemas agree with signatures', () => {
   it('rejects a params schema of another type than the parameter', () => {
     class Mismatch extends Service {

@@ -22,6 +22,8 @@ const SHOWN = new Set([
   'service',
   'instance',
   'traceId',
+  'spanId',
+  'parentSpanId',
   'kind',
   'entrypoint',
   'duration_ms',

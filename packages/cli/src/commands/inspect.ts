@@ -20,6 +20,9 @@ function indentDoc(doc: string | undefined, indent = '    '): string[] {
 /** A method's doc, then each documented parameter's: `- name: doc`. */
 function methodDocs(m: MethodDescription): string[] {
   const lines = indentDoc(m.doc);
+  // Nameko's sensitive_arguments: what logs, spans and hooks show as ********.
+  if (Array.isArray(m.sensitive) && m.sensitive.length > 0)
+    lines.push(clean(`    sensitive: ${m.sensitive.map(String).join(', ')}`));
   for (const p of m.params) {
     if (p.doc === undefined) continue;
     const [first = '', ...rest] = p.doc.split('\n');

@@ -69,8 +69,10 @@ export async function buryOrRequeue(
     await deadLetter(publisher.slot, publisher.declares, publisher.waitMs, queue, msg, reason);
     safely(() => ch.ack(msg));
   } catch (err) {
+    const traceId: unknown = msg.properties.headers?.['nameko.trace_id'];
     publisher.log.error(`cannot dead-letter ${what}; the broker will deliver it again`, {
       queue,
+      ...(typeof traceId === 'string' ? { traceId } : {}),
       error: (err as Error).message,
     });
     await new Promise((r) => setTimeout(r, 1000));

@@ -42,4 +42,47 @@ describe('AMQP context headers (Nameko HeaderEncoder/HeaderDecoder)', () => {
     expect(h.data).toEqual({});
     expect(decodeHeaders(undefined).callIdStack).toEqual([]);
   });
+
+  it('sends W3C traceparent and tracestate beside the nameko.* headers, and reads them back', () => {
+    const headers = {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      callIdStack: ['a.b.1'],
+      data: { lang: 'en' },
+      spanId: '00f067aa0ba902b7',
+      traceFlags: 1,
+      traceState: 'vendor=abc',
+    };
+    const wire = encodeHeaders(headers);
+    expect(wire).toEqual({
+      'nameko.lang': 'en',
+      'nameko.call_id_stack': ['a.b.1'],
+      'nameko.trace_id': '4bf92f3577b34da6a3ce929d0e0e4736',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      tracestate: 'vendor=abc',
+    });
+    expect(decodeHeaders(wire)).toEqual(headers);
+  });
+
+  it('drops a traceparent a Nameko worker forwarded as context data, and a malformed one', () => {
+    const h = decodeHeaders({
+      'nameko.trace_id': 'tr',
+      'nameko.traceparent': '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      'nameko.tracestate': 'old=1',
+    });
+    expect(h).toEqual({ traceId: 'tr', callIdStack: [], data: {} });
+    const bad = decodeHeaders({ traceparent: '00-xyz-00f067aa0ba902b7-01' });
+    expect(bad.spanId).toBeUndefined();
+    expect(bad.data).toEqual({});
+  });
+
+  it('joins the trace of a peer that sends only traceparent (OpenTelemetry-instrumented Nameko)', () => {
+    const h = decodeHeaders({
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00',
+    });
+    expect(h).toMatchObject({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: 0,
+    });
+  });
 });

@@ -1,5 +1,6 @@
 import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
+import { checkTracestate, formatTraceparent, parseTraceparent, SAMPLED } from '../tracing/ids.js';
 import { receivedTimeout } from '../rpc/transport.js';
 
 /** Nameko's header prefix (`nameko/constants.py` HEADER_PREFIX). */
@@ -18,13 +19,23 @@ const CALL_ID_STACK_KEY = 'call_id_stack';
  */
 export const TIMEOUT_HEADER = 'x-svc-timeout-ms';
 
+/**
+ * W3C Trace Context travels as plain `traceparent` and `tracestate`
+ * headers beside Nameko's. A Nameko worker keeps every header as context
+ * data and sends it on prefixed (`nameko.traceparent`): such a forwarded one
+ * names an earlier span, not the sender's, so it is dropped.
+ */
+const TRACEPARENT = 'traceparent';
+const TRACESTATE = 'tracestate';
+
 /** Headers the broker adds when it dead-letters a message; they are not context data. */
 const BROKER_HEADER = /^x-(death|first-death-|last-death-|svc-dead-)/;
 
 /**
  * AMQP headers for outgoing calls and events, as Nameko's HeaderEncoder
  * writes them: every context key prefixed `nameko.`, null values dropped,
- * plus `nameko.call_id_stack` and svc's `nameko.trace_id`.
+ * plus `nameko.call_id_stack` and svc's `nameko.trace_id`; and W3C
+ * `traceparent` and `tracestate`, unprefixed.
  */
 export function encodeHeaders(headers: CallHeaders): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -34,6 +45,14 @@ export function encodeHeaders(headers: CallHeaders): Record<string, unknown> {
   }
   out[HEADER_PREFIX + CALL_ID_STACK_KEY] = [...headers.callIdStack];
   if (headers.traceId) out[HEADER_PREFIX + TRACE_ID_KEY] = headers.traceId;
+  if (headers.traceId && headers.spanId) {
+    out[TRACEPARENT] = formatTraceparent(
+      headers.traceId,
+      headers.spanId,
+      headers.traceFlags ?? SAMPLED,
+    );
+    if (headers.traceState) out[TRACESTATE] = headers.traceState;
+  }
   return out;
 }
 
@@ -47,8 +66,11 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
   const data: Record<string, unknown> = {};
   let traceId: string | undefined;
   let callIdStack: string[] = [];
+  const parent = parseTraceparent(headers?.[TRACEPARENT]);
   for (const [rawKey, value] of Object.entries(headers ?? {})) {
     if (BROKER_HEADER.test(rawKey)) continue;
+    if (rawKey === TRACEPARENT || rawKey === TRACESTATE) continue;
+    if (rawKey === HEADER_PREFIX + TRACEPARENT || rawKey === HEADER_PREFIX + TRACESTATE) continue;
     const key = rawKey.startsWith(HEADER_PREFIX) ? rawKey.slice(HEADER_PREFIX.length) : rawKey;
     if (key === TIMEOUT_HEADER) continue;
     if (key === CALL_ID_STACK_KEY) {
@@ -59,8 +81,20 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
       data[key] = value;
     }
   }
-  // A message without a trace id (Nameko peers send none) starts a trace here.
-  return { traceId: traceId ?? newTraceId(), callIdStack, data };
+  // A message without a trace id (Nameko peers send none) joins its
+  // `traceparent`'s trace (a peer instrumented with OpenTelemetry), or starts one here.
+  const out: CallHeaders = {
+    traceId: traceId ?? parent?.traceId ?? newTraceId(),
+    callIdStack,
+    data,
+  };
+  if (parent) {
+    out.spanId = parent.spanId;
+    out.traceFlags = parent.flags;
+    const state = checkTracestate(headers?.[TRACESTATE]);
+    if (state !== undefined) out.traceState = state;
+  }
+  return out;
 }
 
 /**

@@ -154,6 +154,29 @@ describe('instance config', () => {
     );
   });
 
+  it('reads tracing.otlp and tracing.protocol, and names a bad value', () => {
+    const iface = 'interfaces: { A: { class: ./a.ts#A } }\n';
+    expect(loadInstanceConfig(file(iface), {}).tracing).toEqual({});
+    expect(
+      loadInstanceConfig(
+        file(`tracing: { otlp: 'http://127.0.0.1:4318', protocol: http/json }\n${iface}`),
+        {},
+      ).tracing,
+    ).toEqual({ otlp: 'http://127.0.0.1:4318', protocol: 'http/json' });
+    expect(loadInstanceConfig(file(`tracing: { otlp: true }\n${iface}`), {}).tracing).toEqual({
+      otlp: true,
+    });
+    expect(() => loadInstanceConfig(file(`tracing: { otlp: jaeger }\n${iface}`), {})).toThrow(
+      /tracing\.otlp: expected an http\(s\) URL of an OTLP\/HTTP endpoint, or true\/false, got string "jaeger"/,
+    );
+    expect(() => loadInstanceConfig(file(`tracing: { protocol: grpc }\n${iface}`), {})).toThrow(
+      /tracing\.protocol: expected http\/protobuf or http\/json/,
+    );
+    expect(() => loadInstanceConfig(file(`tracing: { otpl: true }\n${iface}`), {})).toThrow(
+      /tracing\.otpl: unknown key/,
+    );
+  });
+
   it('reports a missing file and broken YAML in one line', () => {
     expect(() => loadInstanceConfig('/nowhere/conf.yml', {})).toThrow(
       'config file /nowhere/conf.yml does not exist',

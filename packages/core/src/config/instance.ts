@@ -1,4 +1,5 @@
 import { isLogLevel, type LogLevel } from '../log/logger.js';
+import type { TracingConfig } from '../tracing/tracer.js';
 import { ConfigReader, readYaml } from './load.js';
 
 /** One service listed under `interfaces:`. */
@@ -26,6 +27,8 @@ export interface InstanceConfig {
   /** the port of `/metrics`, `/healthz` and `/readyz`; none unless configured (or `SVC_METRICS_PORT`) */
   metrics: { port?: number; host: string };
   log: { level: LogLevel };
+  /** span export (OTLP); OTEL_ variables can turn it on too */
+  tracing: TracingConfig;
   maxWorkers: number;
   /** milliseconds a graceful stop waits for running workers */
   stopTimeout: number;
@@ -59,6 +62,7 @@ const TOP_KEYS = [
   'http',
   'metrics',
   'log',
+  'tracing',
   'max_workers',
   'stop_timeout',
   'rpc_timeout',
@@ -95,6 +99,21 @@ export function parseInstanceConfig(
   reader.onlyKeys(log, 'log', ['level']);
   const level = log['level'] ?? env['SVC_LOG_LEVEL'] ?? 'info';
   if (!isLogLevel(level)) reader.fail('log.level', 'one of debug, info, warn, error', level);
+  const tracingDoc = reader.object(top['tracing'], 'tracing');
+  reader.onlyKeys(tracingDoc, 'tracing', ['otlp', 'protocol']);
+  const tracing: TracingConfig = {};
+  const otlp = tracingDoc['otlp'];
+  if (otlp !== undefined && otlp !== null) {
+    if (typeof otlp !== 'boolean' && (typeof otlp !== 'string' || !/^https?:\/\/./.test(otlp)))
+      reader.fail('tracing.otlp', 'an http(s) URL of an OTLP/HTTP endpoint, or true/false', otlp);
+    tracing.otlp = otlp;
+  }
+  const protocol = tracingDoc['protocol'];
+  if (protocol !== undefined && protocol !== null) {
+    if (protocol !== 'http/protobuf' && protocol !== 'http/json')
+      reader.fail('tracing.protocol', 'http/protobuf or http/json', protocol);
+    tracing.protocol = protocol;
+  }
   const debug = reader.object(top['debug'], 'debug');
   reader.onlyKeys(debug, 'debug', ['shell', 'inspector']);
   const plugins = top['plugins'] ?? [];
@@ -144,6 +163,7 @@ export function parseInstanceConfig(
       host: reader.string(metrics['host'], 'metrics.host', '127.0.0.1'),
     },
     log: { level },
+    tracing,
     maxWorkers: reader.integer(top['max_workers'], 'max_workers', 10, 1, 10_000),
     stopTimeout: reader.integer(top['stop_timeout'], 'stop_timeout', 10_000, 0, 3_600_000),
     rpcTimeout: reader.integer(top['rpc_timeout'], 'rpc_timeout', 5_000, 1, 3_600_000),

@@ -25,6 +25,9 @@ import { eventSubscriptions, type EventSubscription } from './events.js';
 import { WorkerPool } from './pool.js';
 import { RpcEntrypoints } from './rpc.js';
 import { TimerEntrypoints } from './timers.js';
+import { redact } from '../redact.js';
+import { watchOutcome, workerSpan } from '../tracing/spans.js';
+import type { SpanTracer } from '../tracing/tracer.js';
 import { newServiceObject, WorkerBinding, WorkerRunner, type WorkerObserver } from './worker.js';
 
 export type { StreamOutcome, WorkerObserver, WorkerOutcome } from './worker.js';
@@ -48,6 +51,8 @@ export interface ContainerOptions {
   docs?: () => ClassDocs | undefined;
   /** the instance the container runs in, for the built-ins that describe it (`svc.status`) */
   instance?: BuiltinHost;
+  /** records the spans of this service's workers and calls (when tracing export is on) */
+  tracer?: SpanTracer;
 }
 
 /** Provides a fixed value (a fake, in tests). */
@@ -70,6 +75,8 @@ export interface WorkerLimits {
   timeout?: number;
   /** aborted when the caller cancels or goes away */
   cancel?: CancelToken;
+  /** the worker's span id, when its caller chose it (the HTTP server already sent it in `traceparent`) */
+  spanId?: string;
 }
 
 /**
@@ -115,6 +122,7 @@ export class ServiceContainer {
       name: this.name,
       timeout: options.rpcTimeout,
       onDeferredError: (err) => this.log.warn(`a deferred call failed: ${(err as Error).message}`),
+      ...(options.tracer ? { tracer: options.tracer } : {}),
     });
     this.#pool = new WorkerPool(options.maxWorkers);
     this.#workers = new WorkerRunner(this, (ctx) => {
@@ -335,11 +343,40 @@ export class ServiceContainer {
         headers,
         timeout,
         cancel: limits?.cancel,
+        ...(limits?.spanId === undefined ? {} : { spanId: limits.spanId }),
+        ...argumentsOf(ep, args),
       });
+      const tracer = this.options.tracer;
+      if (tracer) {
+        const span = tracer.start(workerSpan(this.name, ep, ctx, args));
+        ctx.span = span;
+        ctx.traceFlags = span.traceFlags;
+        watchOutcome(ctx, ep, args);
+      }
     } catch (err) {
       this.#pool.ended();
       throw err;
     }
     return runInContext(ctx, () => this.#workers.run(ep, ctx, args));
   }
+}
+
+/**
+ * The arguments a worker shows (plugins, logs, spans): an RPC method's
+ * parameters and an event's body, redacted as the method declares; made
+ * only when something reads them.
+ */
+function argumentsOf(ep: EntrypointMeta, args: readonly unknown[]): { args?: () => unknown } {
+  if (ep.kind === 'rpc') {
+    const sensitive = ep.options.sensitive;
+    const params = args[0];
+    return {
+      args: sensitive && sensitive.length > 0 ? () => redact(params, sensitive) : () => params,
+    };
+  }
+  if (ep.kind === 'event') {
+    const body = args[0];
+    return { args: () => body };
+  }
+  return {};
 }

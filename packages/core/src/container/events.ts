@@ -54,6 +54,13 @@ async function handleEvent(
   const attempts = Math.max(1, Math.floor(policy.attempts));
   // Made on the first failure: most events are handled at the first try.
   let backoff: Backoff | undefined;
+  // The lines below are written between workers, outside any worker
+  // context: they name the event's trace themselves, so `svc tail --trace` shows them.
+  const trace = (): Record<string, unknown> => ({
+    traceId: event.headers.traceId,
+    event: event.id,
+    entrypoint: `${container.name}.${ep.method}`,
+  });
   for (let attempt = 1; ; attempt++) {
     try {
       await container.spawnWorker(ep, [event.body, event], event.headers);
@@ -64,10 +71,7 @@ async function handleEvent(
         if (!stopped) {
           container.log.error(
             `giving up on event ${event.type} (${event.id}) after ${attempt} tries`,
-            {
-              event: event.id,
-              entrypoint: `${container.name}.${ep.method}`,
-            },
+            trace(),
           );
         }
         throw err;
@@ -80,6 +84,7 @@ async function handleEvent(
       const wait = backoff.next();
       container.log.warn(
         `retrying event ${event.type} (${event.id}) in ${wait} ms (try ${attempt + 1} of ${attempts})`,
+        trace(),
       );
       await new Promise((r) => setTimeout(r, wait));
     }

@@ -5,7 +5,9 @@ import type { EntrypointMeta } from '../decorators.js';
 import { SvcError, UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics.js';
+import { HttpError } from '../http/types.js';
 import type { ItemSource } from '../rpc/transport.js';
+import { outcomeAttributes } from '../tracing/spans.js';
 import { BINDING, type Service, type ServiceBinding } from '../service.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { ServiceContainer } from './container.js';
@@ -276,6 +278,7 @@ export class WorkerRunner {
   ): void {
     this.#container.options.metrics.record(this.#entrypointName(ep), ep.kind, durationMs, failed);
     this.#logOutcome(ep, ctx, durationMs, failed, error, stream);
+    if (ctx.span) endSpan(ep, ctx, error, failed, stream);
     if (this.#observers.size > 0) {
       const outcome: WorkerOutcome = { ep, ctx, result, error, failed, durationMs };
       if (stream) outcome.stream = stream;
@@ -310,6 +313,8 @@ export class WorkerRunner {
       entrypoint: `${name}.${ctx.method}`,
       duration_ms: durationMs,
     };
+    // The one record of the worker's span names its parent, so a trace's records make a tree.
+    if (ctx.parentSpanId !== undefined) fields['parentSpanId'] = ctx.parentSpanId;
     if (stream) {
       fields['items'] = stream.items;
       if (stream.stopped !== undefined) fields['stopped'] = stream.stopped;
@@ -323,20 +328,49 @@ export class WorkerRunner {
       return;
     }
     const err = error as Error;
-    const errFields = {
+    const errFields: Record<string, unknown> = {
       ...fields,
       error: err?.name ?? typeof error,
       error_message: err?.message ?? String(error),
     };
+    // A failure's report says what the call was given (sensitive values redacted).
+    const args = ctx.args;
+    if (args !== undefined) errFields['args'] = args;
     if (expected) {
-      log.warn(`${ep.kind} ${name}.${ctx.method} failed: ${errFields.error_message}`, errFields);
+      log.warn(
+        `${ep.kind} ${name}.${ctx.method} failed: ${String(errFields['error_message'])}`,
+        errFields,
+      );
     } else {
-      log.error(`${ep.kind} ${name}.${ctx.method} failed: ${errFields.error_message}`, {
+      log.error(`${ep.kind} ${name}.${ctx.method} failed: ${String(errFields['error_message'])}`, {
         ...errFields,
         stack: err?.stack,
       });
     }
   }
+}
+
+/** Ends a worker's span with its outcome (an HTTP route's with its status). */
+function endSpan(
+  ep: EntrypointMeta,
+  ctx: WorkerContext,
+  error: unknown,
+  failed: boolean,
+  stream: StreamOutcome | undefined,
+): void {
+  const attributes: Record<string, string | number | boolean> = {
+    ...outcomeAttributes(ctx),
+  };
+  if (stream) attributes['svc.stream.items'] = stream.items;
+  if (ep.kind === 'http' && failed) {
+    // The status the HTTP server will answer a thrown error with.
+    const e = error as { status?: unknown; httpStatus?: unknown } | undefined;
+    const status = e instanceof HttpError ? e.status : (e?.httpStatus ?? 500);
+    if (typeof status === 'number') attributes['http.response.status_code'] = status;
+  }
+  const expected = failed && isExpected(ep, error);
+  ctx.span!.end(failed && !expected ? error : undefined, attributes);
+  ctx.span = undefined;
 }
 
 function items(n: number): string {

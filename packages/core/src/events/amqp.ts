@@ -276,6 +276,8 @@ export class AmqpEventTransport implements EventTransport {
         queue: sub.queue,
         deadQueue: deadQueueName(sub.queue),
         eventType: event.type,
+        eventId: event.id,
+        traceId: event.headers.traceId,
         error: (err as Error).message,
       });
       return this.#bury(ch, sub, msg, `handler failed: ${(err as Error).message}`);

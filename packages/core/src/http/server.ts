@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceContainer } from '../container/container.js';
+import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import { ContainerStoppedError, SvcError } from '../errors.js';
@@ -15,6 +16,13 @@ import { elapsedMs, isThenable } from '../sync.js';
 import type { Hooks } from '../hooks.js';
 import type { Logger } from '../log/logger.js';
 import { parseJsonSafe } from '../serializers/json.js';
+import {
+  checkTracestate,
+  formatTraceparent,
+  newSpanId,
+  parseTraceparent,
+  SAMPLED,
+} from '../tracing/ids.js';
 import { Router } from './router.js';
 import { HttpError, type HttpRequest, type HttpResponse } from './types.js';
 
@@ -26,7 +34,7 @@ export interface HttpServerOptions {
   port?: number;
   /** listen on this inherited descriptor (a socket shared by `svc node`) instead of a port */
   fd?: number;
-  /** honour an incoming `X-Trace-Id` */
+  /** honour an incoming `traceparent` (and `tracestate`), or else `X-Trace-Id` */
   trustTraceHeader: boolean;
   /** largest request body accepted, bytes (default 1 MiB) */
   maxBodyBytes?: number;
@@ -38,8 +46,9 @@ const TRACE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
  * Serves the `@http` routes of every container of an instance. Every
- * response carries `X-Trace-Id`; the trace flows into the RPCs and events
- * made by the handler. Malformed requests get a 4xx with a clear message, a
+ * response carries `X-Trace-Id` and a W3C `traceparent` naming the
+ * request's span; the trace flows into the RPCs and events made by the
+ * handler. Malformed requests get a 4xx with a clear message, a
  * handler that throws gets a 500 and an error record with the trace id.
  */
 export class HttpEntrypointServer {
@@ -85,12 +94,11 @@ export class HttpEntrypointServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const incoming = req.headers['x-trace-id'];
-    const traceId =
-      this.#options.trustTraceHeader && typeof incoming === 'string' && TRACE_ID.test(incoming)
-        ? incoming
-        : newTraceId();
+    const trace = this.#incomingTrace(req);
+    const traceId = trace.traceId;
+    const spanId = newSpanId();
     res.setHeader('X-Trace-Id', traceId);
+    res.setHeader('traceparent', formatTraceparent(traceId, spanId, trace.traceFlags ?? SAMPLED));
     const method = req.method ?? 'GET';
     let path = '/';
     let status = 500;
@@ -118,7 +126,7 @@ export class HttpEntrypointServer {
       );
       const response = new OutgoingResponse(res);
       const { container, ep } = route.target;
-      let result = container.dispatch(ep, [request, response], { traceId });
+      let result = container.dispatch(ep, [request, response], trace, { spanId });
       if (isThenable(result)) result = await result;
       if (!response.sent) sendValue(response, result);
       status = res.statusCode;
@@ -131,6 +139,7 @@ export class HttpEntrypointServer {
         log.info(`http ${method} ${path} ${status}`, {
           kind: 'http',
           traceId,
+          spanId,
           method,
           path,
           status,
@@ -146,6 +155,30 @@ export class HttpEntrypointServer {
           traceId,
         });
     }
+  }
+
+  /**
+   * The trace a request joins: a trusted edge's `traceparent` (its span
+   * becomes the request's parent; `tracestate` passes on), else its
+   * `X-Trace-Id`, else a new trace. Malformed headers are ignored.
+   */
+  #incomingTrace(req: IncomingMessage): Partial<CallHeaders> & { traceId: string } {
+    if (this.#options.trustTraceHeader) {
+      const parent = parseTraceparent(req.headers['traceparent']);
+      if (parent) {
+        const trace: Partial<CallHeaders> & { traceId: string } = {
+          traceId: parent.traceId,
+          spanId: parent.spanId,
+          traceFlags: parent.flags,
+        };
+        const state = checkTracestate(req.headers['tracestate']);
+        if (state !== undefined) trace.traceState = state;
+        return trace;
+      }
+      const incoming = req.headers['x-trace-id'];
+      if (typeof incoming === 'string' && TRACE_ID.test(incoming)) return { traceId: incoming };
+    }
+    return { traceId: newTraceId() };
   }
 
   #sendError(

@@ -14,7 +14,7 @@ export interface LogSink {
 
 /**
  * The logger of an instance: builds one record per call with the instance's
- * fields and the current worker's trace id, and hands it to every sink.
+ * fields and the current worker's trace and span ids, and hands it to every sink.
  */
 export class RecordLogger implements Logger {
   readonly #sinks: LogSink[];
@@ -54,6 +54,7 @@ export class RecordLogger implements Logger {
     const record: LogRecord = { time: Date.now(), level, msg: String(msg), ...this.#fields };
     if (ctx) {
       record.traceId = ctx.traceId;
+      record.spanId = ctx.spanId;
       record.service ??= ctx.service;
     }
     if (fields) Object.assign(record, fields);

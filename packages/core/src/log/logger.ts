@@ -11,6 +11,8 @@ export interface LogRecord {
   service?: string;
   instance?: string;
   traceId?: string;
+  /** the span (worker) that wrote it, 16 hex characters */
+  spanId?: string;
   [field: string]: unknown;
 }
 

@@ -17,7 +17,16 @@ const SERVICE_COLORS = [
   '\x1b[96m',
   '\x1b[95m',
 ];
-const STANDARD = new Set(['time', 'level', 'msg', 'service', 'instance', 'traceId']);
+const STANDARD = new Set([
+  'time',
+  'level',
+  'msg',
+  'service',
+  'instance',
+  'traceId',
+  'spanId',
+  'parentSpanId',
+]);
 
 /** A colour that stays the same for a name across runs and tools. */
 export function colorFor(name: string): string {

@@ -258,6 +258,7 @@ export function testConfig(
     http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
     metrics: { host: '127.0.0.1' },
     log: { level: 'debug' },
+    tracing: {},
     maxWorkers: 10,
     stopTimeout: 5000,
     rpcTimeout: 5000,

@@ -17,5 +17,11 @@ export function parseCallHeaders(value: unknown): CallHeaders {
   ) {
     throw new MalformedRequestError('message headers are not { traceId, callIdStack, data }');
   }
-  return { traceId, callIdStack, data };
+  const headers: CallHeaders = { traceId, callIdStack, data };
+  // Trace Context fields are optional (older peers send none) and checked by the worker context.
+  const { spanId, traceFlags, traceState } = value;
+  if (typeof spanId === 'string') headers.spanId = spanId;
+  if (typeof traceFlags === 'number') headers.traceFlags = traceFlags;
+  if (typeof traceState === 'string') headers.traceState = traceState;
+  return headers;
 }

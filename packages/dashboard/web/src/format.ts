@@ -35,7 +35,16 @@ export function short(id: string | undefined, n = 8): string {
 
 /** Fields of a record worth showing after its message. */
 export function extraFields(record: Record<string, unknown>): string {
-  const skip = new Set(['time', 'level', 'msg', 'service', 'instance', 'traceId']);
+  const skip = new Set([
+    'time',
+    'level',
+    'msg',
+    'service',
+    'instance',
+    'traceId',
+    'spanId',
+    'parentSpanId',
+  ]);
   return Object.entries(record)
     .filter(([k]) => !skip.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)

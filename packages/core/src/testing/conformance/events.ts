@@ -48,7 +48,14 @@ function event(type: string, body: unknown, source = 'Source'): EventMessage {
     type,
     source,
     body,
-    headers: { traceId: 'trace-1', callIdStack: ['Source.emit.1'], data: { lang: 'en' } },
+    headers: {
+      traceId: 'trace-1',
+      callIdStack: ['Source.emit.1'],
+      data: { lang: 'en' },
+      spanId: '00f067aa0ba902b7',
+      traceFlags: 1,
+      traceState: 'vendor=abc',
+    },
   };
 }
 

@@ -17,7 +17,15 @@ export interface RpcFactory {
   create(): Promise<RpcPeer>;
 }
 
-const headers = { traceId: 't-1', callIdStack: ['caller.call.1'], data: { lang: 'en' } };
+// W3C Trace Context rides along: the caller's span id, its flags, and tracestate.
+const headers = {
+  traceId: 't-1',
+  callIdStack: ['caller.call.1'],
+  data: { lang: 'en' },
+  spanId: '00f067aa0ba902b7',
+  traceFlags: 1,
+  traceState: 'vendor=abc',
+};
 
 function request(service: string, method: string, params: unknown): RpcRequest {
   return { service, method, params, headers };
