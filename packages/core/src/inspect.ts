@@ -33,6 +33,8 @@ export interface MethodDescription {
   schema?: Record<string, unknown>;
   /** an `async *` method: read it as a stream (`.stream()`), its items come as they are made */
   stream?: boolean;
+  /** safe to repeat (`@rpc({ idempotent: true })`): a call cut by its instance's death is sent again */
+  idempotent?: boolean;
 }
 
 /** What `svc.inspect()` returns. */
@@ -128,7 +130,12 @@ export function describeService(container: ServiceContainer): ServiceDescription
       case 'rpc':
         out.rpc.push(
           withDoc(
-            { name: ep.name, ...paramsOf(container, ep), ...(ep.stream ? { stream: true } : {}) },
+            {
+              name: ep.name,
+              ...paramsOf(container, ep),
+              ...(ep.stream ? { stream: true } : {}),
+              ...(ep.options.idempotent === true ? { idempotent: true } : {}),
+            },
             doc(ep),
           ),
         );

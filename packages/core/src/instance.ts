@@ -23,6 +23,7 @@ import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { Service, type ServiceClass } from './service.js';
+import { idempotentMetadata } from './rpc/failover.js';
 import type { RpcAnswer, RpcRequest } from './rpc/transport.js';
 
 /**
@@ -212,6 +213,7 @@ export class Instance {
         handler: spec.handler,
         ...(spec.source === undefined ? {} : { source: spec.source }),
       })),
+      ...idempotentMetadata(c.entrypoints),
     }));
     for (const r of this.#records) await this.backends.registry.register(r);
     this.log.info(
