@@ -1,18 +1,11 @@
 // No call lost to an instance that is gone (issue 17, item 1): ZooKeeper registry, RPC on
-// `net`, a steady load of calls from a client, and `kill -9` of one Greeting of three. The
-// registry keeps listing the dead instance until its session expires; the callers must not
-// wait for that.
+// `net` and on `zmq`, a steady load of calls from a client, and `kill -9` of one Greeting of
+// three. The registry keeps listing the dead instance until its session expires; the callers
+// must not wait for that.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterClient } from '@svc/core';
 import { FIXTURES, REPO, TestEnv, requireBuild, type Proc } from '../support/svc.js';
-
-const env = new TestEnv();
-const REGISTRY = `zookeeper://127.0.0.1:2181/svc-test-${env.cluster}`;
-const backends = { SVC_REGISTRY: REGISTRY, SVC_RPC: 'net' };
-const cwd = `${FIXTURES}/failover`;
-let greetings: Proc[] = [];
-let client: ClusterClient;
 
 interface Outcome {
   method: 'greet' | 'count';
@@ -21,23 +14,8 @@ interface Outcome {
   error?: { name: string; code?: string; message: string };
 }
 
-beforeAll(async () => {
-  requireBuild();
-  // Installed and started when missing; fails here, loudly, when it cannot be had.
-  execFileSync('bash', [`${REPO}/scripts/zookeeper.sh`], { stdio: 'inherit' });
-  greetings = await Promise.all(
-    [1, 2, 3].map(() => env.instance('greeting.yml', { cwd, env: backends })),
-  );
-  client = await env.client({ registry: REGISTRY, rpc: 'net', timeout: 5000 });
-}, 90_000);
-
-afterAll(async () => {
-  await client?.close();
-  await env.stop();
-});
-
 /** Calls from `concurrency` loops, alternating the two methods, until `stop()` or `maxMs`. */
-function load(concurrency: number, maxMs: number) {
+function load(client: ClusterClient, concurrency: number, maxMs: number) {
   const outcomes: Outcome[] = [];
   let running = true;
   const end = setTimeout(() => (running = false), maxMs);
@@ -73,7 +51,29 @@ function load(concurrency: number, maxMs: number) {
   };
 }
 
-describe('kill -9 of a Greeting under load, on ZooKeeper and net', () => {
+describe.each(['net', 'zmq'])('kill -9 of a Greeting under load, on ZooKeeper and %s', (RPC) => {
+  const env = new TestEnv();
+  const REGISTRY = `zookeeper://127.0.0.1:2181/svc-test-${env.cluster}`;
+  const backends = { SVC_REGISTRY: REGISTRY, SVC_RPC: RPC };
+  const cwd = `${FIXTURES}/failover`;
+  let greetings: Proc[] = [];
+  let client: ClusterClient;
+
+  beforeAll(async () => {
+    requireBuild();
+    // Installed and started when missing; fails here, loudly, when it cannot be had.
+    execFileSync('bash', [`${REPO}/scripts/zookeeper.sh`], { stdio: 'inherit' });
+    greetings = await Promise.all(
+      [1, 2, 3].map(() => env.instance('greeting.yml', { cwd, env: backends })),
+    );
+    client = await env.client({ registry: REGISTRY, rpc: RPC, timeout: 5000 });
+  }, 90_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await env.stop();
+  });
+
   it('shows which methods are safe to repeat in svc inspect', async () => {
     const { stdout, code } = await env.run(['inspect', 'Greeting'], { env: backends });
     expect(code).toBe(0);
@@ -82,7 +82,7 @@ describe('kill -9 of a Greeting under load, on ZooKeeper and net', () => {
   });
 
   it('fails no idempotent call and no call that was not yet written, and runs none twice', async () => {
-    const traffic = load(8, 30_000);
+    const traffic = load(client, 8, 30_000);
     let exitedAt = Infinity;
     try {
       await new Promise((r) => setTimeout(r, 1000));
@@ -94,7 +94,7 @@ describe('kill -9 of a Greeting under load, on ZooKeeper and net', () => {
       // time in three; its refused connection sends their call elsewhere.
       const fresh = await Promise.all(
         Array.from({ length: 12 }, async (_, i) => {
-          const c = await env.client({ registry: REGISTRY, rpc: 'net' });
+          const c = await env.client({ registry: REGISTRY, rpc: RPC });
           try {
             // A failure as text: the test runner cannot report an svc error as thrown.
             return await c
