@@ -1,7 +1,6 @@
 import type { EntrypointMeta } from '../decorators.js';
-import { ConnectionLostError, ErrorCode, SvcError } from '../errors.js';
+import { ConnectionLostError, SvcError } from '../errors.js';
 import type { InstanceRecord } from '../registry/registry.js';
-import type { RpcResponse } from './transport.js';
 
 /**
  * A request that provably never reached its instance (the connection was
@@ -53,9 +52,10 @@ export function idempotentMethods(records: readonly InstanceRecord[]): ReadonlyS
 }
 
 /**
- * What a direct transport may do with a failed attempt of a call:
+ * What a direct transport may do with a failed attempt of a call (an error
+ * it raised itself, never an error answer, which may come from a nested call):
  * - `elsewhere`: the request never reached the instance, or the instance
- *   refused it before running it (it is stopping): send it to another one;
+ *   refused it before running it (`retryable`): send it to another one;
  * - `repeat`: it may have run, but the instance died with it and the
  *   method is idempotent: send it again, to another one;
  * - `fail`: give the caller the error (it may have run: at most once).
@@ -67,9 +67,4 @@ export function afterFailure(
   if (failure instanceof SvcError && failure.retryable) return 'elsewhere';
   if (failure instanceof ConnectionLostError) return idempotent ? 'repeat' : 'fail';
   return 'fail';
-}
-
-/** Whether an answer is a refusal by an instance that is stopping (nothing ran). */
-export function refusedByStopping(response: RpcResponse): boolean {
-  return !response.ok && response.error.code === ErrorCode.CONTAINER_STOPPED;
 }

@@ -6,7 +6,7 @@ import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
 import { NetRpcServer } from './net-server.js';
-import { MAX_ATTEMPTS, afterFailure, refusedByStopping } from './failover.js';
+import { MAX_ATTEMPTS, afterFailure } from './failover.js';
 import { REQUEST, STREAM } from './net-wire.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
@@ -103,32 +103,28 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     total: number,
     attempt: number,
   ): Promise<RpcResponse> {
-    return this.#callAt(endpoint, request, options).then(
-      (response) =>
-        response.ok || !refusedByStopping(response)
-          ? response
-          : this.#again(response, endpoint, request, options, deadline, total, attempt),
-      (err: unknown) =>
-        this.#again(
-          err instanceof Error ? err : new Error(String(err)),
-          endpoint,
-          request,
-          options,
-          deadline,
-          total,
-          attempt,
-        ),
+    // An error answer is the method's (or of a call it made) and is never retried: a
+    // `SVC_ERR_CONTAINER_STOPPED` in it may come from a nested call of a method that ran.
+    return this.#callAt(endpoint, request, options).then(undefined, (err: unknown) =>
+      this.#again(
+        err instanceof Error ? err : new Error(String(err)),
+        endpoint,
+        request,
+        options,
+        deadline,
+        total,
+        attempt,
+      ),
     );
   }
 
   /**
    * After a failed attempt: the next one, on another instance, when the
-   * request never reached (or was refused unrun by) this one, or when it
-   * may have run but its method is idempotent, and time remains; else the
-   * failure itself.
+   * request never reached this one, or when it may have run but its method
+   * is idempotent, and time remains; else the failure itself.
    */
   #again(
-    failure: Error | RpcResponse,
+    error: Error,
     endpoint: string,
     request: RpcRequest,
     options: RpcCallOptions,
@@ -137,21 +133,16 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     total: number,
     attempt: number,
   ): Promise<RpcResponse> {
-    const error = failure instanceof Error ? failure : undefined;
-    const fail = () => (error ? Promise.reject(error) : Promise.resolve(failure as RpcResponse));
+    const fail = () => Promise.reject(error);
     // A timeout of a later attempt ran on what remained: name the call's own.
     if (attempt > 1 && error instanceof RpcTimeoutError && error.code === RpcTimeoutError.code) {
       const what = `${request.service}.${request.method}`;
       return Promise.reject(new RpcTimeoutError(`${what} did not answer within ${total} ms`));
     }
-    const next = error
-      ? afterFailure(error, this.#picker.idempotent(request.service, request.method))
-      : 'elsewhere'; // refused unrun by a stopping instance
+    const next = afterFailure(error, this.#picker.idempotent(request.service, request.method));
     if (next === 'fail' || this.#closed || attempt >= MAX_ATTEMPTS) return fail();
     const left = deadline - Date.now();
     if (left <= 0 || options.cancel?.aborted) return fail();
-    // A stopping instance takes no more: leave it out, as one that refused a connection is.
-    if (!error) this.#picker.evict(request.service, endpoint);
     const other = this.#picker.pickKnown(request.service);
     // Nowhere else to go (a lone instance, or every one failed): the failure stands.
     if (other === undefined || this.#picker.isRefused(other)) return fail();
