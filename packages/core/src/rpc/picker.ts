@@ -5,6 +5,9 @@ import { idempotentMethods } from './failover.js';
 /** How long an endpoint that failed us is left out of picks, at first and at most. */
 export const QUARANTINE_MS = { initial: 1000, max: 30_000 } as const;
 
+/** Failed endpoints remembered at most; the oldest failure is forgotten first. */
+const MAX_REFUSED = 1000;
+
 /** What a picker knows of one called service. */
 interface Known {
   /** the endpoints the registry lists, sorted */
@@ -114,7 +117,12 @@ export class InstancePicker {
     const wait = Math.min(QUARANTINE_MS.initial * 2 ** (failures - 1), QUARANTINE_MS.max);
     // Taken off at random, up to a fifth, so that many callers do not come back at once.
     const until = this.#now() + Math.round(wait * (1 - Math.random() * 0.2));
+    this.#refused.delete(endpoint);
     this.#refused.set(endpoint, { until, failures, id: known?.ids.get(endpoint) });
+    // Bounded: endpoints called by address are never listed, so never forgotten by a listing.
+    if (this.#refused.size > MAX_REFUSED) {
+      this.#refused.delete(this.#refused.keys().next().value!);
+    }
     if (until < this.#nextRetry) this.#nextRetry = until;
     this.#refreshAll();
   }
