@@ -30,6 +30,14 @@ export interface RpcOptions<N extends string = string, P extends ParamsSchema = 
    * (`'password'`, `'card.number'`), shown as `********`
    */
   sensitive?: readonly string[];
+  /**
+   * The method is safe to run twice with the same parameters (it reads, or
+   * sets rather than adds): a call cut by the death of its instance is then
+   * sent again to another one within its deadline, on `net` and `zmq`.
+   * Otherwise such a call fails with ConnectionLostError (at most once).
+   * Shown by `svc inspect`; callers learn it from the registry.
+   */
+  idempotent?: boolean;
 }
 
 /** How a failing event handler is retried before the event is given up (dead-lettered or dropped). */

@@ -35,6 +35,8 @@ export interface MethodDescription {
   stream?: boolean;
   /** parameters (names or dotted paths) redacted wherever the call's arguments are shown */
   sensitive?: string[];
+  /** safe to repeat (`@rpc({ idempotent: true })`): a call cut by its instance's death is sent again */
+  idempotent?: boolean;
 }
 
 /** What `svc.inspect()` returns. */
@@ -135,6 +137,7 @@ export function describeService(container: ServiceContainer): ServiceDescription
               ...paramsOf(container, ep),
               ...(ep.stream ? { stream: true } : {}),
               ...(ep.options.sensitive?.length ? { sensitive: [...ep.options.sensitive] } : {}),
+              ...(ep.options.idempotent === true ? { idempotent: true } : {}),
             },
             doc(ep),
           ),

@@ -25,6 +25,7 @@ import { renderPrometheus } from './metrics/prometheus.js';
 import { MetricsServer } from './metrics/server.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { Service, type ServiceClass } from './service.js';
+import { idempotentMetadata } from './rpc/failover.js';
 import type { RpcAnswer, RpcRequest } from './rpc/transport.js';
 import { startTracing, tracingSettings, type Tracing } from './tracing/tracer.js';
 
@@ -241,6 +242,7 @@ export class Instance {
         handler: spec.handler,
         ...(spec.source === undefined ? {} : { source: spec.source }),
       })),
+      ...idempotentMetadata(c.entrypoints),
     }));
     for (const r of this.#records) await this.backends.registry.register(r);
     this.log.info(

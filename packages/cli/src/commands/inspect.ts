@@ -10,7 +10,10 @@ function signature(prefix: string, m: MethodDescription): string {
     .map((p) => `${p.name}${p.optional ? '?' : ''}${p.type ? `: ${p.type}` : ''}`)
     .join(', ');
   // A streaming method is read with .stream(): its items come one by one.
-  return clean(`${prefix}${m.name}(${params})${m.stream === true ? ' -> stream' : ''}`);
+  const stream = m.stream === true ? ' -> stream' : '';
+  // Safe to repeat: a call cut by its instance's death is sent to another one.
+  const idempotent = m.idempotent === true ? ' (idempotent)' : '';
+  return clean(`${prefix}${m.name}(${params})${stream}${idempotent}`);
 }
 
 function indentDoc(doc: string | undefined, indent = '    '): string[] {

@@ -7,6 +7,7 @@ import {
   fromWireError,
   toWireError,
 } from '../errors.js';
+import { NotDeliveredError } from './failover.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, parseEndpoint } from './net-wire.js';
 import { PendingCalls } from './pending.js';
@@ -20,6 +21,8 @@ export interface ConnectionOwner {
   encode(message: unknown[]): Buffer;
   /** the connection dropped: forget it and stop picking its peer for these services */
   lost(conn: ClientConnection, services: Iterable<string>): void;
+  /** the connection to the peer was made: it is reachable */
+  reached(conn: ClientConnection): void;
   /** a frame from the peer could not be read (the connection is closed after) */
   badFrame(source: string, err: unknown): void;
 }
@@ -37,6 +40,13 @@ export class ClientConnection {
   readonly #services = new Set<string>();
   readonly #cancel = (id: number) => this.#send([CANCEL, id]);
   #dead: string | undefined;
+  /** whether the connection was made: until then nothing has reached the peer */
+  #connected = false;
+  /**
+   * The calls whose requests are queued but not yet handed to the socket:
+   * if the connection is lost now, they provably never reached the peer.
+   */
+  #unwritten: number[] = [];
 
   constructor(endpoint: string, owner: ConnectionOwner) {
     this.endpoint = endpoint;
@@ -47,7 +57,14 @@ export class ClientConnection {
     const socket = net.connect({ host, port, noDelay: true });
     this.#socket = socket;
     this.#writer = new FrameWriter((bytes) => {
-      if (!socket.destroyed) socket.write(bytes);
+      if (socket.destroyed) return;
+      // The writer flushes all it holds at once.
+      if (this.#unwritten.length > 0) this.#unwritten = [];
+      socket.write(bytes);
+    });
+    socket.once('connect', () => {
+      this.#connected = true;
+      owner.reached(this);
     });
     const onFrame = (body: Buffer) => this.#onReply(body);
     socket.on('data', (chunk: Buffer) => {
@@ -91,6 +108,7 @@ export class ClientConnection {
           );
     // A call cancelled before it was made is not sent.
     if (cancel?.aborted) return answer;
+    this.#unwritten.push(id);
     // Other calls awaiting replies: more are likely to come in this turn.
     this.#writer.push(body, this.#pending.size > 1);
     return answer;
@@ -138,6 +156,18 @@ export class ClientConnection {
     this.#writer.clear();
     this.#socket.destroy();
     this.#owner.lost(this, this.#services);
+    // What never reached the peer fails as such, so that the caller may send
+    // it elsewhere; the rest may have run.
+    if (!this.#connected) {
+      this.#unwritten = [];
+      this.#pending.failAll(new NotDeliveredError(why));
+      return;
+    }
+    if (this.#unwritten.length > 0) {
+      const undelivered = new NotDeliveredError(why);
+      for (const id of this.#unwritten) this.#pending.reject(id, undelivered);
+      this.#unwritten = [];
+    }
     this.#pending.failAll(new ConnectionLostError(why));
   }
 

@@ -1,11 +1,12 @@
 import type { BackendContext } from '../backends.js';
-import { ConnectionLostError } from '../errors.js';
+import { ConnectionLostError, RpcTimeoutError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
 import { NetRpcServer } from './net-server.js';
+import { MAX_ATTEMPTS, afterFailure } from './failover.js';
 import { REQUEST, STREAM } from './net-wire.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
@@ -36,7 +37,10 @@ export interface NetRpcStats {
  * per peer reused by every call and multiplexed by request id, writes
  * coalesced per tick. Instances are chosen round-robin from the registry;
  * a peer that drops fails its pending calls at once and is left out of
- * later picks until the registry lists it again.
+ * later picks for a while (see InstancePicker). A call whose request never
+ * reached its instance (refused, or lost before it was written) goes to
+ * another one within its deadline; one that may have run fails with
+ * ConnectionLostError (at most once), unless its method is idempotent.
  */
 export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   readonly kind = 'net';
@@ -81,10 +85,75 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     if (this.#closed) return Promise.reject(new ConnectionLostError('the RPC transport is closed'));
     if (options.address !== undefined) return this.#callAt(options.address, request, options);
     const known = this.#picker.pickKnown(request.service);
-    if (known !== undefined) return this.#callAt(known, request, options);
+    const deadline = Date.now() + options.timeout;
+    const total = options.timeout;
+    if (known !== undefined) return this.#attempt(known, request, options, deadline, total, 1);
     return this.#picker
       .pick(request.service)
-      .then((endpoint) => this.#callAt(endpoint, request, options));
+      .then((endpoint) => this.#attempt(endpoint, request, options, deadline, total, 1));
+  }
+
+  /** One attempt of a call at `endpoint`; a failure that allows it goes on to another instance. */
+  #attempt(
+    endpoint: string,
+    request: RpcRequest,
+    options: RpcCallOptions,
+    deadline: number,
+    /** the call's own timeout, for the message of a later attempt's */
+    total: number,
+    attempt: number,
+  ): Promise<RpcResponse> {
+    // An error answer is the method's (or of a call it made) and is never retried: a
+    // `SVC_ERR_CONTAINER_STOPPED` in it may come from a nested call of a method that ran.
+    return this.#callAt(endpoint, request, options).then(undefined, (err: unknown) =>
+      this.#again(
+        err instanceof Error ? err : new Error(String(err)),
+        endpoint,
+        request,
+        options,
+        deadline,
+        total,
+        attempt,
+      ),
+    );
+  }
+
+  /**
+   * After a failed attempt: the next one, on another instance, when the
+   * request never reached this one, or when it may have run but its method
+   * is idempotent, and time remains; else the failure itself.
+   */
+  #again(
+    error: Error,
+    endpoint: string,
+    request: RpcRequest,
+    options: RpcCallOptions,
+    deadline: number,
+    /** the call's own timeout, for the message of a later attempt's */
+    total: number,
+    attempt: number,
+  ): Promise<RpcResponse> {
+    const fail = () => Promise.reject(error);
+    // A timeout of a later attempt ran on what remained: name the call's own.
+    if (attempt > 1 && error instanceof RpcTimeoutError && error.code === RpcTimeoutError.code) {
+      const what = `${request.service}.${request.method}`;
+      return Promise.reject(new RpcTimeoutError(`${what} did not answer within ${total} ms`));
+    }
+    const next = afterFailure(error, this.#picker.idempotent(request.service, request.method));
+    if (next === 'fail' || this.#closed || attempt >= MAX_ATTEMPTS) return fail();
+    const left = deadline - Date.now();
+    if (left <= 0 || options.cancel?.aborted) return fail();
+    const other = this.#picker.pickKnown(request.service);
+    // Nowhere else to go (a lone instance, or every one failed): the failure stands.
+    if (other === undefined || this.#picker.isRefused(other)) return fail();
+    this.#log.debug(
+      next === 'repeat'
+        ? 'repeating an idempotent call, cut by the loss of its instance, on another one'
+        : 'sending a call its instance never got to another one',
+      { call: `${request.service}.${request.method}`, endpoint, to: other, attempt },
+    );
+    const rest = { ...options, timeout: left };
+    return this.#attempt(other, request, rest, deadline, total, attempt + 1);
   }
 
   #callAt(endpoint: string, request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
@@ -166,6 +235,11 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   /** @internal */
   encode(message: unknown[]): Buffer {
     return this.#serializer.encode(message);
+  }
+
+  /** @internal A client connection was made: its peer is reachable again. */
+  reached(conn: ClientConnection): void {
+    this.#picker.reachable(conn.endpoint);
   }
 
   /** @internal A client connection dropped: forget it and stop picking its peer. */

@@ -45,7 +45,9 @@ const UNDELIVERED_RETRIES = 2;
  * callers keep one DEALER per instance and choose instances round-robin.
  * A request that could not reach its instance is retried on another one;
  * a request that reached an instance which then died fails with
- * ConnectionLostError (it may have run: it is never sent twice).
+ * ConnectionLostError (it may have run: it is never sent twice), unless
+ * its method is idempotent (`@rpc({ idempotent: true })`): then it is
+ * sent again to another instance, within its deadline.
  */
 export class ZmqRpcTransport implements RpcTransport {
   readonly kind = 'zmq';
@@ -150,13 +152,16 @@ export class ZmqRpcTransport implements RpcTransport {
         const lost = err instanceof ConnectionLostError;
         if (!(lost || retryable) || this.#closed) throw err;
         if (!options.address) this.#picker.evict(request.service, endpoint);
+        // One that may have run is repeated only when its method says that is safe.
+        const again =
+          retryable || (lost && this.#picker.idempotent(request.service, request.method));
         const retry =
-          retryable && !options.address && attempt < UNDELIVERED_RETRIES && Date.now() < deadline;
+          again && !options.address && attempt < UNDELIVERED_RETRIES && Date.now() < deadline;
         if (!retry) {
           if (!lost) throw err;
           throw new ConnectionLostError(`${what}: ${err.message}`, { cause: err });
         }
-        this.#log.debug('retrying an undelivered request on another instance', {
+        this.#log.debug('retrying a request on another instance', {
           endpoint,
           call: what,
         });

@@ -1,4 +1,4 @@
-import { BackendError, ConnectionLostError } from '../errors.js';
+import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
 
@@ -107,7 +107,5 @@ export class BadFrames {
 /** Whether a decoded value can be a request id. */
 export const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
-/** A request that never left this process: the peer could not be reached, so it is safe to retry elsewhere. */
-export class NotDeliveredError extends ConnectionLostError {
-  static override retryable = true;
-}
+// Shared with the other direct transport: one class, one meaning.
+export { NotDeliveredError } from '../rpc/failover.js';

@@ -1,0 +1,152 @@
+// No call lost to an instance that is gone (issue 17, item 1): ZooKeeper registry, RPC on
+// `net` and on `zmq`, a steady load of calls from a client, and `kill -9` of one Greeting of
+// three. The registry keeps listing the dead instance until its session expires; the callers
+// must not wait for that.
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterClient } from '@svc/core';
+import { FIXTURES, REPO, TestEnv, requireBuild, type Proc } from '../support/svc.js';
+
+interface Outcome {
+  method: 'greet' | 'count';
+  n: number;
+  started: number;
+  error?: { name: string; code?: string; message: string };
+}
+
+/** Calls from `concurrency` loops, alternating the two methods, until `stop()` or `maxMs`. */
+function load(client: ClusterClient, concurrency: number, maxMs: number) {
+  const outcomes: Outcome[] = [];
+  let running = true;
+  const end = setTimeout(() => (running = false), maxMs);
+  let next = 0;
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      const n = next++;
+      const method = n % 2 === 0 ? 'greet' : 'count';
+      const started = Date.now();
+      const outcome: Outcome = { method, n, started };
+      try {
+        const result =
+          method === 'greet'
+            ? await client.call('Greeting', 'greet', { name: `n${n}` })
+            : await client.call('Greeting', 'count', { n });
+        expect(result).toBe(method === 'greet' ? `Hi, n${n}!` : n);
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        outcome.error = { name: e.name, message: e.message, ...(e.code ? { code: e.code } : {}) };
+        // A call that fails at once must not turn the loop into one that never yields.
+        await new Promise((r) => setImmediate(r));
+      }
+      outcomes.push(outcome);
+    }
+  });
+  return {
+    outcomes,
+    async stop() {
+      running = false;
+      clearTimeout(end);
+      await Promise.all(loops);
+    },
+  };
+}
+
+describe.each(['net', 'zmq'])('kill -9 of a Greeting under load, on ZooKeeper and %s', (RPC) => {
+  const env = new TestEnv();
+  const REGISTRY = `zookeeper://127.0.0.1:2181/svc-test-${env.cluster}`;
+  const backends = { SVC_REGISTRY: REGISTRY, SVC_RPC: RPC };
+  const cwd = `${FIXTURES}/failover`;
+  let greetings: Proc[] = [];
+  let client: ClusterClient;
+
+  beforeAll(async () => {
+    requireBuild();
+    // Installed and started when missing; fails here, loudly, when it cannot be had.
+    execFileSync('bash', [`${REPO}/scripts/zookeeper.sh`], { stdio: 'inherit' });
+    greetings = await Promise.all(
+      [1, 2, 3].map(() => env.instance('greeting.yml', { cwd, env: backends })),
+    );
+    client = await env.client({ registry: REGISTRY, rpc: RPC, timeout: 5000 });
+  }, 90_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await env.stop();
+  });
+
+  it('shows which methods are safe to repeat in svc inspect', async () => {
+    const { stdout, code } = await env.run(['inspect', 'Greeting'], { env: backends });
+    expect(code).toBe(0);
+    expect(stdout).toContain('rpc Greeting.greet(name: string) (idempotent)\n');
+    expect(stdout).toContain('rpc Greeting.count(n: number)\n');
+  });
+
+  it('fails no idempotent call and no call that was not yet written, and runs none twice', async () => {
+    const traffic = load(client, 8, 30_000);
+    let exitedAt = Infinity;
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      const victim = greetings[0]!;
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      exitedAt = Date.now();
+      // Fresh callers, which know nothing of the death, pick the dead instance first one
+      // time in three; its refused connection sends their call elsewhere.
+      const fresh = await Promise.all(
+        Array.from({ length: 12 }, async (_, i) => {
+          const c = await env.client({ registry: REGISTRY, rpc: RPC });
+          try {
+            // A failure as text: the test runner cannot report an svc error as thrown.
+            return await c
+              .call('Greeting', 'count', { n: 100_000 + i })
+              .catch((e: unknown) => String(e));
+          } finally {
+            await c.close();
+          }
+        }),
+      );
+      expect(fresh).toEqual(Array.from({ length: 12 }, (_, i) => 100_000 + i));
+      // The registry has not noticed yet (its session outlives the process by seconds):
+      // only the callers' own eviction kept calls off the dead instance.
+      expect((await client.discover()).get('Greeting')).toHaveLength(3);
+
+      // A new instance registers meanwhile: the registry's news must not bring the dead one back.
+      greetings.push(await env.instance('greeting.yml', { cwd, env: backends }));
+      await new Promise((r) => setTimeout(r, 1000));
+      const requests = await Promise.all(
+        [1, 2, 3].map(() =>
+          env.run(['request', 'Greeting.greet', '{"name": "Fresh"}'], { env: backends }),
+        ),
+      );
+      for (const r of requests) expect(r).toMatchObject({ code: 0, stdout: "'Hi, Fresh!'\n" });
+    } finally {
+      await traffic.stop();
+    }
+    const { outcomes } = traffic;
+    const after = outcomes.filter((o) => o.started > exitedAt);
+    expect(outcomes.length).toBeGreaterThan(200);
+    expect(after.length).toBeGreaterThan(100);
+
+    // An idempotent call cut by the death is repeated elsewhere: none fails.
+    expect(outcomes.filter((o) => o.method === 'greet' && o.error)).toEqual([]);
+    // Calls made once the process was gone were never written to it: none fails.
+    expect(after.filter((o) => o.error)).toEqual([]);
+    // The rest may have run, so they are not repeated: each failure says the connection
+    // was lost, and happened to a call made before the kill.
+    for (const o of outcomes.filter((x) => x.error)) {
+      expect(o.method).toBe('count');
+      expect(o.error?.code).toBe('SVC_ERR_CONNECTION_LOST');
+      expect(o.started).toBeLessThanOrEqual(exitedAt);
+    }
+
+    // At most once: no count ran twice, on any instance, the dead one included.
+    const ran = greetings
+      .flatMap((p) => p.logs())
+      .filter((l) => l.msg.startsWith('count '))
+      .map((l) => l.msg);
+    expect(new Set(ran).size).toBe(ran.length);
+    // Every count that succeeded ran, and nowhere else than once.
+    const succeeded = outcomes.filter((o) => o.method === 'count' && !o.error);
+    for (const o of succeeded) expect(ran).toContain(`count ${o.n}`);
+  }, 60_000);
+});
