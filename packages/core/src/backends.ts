@@ -17,6 +17,12 @@ export interface BackendContext {
   cluster: string;
   /** address direct transports bind to (127.0.0.1 unless configured) */
   bindHost: string;
+  /** address published in the registry for those listeners (default: `bindHost`; required when that is a wildcard) */
+  advertiseHost?: string;
+  /** serve RPC on `net` over TLS (PSK from the cluster secret) and publish `tls://` endpoints */
+  rpcTls?: boolean;
+  /** the cluster secret (`security.secret`, `SVC_SECRET`): keys TLS on `net` */
+  secret?: string;
   log: Logger;
   /** name of this process's client identity (service name, or `svc-cli`), for queue names */
   clientName: string;

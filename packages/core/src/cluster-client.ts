@@ -137,7 +137,9 @@ export async function connect<M extends object = {}>(
   if (!backends) {
     const ctx: BackendContext = {
       cluster: options.cluster ?? env['SVC_CLUSTER'] ?? 'default',
-      bindHost: env['SVC_BIND_HOST'] ?? '127.0.0.1',
+      bindHost: env['SVC_BIND_HOST'] || '127.0.0.1',
+      ...(env['SVC_ADVERTISE_HOST'] ? { advertiseHost: env['SVC_ADVERTISE_HOST'] } : {}),
+      ...(env['SVC_SECRET'] ? { secret: env['SVC_SECRET'] } : {}),
       log: new RecordLogger(options.sinks ?? [terminalSink()], { client: name }, 'warn'),
       clientName: name,
     };

@@ -124,6 +124,9 @@ export class Instance {
     const ctx: BackendContext = {
       cluster: cfg.cluster,
       bindHost: cfg.bindHost,
+      advertiseHost: cfg.advertiseHost,
+      rpcTls: cfg.rpcTls,
+      ...(cfg.secret === undefined ? {} : { secret: cfg.secret }),
       log: this.log,
       clientName: cfg.interfaces[0]?.name ?? 'svc',
       // The most any of its services runs at once: a smaller prefetch would idle workers.
@@ -185,6 +188,7 @@ export class Instance {
     const httpFd = this.#httpFd();
     const http = new HttpEntrypointServer(this.containers, {
       host: cfg.http.host,
+      ...(cfg.http.advertise === undefined ? {} : { advertise: cfg.http.advertise }),
       ...(cfg.http.port === undefined ? {} : { port: cfg.http.port }),
       ...(httpFd === undefined ? {} : { fd: httpFd }),
       trustTraceHeader: cfg.http.trustTraceHeader,

@@ -2,6 +2,7 @@
 // tests share with core and users do not need. No promise of stability:
 // anything here may change with any release.
 
+export { advertiseHostOf, isWildcard, resolveAdvertise, withHost } from './advertise.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { schemeOf } from './backends.js';
 export { setModuleImporter, type ModuleImporter } from './config/modules.js';

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Instance, InstanceExtension, LogRecord, LogSink } from '@svc/core';
-import { parseJsonSafe, safeJson } from '@svc/core/internal';
+import { parseJsonSafe, safeJson, withHost } from '@svc/core/internal';
 
 /** Longest request line a subscriber may send (`{"op":"metrics"}`); a longer one closes it. */
 const MAX_REQUEST_BYTES = 4096;
@@ -99,7 +99,10 @@ export class LogStream implements LogSink, InstanceExtension {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('log stream has no port');
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return { logs: `tcp://${shown}:${address.port}` };
+    const logs = `tcp://${shown}:${address.port}`;
+    // Published where other hosts reach it (advertise_host), unless this stream was given its own host.
+    const advertise = this.#host === undefined ? instance?.config.advertiseHost : undefined;
+    return { logs: advertise === undefined ? logs : withHost(logs, advertise) };
   }
 
   #accept(socket: Socket): void {

@@ -1,3 +1,4 @@
+import { isWildcard, resolveAdvertise } from '../advertise.js';
 import { isLogLevel, type LogLevel } from '../log/logger.js';
 import { ConfigReader, readYaml } from './load.js';
 
@@ -21,8 +22,16 @@ export interface InstanceConfig {
   registry: string;
   rpc: string;
   events: string;
+  /** address RPC, local events and the log stream bind to (`bind_host`, `SVC_BIND_HOST`) */
   bindHost: string;
-  http: { port?: number; host: string; trustTraceHeader: boolean };
+  /** address published for them in the registry (`advertise_host`, `SVC_ADVERTISE_HOST`) */
+  advertiseHost: string;
+  /** RPC on `net` over TLS-PSK (`rpc_tls`, `SVC_RPC_TLS`) */
+  rpcTls: boolean;
+  /** the cluster secret from `security.secret` or `SVC_SECRET`, when given */
+  secret?: string;
+  /** `advertise`: the host published in the HTTP URL (default: `host`, or `advertiseHost` for a wildcard) */
+  http: { port?: number; host: string; advertise?: string; trustTraceHeader: boolean };
   log: { level: LogLevel };
   maxWorkers: number;
   /** milliseconds a graceful stop waits for running workers */
@@ -42,6 +51,9 @@ const TOP_KEYS = [
   'rpc',
   'events',
   'bind_host',
+  'advertise_host',
+  'rpc_tls',
+  'security',
   'http',
   'log',
   'max_workers',
@@ -72,7 +84,9 @@ export function parseInstanceConfig(
   const top = reader.object(doc, '');
   reader.onlyKeys(top, '', TOP_KEYS);
   const http = reader.object(top['http'], 'http');
-  reader.onlyKeys(http, 'http', ['port', 'host', 'trust_trace_header']);
+  reader.onlyKeys(http, 'http', ['port', 'host', 'advertise', 'trust_trace_header']);
+  const security = reader.object(top['security'], 'security');
+  reader.onlyKeys(security, 'security', ['secret']);
   const log = reader.object(top['log'], 'log');
   reader.onlyKeys(log, 'log', ['level']);
   const level = log['level'] ?? env['SVC_LOG_LEVEL'] ?? 'info';
@@ -96,6 +110,43 @@ export function parseInstanceConfig(
     );
 
   const port = reader.optionalInteger(http['port'], 'http.port', 0, 65535);
+  // The environment wins over the file for addresses: one config file serves every host,
+  // and each host says its own address (SVC_ADVERTISE_HOST=10.0.0.5).
+  const fromEnv = (name: string) =>
+    env[name] === undefined || env[name] === '' ? undefined : env[name];
+  const bindHost = reader.string(
+    fromEnv('SVC_BIND_HOST') ?? top['bind_host'],
+    'bind_host',
+    '127.0.0.1',
+  );
+  const advertiseHost = resolveAdvertise(
+    bindHost,
+    fromEnv('SVC_ADVERTISE_HOST') ??
+      (top['advertise_host'] === undefined
+        ? undefined
+        : reader.string(top['advertise_host'], 'advertise_host')),
+  );
+  const httpHost = reader.string(
+    fromEnv('SVC_HTTP_HOST') ?? http['host'],
+    'http.host',
+    '127.0.0.1',
+  );
+  const httpAdvertise =
+    fromEnv('SVC_HTTP_ADVERTISE') ??
+    (http['advertise'] === undefined
+      ? undefined
+      : reader.string(http['advertise'], 'http.advertise'));
+  const tlsEnv = fromEnv('SVC_RPC_TLS');
+  if (tlsEnv !== undefined && !['0', '1', 'true', 'false'].includes(tlsEnv))
+    reader.fail('rpc_tls (SVC_RPC_TLS)', '1, 0, true or false', tlsEnv);
+  const rpcTls =
+    tlsEnv !== undefined
+      ? tlsEnv === '1' || tlsEnv === 'true'
+      : reader.boolean(top['rpc_tls'], 'rpc_tls', false);
+  const secret =
+    security['secret'] === undefined
+      ? fromEnv('SVC_SECRET')
+      : reader.string(security['secret'], 'security.secret');
   return {
     file: reader.file,
     dir: reader.dir,
@@ -103,10 +154,20 @@ export function parseInstanceConfig(
     registry: reader.string(top['registry'], 'registry', DEFAULT_BACKENDS.registry),
     rpc: reader.string(top['rpc'], 'rpc', DEFAULT_BACKENDS.rpc),
     events: reader.string(top['events'], 'events', DEFAULT_BACKENDS.events),
-    bindHost: reader.string(top['bind_host'], 'bind_host', '127.0.0.1'),
+    bindHost,
+    advertiseHost,
+    rpcTls,
+    ...(secret === undefined ? {} : { secret }),
     http: {
       ...(port === undefined ? {} : { port }),
-      host: reader.string(http['host'], 'http.host', '127.0.0.1'),
+      host: httpHost,
+      // A wildcard HTTP bind is common (a load balancer in front): its URL, shown by
+      // `svc discover` and the dashboard, names the host's advertised address.
+      ...(httpAdvertise !== undefined
+        ? { advertise: httpAdvertise }
+        : isWildcard(httpHost)
+          ? { advertise: advertiseHost }
+          : {}),
       trustTraceHeader: reader.boolean(
         http['trust_trace_header'],
         'http.trust_trace_header',

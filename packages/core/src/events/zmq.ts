@@ -1,3 +1,4 @@
+import { advertiseHostOf } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -157,6 +158,7 @@ export class ZmqEventTransport implements EventTransport {
     this.#accepting = true;
     if (this.#subs.length === 0) return {};
     this.#responder ??= await ZmqResponder.bind(this.#zmq, this.#ctx.bindHost, this.#receive, {
+      advertise: advertiseHostOf(this.#ctx),
       serializer: this.#serializer,
       log: this.#log,
       bad: this.#bad,

@@ -22,6 +22,8 @@ export interface ConnectionOwner {
   lost(conn: ClientConnection, services: Iterable<string>): void;
   /** a frame from the peer could not be read (the connection is closed after) */
   badFrame(source: string, err: unknown): void;
+  /** a connection over TLS to a `tls://` endpoint (throws a ConfigError without the cluster secret) */
+  connectTls(host: string, port: number): net.Socket;
 }
 
 /** The one reused connection to one peer endpoint, multiplexing calls by id. */
@@ -41,10 +43,10 @@ export class ClientConnection {
   constructor(endpoint: string, owner: ConnectionOwner) {
     this.endpoint = endpoint;
     this.#owner = owner;
-    const { host, port } = parseEndpoint(endpoint);
+    const { host, port, tls } = parseEndpoint(endpoint);
     this.#decoder = new FrameDecoder(owner.maxFrameBytes);
     // Writes before the connect completes are buffered by the socket itself.
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = tls ? owner.connectTls(host, port) : net.connect({ host, port, noDelay: true });
     this.#socket = socket;
     this.#writer = new FrameWriter((bytes) => {
       if (!socket.destroyed) socket.write(bytes);

@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { CancelToken } from '../cancel.js';
 import {
   CancelledError,
@@ -37,6 +38,8 @@ export interface NetRpcServerOptions {
   log: Logger;
   /** counts (and reports) a frame that could not be read; its connection is closed */
   badFrame: (source: string, err: unknown) => void;
+  /** serve over TLS with these options (endpoint `tls://`); a peer failing the handshake is reported to `refused` */
+  tls?: { options: tls.TlsOptions; refused: (source: string, err: Error) => void };
 }
 
 /**
@@ -49,6 +52,7 @@ export class NetRpcServer {
   readonly #maxFrameBytes: number;
   readonly #log: Logger;
   readonly #badFrame: (source: string, err: unknown) => void;
+  readonly #tls: NetRpcServerOptions['tls'];
   readonly #sockets = new Set<net.Socket>();
   readonly #services = new Set<string>();
   #server: net.Server | undefined;
@@ -61,6 +65,7 @@ export class NetRpcServer {
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#log = options.log;
     this.#badFrame = options.badFrame;
+    this.#tls = options.tls;
   }
 
   /** Serves `services` (adding to those served already); resolves to the endpoint. */
@@ -69,13 +74,21 @@ export class NetRpcServer {
     for (const s of services) this.#services.add(s);
     this.#handler = handler;
     if (this.#endpoint) return this.#endpoint;
-    const server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    const secure = this.#tls;
+    // Over TLS, a connection reaches #accept only once its handshake proved the cluster's key.
+    const server = secure
+      ? tls
+          .createServer(secure.options, (socket) => this.#accept(socket.setNoDelay(true)))
+          .on('tlsClientError', (err, socket) =>
+            secure.refused(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err),
+          )
+      : net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server = server;
     await listen(server, { port: 0, host });
     server.on('error', (err) => this.#log.error('rpc server error', { err: String(err) }));
     const address = server.address() as net.AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#endpoint = `tcp://${shown}:${address.port}`;
+    this.#endpoint = `${secure ? 'tls' : 'tcp'}://${shown}:${address.port}`;
     return this.#endpoint;
   }
 

@@ -311,7 +311,7 @@ describe('net rpc transport', () => {
 
   it('rejects an address that is not tcp://host:port', () => {
     expect(() => parseEndpoint('tcp://nohost')).toThrow(/bad rpc endpoint/);
-    expect(parseEndpoint('tcp://[::1]:80')).toEqual({ host: '::1', port: 80 });
+    expect(parseEndpoint('tcp://[::1]:80')).toEqual({ host: '::1', port: 80, tls: false });
   });
 });
 

@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import { advertiseHostOf, withHost } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
 import { ConnectionLostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -6,6 +8,7 @@ import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
 import { NetRpcServer } from './net-server.js';
+import { clusterSecret, connectTls, pskOf, RefusedPeers, tlsServerOptions } from './net-tls.js';
 import { REQUEST, STREAM } from './net-wire.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
@@ -18,6 +21,7 @@ import type {
 } from './transport.js';
 
 export { parseEndpoint } from './net-wire.js';
+export { TLS_PSK_CIPHERS } from './net-tls.js';
 
 /** Options of {@link NetRpcTransport}. */
 export interface NetRpcOptions {
@@ -29,6 +33,8 @@ export interface NetRpcOptions {
 export interface NetRpcStats {
   /** frames refused as empty, oversized or undecodable (each closed its connection) */
   badFrames: number;
+  /** peers whose TLS handshake failed (no cluster key, or not TLS at all) */
+  tlsRefused: number;
 }
 
 /**
@@ -48,6 +54,8 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   readonly #clients = new Map<string, ClientConnection>();
   readonly #loggedSources = new Set<string>();
   readonly #server: NetRpcServer;
+  readonly #refused: RefusedPeers;
+  #tlsKey: Buffer | undefined;
   #nextId = 0;
   #closed = false;
   #badFrames = 0;
@@ -58,7 +66,16 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#serializer = new MsgpackSerializer({ maxBytes: this.#maxFrameBytes });
     this.#picker = new InstancePicker(registry);
+    this.#refused = new RefusedPeers(this.#log);
     this.#server = new NetRpcServer({
+      ...(ctx.rpcTls
+        ? {
+            tls: {
+              options: tlsServerOptions(this.#key()),
+              refused: (source, err) => this.#refused.refused(source, err),
+            },
+          }
+        : {}),
       serializer: this.#serializer,
       maxFrameBytes: this.#maxFrameBytes,
       log: this.#log,
@@ -67,12 +84,13 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   stats(): NetRpcStats {
-    return { badFrames: this.#badFrames };
+    return { badFrames: this.#badFrames, tlsRefused: this.#refused.count };
   }
 
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
     if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
-    return { rpc: await this.#server.listen(services, handler, this.#ctx.bindHost) };
+    const bound = await this.#server.listen(services, handler, this.#ctx.bindHost);
+    return { rpc: withHost(bound, advertiseHostOf(this.#ctx)) };
   }
 
   // Not async: on the hot path (address known or instance cached) this stays
@@ -148,6 +166,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     this.#picker.close();
     for (const conn of this.#clients.values()) conn.destroy('the RPC transport is closed');
     this.#clients.clear();
+    this.#refused.close();
     await this.#server.close();
   }
 
@@ -156,6 +175,16 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   /** @internal */
   get maxFrameBytes(): number {
     return this.#maxFrameBytes;
+  }
+
+  /** The cluster's TLS key, derived once, on first use: a process that never uses TLS needs no secret. */
+  #key(): Buffer {
+    return (this.#tlsKey ??= pskOf(clusterSecret(this.#ctx), this.#ctx.cluster));
+  }
+
+  /** @internal */
+  connectTls(host: string, port: number): Socket {
+    return connectTls(host, port, this.#key());
   }
 
   /** @internal */

@@ -1,3 +1,4 @@
+import { advertiseHostOf } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
 import type { CancelToken } from '../cancel.js';
 import {
@@ -114,6 +115,7 @@ export class ZmqRpcTransport implements RpcTransport {
     if (this.#responder) this.#responder.setHandler(handle);
     else {
       this.#responder = await ZmqResponder.bind(this.#zmq, this.#ctx.bindHost, handle, {
+        advertise: advertiseHostOf(this.#ctx),
         serializer: this.#serializer,
         log: this.#log,
         bad: this.#bad,

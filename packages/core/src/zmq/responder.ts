@@ -1,4 +1,5 @@
 import type { Router } from 'zeromq';
+import { withHost } from '../advertise.js';
 import { CancelToken } from '../cancel.js';
 import {
   BackendError,
@@ -30,6 +31,8 @@ export interface ResponderOptions {
   bad: BadFrames;
   /** what the socket serves, for log messages (`rpc`, `events`) */
   label: string;
+  /** host published for this socket (advertise_host); default: the bound one, loopback for a wildcard */
+  advertise?: string;
 }
 
 /**
@@ -126,7 +129,10 @@ export class ZmqResponder {
       if (problem) throw new ConfigError(`${where}: ${problem}`, { cause: err });
       throw new BackendError(`${where}: ${(err as Error).message}`, { cause: err });
     }
-    return new ZmqResponder(router, advertised(router.lastEndpoint ?? ''), handler, options);
+    const bound = router.lastEndpoint ?? '';
+    const endpoint =
+      options.advertise === undefined ? advertised(bound) : withHost(bound, options.advertise);
+    return new ZmqResponder(router, endpoint, handler, options);
   }
 
   setHandler(handler: RequestHandler): void {
