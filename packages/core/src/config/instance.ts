@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { isLogLevel, type LogLevel } from '../log/logger.js';
 import { ConfigReader, readYaml } from './load.js';
 
@@ -11,6 +12,14 @@ export interface InterfaceConfig {
   options: Record<string, unknown>;
 }
 
+/** The `security:` section: the cluster's secret, for clusters that span hosts. */
+export interface SecurityConfig {
+  /** the secret itself (at least 16 characters; e.g. `${SVC_SECRET}`) */
+  secret?: string;
+  /** a file holding it (mode 0600), resolved against the config's folder */
+  secretFile?: string;
+}
+
 /** The resolved config of one `svc instance`. */
 export interface InstanceConfig {
   /** absolute path of the file, or `<inline>` */
@@ -22,6 +31,11 @@ export interface InstanceConfig {
   rpc: string;
   events: string;
   bindHost: string;
+  /**
+   * Where the cluster's secret comes from (`security:`); absent: from
+   * `SVC_SECRET` / `SVC_SECRET_FILE`, else this user's file for the cluster.
+   */
+  security?: SecurityConfig;
   http: { port?: number; host: string; trustTraceHeader: boolean };
   log: { level: LogLevel };
   maxWorkers: number;
@@ -42,6 +56,7 @@ const TOP_KEYS = [
   'rpc',
   'events',
   'bind_host',
+  'security',
   'http',
   'log',
   'max_workers',
@@ -96,6 +111,18 @@ export function parseInstanceConfig(
     );
 
   const port = reader.optionalInteger(http['port'], 'http.port', 0, 65535);
+  const securityDoc = reader.object(top['security'], 'security');
+  reader.onlyKeys(securityDoc, 'security', ['secret', 'secret_file']);
+  const security: SecurityConfig = {};
+  if (securityDoc['secret'] !== undefined) {
+    security.secret = reader.string(securityDoc['secret'], 'security.secret');
+  }
+  if (securityDoc['secret_file'] !== undefined) {
+    security.secretFile = resolve(
+      reader.dir,
+      reader.string(securityDoc['secret_file'], 'security.secret_file'),
+    );
+  }
   return {
     file: reader.file,
     dir: reader.dir,
@@ -104,6 +131,7 @@ export function parseInstanceConfig(
     rpc: reader.string(top['rpc'], 'rpc', DEFAULT_BACKENDS.rpc),
     events: reader.string(top['events'], 'events', DEFAULT_BACKENDS.events),
     bindHost: reader.string(top['bind_host'], 'bind_host', '127.0.0.1'),
+    ...(Object.keys(security).length > 0 ? { security } : {}),
     http: {
       ...(port === undefined ? {} : { port }),
       host: reader.string(http['host'], 'http.host', '127.0.0.1'),

@@ -2,6 +2,7 @@ import type { BackendContext } from '../backends.js';
 import { ConnectionLostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
+import { ClusterAuth } from '../security/auth.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
@@ -29,6 +30,8 @@ export interface NetRpcOptions {
 export interface NetRpcStats {
   /** frames refused as empty, oversized or undecodable (each closed its connection) */
   badFrames: number;
+  /** callers refused because they did not prove they belong to the cluster */
+  refusedPeers: number;
 }
 
 /**
@@ -48,6 +51,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   readonly #clients = new Map<string, ClientConnection>();
   readonly #loggedSources = new Set<string>();
   readonly #server: NetRpcServer;
+  readonly #auth: ClusterAuth;
   #nextId = 0;
   #closed = false;
   #badFrames = 0;
@@ -58,7 +62,9 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#serializer = new MsgpackSerializer({ maxBytes: this.#maxFrameBytes });
     this.#picker = new InstancePicker(registry);
+    this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
     this.#server = new NetRpcServer({
+      auth: this.#auth,
       serializer: this.#serializer,
       maxFrameBytes: this.#maxFrameBytes,
       log: this.#log,
@@ -67,7 +73,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   stats(): NetRpcStats {
-    return { badFrames: this.#badFrames };
+    return { badFrames: this.#badFrames, refusedPeers: this.#auth.refused };
   }
 
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
@@ -152,6 +158,11 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   // The surface ClientConnection and NetRpcServer use, kept off the public docs.
+
+  /** @internal */
+  get auth(): ClusterAuth {
+    return this.#auth;
+  }
 
   /** @internal */
   get maxFrameBytes(): number {
