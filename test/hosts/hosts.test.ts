@@ -63,6 +63,8 @@ beforeAll(async () => {
     SVC_REGISTRY: `zookeeper://${hosts.gateway}:${zk.port}/svc-test-${cluster}`,
     SVC_RPC: 'net',
     SVC_EVENTS: 'local',
+    // Across hosts the cluster secret comes from the environment (or config), the same on each.
+    SVC_SECRET: randomBytes(24).toString('base64'),
   };
   const [b, c] = [hosts.address('b'), hosts.address('c')];
   // Both ways of saying where to listen: every interface plus the address to publish, or one address.

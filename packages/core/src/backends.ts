@@ -1,6 +1,7 @@
 import { ConfigError } from './errors.js';
 import type { EventTransport } from './events/transport.js';
 import type { Logger } from './log/logger.js';
+import type { ClusterAuth } from './security/auth.js';
 import type { Registry } from './registry/registry.js';
 import type { RpcTransport } from './rpc/transport.js';
 
@@ -21,13 +22,13 @@ export interface BackendContext {
   advertiseHost?: string;
   /** serve RPC on `net` over TLS (PSK from the cluster secret) and publish `tls://` endpoints */
   rpcTls?: boolean;
-  /** the cluster secret (`security.secret`, `SVC_SECRET`): keys TLS on `net` */
-  secret?: string;
   log: Logger;
   /** name of this process's client identity (service name, or `svc-cli`), for queue names */
   clientName: string;
   /** workers per service (`max_workers`): what a queue-fed RPC server takes from the broker at once (AMQP prefetch, as Nameko) */
   maxWorkers?: number;
+  /** the cluster's secret and handshake (made from `cluster` and the environment when absent) */
+  auth?: ClusterAuth;
 }
 
 /** Where to find each backend: names or URLs as written in config. */

@@ -77,6 +77,7 @@ export {
 
 // Calling a cluster from outside.
 export { connect, ClusterClient, type ConnectOptions } from './cluster-client.js';
+export { ClusterAuth, type ClusterAuthOptions } from './security/auth.js';
 export type {
   CallOptions,
   DeferredCall,
@@ -112,6 +113,7 @@ export {
   loadInstanceConfig,
   parseInstanceConfig,
   type InstanceConfig,
+  type SecurityConfig,
   type InterfaceConfig,
 } from './config/instance.js';
 export type { ConfigView } from './config/view.js';

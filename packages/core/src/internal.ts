@@ -10,3 +10,5 @@ export { runInContext } from './context.js';
 export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
 export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
 export { parseJsonSafe } from './serializers/json.js';
+export { defaultSecretFile, loadSecret, type SecretSource } from './security/secret.js';
+export { acceptHandshake, connectHandshake, handshakeKey } from './security/handshake.js';

@@ -50,7 +50,6 @@ describe('bind and advertise addresses', () => {
         SVC_ADVERTISE_HOST: '10.231.0.3',
         SVC_HTTP_HOST: '0.0.0.0',
         SVC_RPC_TLS: '1',
-        SVC_SECRET: 'from the environment',
       },
     );
     expect(cfg.bindHost).toBe('0.0.0.0');
@@ -58,17 +57,16 @@ describe('bind and advertise addresses', () => {
     // A wildcard HTTP bind publishes the host's advertised address.
     expect(cfg.http).toMatchObject({ host: '0.0.0.0', advertise: '10.231.0.3' });
     expect(cfg.rpcTls).toBe(true);
-    expect(cfg.secret).toBe('from the environment');
   });
 
-  it('reads http.advertise, rpc_tls and security.secret from the file', () => {
+  it('reads http.advertise and rpc_tls from the file', () => {
     const cfg = loadInstanceConfig(
       file(
         'rpc_tls: true\nsecurity:\n  secret: s3cret-s3cret-s3cret\nhttp:\n  host: 0.0.0.0\n  advertise: web.example\n',
       ),
       {},
     );
-    expect(cfg).toMatchObject({ rpcTls: true, secret: 's3cret-s3cret-s3cret' });
+    expect(cfg).toMatchObject({ rpcTls: true, security: { secret: 's3cret-s3cret-s3cret' } });
     expect(cfg.http.advertise).toBe('web.example');
   });
 

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { isWildcard, resolveAdvertise } from '../advertise.js';
 import { isLogLevel, type LogLevel } from '../log/logger.js';
 import { ConfigReader, readYaml } from './load.js';
@@ -10,6 +11,14 @@ export interface InterfaceConfig {
   maxWorkers?: number;
   /** the whole section, custom keys included (for `config.get` and `config.getInstance`) */
   options: Record<string, unknown>;
+}
+
+/** The `security:` section: the cluster's secret, for clusters that span hosts. */
+export interface SecurityConfig {
+  /** the secret itself (at least 16 characters; e.g. `${SVC_SECRET}`) */
+  secret?: string;
+  /** a file holding it (mode 0600), resolved against the config's folder */
+  secretFile?: string;
 }
 
 /** The resolved config of one `svc instance`. */
@@ -26,10 +35,13 @@ export interface InstanceConfig {
   bindHost: string;
   /** address published for them in the registry (`advertise_host`, `SVC_ADVERTISE_HOST`) */
   advertiseHost: string;
-  /** RPC on `net` over TLS-PSK (`rpc_tls`, `SVC_RPC_TLS`) */
+  /** RPC on `net` over TLS-PSK keyed by the cluster secret (`rpc_tls`, `SVC_RPC_TLS`) */
   rpcTls: boolean;
-  /** the cluster secret from `security.secret` or `SVC_SECRET`, when given */
-  secret?: string;
+  /**
+   * Where the cluster's secret comes from (`security:`); absent: from
+   * `SVC_SECRET` / `SVC_SECRET_FILE`, else this user's file for the cluster.
+   */
+  security?: SecurityConfig;
   /** `advertise`: the host published in the HTTP URL (default: `host`, or `advertiseHost` for a wildcard) */
   http: { port?: number; host: string; advertise?: string; trustTraceHeader: boolean };
   log: { level: LogLevel };
@@ -85,8 +97,6 @@ export function parseInstanceConfig(
   reader.onlyKeys(top, '', TOP_KEYS);
   const http = reader.object(top['http'], 'http');
   reader.onlyKeys(http, 'http', ['port', 'host', 'advertise', 'trust_trace_header']);
-  const security = reader.object(top['security'], 'security');
-  reader.onlyKeys(security, 'security', ['secret']);
   const log = reader.object(top['log'], 'log');
   reader.onlyKeys(log, 'log', ['level']);
   const level = log['level'] ?? env['SVC_LOG_LEVEL'] ?? 'info';
@@ -143,10 +153,18 @@ export function parseInstanceConfig(
     tlsEnv !== undefined
       ? tlsEnv === '1' || tlsEnv === 'true'
       : reader.boolean(top['rpc_tls'], 'rpc_tls', false);
-  const secret =
-    security['secret'] === undefined
-      ? fromEnv('SVC_SECRET')
-      : reader.string(security['secret'], 'security.secret');
+  const securityDoc = reader.object(top['security'], 'security');
+  reader.onlyKeys(securityDoc, 'security', ['secret', 'secret_file']);
+  const security: SecurityConfig = {};
+  if (securityDoc['secret'] !== undefined) {
+    security.secret = reader.string(securityDoc['secret'], 'security.secret');
+  }
+  if (securityDoc['secret_file'] !== undefined) {
+    security.secretFile = resolve(
+      reader.dir,
+      reader.string(securityDoc['secret_file'], 'security.secret_file'),
+    );
+  }
   return {
     file: reader.file,
     dir: reader.dir,
@@ -157,7 +175,7 @@ export function parseInstanceConfig(
     bindHost,
     advertiseHost,
     rpcTls,
-    ...(secret === undefined ? {} : { secret }),
+    ...(Object.keys(security).length > 0 ? { security } : {}),
     http: {
       ...(port === undefined ? {} : { port }),
       host: httpHost,

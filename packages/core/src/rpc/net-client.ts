@@ -7,6 +7,7 @@ import {
   fromWireError,
   toWireError,
 } from '../errors.js';
+import type { ClusterAuth } from '../security/auth.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, parseEndpoint } from './net-wire.js';
 import { PendingCalls } from './pending.js';
@@ -16,6 +17,8 @@ import type { RpcCallOptions, RpcRequest, RpcResponse } from './transport.js';
 /** What a client connection needs of the transport that owns it. */
 export interface ConnectionOwner {
   readonly maxFrameBytes: number;
+  /** the handshake run before anything else is sent on a new connection */
+  readonly auth: ClusterAuth;
   decode(body: Buffer): unknown;
   encode(message: unknown[]): Buffer;
   /** the connection dropped: forget it and stop picking its peer for these services */
@@ -48,17 +51,34 @@ export class ClientConnection {
     // Writes before the connect completes are buffered by the socket itself.
     const socket = tls ? owner.connectTls(host, port) : net.connect({ host, port, noDelay: true });
     this.#socket = socket;
+    // Frames wait here until the peer has proved it belongs to the cluster.
+    let held: Buffer[] | undefined = [];
     this.#writer = new FrameWriter((bytes) => {
-      if (!socket.destroyed) socket.write(bytes);
+      if (socket.destroyed) return;
+      if (held) held.push(bytes);
+      else socket.write(bytes);
     });
     const onFrame = (body: Buffer) => this.#onReply(body);
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       try {
         this.#decoder.push(chunk, onFrame);
       } catch (err) {
         owner.badFrame(endpoint, err);
         this.destroy(`bad frame from ${endpoint}`);
       }
+    };
+    owner.auth.connect(socket, endpoint, {
+      ready: (rest) => {
+        for (const bytes of held ?? []) socket.write(bytes);
+        held = undefined;
+        socket.on('data', onData);
+        if (rest.length > 0) onData(rest);
+      },
+      failed: (err) => {
+        held = undefined;
+        this.#dead ??= err.message;
+        this.destroy(err.message);
+      },
     });
     socket.on('error', (err) => {
       this.#dead ??= `connection to ${endpoint} was lost (${err.message})`;

@@ -10,6 +10,7 @@ import {
 } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { listen } from '../listen.js';
+import type { ClusterAuth } from '../security/auth.js';
 import type { MsgpackSerializer } from '../serializers/msgpack.js';
 import { isThenable } from '../sync.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
@@ -36,6 +37,8 @@ export interface NetRpcServerOptions {
   serializer: MsgpackSerializer;
   maxFrameBytes: number;
   log: Logger;
+  /** the cluster handshake every caller passes before any of its bytes is decoded */
+  auth: ClusterAuth;
   /** counts (and reports) a frame that could not be read; its connection is closed */
   badFrame: (source: string, err: unknown) => void;
   /** serve over TLS with these options (endpoint `tls://`); a peer failing the handshake is reported to `refused` */
@@ -51,6 +54,7 @@ export class NetRpcServer {
   readonly #serializer: MsgpackSerializer;
   readonly #maxFrameBytes: number;
   readonly #log: Logger;
+  readonly #auth: ClusterAuth;
   readonly #badFrame: (source: string, err: unknown) => void;
   readonly #tls: NetRpcServerOptions['tls'];
   readonly #sockets = new Set<net.Socket>();
@@ -64,6 +68,7 @@ export class NetRpcServer {
     this.#serializer = options.serializer;
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#log = options.log;
+    this.#auth = options.auth;
     this.#badFrame = options.badFrame;
     this.#tls = options.tls;
   }
@@ -107,6 +112,12 @@ export class NetRpcServer {
       return;
     }
     this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    this.#auth.accept(socket, 'rpc', (rest) => this.#serveSocket(socket, rest));
+  }
+
+  /** Serves an authenticated caller; `rest` is what it sent behind the handshake. */
+  #serveSocket(socket: net.Socket, rest: Buffer): void {
     const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const writer = new FrameWriter((bytes) => {
       if (!socket.destroyed) socket.write(bytes);
@@ -114,7 +125,7 @@ export class NetRpcServer {
     const peer: ServerPeer = { writer, running: new Map() };
     const decoder = new FrameDecoder(this.#maxFrameBytes);
     const onFrame = (body: Buffer) => this.#serve(body, peer);
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       try {
         decoder.push(chunk, onFrame);
       } catch (err) {
@@ -122,7 +133,9 @@ export class NetRpcServer {
         writer.clear();
         socket.destroy();
       }
-    });
+    };
+    socket.on('data', onData);
+    if (rest.length > 0) onData(rest);
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       writer.clear();

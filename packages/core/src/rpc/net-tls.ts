@@ -1,7 +1,5 @@
 import { hkdfSync } from 'node:crypto';
 import * as tls from 'node:tls';
-import type { BackendContext } from '../backends.js';
-import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 
 // TLS on the `net` transport, keyed by the cluster secret (TLS-PSK): no
@@ -21,24 +19,8 @@ const IDENTITY = 'svc-net-v1';
 /** A peer that has not finished its handshake by then is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 5000;
 
-/**
- * The cluster secret a process keys TLS with: `security.secret` from the
- * instance config, else `SVC_SECRET`. The one place that reads it, so that
- * the cluster's secret module can take its place.
- */
-export function clusterSecret(ctx: Pick<BackendContext, 'secret'>): string {
-  const secret = ctx.secret ?? process.env['SVC_SECRET'];
-  if (secret === undefined || secret === '')
-    throw new ConfigError(
-      'RPC over TLS needs the cluster secret: set security.secret in the config or SVC_SECRET',
-    );
-  if (secret.length < 16)
-    throw new ConfigError('the cluster secret is too short: use at least 16 characters');
-  return secret;
-}
-
 /** The pre-shared key of a cluster: HKDF-SHA256 of its secret, bound to its name and to this use. */
-export function pskOf(secret: string, cluster: string): Buffer {
+export function pskOf(secret: Buffer | string, cluster: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'svc', `svc net tls-psk v1 ${cluster}`, 32));
 }
 

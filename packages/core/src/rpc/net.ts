@@ -4,11 +4,12 @@ import type { BackendContext } from '../backends.js';
 import { ConnectionLostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
+import { ClusterAuth } from '../security/auth.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
 import { NetRpcServer } from './net-server.js';
-import { clusterSecret, connectTls, pskOf, RefusedPeers, tlsServerOptions } from './net-tls.js';
+import { connectTls, pskOf, RefusedPeers, tlsServerOptions } from './net-tls.js';
 import { REQUEST, STREAM } from './net-wire.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
@@ -33,6 +34,8 @@ export interface NetRpcOptions {
 export interface NetRpcStats {
   /** frames refused as empty, oversized or undecodable (each closed its connection) */
   badFrames: number;
+  /** callers refused because they did not prove they belong to the cluster */
+  refusedPeers: number;
   /** peers whose TLS handshake failed (no cluster key, or not TLS at all) */
   tlsRefused: number;
 }
@@ -54,6 +57,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   readonly #clients = new Map<string, ClientConnection>();
   readonly #loggedSources = new Set<string>();
   readonly #server: NetRpcServer;
+  readonly #auth: ClusterAuth;
   readonly #refused: RefusedPeers;
   #tlsKey: Buffer | undefined;
   #nextId = 0;
@@ -66,8 +70,10 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#serializer = new MsgpackSerializer({ maxBytes: this.#maxFrameBytes });
     this.#picker = new InstancePicker(registry);
+    this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
     this.#refused = new RefusedPeers(this.#log);
     this.#server = new NetRpcServer({
+      auth: this.#auth,
       ...(ctx.rpcTls
         ? {
             tls: {
@@ -84,7 +90,11 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   stats(): NetRpcStats {
-    return { badFrames: this.#badFrames, tlsRefused: this.#refused.count };
+    return {
+      badFrames: this.#badFrames,
+      refusedPeers: this.#auth.refused,
+      tlsRefused: this.#refused.count,
+    };
   }
 
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
@@ -173,13 +183,18 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   // The surface ClientConnection and NetRpcServer use, kept off the public docs.
 
   /** @internal */
+  get auth(): ClusterAuth {
+    return this.#auth;
+  }
+
+  /** @internal */
   get maxFrameBytes(): number {
     return this.#maxFrameBytes;
   }
 
-  /** The cluster's TLS key, derived once, on first use: a process that never uses TLS needs no secret. */
+  /** The cluster's TLS key, derived from its secret once, on first use. */
   #key(): Buffer {
-    return (this.#tlsKey ??= pskOf(clusterSecret(this.#ctx), this.#ctx.cluster));
+    return (this.#tlsKey ??= pskOf(this.#auth.secret(), this.#ctx.cluster));
   }
 
   /** @internal */
