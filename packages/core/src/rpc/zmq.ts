@@ -29,6 +29,7 @@ import {
   type RpcResponse,
   type RpcTransport,
 } from './transport.js';
+import { ClusterAuth } from '../security/auth.js';
 import { BadFrames, loadZmq } from '../zmq/link.js';
 import { ZmqRequester } from '../zmq/requester.js';
 import { StreamReply, ZmqResponder, type RequestHandler } from '../zmq/responder.js';
@@ -55,6 +56,7 @@ export class ZmqRpcTransport implements RpcTransport {
   readonly #serializer: Serializer;
   readonly #picker: InstancePicker;
   readonly #bad: BadFrames;
+  readonly #auth: ClusterAuth;
   readonly #zmq: Awaited<ReturnType<typeof loadZmq>>;
   readonly #requester: ZmqRequester;
   #responder: ZmqResponder | undefined;
@@ -72,7 +74,9 @@ export class ZmqRpcTransport implements RpcTransport {
     this.#serializer = options.serializer ?? new MsgpackSerializer();
     this.#picker = new InstancePicker(registry, 'rpc');
     this.#bad = new BadFrames(this.#log);
+    this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
     this.#requester = new ZmqRequester(zmq, {
+      auth: this.#auth,
       serializer: this.#serializer,
       log: this.#log,
       bad: this.#bad,
@@ -119,6 +123,7 @@ export class ZmqRpcTransport implements RpcTransport {
         serializer: this.#serializer,
         log: this.#log,
         bad: this.#bad,
+        auth: this.#auth,
         label: 'rpc',
       });
     }

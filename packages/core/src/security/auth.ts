@@ -7,6 +7,7 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   handshakeKey,
 } from './handshake.js';
+import { curveKeys, type CurveKeys } from './curve.js';
 import { Refusals } from './refusals.js';
 import { loadSecret, type SecretSource } from './secret.js';
 
@@ -35,6 +36,7 @@ export class ClusterAuth {
   readonly #refusals: Refusals;
   #secret: Buffer | undefined;
   #key: Buffer | undefined;
+  #curve: CurveKeys | undefined;
 
   constructor(source: SecretSource, options: ClusterAuthOptions) {
     this.cluster = source.cluster;
@@ -58,6 +60,17 @@ export class ClusterAuth {
   #handshakeKey(): Buffer {
     this.#key ??= handshakeKey(this.secret());
     return this.#key;
+  }
+
+  /** The cluster's CURVE key pairs for ZeroMQ, derived from the secret. */
+  curve(): CurveKeys {
+    this.#curve ??= curveKeys(this.secret());
+    return this.#curve;
+  }
+
+  /** Counts and logs (summarised) a peer refused by another mechanism (ZeroMQ's ZAP). */
+  refuse(listener: string, source: string, reason: string): void {
+    this.#refusals.record(listener, source, reason);
   }
 
   /** Peers refused so far. */

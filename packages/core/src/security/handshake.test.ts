@@ -128,10 +128,10 @@ describe('the cluster handshake', () => {
     const sent: Buffer[] = [];
     const good = net.connect({ port: served.port, host: '127.0.0.1' });
     const write = good.write.bind(good);
-    good.write = ((chunk: Buffer, ...rest: never[]) => {
+    good.write = (chunk: Buffer, ...rest: never[]) => {
       sent.push(Buffer.from(chunk));
       return write(chunk, ...rest);
-    });
+    };
     await new Promise<void>((resolve, reject) =>
       authWith('s'.repeat(32)).connect(good, 'good', { ready: () => resolve(), failed: reject }),
     );
