@@ -7,7 +7,8 @@
 // the other hosts reach it at.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InstanceConfig } from '@svc/core';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { REPO, requireBuild, type Proc } from '../support/svc.js';
 import { Hosts, forward } from './support/netns.js';
 
@@ -136,6 +137,25 @@ describe('the tour across three hosts (ZooKeeper, net, local events)', () => {
       .toEqual([traceId]);
   });
 
+  it('follows one trace from host a through the log streams of all three hosts', async () => {
+    const res = await fetch(`${webUrl}/greet?name=Traced`);
+    const traceId = res.headers.get('x-trace-id')!;
+    await expect.poll(() => heard('Traced').length, { timeout: 15_000 }).toBe(1);
+    const { code, stdout } = await svc('a', ['tail', '--trace', traceId, '--no-follow', '--json']);
+    expect(code).toBe(0);
+    const msgs = stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(msgs).toEqual(
+      expect.arrayContaining([
+        'About to greet Traced',
+        'Saying hi to Traced',
+        'Somebody greeted Traced',
+      ]),
+    );
+  });
+
   it('spreads calls over the Greetings of both hosts', async () => {
     for (let i = 0; i < 6; i++)
       expect(await (await fetch(`${webUrl}/greet?name=Spread${i}`)).text()).toBe(`Hi, Spread${i}!`);
@@ -172,5 +192,14 @@ describe('the tour across three hosts (ZooKeeper, net, local events)', () => {
       stdout: "'Hi, Survivor!'\n",
     });
     await expect.poll(() => heard('Survivor').length, { timeout: 15_000 }).toBe(1);
+  });
+});
+
+describe('the address settings users see', () => {
+  it('types the resolved addresses and the TLS switch of an instance config', () => {
+    expectTypeOf<InstanceConfig['bindHost']>().toEqualTypeOf<string>();
+    expectTypeOf<InstanceConfig['advertiseHost']>().toEqualTypeOf<string>();
+    expectTypeOf<InstanceConfig['rpcTls']>().toEqualTypeOf<boolean>();
+    expectTypeOf<InstanceConfig['http']['advertise']>().toEqualTypeOf<string | undefined>();
   });
 });
