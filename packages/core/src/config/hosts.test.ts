@@ -33,7 +33,7 @@ describe('bind and advertise addresses', () => {
 
   it('refuses a wildcard bind without an address to publish, naming the setting', () => {
     expect(() => loadInstanceConfig(file('bind_host: 0.0.0.0\n'), {})).toThrow(
-      /bind_host \(SVC_BIND_HOST\) is "0\.0\.0\.0" \(every interface\): set advertise_host/,
+      /c\d+\.yml: bind_host \(SVC_BIND_HOST\) is "0\.0\.0\.0" \(every interface\): set advertise_host/,
     );
     expect(() =>
       loadInstanceConfig(file('bind_host: 0.0.0.0\nadvertise_host: "::"\n'), {}),
@@ -75,6 +75,9 @@ describe('bind and advertise addresses', () => {
       /rpc_tls \(SVC_RPC_TLS\): expected 1, 0, true or false/,
     );
     expect(() => loadInstanceConfig(file('security:\n  key: x\n'), {})).toThrow(ConfigError);
+    expect(() => loadInstanceConfig(file('rpc: zmq\nrpc_tls: true\n'), {})).toThrow(
+      /rpc_tls \(SVC_RPC_TLS\): expected false with rpc "zmq" \(TLS is for rpc: net\)/,
+    );
   });
 });
 

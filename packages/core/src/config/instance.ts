@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { isWildcard, resolveAdvertise } from '../advertise.js';
+import { schemeOf } from '../backends.js';
+import { ConfigError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../log/logger.js';
 import { ConfigReader, readYaml } from './load.js';
 
@@ -129,13 +131,17 @@ export function parseInstanceConfig(
     'bind_host',
     '127.0.0.1',
   );
-  const advertiseHost = resolveAdvertise(
-    bindHost,
+  const advertised =
     fromEnv('SVC_ADVERTISE_HOST') ??
-      (top['advertise_host'] === undefined
-        ? undefined
-        : reader.string(top['advertise_host'], 'advertise_host')),
-  );
+    (top['advertise_host'] === undefined
+      ? undefined
+      : reader.string(top['advertise_host'], 'advertise_host'));
+  let advertiseHost: string;
+  try {
+    advertiseHost = resolveAdvertise(bindHost, advertised);
+  } catch (err) {
+    throw new ConfigError(`${reader.file}: ${(err as Error).message}`);
+  }
   const httpHost = reader.string(
     fromEnv('SVC_HTTP_HOST') ?? http['host'],
     'http.host',
@@ -153,6 +159,10 @@ export function parseInstanceConfig(
     tlsEnv !== undefined
       ? tlsEnv === '1' || tlsEnv === 'true'
       : reader.boolean(top['rpc_tls'], 'rpc_tls', false);
+  const rpc = reader.string(top['rpc'], 'rpc', DEFAULT_BACKENDS.rpc);
+  // zmq is encrypted by CURVE and RabbitMQ by amqps://: a TLS switch there would promise nothing.
+  if (rpcTls && schemeOf(rpc) !== 'net')
+    reader.fail('rpc_tls (SVC_RPC_TLS)', `false with rpc "${rpc}" (TLS is for rpc: net)`, true);
   const securityDoc = reader.object(top['security'], 'security');
   reader.onlyKeys(securityDoc, 'security', ['secret', 'secret_file']);
   const security: SecurityConfig = {};
@@ -170,7 +180,7 @@ export function parseInstanceConfig(
     dir: reader.dir,
     cluster: reader.string(top['cluster'] ?? env['SVC_CLUSTER'], 'cluster', 'default'),
     registry: reader.string(top['registry'], 'registry', DEFAULT_BACKENDS.registry),
-    rpc: reader.string(top['rpc'], 'rpc', DEFAULT_BACKENDS.rpc),
+    rpc,
     events: reader.string(top['events'], 'events', DEFAULT_BACKENDS.events),
     bindHost,
     advertiseHost,
