@@ -112,6 +112,7 @@ export {
   DEFAULT_BACKENDS,
   loadInstanceConfig,
   parseInstanceConfig,
+  type DebugConfig,
   type InstanceConfig,
   type SecurityConfig,
   type InterfaceConfig,

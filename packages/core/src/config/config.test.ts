@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { loadInstanceConfig } from './instance.js';
+import { loadInstanceConfig, type DebugConfig, type InstanceConfig } from './instance.js';
 import { readYaml } from './load.js';
 import { ConfigView } from './view.js';
 
@@ -15,6 +15,30 @@ function file(text: string, name = 'conf.yml'): string {
 }
 
 describe('instance config', () => {
+  it('keeps the ways into the process off unless debug: turns them on, from the environment too', () => {
+    const off = loadInstanceConfig(file('interfaces:\n  A:\n    class: ./a.ts#A\n'));
+    expect(off.debug).toEqual({ shell: false, inspector: false });
+    expectTypeOf<InstanceConfig['debug']>().toEqualTypeOf<DebugConfig>();
+    expectTypeOf<DebugConfig>().toEqualTypeOf<{ shell: boolean; inspector: boolean }>();
+    const on = loadInstanceConfig(
+      file(
+        'debug:\n  shell: ${SHELL_ON:-false}\n  inspector: true\ninterfaces:\n  A:\n    class: ./a.ts#A\n',
+      ),
+      { SHELL_ON: 'true' },
+    );
+    expect(on.debug).toEqual({ shell: true, inspector: true });
+    expect(() =>
+      loadInstanceConfig(
+        file('debug:\n  shell: yes please\ninterfaces:\n  A:\n    class: ./a.ts#A\n'),
+      ),
+    ).toThrow(/debug\.shell/);
+    expect(() =>
+      loadInstanceConfig(
+        file('debug:\n  backdoor: true\ninterfaces:\n  A:\n    class: ./a.ts#A\n'),
+      ),
+    ).toThrow(/backdoor/);
+  });
+
   it('substitutes ${VAR} and ${VAR:-default} in values', () => {
     const path = file(
       `registry: \${MY_REGISTRY:-local}\nevents: \${MY_EVENTS}\ninterfaces:\n  Greeting:\n    class: ./g.ts#Greeting\n    greeting: "Hi \${WHO:-there}"\n`,

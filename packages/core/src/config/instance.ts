@@ -54,9 +54,21 @@ export interface InstanceConfig {
   rpcTimeout: number;
   /** `module#Export` specs of plugins */
   plugins: string[];
+  /**
+   * Ways into the running process, each off unless set: `shell` answers
+   * `svc.eval` (`svc shell --instance`), `inspector` answers `svc.debug`
+   * (`svc debug`, the Node.js inspector on 127.0.0.1).
+   */
+  debug: DebugConfig;
   interfaces: InterfaceConfig[];
   /** the whole document after substitution */
   raw: Record<string, unknown>;
+}
+
+/** The `debug:` section of an instance config. */
+export interface DebugConfig {
+  shell: boolean;
+  inspector: boolean;
 }
 
 const TOP_KEYS = [
@@ -74,6 +86,7 @@ const TOP_KEYS = [
   'stop_timeout',
   'rpc_timeout',
   'plugins',
+  'debug',
   'interfaces',
 ] as const;
 
@@ -103,6 +116,8 @@ export function parseInstanceConfig(
   reader.onlyKeys(log, 'log', ['level']);
   const level = log['level'] ?? env['SVC_LOG_LEVEL'] ?? 'info';
   if (!isLogLevel(level)) reader.fail('log.level', 'one of debug, info, warn, error', level);
+  const debug = reader.object(top['debug'], 'debug');
+  reader.onlyKeys(debug, 'debug', ['shell', 'inspector']);
   const plugins = top['plugins'] ?? [];
   if (!Array.isArray(plugins)) reader.fail('plugins', 'a list of "module#Export" strings', plugins);
 
@@ -207,6 +222,10 @@ export function parseInstanceConfig(
     stopTimeout: reader.integer(top['stop_timeout'], 'stop_timeout', 10_000, 0, 3_600_000),
     rpcTimeout: reader.integer(top['rpc_timeout'], 'rpc_timeout', 5_000, 1, 3_600_000),
     plugins: plugins.map((p, i) => reader.string(p, `plugins[${i}]`)),
+    debug: {
+      shell: reader.boolean(debug['shell'], 'debug.shell', false),
+      inspector: reader.boolean(debug['inspector'], 'debug.inspector', false),
+    },
     interfaces,
     raw: top,
   };

@@ -263,6 +263,7 @@ export function testConfig(
     stopTimeout: 5000,
     rpcTimeout: 5000,
     plugins: [],
+    debug: { shell: false, inspector: false },
     interfaces: services.map((cls) => ({
       name: serviceNameOf(cls),
       class: `<test>#${cls.name}`,
