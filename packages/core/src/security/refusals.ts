@@ -6,8 +6,9 @@ const MAX_SOURCES_SHOWN = 5;
 
 /**
  * Counts the peers a process refused and tells the log without flooding
- * it: the first refusal at once (with its reason), later ones as one
- * summary line per {@link SUMMARY_EVERY_MS} with their count and sources.
+ * it: the first refusal of each listener at once (with its reason), later
+ * ones as one summary line per {@link SUMMARY_EVERY_MS} with their count
+ * and sources.
  */
 export class Refusals {
   readonly #log: Logger;
@@ -17,7 +18,8 @@ export class Refusals {
   #pending = 0;
   readonly #sources = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
-  #logged = false;
+  /** listeners whose first refusal was logged */
+  readonly #logged = new Set<string>();
 
   constructor(log: Logger, everyMs = SUMMARY_EVERY_MS) {
     this.#log = log;
@@ -26,8 +28,8 @@ export class Refusals {
 
   record(listener: string, source: string, reason: string): void {
     this.total++;
-    if (!this.#logged) {
-      this.#logged = true;
+    if (!this.#logged.has(listener) && this.#logged.size < 20) {
+      this.#logged.add(listener);
       this.#log.warn(`refused a peer on the ${listener} listener: it ${reason}`, {
         source,
         refused: this.total,
