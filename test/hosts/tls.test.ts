@@ -158,10 +158,12 @@ describe('the tour across hosts, encrypted (TLS-PSK on net, amqps)', () => {
       code: 0,
       stdout: "'Hi, Keyed!'\n",
     });
+    const rpc = /rpc (tls:\/\/[\d.]+:\d+)/.exec(started(greeting))![1]!;
     const wrong = { ...baseEnv, SVC_SECRET: randomBytes(24).toString('base64') };
     const refused = await svc(
       'a',
-      ['request', 'Greeting.greet', '{"name": "Wrong"}', '--timeout', '3000'],
+      // Addressed: without the secret the registry's signed records would hide the instance.
+      ['request', 'Greeting.greet', '{"name": "Wrong"}', '--timeout', '3000', '--address', rpc],
       wrong,
     );
     expect(refused.code).not.toBe(0);
