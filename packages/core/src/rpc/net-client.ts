@@ -25,7 +25,7 @@ export interface ConnectionOwner {
   lost(conn: ClientConnection, services: Iterable<string>): void;
   /** a frame from the peer could not be read (the connection is closed after) */
   badFrame(source: string, err: unknown): void;
-  /** a connection over TLS to a `tls://` endpoint (throws a ConfigError without the cluster secret) */
+  /** a connection over TLS-PSK to a `tls://` endpoint (throws a ConfigError when the cluster secret cannot be read) */
   connectTls(host: string, port: number): net.Socket;
 }
 

@@ -22,7 +22,6 @@ import type {
 } from './transport.js';
 
 export { parseEndpoint } from './net-wire.js';
-export { TLS_PSK_CIPHERS } from './net-tls.js';
 
 /** Options of {@link NetRpcTransport}. */
 export interface NetRpcOptions {
