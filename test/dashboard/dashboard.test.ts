@@ -151,6 +151,20 @@ describe('svc dashboard on the tour', () => {
     await shot('service');
   });
 
+  it("shows the command of a shell inside an instance; opening its inspector says the tour's config leaves it off", async () => {
+    const into = page.locator('[data-into]').first();
+    const id = (await into.getAttribute('data-into'))!;
+    await into.click();
+    expect(await page.textContent(`[data-debug="${id}"] [data-shell-command]`)).toBe(
+      `svc shell --instance ${id}`,
+    );
+    await page.click(`[data-debug="${id}"] [data-open-inspector]`);
+    await page.waitForSelector(`[data-debug="${id}"] [data-debug-error]`);
+    expect(await page.textContent(`[data-debug="${id}"] [data-debug-error]`)).toContain(
+      `svc.debug is off in instance ${id} (Greeting): set "debug: { inspector: true }"`,
+    );
+  });
+
   it('calls Greeting.greet from the explorer and shows the answer with its trace id', async () => {
     load = setInterval(() => {
       fetch(`http://127.0.0.1:${webPort}/greet?name=Load`).then(

@@ -79,7 +79,13 @@ export const commands: readonly CommandEntry[] = [
   },
   {
     name: 'shell',
-    summary: 'A REPL connected to the cluster (rpc, emit, discover, inspect)',
+    summary:
+      'A REPL connected to the cluster (rpc, emit, discover, inspect), or inside one instance',
     load: () => import('./commands/shell.js'),
+  },
+  {
+    name: 'debug',
+    summary: 'Open the Node.js inspector of a running instance (DevTools URL)',
+    load: () => import('./commands/debug.js'),
   },
 ];

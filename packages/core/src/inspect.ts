@@ -1,4 +1,4 @@
-import { BUILTIN_METHODS } from './builtins.js';
+import { builtinMethods } from './builtins.js';
 import type { ServiceContainer } from './container/container.js';
 import type { EntrypointMeta } from './decorators.js';
 import { IncorrectSignatureError, ValidationError } from './errors.js';
@@ -118,7 +118,7 @@ export function describeService(container: ServiceContainer): ServiceDescription
     service: container.name,
     ...(docs?.doc === undefined ? {} : { doc: docs.doc }),
     rpc: [],
-    builtins: BUILTIN_METHODS,
+    builtins: builtinMethods(container),
     events: [],
     timers: [],
     http: [],

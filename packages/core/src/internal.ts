@@ -11,3 +11,26 @@ export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './re
 export { parseJsonSafe } from './serializers/json.js';
 export { defaultSecretFile, loadSecret, type SecretSource } from './security/secret.js';
 export { acceptHandshake, connectHandshake, handshakeKey } from './security/handshake.js';
+export {
+  DEFAULT_EVAL_TIMEOUT,
+  MAX_EVAL_CODE,
+  MAX_EVAL_TIMEOUT,
+  type EvalAnswer,
+} from './debug/eval.js';
+export { formatResult } from './debug/format.js';
+export type { InspectorAddress } from './debug/inspector.js';
+export { Metrics } from './metrics.js';
+export {
+  LATENCY_BOUNDS_MS,
+  histogramQuantile,
+  isHistogramData,
+  mergeHistograms,
+  subtractHistograms,
+} from './metrics/histogram.js';
+export {
+  PROMETHEUS_CONTENT_TYPE,
+  escapeLabelValue,
+  renderPrometheus,
+  type PrometheusSource,
+} from './metrics/prometheus.js';
+export { MetricsServer, type MetricsEndpoints } from './metrics/server.js';

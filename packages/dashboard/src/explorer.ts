@@ -1,8 +1,9 @@
 import type { ClusterClient } from '@svc/core';
-import { WorkerContext, toWireError } from '@svc/core';
+import { MethodNotFoundError, WorkerContext, toWireError } from '@svc/core';
 import { runInContext } from '@svc/core/internal';
+import { findInstance, instanceInspector } from '@svc/tail';
 import { RequestError } from './body.js';
-import type { CallOutcome } from './wire.js';
+import type { CallOutcome, DebugAnswer } from './wire.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
 const MAX_TIMEOUT = 120_000;
@@ -69,6 +70,32 @@ export async function emitEvent(
   } catch (err) {
     return { ok: false, error: toWireError(err), traceId, durationMs: elapsed(started) };
   }
+}
+
+/**
+ * `POST /api/debug` `{ instance, close? }`: opens (or closes) the Node.js
+ * inspector of one instance through its `svc.debug`, which answers only
+ * where the instance's config says `debug: { inspector: true }`.
+ */
+export async function debugInstance(
+  client: ClusterClient,
+  body: Record<string, unknown>,
+): Promise<DebugAnswer> {
+  const id = body['instance'];
+  if (typeof id !== 'string' || !/^[0-9a-f]{4,64}$/.test(id))
+    throw new RequestError(400, 'instance must be an instance id (hex)');
+  if (body['close'] !== undefined && typeof body['close'] !== 'boolean')
+    throw new RequestError(400, 'close must be true or false');
+  const target = await findInstance(client, id);
+  let answer: Awaited<ReturnType<typeof instanceInspector>>;
+  try {
+    answer = await instanceInspector(client, target, { close: body['close'] === true });
+  } catch (err) {
+    // Off in the instance's config (the message names the key): the page shows it as it is.
+    if (err instanceof MethodNotFoundError) throw new RequestError(409, err.message);
+    throw err;
+  }
+  return { instance: target.id, shell: `svc shell --instance ${target.id}`, ...answer };
 }
 
 function elapsed(started: number): number {

@@ -7,7 +7,7 @@ import { traceHistory } from '@svc/tail';
 import { loadAssets, type Asset } from './assets.js';
 import { RequestError, readJsonBody, sendAsset, sendError, sendJson } from './body.js';
 import { ClusterView, type ClusterSnapshot, type MetricsPoint } from './cluster.js';
-import { callMethod, emitEvent } from './explorer.js';
+import { callMethod, debugInstance, emitEvent } from './explorer.js';
 import { checkRequest, newToken } from './guard.js';
 import { LogHub, mergeRecords } from './logs.js';
 import { SseStream } from './sse.js';
@@ -226,11 +226,17 @@ class App {
       sendJson(res, 200, await this.#trace(trace[1]!));
       return;
     }
-    if (path === '/api/call' || path === '/api/emit' || path === '/api/node/restart') {
+    if (
+      path === '/api/call' ||
+      path === '/api/emit' ||
+      path === '/api/debug' ||
+      path === '/api/node/restart'
+    ) {
       allow(method, ['POST'], res);
       const body = await readJsonBody(req, this.limits.body);
       if (path === '/api/call') sendJson(res, 200, await callMethod(this.client, body));
       else if (path === '/api/emit') sendJson(res, 200, await emitEvent(this.client, body));
+      else if (path === '/api/debug') sendJson(res, 200, await debugInstance(this.client, body));
       else {
         if (typeof body['name'] !== 'string')
           throw new RequestError(400, 'name must be the instance name from .svc.yml');

@@ -220,3 +220,16 @@ export type CallOutcome = {
   traceId: string;
   durationMs: number;
 } & ({ ok: true; result: unknown } | { ok: false; error: WireErrorView });
+
+/**
+ * `POST /api/debug` `{ instance, close? }`: the instance's Node.js
+ * inspector, opened (its URLs) or closed, and the command of the shell
+ * inside it.
+ */
+export type DebugAnswer = {
+  instance: string;
+  /** `svc shell --instance ID`, to copy into a terminal */
+  shell: string;
+} & (
+  { url: string; devtools: string; pid: number; opened: boolean } | { closed: boolean; pid: number }
+);

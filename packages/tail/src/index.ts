@@ -28,3 +28,13 @@ export { sampleOnce } from './top/once.js';
 export { runTop, type TopOptions } from './top/screen.js';
 export { runShell, evaluate, formatResult, shellScope, type ShellOptions } from './shell/shell.js';
 export { completeRpc, clusterCompletion, type CompletionSource } from './shell/complete.js';
+export {
+  findInstance,
+  evalInInstance,
+  instanceInspector,
+  isElsewhere,
+  runRemoteShell,
+  type InstanceTarget,
+  type RemoteEvalOptions,
+  type RemoteShellOptions,
+} from './shell/remote.js';

@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { loadInstanceConfig } from './instance.js';
+import { loadInstanceConfig, type DebugConfig, type InstanceConfig } from './instance.js';
 import { readYaml } from './load.js';
 import { ConfigView } from './view.js';
 
@@ -15,6 +15,30 @@ function file(text: string, name = 'conf.yml'): string {
 }
 
 describe('instance config', () => {
+  it('keeps the ways into the process off unless debug: turns them on, from the environment too', () => {
+    const off = loadInstanceConfig(file('interfaces:\n  A:\n    class: ./a.ts#A\n'));
+    expect(off.debug).toEqual({ shell: false, inspector: false });
+    expectTypeOf<InstanceConfig['debug']>().toEqualTypeOf<DebugConfig>();
+    expectTypeOf<DebugConfig>().toEqualTypeOf<{ shell: boolean; inspector: boolean }>();
+    const on = loadInstanceConfig(
+      file(
+        'debug:\n  shell: ${SHELL_ON:-false}\n  inspector: true\ninterfaces:\n  A:\n    class: ./a.ts#A\n',
+      ),
+      { SHELL_ON: 'true' },
+    );
+    expect(on.debug).toEqual({ shell: true, inspector: true });
+    expect(() =>
+      loadInstanceConfig(
+        file('debug:\n  shell: yes please\ninterfaces:\n  A:\n    class: ./a.ts#A\n'),
+      ),
+    ).toThrow(/debug\.shell/);
+    expect(() =>
+      loadInstanceConfig(
+        file('debug:\n  backdoor: true\ninterfaces:\n  A:\n    class: ./a.ts#A\n'),
+      ),
+    ).toThrow(/backdoor/);
+  });
+
   it('substitutes ${VAR} and ${VAR:-default} in values', () => {
     const path = file(
       `registry: \${MY_REGISTRY:-local}\nevents: \${MY_EVENTS}\ninterfaces:\n  Greeting:\n    class: ./g.ts#Greeting\n    greeting: "Hi \${WHO:-there}"\n`,
@@ -25,6 +49,27 @@ describe('instance config', () => {
     expect(cfg.interfaces[0]!.options['greeting']).toBe('Hi there');
     expect(cfg.rpc).toBe('net');
     expect(cfg.http).toEqual({ host: '127.0.0.1', trustTraceHeader: false });
+    expect(cfg.metrics).toEqual({ host: '127.0.0.1' });
+  });
+
+  it('reads the metrics port from metrics.port, else from SVC_METRICS_PORT', () => {
+    const plain = file('interfaces:\n  A:\n    class: ./a.ts#A\n');
+    expect(loadInstanceConfig(plain, { SVC_METRICS_PORT: '9464' }).metrics).toEqual({
+      port: 9464,
+      host: '127.0.0.1',
+    });
+    const own = file(
+      'metrics: { port: 9100, host: 0.0.0.0 }\ninterfaces:\n  A:\n    class: ./a.ts#A\n',
+    );
+    expect(loadInstanceConfig(own, { SVC_METRICS_PORT: '9464' }).metrics).toEqual({
+      port: 9100,
+      host: '0.0.0.0',
+    });
+    expect(() => loadInstanceConfig(plain, { SVC_METRICS_PORT: 'x' })).toThrow(
+      /SVC_METRICS_PORT: expected an integer/,
+    );
+    const bad = file('metrics: { port: 1, path: /m }\ninterfaces:\n  A:\n    class: ./a.ts#A\n');
+    expect(() => loadInstanceConfig(bad, {})).toThrow(/metrics\.path: unknown key/);
   });
 
   it('reads an unquoted value that is wholly one substitution again as YAML, as Nameko does', () => {

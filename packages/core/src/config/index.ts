@@ -6,6 +6,7 @@ export {
   DEFAULT_BACKENDS,
   loadInstanceConfig,
   parseInstanceConfig,
+  type DebugConfig,
   type InstanceConfig,
   type InterfaceConfig,
 } from './instance.js';

@@ -37,6 +37,8 @@ export interface InstanceConfig {
    */
   security?: SecurityConfig;
   http: { port?: number; host: string; trustTraceHeader: boolean };
+  /** the port of `/metrics`, `/healthz` and `/readyz`; none unless configured (or `SVC_METRICS_PORT`) */
+  metrics: { port?: number; host: string };
   log: { level: LogLevel };
   maxWorkers: number;
   /** milliseconds a graceful stop waits for running workers */
@@ -45,9 +47,21 @@ export interface InstanceConfig {
   rpcTimeout: number;
   /** `module#Export` specs of plugins */
   plugins: string[];
+  /**
+   * Ways into the running process, each off unless set: `shell` answers
+   * `svc.eval` (`svc shell --instance`), `inspector` answers `svc.debug`
+   * (`svc debug`, the Node.js inspector on 127.0.0.1).
+   */
+  debug: DebugConfig;
   interfaces: InterfaceConfig[];
   /** the whole document after substitution */
   raw: Record<string, unknown>;
+}
+
+/** The `debug:` section of an instance config. */
+export interface DebugConfig {
+  shell: boolean;
+  inspector: boolean;
 }
 
 const TOP_KEYS = [
@@ -58,11 +72,13 @@ const TOP_KEYS = [
   'bind_host',
   'security',
   'http',
+  'metrics',
   'log',
   'max_workers',
   'stop_timeout',
   'rpc_timeout',
   'plugins',
+  'debug',
   'interfaces',
 ] as const;
 
@@ -88,10 +104,14 @@ export function parseInstanceConfig(
   reader.onlyKeys(top, '', TOP_KEYS);
   const http = reader.object(top['http'], 'http');
   reader.onlyKeys(http, 'http', ['port', 'host', 'trust_trace_header']);
+  const metrics = reader.object(top['metrics'], 'metrics');
+  reader.onlyKeys(metrics, 'metrics', ['port', 'host']);
   const log = reader.object(top['log'], 'log');
   reader.onlyKeys(log, 'log', ['level']);
   const level = log['level'] ?? env['SVC_LOG_LEVEL'] ?? 'info';
   if (!isLogLevel(level)) reader.fail('log.level', 'one of debug, info, warn, error', level);
+  const debug = reader.object(top['debug'], 'debug');
+  reader.onlyKeys(debug, 'debug', ['shell', 'inspector']);
   const plugins = top['plugins'] ?? [];
   if (!Array.isArray(plugins)) reader.fail('plugins', 'a list of "module#Export" strings', plugins);
 
@@ -123,6 +143,12 @@ export function parseInstanceConfig(
       reader.string(securityDoc['secret_file'], 'security.secret_file'),
     );
   }
+  const metricsPort = reader.optionalInteger(
+    metrics['port'] ?? (env['SVC_METRICS_PORT'] || undefined),
+    metrics['port'] === undefined ? 'SVC_METRICS_PORT' : 'metrics.port',
+    0,
+    65535,
+  );
   return {
     file: reader.file,
     dir: reader.dir,
@@ -141,11 +167,19 @@ export function parseInstanceConfig(
         false,
       ),
     },
+    metrics: {
+      ...(metricsPort === undefined ? {} : { port: metricsPort }),
+      host: reader.string(metrics['host'], 'metrics.host', '127.0.0.1'),
+    },
     log: { level },
     maxWorkers: reader.integer(top['max_workers'], 'max_workers', 10, 1, 10_000),
     stopTimeout: reader.integer(top['stop_timeout'], 'stop_timeout', 10_000, 0, 3_600_000),
     rpcTimeout: reader.integer(top['rpc_timeout'], 'rpc_timeout', 5_000, 1, 3_600_000),
     plugins: plugins.map((p, i) => reader.string(p, `plugins[${i}]`)),
+    debug: {
+      shell: reader.boolean(debug['shell'], 'debug.shell', false),
+      inspector: reader.boolean(debug['inspector'], 'debug.inspector', false),
+    },
     interfaces,
     raw: top,
   };

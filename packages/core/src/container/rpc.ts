@@ -46,10 +46,12 @@ export class RpcEntrypoints {
     const container = this.#container;
     try {
       if (request.method.startsWith('svc.')) {
-        return callBuiltin(container, request.method.slice(4), request.params).then(
-          okResponse,
-          errorResponse,
-        );
+        return callBuiltin(
+          container,
+          request.method.slice(4),
+          request.params,
+          request.headers,
+        ).then(okResponse, errorResponse);
       }
       const ep = this.#methods.get(request.method);
       if (!ep) {

@@ -256,11 +256,13 @@ export function testConfig(
     events: 'memory',
     bindHost: '127.0.0.1',
     http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
+    metrics: { host: '127.0.0.1' },
     log: { level: 'debug' },
     maxWorkers: 10,
     stopTimeout: 5000,
     rpcTimeout: 5000,
     plugins: [],
+    debug: { shell: false, inspector: false },
     interfaces: services.map((cls) => ({
       name: serviceNameOf(cls),
       class: `<test>#${cls.name}`,

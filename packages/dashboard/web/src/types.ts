@@ -2,6 +2,7 @@
 export type {
   CallOutcome,
   ClusterSnapshot,
+  DebugAnswer,
   EntrypointRowView as EntrypointRow,
   Figures,
   InstanceView,

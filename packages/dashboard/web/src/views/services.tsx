@@ -1,10 +1,13 @@
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { get } from '../api.js';
 import { bytes, ms, rate, short, uptime } from '../format.js';
 import { useStore } from '../store.js';
 import type { InstanceView, ServiceDetail } from '../types.js';
+import { DebugPanel } from './debug.js';
 
 function InstanceRows({ instances }: { instances: InstanceView[] }) {
+  const [into, setInto] = useState<string | undefined>();
   return (
     <table class="grid-table fixed">
       <thead>
@@ -18,31 +21,51 @@ function InstanceRows({ instances }: { instances: InstanceView[] }) {
           <th class="num">loop lag</th>
           <th class="num">calls/s</th>
           <th class="num">p99</th>
+          <th class="num">into</th>
         </tr>
       </thead>
       <tbody>
         {instances.map((i) => {
           const f = i.figures;
           return (
-            <tr key={i.id} data-instance={i.id}>
-              <td class="mono">{short(i.id)}</td>
-              <td class="mono">{i.pid}</td>
-              <td>{i.host}</td>
-              {f ? (
-                <>
-                  <td class="num">{uptime(f.uptime)}</td>
-                  <td class="num">{f.cpu.toFixed(1)} %</td>
-                  <td class="num">{bytes(f.rss)}</td>
-                  <td class="num">{ms(f.loopLag)}</td>
-                  <td class="num">{rate(f.callsPerSec)}</td>
-                  <td class="num">{f.p99 > 0 ? ms(f.p99) : '–'}</td>
-                </>
-              ) : (
-                <td colSpan={6} class="muted">
-                  {i.unreachable ? `not answering: ${i.unreachable}` : 'waiting for figures…'}
+            <Fragment key={i.id}>
+              <tr data-instance={i.id}>
+                <td class="mono">{short(i.id)}</td>
+                <td class="mono">{i.pid}</td>
+                <td>{i.host}</td>
+                {f ? (
+                  <>
+                    <td class="num">{uptime(f.uptime)}</td>
+                    <td class="num">{f.cpu.toFixed(1)} %</td>
+                    <td class="num">{bytes(f.rss)}</td>
+                    <td class="num">{ms(f.loopLag)}</td>
+                    <td class="num">{rate(f.callsPerSec)}</td>
+                    <td class="num">{f.p99 > 0 ? ms(f.p99) : '–'}</td>
+                  </>
+                ) : (
+                  <td colSpan={6} class="muted">
+                    {i.unreachable ? `not answering: ${i.unreachable}` : 'waiting for figures…'}
+                  </td>
+                )}
+                <td class="num">
+                  <button
+                    class="small"
+                    title="a shell inside this instance, its Node.js inspector"
+                    onClick={() => setInto(into === i.id ? undefined : i.id)}
+                    data-into={i.id}
+                  >
+                    shell / debug
+                  </button>
                 </td>
-              )}
-            </tr>
+              </tr>
+              {into === i.id ? (
+                <tr class="debug-row">
+                  <td colSpan={10}>
+                    <DebugPanel id={i.id} />
+                  </td>
+                </tr>
+              ) : null}
+            </Fragment>
           );
         })}
       </tbody>
