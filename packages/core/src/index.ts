@@ -47,6 +47,20 @@ export { HttpError, type HttpRequest, type HttpResponse } from './http/types.js'
 export { HOOK_NAMES, type HookName, type HttpRequestInfo, type Plugin } from './hooks.js';
 export type { Hooks } from './hooks.js';
 export type { Metrics, MetricsSnapshot, EntrypointFigures, ProcessFigures } from './metrics.js';
+export type {
+  Counter,
+  Gauge,
+  HistogramMetric,
+  MetricLabels,
+  MetricOptions,
+  HistogramOptions,
+  CustomMetricData,
+  CustomSeries,
+  IncArgs,
+  ValueArgs,
+  LabelArgs,
+} from './metrics/custom.js';
+export type { HistogramData } from './metrics/histogram.js';
 
 // Errors: the catalogue and how errors cross the wire.
 export {

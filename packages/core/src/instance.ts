@@ -21,6 +21,8 @@ import { HttpEntrypointServer } from './http/server.js';
 import { RecordLogger, RingSink, terminalSink, type LogSink } from './log/index.js';
 import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics.js';
+import { renderPrometheus } from './metrics/prometheus.js';
+import { MetricsServer } from './metrics/server.js';
 import type { InstanceRecord } from './registry/registry.js';
 import { ClusterAuth } from './security/auth.js';
 import { Service, type ServiceClass } from './service.js';
@@ -75,6 +77,7 @@ export class Instance {
   endpoints: Record<string, string> = {};
   #options: InstanceOptions;
   #http: HttpEntrypointServer | undefined;
+  #metricsServer: MetricsServer | undefined;
   #records: InstanceRecord[] = [];
   #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   #onContainers: Array<(containers: ServiceContainer[]) => void> = [];
@@ -92,6 +95,9 @@ export class Instance {
       this.log.error(`hook ${hook} failed: ${(err as Error).message}`),
     );
     for (const p of options.plugins ?? []) this.hooks.add(p);
+    this.metrics.onSeriesDropped((name) =>
+      this.log.warn(`metric ${name}: more than 1000 label sets; values of new ones are dropped`),
+    );
   }
 
   /** Calls `fn` with the containers once they exist, before any starts (the test kit replaces dependencies there). */
@@ -122,6 +128,9 @@ export class Instance {
 
   async #start(): Promise<void> {
     const cfg = this.config;
+    // First: /healthz and /readyz answer (not ready) while the rest starts.
+    if (cfg.metrics.port !== undefined)
+      await this.#serveMetrics(cfg.metrics.port, cfg.metrics.host);
     for (const spec of cfg.plugins) {
       const plugin = await loadExport(spec, cfg.dir, `${cfg.file}: plugins`);
       this.hooks.add(
@@ -253,6 +262,7 @@ export class Instance {
     await Promise.allSettled(this.containers.map((c) => c.stop()));
     for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
     if (backends) await closeBackends(backends);
+    await this.#metricsServer?.close();
     this.metrics.close();
     this.#state = 'stopped';
     this.log.info('stopped');
@@ -265,7 +275,37 @@ export class Instance {
     await this.#http?.stop().catch(() => {});
     for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
     if (this.backends) await closeBackends(this.backends);
+    await this.#metricsServer?.close().catch(() => {});
     this.metrics.close();
+  }
+
+  /**
+   * Why the instance is not ready for traffic (Kubernetes' readiness), or
+   * undefined once it has started: its backends connected, every service
+   * started and registered. Not ready again from the moment it stops.
+   */
+  notReady(): string | undefined {
+    return this.#state === 'started' ? undefined : this.#state;
+  }
+
+  async #serveMetrics(port: number, host: string): Promise<void> {
+    const server = new MetricsServer(
+      {
+        metrics: () => renderPrometheus([{ labels: {}, snapshot: this.metrics.snapshot() }]),
+        live: () => this.#state !== 'stopped',
+        notReady: () => this.notReady(),
+      },
+      { onError: (err) => this.log.warn(`metrics port: ${err.message}`) },
+    );
+    try {
+      this.endpoints['metrics'] = await server.listen(port, host);
+    } catch (err) {
+      throw new ConfigError(
+        `${this.config.file}: metrics: cannot listen on ${host}:${port} (${(err as Error).message})`,
+        { cause: err },
+      );
+    }
+    this.#metricsServer = server;
   }
 
   /** The container of a service. */

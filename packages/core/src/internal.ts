@@ -20,3 +20,18 @@ export {
 } from './debug/eval.js';
 export { formatResult } from './debug/format.js';
 export type { InspectorAddress } from './debug/inspector.js';
+export { Metrics } from './metrics.js';
+export {
+  LATENCY_BOUNDS_MS,
+  histogramQuantile,
+  isHistogramData,
+  mergeHistograms,
+  subtractHistograms,
+} from './metrics/histogram.js';
+export {
+  PROMETHEUS_CONTENT_TYPE,
+  escapeLabelValue,
+  renderPrometheus,
+  type PrometheusSource,
+} from './metrics/prometheus.js';
+export { MetricsServer, type MetricsEndpoints } from './metrics/server.js';

@@ -63,7 +63,11 @@ export abstract class Service<Calls extends object = {}> {
     return binding(this, 'config').config;
   }
 
-  /** Custom counters and gauges, reported by `svc.get_metrics()`. */
+  /**
+   * The instance's metrics, where a service adds its own:
+   * `this.metrics.counter('orders', 'Orders placed').inc()`, `gauge`,
+   * `histogram`; reported by `svc.get_metrics()` and on /metrics.
+   */
   get metrics(): Metrics {
     return binding(this, 'metrics').metrics;
   }

@@ -54,6 +54,9 @@ export function childEnv(
   // A supervisor started from inside a child must not leak its parent's socket.
   delete env.SVC_SOCKET_FD;
   delete env.SVC_SOCKET_PORT;
+  // One port cannot serve several processes: an instance's own metrics port
+  // comes from its config or its `env:`, the cluster's from `metrics:`.
+  delete env.SVC_METRICS_PORT;
   env.SVC_CLUSTER = opts.cluster;
   // Children write to a pipe; the supervisor's reader is a person, so svc
   // instances log human lines (coloured when the supervisor's output is a terminal).

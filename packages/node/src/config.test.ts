@@ -104,13 +104,26 @@ sockets:
       error('instances:\n  A: { command: x }\nsockets:\n  A: { port: 1, host: localhost }\n'),
     ).toBe('sockets.A.host: expected an IP address (127.0.0.1, 0.0.0.0, ::1), got "localhost"');
     expect(error('instance:\n  A: { command: x }\n')).toBe(
-      'instance: unknown key (expected one of: instances, sockets)',
+      'instance: unknown key (expected one of: instances, sockets, metrics)',
+    );
+    expect(error('instances:\n  A: { command: x }\nmetrics: { host: 0.0.0.0 }\n')).toBe(
+      'metrics.port: missing: expected a TCP port',
+    );
+    expect(error('instances:\n  A: { command: x }\nmetrics: { port: 1, path: /m }\n')).toBe(
+      'metrics.path: unknown key (expected one of: port, host)',
     );
     expect(error('instances: {}\n')).toBe('instances: expected at least one instance');
     expect(error('- a\n- b\n')).toBe('(top level): expected a mapping with "instances:"');
     expect(error('instances:\n  A: { command: "node ${NOPE}" }\n')).toBe(
       'instances.A.command: environment variable NOPE is not set (write ${NOPE:-default})',
     );
+  });
+
+  it('reads the metrics port of the cluster, on 127.0.0.1 unless told otherwise', () => {
+    const text = 'instances:\n  A: { command: x }\nmetrics:\n  port: ${PORT:-9464}\n';
+    expect(parseConfig(text, file, {}).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(parseConfig(text, file, { PORT: '9500' }).metrics?.port).toBe(9500);
+    expect(parseConfig('instances:\n  A: { command: x }\n', file, {}).metrics).toBeUndefined();
   });
 
   it('reports YAML syntax errors with their line', () => {

@@ -25,12 +25,20 @@ export interface SocketConfig {
   host: string;
 }
 
+/** `metrics:` of `.svc.yml`: where `svc node` serves the whole cluster's /metrics. */
+export interface NodeMetricsConfig {
+  port: number;
+  host: string;
+}
+
 /** A parsed, validated `.svc.yml`. */
 export interface NodeConfig {
   /** absolute path of the file */
   file: string;
   instances: InstanceConfig[];
   sockets: SocketConfig[];
+  /** absent: no metrics port */
+  metrics?: NodeMetricsConfig;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -140,7 +148,7 @@ export function parseConfig(
   }
   const r = new Reader(file, env);
   const top = r.mapping(doc.toJS() ?? null, '(top level)');
-  r.onlyKeys(top, '', ['instances', 'sockets']);
+  r.onlyKeys(top, '', ['instances', 'sockets', 'metrics']);
   if (top.instances === undefined)
     r.fail('instances', 'missing: expected a mapping of instance names to { command, ... }');
   const rawInstances = r.mapping(top.instances, 'instances');
@@ -207,5 +215,16 @@ export function parseConfig(
       sockets.push({ name, port, host });
     }
   }
-  return { file, instances, sockets };
+  let metrics: NodeMetricsConfig | undefined;
+  if (top.metrics !== undefined && top.metrics !== null) {
+    const raw = r.mapping(top.metrics, 'metrics');
+    r.onlyKeys(raw, 'metrics', ['port', 'host']);
+    if (raw.port === undefined) r.fail('metrics.port', 'missing: expected a TCP port');
+    const port = r.integer(raw.port, 'metrics.port', 0, 65535);
+    const host = raw.host === undefined ? '127.0.0.1' : r.string(raw.host, 'metrics.host');
+    if (isIP(host) === 0)
+      r.fail('metrics.host', 'expected an IP address (127.0.0.1, 0.0.0.0, ::1)', host);
+    metrics = { port, host };
+  }
+  return { file, instances, sockets, ...(metrics ? { metrics } : {}) };
 }

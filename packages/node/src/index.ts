@@ -1,5 +1,7 @@
 export { loadConfig, parseConfig } from './config.js';
-export type { InstanceConfig, NodeConfig, SocketConfig } from './config.js';
+export type { InstanceConfig, NodeConfig, NodeMetricsConfig, SocketConfig } from './config.js';
+export { serveClusterMetrics } from './metrics.js';
+export type { ClusterMetrics, ClusterMetricsOptions } from './metrics.js';
 export { parseCommand } from './command.js';
 export type { ParsedCommand } from './command.js';
 export { bindSocket } from './socket.js';

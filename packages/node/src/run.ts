@@ -1,5 +1,7 @@
+import { ConfigError } from '@svc/core';
 import { loadConfig, type InstanceConfig } from './config.js';
 import { controlSocketPath, serveControl, type NodeStatus } from './control.js';
+import { serveClusterMetrics, type ClusterMetrics } from './metrics.js';
 import { createOutput } from './output.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 import { TypeChecks } from './typecheck.js';
@@ -70,12 +72,28 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     };
     return status;
   });
+  let metrics: ClusterMetrics | undefined;
   try {
+    if (config.metrics) {
+      metrics = await serveClusterMetrics({
+        ...config.metrics,
+        cluster: supervisor.options.cluster,
+        processes: () => supervisor.status(),
+        onError: (err) => output.note(`metrics port: ${err.message}`),
+      }).catch((err: unknown) => {
+        throw new ConfigError(
+          `${config.file}: metrics: cannot listen on ${config.metrics!.host}:${config.metrics!.port} (${(err as Error).message})`,
+          { cause: err },
+        );
+      });
+      output.note(`cluster metrics on ${metrics.url}/metrics`);
+    }
     await options.prepare?.(config.instances);
     await supervisor.start();
   } catch (err) {
     supervisor.kill();
     control.close();
+    await metrics?.close();
     throw err;
   }
   const total = config.instances.reduce((n, i) => n + i.numprocesses, 0);
@@ -111,7 +129,7 @@ export async function runNode(options: RunNodeOptions): Promise<number> {
     const finish = (code: number) => {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
       control.close();
-      resolve(code);
+      void (metrics?.close() ?? Promise.resolve()).finally(() => resolve(code));
     };
     const onSignal = (sig: NodeJS.Signals) => {
       // npm and npx forward the terminal's Ctrl-C to the program they run, so

@@ -88,4 +88,27 @@ describe('LogStream', () => {
     await stream.stop();
     expect(stream.subscribers).toBe(0);
   });
+
+  it('sends nothing to a peer without the cluster secret, and stops without waiting for one that stalls', async () => {
+    const stream = new LogStream({ auth });
+    const { logs } = await stream.start();
+    const { host, port } = parseTcpEndpoint(logs!)!;
+    const stranger = connect({ host, port });
+    stranger.on('error', () => {});
+    let received = 0;
+    stranger.on('data', (d: Buffer) => (received += d.length));
+    const closed = new Promise<void>((r) => stranger.once('close', () => r()));
+    stranger.write('{"op":"recent_logs","id":1}\n');
+    await closed;
+    expect(received).toBe(0);
+    expect(stream.subscribers).toBe(0);
+    // One that connects and says nothing holds no stop up.
+    const silent = connect({ host, port });
+    silent.on('error', () => {});
+    await new Promise<void>((r) => silent.once('connect', () => r()));
+    const started = Date.now();
+    await stream.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    silent.destroy();
+  });
 });

@@ -34,6 +34,8 @@ export interface LogStreamOptions {
  */
 export class LogStream implements LogSink, InstanceExtension {
   readonly #clients = new Set<Socket>();
+  /** connections still in the handshake (closed by stop too, or its server.close would wait for them) */
+  readonly #handshaking = new Set<Socket>();
   readonly #maxQueued: number;
   readonly #maxRecord: number;
   readonly #host: string | undefined;
@@ -121,7 +123,12 @@ export class LogStream implements LogSink, InstanceExtension {
     }
     // Nothing is sent to, or read from, a subscriber before it proves it belongs to the cluster.
     socket.on('error', () => socket.destroy());
-    auth.accept(socket, 'logs', (rest) => this.#subscribe(socket, rest));
+    this.#handshaking.add(socket);
+    socket.once('close', () => this.#handshaking.delete(socket));
+    auth.accept(socket, 'logs', (rest) => {
+      this.#handshaking.delete(socket);
+      this.#subscribe(socket, rest);
+    });
   }
 
   #subscribe(socket: Socket, rest: Buffer): void {
@@ -172,8 +179,9 @@ export class LogStream implements LogSink, InstanceExtension {
   }
 
   async stop(): Promise<void> {
-    for (const socket of this.#clients) socket.destroy();
+    for (const socket of [...this.#clients, ...this.#handshaking]) socket.destroy();
     this.#clients.clear();
+    this.#handshaking.clear();
     const server = this.#server;
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -43,6 +43,7 @@ The file (.svc.yml in the current folder unless --config says otherwise):
     Redis:    { command: redis-server --port 6380, cwd: var, env: { LANG: C } }
   sockets:
     Web: { port: 4080, host: 127.0.0.1 }
+  metrics: { port: 9464 }
 
   instances.NAME.command       any command line; words are split like a shell
                                does; pipes, $VARS or globs run through sh -c
@@ -51,6 +52,10 @@ The file (.svc.yml in the current folder unless --config says otherwise):
   instances.NAME.cwd           working folder, relative to the config file
   sockets.NAME.port/host       one TCP socket bound by the supervisor and
                                shared by every process of instance NAME
+  metrics.port/host            serve the whole cluster's Prometheus metrics
+                               (/metrics), /healthz and /readyz there (host
+                               default 127.0.0.1); each process's series are
+                               labelled node_instance and node_index
   String values may use \${VAR} and \${VAR:-default}.
 
 Every child gets SVC_NODE=1, SVC_CLUSTER, SVC_INSTANCE_NAME,

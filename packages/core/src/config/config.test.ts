@@ -49,6 +49,27 @@ describe('instance config', () => {
     expect(cfg.interfaces[0]!.options['greeting']).toBe('Hi there');
     expect(cfg.rpc).toBe('net');
     expect(cfg.http).toEqual({ host: '127.0.0.1', trustTraceHeader: false });
+    expect(cfg.metrics).toEqual({ host: '127.0.0.1' });
+  });
+
+  it('reads the metrics port from metrics.port, else from SVC_METRICS_PORT', () => {
+    const plain = file('interfaces:\n  A:\n    class: ./a.ts#A\n');
+    expect(loadInstanceConfig(plain, { SVC_METRICS_PORT: '9464' }).metrics).toEqual({
+      port: 9464,
+      host: '127.0.0.1',
+    });
+    const own = file(
+      'metrics: { port: 9100, host: 0.0.0.0 }\ninterfaces:\n  A:\n    class: ./a.ts#A\n',
+    );
+    expect(loadInstanceConfig(own, { SVC_METRICS_PORT: '9464' }).metrics).toEqual({
+      port: 9100,
+      host: '0.0.0.0',
+    });
+    expect(() => loadInstanceConfig(plain, { SVC_METRICS_PORT: 'x' })).toThrow(
+      /SVC_METRICS_PORT: expected an integer/,
+    );
+    const bad = file('metrics: { port: 1, path: /m }\ninterfaces:\n  A:\n    class: ./a.ts#A\n');
+    expect(() => loadInstanceConfig(bad, {})).toThrow(/metrics\.path: unknown key/);
   });
 
   it('reads an unquoted value that is wholly one substitution again as YAML, as Nameko does', () => {

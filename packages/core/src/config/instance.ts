@@ -46,6 +46,8 @@ export interface InstanceConfig {
   security?: SecurityConfig;
   /** `advertise`: the host published in the HTTP URL (default: `host`, or `advertiseHost` for a wildcard) */
   http: { port?: number; host: string; advertise?: string; trustTraceHeader: boolean };
+  /** the port of `/metrics`, `/healthz` and `/readyz`; none unless configured (or `SVC_METRICS_PORT`) */
+  metrics: { port?: number; host: string };
   log: { level: LogLevel };
   maxWorkers: number;
   /** milliseconds a graceful stop waits for running workers */
@@ -81,6 +83,7 @@ const TOP_KEYS = [
   'rpc_tls',
   'security',
   'http',
+  'metrics',
   'log',
   'max_workers',
   'stop_timeout',
@@ -112,6 +115,8 @@ export function parseInstanceConfig(
   reader.onlyKeys(top, '', TOP_KEYS);
   const http = reader.object(top['http'], 'http');
   reader.onlyKeys(http, 'http', ['port', 'host', 'advertise', 'trust_trace_header']);
+  const metrics = reader.object(top['metrics'], 'metrics');
+  reader.onlyKeys(metrics, 'metrics', ['port', 'host']);
   const log = reader.object(top['log'], 'log');
   reader.onlyKeys(log, 'log', ['level']);
   const level = log['level'] ?? env['SVC_LOG_LEVEL'] ?? 'info';
@@ -190,6 +195,12 @@ export function parseInstanceConfig(
       reader.string(securityDoc['secret_file'], 'security.secret_file'),
     );
   }
+  const metricsPort = reader.optionalInteger(
+    metrics['port'] ?? (env['SVC_METRICS_PORT'] || undefined),
+    metrics['port'] === undefined ? 'SVC_METRICS_PORT' : 'metrics.port',
+    0,
+    65535,
+  );
   return {
     file: reader.file,
     dir: reader.dir,
@@ -216,6 +227,10 @@ export function parseInstanceConfig(
         'http.trust_trace_header',
         false,
       ),
+    },
+    metrics: {
+      ...(metricsPort === undefined ? {} : { port: metricsPort }),
+      host: reader.string(metrics['host'], 'metrics.host', '127.0.0.1'),
     },
     log: { level },
     maxWorkers: reader.integer(top['max_workers'], 'max_workers', 10, 1, 10_000),

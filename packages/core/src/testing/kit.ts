@@ -258,6 +258,7 @@ export function testConfig(
     advertiseHost: '127.0.0.1',
     rpcTls: false,
     http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
+    metrics: { host: '127.0.0.1' },
     log: { level: 'debug' },
     maxWorkers: 10,
     stopTimeout: 5000,

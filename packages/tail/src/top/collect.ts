@@ -1,4 +1,16 @@
-import type { ClusterClient, InstanceRecord, MetricsSnapshot } from '@svc/core';
+import type {
+  ClusterClient,
+  HistogramData,
+  InstanceRecord,
+  MetricsSnapshot,
+  ProcessFigures,
+} from '@svc/core';
+import {
+  histogramQuantile,
+  isHistogramData,
+  mergeHistograms,
+  subtractHistograms,
+} from '@svc/core/internal';
 import { queryLogStream } from '../query.js';
 
 /** One row of the instance view. */
@@ -9,18 +21,17 @@ export interface InstanceRow {
   pid: number;
   /** seconds */
   uptime: number;
-  /** % of one core since the previous reading */
+  /** % of one core since the previous reading (since the instance started, on a first reading) */
   cpu: number;
   /** bytes */
   rss: number;
-  /** mean event-loop delay, ms */
+  /** mean event-loop delay since the previous reading, ms */
   loopLag: number;
   /** calls of every entrypoint (RPC, events, HTTP, timers) per second; undefined on a first reading */
   callsPerSec: number | undefined;
   errorsPerSec: number | undefined;
-  /** median latency over the instance's entrypoints (weighted by calls), ms */
+  /** latency percentiles over every call of the instance since the previous reading, ms */
   p50: number;
-  /** worst entrypoint p99, ms */
   p99: number;
 }
 
@@ -36,6 +47,7 @@ export interface EntrypointRow {
   /** calls and errors since the instances started */
   calls: number;
   errors: number;
+  /** latency percentiles of the calls on every instance since the previous reading, ms */
   p50: number;
   p99: number;
 }
@@ -140,13 +152,20 @@ function isSnapshot(value: unknown): value is MetricsSnapshot {
   );
 }
 
-/** Rows from this reading and the previous one of each instance (rates need both). */
+/**
+ * Rows from this reading and the previous one of each instance. Every
+ * figure an instance reports is cumulative; rates, CPU use, loop lag and
+ * percentiles over the interval come from the difference of two readings
+ * (the whole life of an instance on its first one). Percentiles of an
+ * entrypoint come from the sum of its instances' latency histograms: a
+ * percentile of the cluster, not a mean of percentiles.
+ */
 export function buildSample(
   readings: ReadonlyMap<string, Reading>,
   previous: ReadonlyMap<string, Reading>,
 ): Omit<Sample, 'unreachable'> {
   const instances: InstanceRow[] = [];
-  const eps = new Map<string, EntrypointRow & { weighted: number }>();
+  const eps = new Map<string, EntrypointRow & { latencies: HistogramData[] }>();
   for (const [id, { snapshot, services }] of readings) {
     const before = previous.get(id)?.snapshot;
     const seconds = before ? (snapshot.time - before.time) / 1000 : 0;
@@ -156,16 +175,17 @@ export function buildSample(
     let errors = 0;
     let callsBefore = 0;
     let errorsBefore = 0;
-    let weighted = 0;
-    let p99 = 0;
+    const latencies: HistogramData[] = [];
     for (const ep of snapshot.entrypoints) {
       const old = before?.entrypoints.find((e) => e.name === ep.name);
       calls += ep.calls;
       errors += ep.errors;
       callsBefore += old?.calls ?? 0;
       errorsBefore += old?.errors ?? 0;
-      weighted += ep.p50 * ep.calls;
-      if (ep.calls > 0) p99 = Math.max(p99, ep.p99);
+      const latency = isHistogramData(ep.latency)
+        ? subtractHistograms(ep.latency, isHistogramData(old?.latency) ? old.latency : undefined)
+        : undefined;
+      if (latency) latencies.push(latency);
       let row = eps.get(ep.name);
       if (!row) {
         row = {
@@ -178,15 +198,14 @@ export function buildSample(
           errors: 0,
           p50: 0,
           p99: 0,
-          weighted: 0,
+          latencies: [],
         };
         eps.set(ep.name, row);
       }
       row.instances++;
       row.calls += ep.calls;
       row.errors += ep.errors;
-      row.weighted += ep.p50 * ep.calls;
-      row.p99 = Math.max(row.p99, ep.p99);
+      if (latency) row.latencies.push(latency);
       const cps = rate(ep.calls, old?.calls ?? (before ? 0 : undefined));
       const errs = rate(ep.errors, old?.errors ?? (before ? 0 : undefined));
       if (cps !== undefined) {
@@ -195,26 +214,57 @@ export function buildSample(
       }
     }
     const p = snapshot.process;
+    const merged = mergeHistograms(latencies);
     instances.push({
       service: services.join(','),
       instance: id,
       pid: p.pid,
       uptime: p.uptime,
-      cpu: p.cpu,
+      cpu: intervalCpu(p, before?.process, seconds),
       rss: p.rss,
-      loopLag: p.loopLag,
+      loopLag: intervalLoopLag(p, before?.process),
       callsPerSec: rate(calls, before ? callsBefore : undefined),
       errorsPerSec: rate(errors, before ? errorsBefore : undefined),
-      p50: calls > 0 ? round(weighted / calls) : 0,
-      p99,
+      p50: merged ? round(histogramQuantile(merged, 0.5)) : 0,
+      p99: merged ? round(histogramQuantile(merged, 0.99)) : 0,
     });
   }
-  const entrypoints = [...eps.values()].map(({ weighted, ...row }) => ({
-    ...row,
-    p50: row.calls > 0 ? round(weighted / row.calls) : 0,
-  }));
+  const entrypoints = [...eps.values()].map(({ latencies, ...row }) => {
+    const merged = mergeHistograms(latencies);
+    return {
+      ...row,
+      p50: merged ? round(histogramQuantile(merged, 0.5)) : 0,
+      p99: merged ? round(histogramQuantile(merged, 0.99)) : 0,
+    };
+  });
   const times = [...readings.values()].map((r) => r.snapshot.time);
   return { time: times.length > 0 ? Math.max(...times) : Date.now(), instances, entrypoints };
+}
+
+/** CPU use between two readings, % of one core; the instance's average on a first reading. */
+function intervalCpu(
+  now: ProcessFigures,
+  before: ProcessFigures | undefined,
+  seconds: number,
+): number {
+  const total = (p: ProcessFigures) =>
+    typeof p.cpuUser === 'number' && typeof p.cpuSystem === 'number'
+      ? p.cpuUser + p.cpuSystem
+      : undefined;
+  const t1 = total(now);
+  const t0 = before && total(before);
+  if (t1 === undefined || t0 === undefined || seconds <= 0 || t1 < t0) return now.cpu;
+  return round(((t1 - t0) / seconds) * 100);
+}
+
+/** Mean event-loop delay between two readings, ms; the instance's mean on a first reading. */
+function intervalLoopLag(now: ProcessFigures, before: ProcessFigures | undefined): number {
+  if (!isHistogramData(now.loopLagHistogram)) return now.loopLag;
+  const h = subtractHistograms(
+    now.loopLagHistogram,
+    before && isHistogramData(before.loopLagHistogram) ? before.loopLagHistogram : undefined,
+  );
+  return h.count > 0 ? round(h.sum / h.count) : now.loopLag;
 }
 
 function round(n: number): number {
