@@ -9,6 +9,7 @@ import { settings } from './lib/measure.mjs';
 
 const modules = [
   './scenarios/rpc-net.mjs',
+  './scenarios/rpc-net-tls.mjs',
   './scenarios/rpc-zmq.mjs',
   './scenarios/rpc-amqp.mjs',
   './scenarios/events.mjs',

@@ -40,7 +40,8 @@ describe('net rpc transport across processes', () => {
 
   it('fails a call in flight with ConnectionLostError as soon as the serving process is killed', async () => {
     const { child, rpc } = await startServer(children);
-    const ctx = { cluster: 't', bindHost: '127.0.0.1', log: silent, clientName: 't' };
+    // The fixture's cluster: both sides take its secret from this user's file for it.
+    const ctx = { cluster: 'test', bindHost: '127.0.0.1', log: silent, clientName: 't' };
     const client = await createRpcTransport(
       'net',
       new MemoryRegistry(new MemoryRegistryStore()),

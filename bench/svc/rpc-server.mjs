@@ -1,5 +1,6 @@
 // svc: serves `greeter.hello` through the RPC transport named by argv[2]
-// (`net`, `zmq`, `amqp://...`) with a registry that never leaves this process.
+// (`net`, `zmq`, `amqp://...`) with a registry that never leaves this process;
+// argv[3] `tls`: `net` over TLS-PSK (`rpc_tls`), its endpoint `tls://`.
 import '../lib/child.mjs';
 import process from 'node:process';
 import { createRpcTransport } from '@svc/core';
@@ -14,6 +15,7 @@ const ctx = {
   log: silent,
   clientName: 'greeter',
   maxWorkers: 200,
+  rpcTls: process.argv[3] === 'tls',
 };
 const registry = new MemoryRegistry(new MemoryRegistryStore());
 const transport = await createRpcTransport(process.argv[2], registry, ctx);

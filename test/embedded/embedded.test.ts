@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  ClusterAuth,
   ConnectionLostError,
   type BackendContext,
   type EventMessage,
@@ -30,7 +31,17 @@ const log = {
     return log;
   },
 };
-const ctx: BackendContext = { cluster, bindHost: '127.0.0.1', log, clientName: 'test' };
+const ctx: BackendContext = {
+  cluster,
+  bindHost: '127.0.0.1',
+  log,
+  clientName: 'test',
+  // The peers' secret: the file beside their registry, under the same base folder.
+  auth: new ClusterAuth(
+    { cluster },
+    { log, env: { ...process.env, SVC_LOCAL_REGISTRY_DIR: base } },
+  ),
+};
 const headers = { traceId: 't', callIdStack: [], data: {} };
 
 beforeAll(() => {

@@ -43,6 +43,7 @@ export async function clientFor(opts: ClusterOptions, name = 'svc-cli'): Promise
     ...(rpc ? { rpc } : {}),
     ...(events ? { events } : {}),
     ...(opts.timeout ? { timeout: opts.timeout } : {}),
+    ...(fromFile?.security ? { security: fromFile.security } : {}),
   });
 }
 

@@ -1,6 +1,7 @@
 import { ConfigError } from './errors.js';
 import type { EventTransport } from './events/transport.js';
 import type { Logger } from './log/logger.js';
+import type { ClusterAuth } from './security/auth.js';
 import type { Registry } from './registry/registry.js';
 import type { RpcTransport } from './rpc/transport.js';
 
@@ -17,11 +18,17 @@ export interface BackendContext {
   cluster: string;
   /** address direct transports bind to (127.0.0.1 unless configured) */
   bindHost: string;
+  /** address published in the registry for those listeners (default: `bindHost`; required when that is a wildcard) */
+  advertiseHost?: string;
+  /** serve RPC on `net` over TLS (PSK from the cluster secret) and publish `tls://` endpoints */
+  rpcTls?: boolean;
   log: Logger;
   /** name of this process's client identity (service name, or `svc-cli`), for queue names */
   clientName: string;
   /** workers per service (`max_workers`): what a queue-fed RPC server takes from the broker at once (AMQP prefetch, as Nameko) */
   maxWorkers?: number;
+  /** the cluster's secret and handshake (made from `cluster` and the environment when absent) */
+  auth?: ClusterAuth;
 }
 
 /** Where to find each backend: names or URLs as written in config. */

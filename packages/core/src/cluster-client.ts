@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { closeBackends, type BackendContext, type Backends } from './backends.js';
 import { Caller, checkContext } from './client.js';
-import { DEFAULT_BACKENDS } from './config/instance.js';
+import { DEFAULT_BACKENDS, type SecurityConfig } from './config/instance.js';
 import { createEventTransport, createRegistry, createRpcTransport } from './backends.js';
 import type { EventMessage } from './events/transport.js';
 import type { ServiceDescription } from './inspect.js';
 import { RecordLogger, terminalSink, type LogSink } from './log/index.js';
 import type { InstanceRecord } from './registry/registry.js';
+import { ClusterAuth } from './security/auth.js';
 import type { RpcProxies } from './typed.js';
 
 export interface ConnectOptions {
@@ -23,6 +24,11 @@ export interface ConnectOptions {
   name?: string;
   /** default call timeout, ms */
   timeout?: number;
+  /**
+   * where the cluster's secret comes from (default `SVC_SECRET` /
+   * `SVC_SECRET_FILE`, else this user's file for the cluster)
+   */
+  security?: SecurityConfig;
   /** ready-made backends (the test kit's memory hub) */
   backends?: Backends;
   /** where the client's own log records go (default: the terminal, warnings and up) */
@@ -47,15 +53,31 @@ export interface ConnectOptions {
 export class ClusterClient<M extends object = {}> extends Caller {
   readonly backends: Backends;
   readonly name: string;
+  /**
+   * The cluster's secret and handshake: what the client shows the
+   * cluster's log streams (`svc tail`, the dashboard).
+   */
+  readonly auth: ClusterAuth;
   #subscribed = false;
 
   constructor(
     backends: Backends,
-    options: { name: string; timeout?: number; context?: Record<string, unknown> },
+    options: {
+      name: string;
+      timeout?: number;
+      context?: Record<string, unknown>;
+      auth?: ClusterAuth;
+    },
   ) {
     super(backends, options);
     this.backends = backends;
     this.name = options.name;
+    this.auth =
+      options.auth ??
+      new ClusterAuth(
+        { cluster: process.env['SVC_CLUSTER'] ?? 'default' },
+        { log: new RecordLogger([terminalSink()], { client: options.name }, 'warn') },
+      );
   }
 
   /** Typed proxies of the services in `M`: `client.rpc.Greeting.greet({ name })`. */
@@ -134,12 +156,17 @@ export async function connect<M extends object = {}>(
   const name = options.name ?? 'svc-client';
   const timeout = options.timeout;
   let backends = options.backends;
+  const cluster = options.cluster ?? env['SVC_CLUSTER'] ?? 'default';
+  const log = new RecordLogger(options.sinks ?? [terminalSink()], { client: name }, 'warn');
+  const auth = new ClusterAuth({ cluster, ...options.security }, { log });
   if (!backends) {
     const ctx: BackendContext = {
-      cluster: options.cluster ?? env['SVC_CLUSTER'] ?? 'default',
-      bindHost: env['SVC_BIND_HOST'] ?? '127.0.0.1',
-      log: new RecordLogger(options.sinks ?? [terminalSink()], { client: name }, 'warn'),
+      cluster,
+      bindHost: env['SVC_BIND_HOST'] || '127.0.0.1',
+      ...(env['SVC_ADVERTISE_HOST'] ? { advertiseHost: env['SVC_ADVERTISE_HOST'] } : {}),
+      log,
       clientName: name,
+      auth,
     };
     const registry = await createRegistry(
       options.registry ?? env['SVC_REGISTRY'] ?? DEFAULT_BACKENDS.registry,
@@ -166,6 +193,7 @@ export async function connect<M extends object = {}>(
   }
   return new ClusterClient<M>(backends, {
     name,
+    auth,
     ...(timeout === undefined ? {} : { timeout }),
     ...(options.context ? { context: options.context } : {}),
   });

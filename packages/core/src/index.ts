@@ -91,6 +91,7 @@ export {
 
 // Calling a cluster from outside.
 export { connect, ClusterClient, type ConnectOptions } from './cluster-client.js';
+export { ClusterAuth, type ClusterAuthOptions } from './security/auth.js';
 export type {
   CallOptions,
   DeferredCall,
@@ -127,6 +128,7 @@ export {
   parseInstanceConfig,
   type DebugConfig,
   type InstanceConfig,
+  type SecurityConfig,
   type InterfaceConfig,
 } from './config/instance.js';
 export type { ConfigView } from './config/view.js';

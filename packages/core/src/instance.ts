@@ -24,6 +24,7 @@ import { Metrics } from './metrics.js';
 import { renderPrometheus } from './metrics/prometheus.js';
 import { MetricsServer } from './metrics/server.js';
 import type { InstanceRecord } from './registry/registry.js';
+import { ClusterAuth } from './security/auth.js';
 import { Service, type ServiceClass } from './service.js';
 import { idempotentMetadata } from './rpc/failover.js';
 import type { RpcAnswer, RpcRequest } from './rpc/transport.js';
@@ -74,6 +75,8 @@ export class Instance {
   readonly hooks = new Hooks();
   readonly containers: ServiceContainer[] = [];
   readonly startedAt = Date.now();
+  /** the cluster's secret and the handshake every listener of this instance runs */
+  readonly auth: ClusterAuth;
   backends: Backends | undefined;
   endpoints: Record<string, string> = {};
   #options: InstanceOptions;
@@ -89,6 +92,10 @@ export class Instance {
     this.config = options.config;
     const sinks = [this.ring, ...(options.sinks ?? [terminalSink()])];
     this.log = new RecordLogger(sinks, { instance: this.id }, options.config.log.level);
+    this.auth = new ClusterAuth(
+      { cluster: options.config.cluster, ...options.config.security },
+      { log: this.log },
+    );
     this.hooks.onHookError((hook, err) =>
       this.log.error(`hook ${hook} failed: ${(err as Error).message}`),
     );
@@ -151,13 +158,18 @@ export class Instance {
       }
     }
     const ctx: BackendContext = {
+      auth: this.auth,
       cluster: cfg.cluster,
       bindHost: cfg.bindHost,
+      advertiseHost: cfg.advertiseHost,
+      rpcTls: cfg.rpcTls,
       log: this.log,
       clientName: cfg.interfaces[0]?.name ?? 'svc',
       // The most any of its services runs at once: a smaller prefetch would idle workers.
       maxWorkers: Math.max(cfg.maxWorkers, ...cfg.interfaces.map((i) => i.maxWorkers ?? 0)),
     };
+    // A secret file that cannot be read or made stops the instance here, with its reason.
+    if (!this.#options.backends) this.auth.check();
     this.backends =
       this.#options.backends ??
       (await (async () => {
@@ -215,6 +227,7 @@ export class Instance {
     const httpFd = this.#httpFd();
     const http = new HttpEntrypointServer(this.containers, {
       host: cfg.http.host,
+      ...(cfg.http.advertise === undefined ? {} : { advertise: cfg.http.advertise }),
       ...(cfg.http.port === undefined ? {} : { port: cfg.http.port }),
       ...(httpFd === undefined ? {} : { fd: httpFd }),
       trustTraceHeader: cfg.http.trustTraceHeader,

@@ -2,6 +2,7 @@
 // tests share with core and users do not need. No promise of stability:
 // anything here may change with any release.
 
+export { advertiseHostOf, isWildcard, resolveAdvertise, withHost } from './advertise.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { schemeOf } from './backends.js';
 export { setModuleImporter, type ModuleImporter } from './config/modules.js';
@@ -9,6 +10,8 @@ export { runInContext } from './context.js';
 export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
 export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
 export { parseJsonSafe } from './serializers/json.js';
+export { defaultSecretFile, loadSecret, type SecretSource } from './security/secret.js';
+export { acceptHandshake, connectHandshake, handshakeKey } from './security/handshake.js';
 export {
   DEFAULT_EVAL_TIMEOUT,
   MAX_EVAL_CODE,

@@ -1,9 +1,14 @@
-import type { LogRecord } from '@svc/core';
+import { ClusterAuth, RecordLogger, type LogRecord } from '@svc/core';
 import { describe, expect, it } from 'vitest';
 import { LogHub, mergeRecords } from './logs.js';
 
 const hub = (options: { maxRecords?: number; maxBytes?: number; maxRecordBytes?: number }) =>
-  new LogHub({ list: () => Promise.resolve([]), pollMs: 60_000, ...options });
+  new LogHub({
+    auth: new ClusterAuth({ cluster: 'test' }, { log: new RecordLogger([], {}) }),
+    list: () => Promise.resolve([]),
+    pollMs: 60_000,
+    ...options,
+  });
 
 const record = (i: number, extra: Partial<LogRecord> = {}): LogRecord => ({
   time: i,

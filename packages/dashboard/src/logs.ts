@@ -1,4 +1,4 @@
-import type { InstanceRecord, LogRecord } from '@svc/core';
+import type { ClusterAuth, InstanceRecord, LogRecord } from '@svc/core';
 import { safeJson } from '@svc/core/internal';
 import {
   LogFollower,
@@ -11,6 +11,8 @@ import type { SseStream } from './sse.js';
 import { TraceIndex } from './traces.js';
 
 export interface LogHubOptions {
+  /** the handshake that proves to each instance's log stream that the dashboard belongs to the cluster */
+  auth: ClusterAuth;
   /** the registry's latest list (the cluster view reads it; the hub does not read it again) */
   list: () => Promise<InstanceRecord[]>;
   /** how often the list is looked at for instances coming and going, ms */
@@ -71,6 +73,7 @@ export class LogHub {
     this.#maxRecordBytes = options.maxRecordBytes ?? 16 * 1024;
     this.#maxSubscribers = options.maxSubscribers ?? 16;
     this.#follower = new LogFollower({
+      auth: options.auth,
       registry: { list: options.list },
       services: [],
       pollMs: options.pollMs,

@@ -3,7 +3,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClusterClient, Instance, RPC, Service, event, rpc } from '@svc/core';
+import {
+  ClusterAuth,
+  ClusterClient,
+  Instance,
+  RecordLogger,
+  RPC,
+  Service,
+  event,
+  rpc,
+} from '@svc/core';
 import { MemoryHub, testConfig } from '@svc/core/testing';
 import { createLogStream } from '@svc/tail';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +47,8 @@ interface Reply {
 let hub: MemoryHub;
 const instances: Instance[] = [];
 let client: ClusterClient;
+/** the secret of the instances' cluster (`test`, as `testConfig` names it) */
+const testAuth = new ClusterAuth({ cluster: 'test' }, { log: new RecordLogger([], {}) });
 let dash: Dashboard;
 let registryReads = 0;
 const webDir = mkdtempSync(join(tmpdir(), 'svc-dashboard-web-'));
@@ -158,7 +169,7 @@ beforeAll(async () => {
     registryReads++;
     return list();
   };
-  client = new ClusterClient(backends, { name: 'test' });
+  client = new ClusterClient(backends, { name: 'test', auth: testAuth });
   dash = await startDashboard({ client, cluster: 'test', port: 0, webDir, intervalMs: 100 });
 });
 
@@ -417,7 +428,7 @@ describe('the dashboard with fifty instances', () => {
   it('lists all fifty with their figures in one reading each page gets', async () => {
     const bigHub = new MemoryHub();
     const many: Instance[] = [];
-    const bigClient = new ClusterClient(bigHub.connect(), { name: 'test' });
+    const bigClient = new ClusterClient(bigHub.connect(), { name: 'test', auth: testAuth });
     try {
       await Promise.all(
         Array.from({ length: 50 }, async () => {

@@ -70,7 +70,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     intervalMs,
     ...(options.nodeConfig === undefined ? {} : { nodeConfig: options.nodeConfig }),
   });
-  const logs = new LogHub({ list: view.list, pollMs: intervalMs });
+  const logs = new LogHub({ auth: options.client.auth, list: view.list, pollMs: intervalMs });
   const limits = {
     body: options.maxBodyBytes ?? 256 * 1024,
     queued: options.maxQueuedBytes ?? 2 * 1024 * 1024,

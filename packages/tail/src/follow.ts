@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import type { InstanceRecord, LogRecord, Registry } from '@svc/core';
+import type { ClusterAuth, InstanceRecord, LogRecord, Registry } from '@svc/core';
 import { LineDecoder } from './records.js';
 
 /** The instance a record came from, as the registry describes it. */
@@ -15,6 +15,8 @@ export interface LogSource {
 export interface FollowOptions {
   /** where instances are listed (a registry, or a view of one that another reader keeps fresh) */
   registry: Pick<Registry, 'list'>;
+  /** the handshake that proves to each instance's stream that this reader belongs to the cluster */
+  auth: ClusterAuth;
   /** services to follow; empty: every service */
   services: readonly string[];
   onRecord(record: LogRecord, source: LogSource): void;
@@ -127,16 +129,22 @@ export class LogFollower {
         // A failing consumer must not stop the other streams.
       }
     });
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       if (!decoder.push(chunk)) socket.destroy();
       this.bad = decoder.bad;
-    });
+    };
     return new Promise<void>((resolve) => {
-      socket.once('connect', () => {
-        link.open = true;
-        this.#options.onJoin?.(source);
-        resolve();
+      this.#options.auth.connect(socket, source.endpoint, {
+        ready: (rest) => {
+          socket.setEncoding('utf8');
+          socket.on('data', onData);
+          link.open = true;
+          this.#options.onJoin?.(source);
+          resolve();
+          if (rest.length > 0) onData(rest.toString('utf8'));
+        },
+        // The close that follows drops the link; the next poll tries again.
+        failed: () => resolve(),
       });
       socket.on('error', () => socket.destroy());
       socket.on('close', () => {

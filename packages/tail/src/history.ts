@@ -51,7 +51,13 @@ export async function traceHistory(
         const got =
           rpc !== undefined
             ? await client.call(r.service, 'svc.recent_logs', params, { address: rpc, timeout })
-            : await queryLogStream(r.endpoints['logs']!, 'recent_logs', params, timeout);
+            : await queryLogStream(
+                client.auth,
+                r.endpoints['logs']!,
+                'recent_logs',
+                params,
+                timeout,
+              );
         if (!Array.isArray(got)) return [];
         const out: LogRecord[] = [];
         for (const item of got) {

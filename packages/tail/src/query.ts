@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import type { ClusterAuth } from '@svc/core';
 import { parseJsonSafe } from '@svc/core/internal';
 import { parseTcpEndpoint } from './follow.js';
 
@@ -11,6 +12,7 @@ const MAX_REPLY_BYTES = 32 * 1024 * 1024;
  * address it (AMQP RPC goes to any instance of a service).
  */
 export function queryLogStream(
+  auth: ClusterAuth,
   endpoint: string,
   op: 'metrics' | 'recent_logs',
   params: { traceId?: string; limit?: number } = {},
@@ -31,9 +33,7 @@ export function queryLogStream(
       () => done(new Error(`${endpoint} did not answer within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify({ op, id: 1, ...params })}\n`));
-    socket.on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       buffer += chunk;
       let nl: number;
       while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -49,6 +49,15 @@ export function queryLogStream(
         }
       }
       if (buffer.length > MAX_REPLY_BYTES) done(new Error(`${endpoint} sent an oversized line`));
+    };
+    auth.connect(socket, endpoint, {
+      ready: (rest) => {
+        socket.write(`${JSON.stringify({ op, id: 1, ...params })}\n`);
+        socket.setEncoding('utf8');
+        socket.on('data', onData);
+        if (rest.length > 0) onData(rest.toString('utf8'));
+      },
+      failed: (err) => done(err),
     });
     socket.on('error', (err) => done(err));
     socket.on('close', () => done(new Error(`${endpoint} closed the connection`)));

@@ -1,23 +1,27 @@
 import { connect, type Socket } from 'node:net';
-import type { LogRecord } from '@svc/core';
+import { ClusterAuth, RecordLogger, type LogRecord } from '@svc/core';
 import { describe, expect, it } from 'vitest';
 import { parseTcpEndpoint } from './follow.js';
 import { LogStream } from './stream.js';
 
 const record = (msg: string): LogRecord => ({ time: Date.now(), level: 'info', msg });
 
+const auth = new ClusterAuth({ cluster: 'test' }, { log: new RecordLogger([], {}) });
+
 async function open(stream: LogStream): Promise<{ socket: Socket; endpoint: string }> {
   const { logs } = await stream.start();
   const { host, port } = parseTcpEndpoint(logs!)!;
   const socket = connect({ host, port });
-  await new Promise<void>((r) => socket.once('connect', () => r()));
+  await new Promise<void>((r, j) =>
+    auth.connect(socket, logs!, { ready: () => r(), failed: (err) => j(err) }),
+  );
   while (stream.subscribers === 0) await new Promise((r) => setTimeout(r, 5));
   return { socket, endpoint: logs! };
 }
 
 describe('LogStream', () => {
   it('binds 127.0.0.1 on a port of its own and costs nothing without subscribers', async () => {
-    const stream = new LogStream();
+    const stream = new LogStream({ auth });
     const { logs } = await stream.start();
     try {
       expect(logs).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
@@ -29,7 +33,7 @@ describe('LogStream', () => {
   });
 
   it('sends every record as one JSON line', async () => {
-    const stream = new LogStream();
+    const stream = new LogStream({ auth });
     const { socket } = await open(stream);
     try {
       let text = '';
@@ -44,7 +48,7 @@ describe('LogStream', () => {
   });
 
   it('drops records for a subscriber that stops reading instead of queueing without bound', async () => {
-    const stream = new LogStream({ maxQueuedBytes: 64 * 1024 });
+    const stream = new LogStream({ auth, maxQueuedBytes: 64 * 1024 });
     const { socket } = await open(stream);
     try {
       socket.pause();
@@ -58,7 +62,7 @@ describe('LogStream', () => {
   });
 
   it('cuts a huge record down to its standard fields', async () => {
-    const stream = new LogStream({ maxRecordBytes: 1000 });
+    const stream = new LogStream({ auth, maxRecordBytes: 1000 });
     const { socket } = await open(stream);
     try {
       let text = '';
@@ -76,12 +80,35 @@ describe('LogStream', () => {
   });
 
   it('forgets a subscriber that goes away', async () => {
-    const stream = new LogStream();
+    const stream = new LogStream({ auth });
     const { socket } = await open(stream);
     socket.destroy();
     while (stream.subscribers > 0) await new Promise((r) => setTimeout(r, 5));
     stream.write(record('after'));
     await stream.stop();
     expect(stream.subscribers).toBe(0);
+  });
+
+  it('sends nothing to a peer without the cluster secret, and stops without waiting for one that stalls', async () => {
+    const stream = new LogStream({ auth });
+    const { logs } = await stream.start();
+    const { host, port } = parseTcpEndpoint(logs!)!;
+    const stranger = connect({ host, port });
+    stranger.on('error', () => {});
+    let received = 0;
+    stranger.on('data', (d: Buffer) => (received += d.length));
+    const closed = new Promise<void>((r) => stranger.once('close', () => r()));
+    stranger.write('{"op":"recent_logs","id":1}\n');
+    await closed;
+    expect(received).toBe(0);
+    expect(stream.subscribers).toBe(0);
+    // One that connects and says nothing holds no stop up.
+    const silent = connect({ host, port });
+    silent.on('error', () => {});
+    await new Promise<void>((r) => silent.once('connect', () => r()));
+    const started = Date.now();
+    await stream.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    silent.destroy();
   });
 });

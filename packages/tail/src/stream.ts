@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Instance, InstanceExtension, LogRecord, LogSink } from '@svc/core';
-import { parseJsonSafe, safeJson } from '@svc/core/internal';
+import type { ClusterAuth, Instance, InstanceExtension, LogRecord, LogSink } from '@svc/core';
+import { parseJsonSafe, safeJson, withHost } from '@svc/core/internal';
 
 /** Longest request line a subscriber may send (`{"op":"metrics"}`); a longer one closes it. */
 const MAX_REQUEST_BYTES = 4096;
@@ -8,6 +8,8 @@ const MAX_REQUEST_BYTES = 4096;
 export interface LogStreamOptions {
   /** address to bind (default: the instance's `bind_host`, else 127.0.0.1) */
   host?: string;
+  /** the handshake subscribers pass (default: the instance's, from its cluster's secret) */
+  auth?: ClusterAuth;
   /** bytes queued for one slow subscriber before its records are dropped (default 1 MiB) */
   maxQueuedBytes?: number;
   /** a record whose JSON line is longer is cut down to its standard fields (default 64 KiB) */
@@ -32,9 +34,12 @@ export interface LogStreamOptions {
  */
 export class LogStream implements LogSink, InstanceExtension {
   readonly #clients = new Set<Socket>();
+  /** connections still in the handshake (closed by stop too, or its server.close would wait for them) */
+  readonly #handshaking = new Set<Socket>();
   readonly #maxQueued: number;
   readonly #maxRecord: number;
   readonly #host: string | undefined;
+  #auth: ClusterAuth | undefined;
   #instance: Instance | undefined;
   #server: Server | undefined;
   /** records not sent to a subscriber because its queue was full */
@@ -42,6 +47,7 @@ export class LogStream implements LogSink, InstanceExtension {
 
   constructor(options: LogStreamOptions = {}) {
     this.#host = options.host;
+    this.#auth = options.auth;
     this.#maxQueued = options.maxQueuedBytes ?? 1024 * 1024;
     this.#maxRecord = options.maxRecordBytes ?? 64 * 1024;
   }
@@ -84,6 +90,9 @@ export class LogStream implements LogSink, InstanceExtension {
   async start(instance?: Instance): Promise<Record<string, string>> {
     this.#instance = instance;
     const host = this.#host ?? instance?.config.bindHost ?? '127.0.0.1';
+    this.#auth ??= instance?.auth;
+    if (!this.#auth)
+      throw new Error('a log stream needs its instance or options.auth (its cluster secret)');
     const server = createServer((socket) => this.#accept(socket));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
@@ -99,17 +108,36 @@ export class LogStream implements LogSink, InstanceExtension {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('log stream has no port');
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return { logs: `tcp://${shown}:${address.port}` };
+    const logs = `tcp://${shown}:${address.port}`;
+    // Published where other hosts reach it (advertise_host), unless this stream was given its own host.
+    const advertise = this.#host === undefined ? instance?.config.advertiseHost : undefined;
+    return { logs: advertise === undefined ? logs : withHost(logs, advertise) };
   }
 
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
+    const auth = this.#auth;
+    if (!auth) {
+      socket.destroy();
+      return;
+    }
+    // Nothing is sent to, or read from, a subscriber before it proves it belongs to the cluster.
+    socket.on('error', () => socket.destroy());
+    this.#handshaking.add(socket);
+    socket.once('close', () => this.#handshaking.delete(socket));
+    auth.accept(socket, 'logs', (rest) => {
+      this.#handshaking.delete(socket);
+      this.#subscribe(socket, rest);
+    });
+  }
+
+  #subscribe(socket: Socket, rest: Buffer): void {
     this.#clients.add(socket);
     // A subscriber may ask for the instance's metrics or recent records, one JSON line each
     // (what top and tail --trace use when the RPC transport cannot address one instance).
-    let pending = '';
+    let pending = rest.toString('utf8');
     socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       pending += chunk;
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
@@ -118,9 +146,10 @@ export class LogStream implements LogSink, InstanceExtension {
         this.#answer(socket, line);
       }
       if (pending.length > MAX_REQUEST_BYTES) socket.destroy();
-    });
-    socket.on('error', () => socket.destroy());
+    };
+    socket.on('data', onData);
     socket.on('close', () => this.#clients.delete(socket));
+    if (pending.length > 0) onData('');
   }
 
   #answer(socket: Socket, line: string): void {
@@ -150,8 +179,9 @@ export class LogStream implements LogSink, InstanceExtension {
   }
 
   async stop(): Promise<void> {
-    for (const socket of this.#clients) socket.destroy();
+    for (const socket of [...this.#clients, ...this.#handshaking]) socket.destroy();
     this.#clients.clear();
+    this.#handshaking.clear();
     const server = this.#server;
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -27,6 +27,7 @@ describe('log stream and follower', () => {
     await using tour = await startTour();
     const got: LogRecord[] = [];
     const follower = new LogFollower({
+      auth: tour.auth,
       registry: tour.hub.connect().registry,
       services: [],
       onRecord: (r) => got.push(r),
@@ -60,6 +61,7 @@ describe('log stream and follower', () => {
     const joined: string[] = [];
     const left: string[] = [];
     const follower = new LogFollower({
+      auth: tour.auth,
       registry: tour.hub.connect().registry,
       services: ['Greeting'],
       onRecord: () => {},
@@ -88,7 +90,10 @@ describe('runTail', () => {
     const res = await fetch(`${tour.webUrl()}/greet?name=Bob`);
     const traceId = res.headers.get('x-trace-id')!;
     expect(first.headers.get('x-trace-id')).not.toBe(traceId);
-    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), { name: 'test' });
+    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), {
+      name: 'test',
+      auth: tour.auth,
+    });
     // The Listen handler runs after the HTTP reply: wait until its ring has it.
     await until(
       () => tour.instances[1]!.ring.recent({ traceId }).length > 0,
@@ -132,7 +137,10 @@ describe('runTail', () => {
 
   it('follows live records through the filters until aborted', async () => {
     await using tour = await startTour();
-    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), { name: 'test' });
+    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), {
+      name: 'test',
+      auth: tour.auth,
+    });
     const lines: string[] = [];
     const abort = new AbortController();
     let joined = 0;
@@ -158,7 +166,10 @@ describe('runTail', () => {
 
   it('says when a named service has no instance yet, and waits', async () => {
     await using tour = await startTour();
-    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), { name: 'test' });
+    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), {
+      name: 'test',
+      auth: tour.auth,
+    });
     const notices: string[] = [];
     const abort = new AbortController();
     const done = runTail({
@@ -180,10 +191,13 @@ describe('runTail', () => {
   it('answers metrics and recent records over the log stream, for transports that cannot address an instance', async () => {
     await using tour = await startTour();
     const greeting = tour.instances[0]!;
-    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), { name: 'test' });
+    const client = new ClusterClient<{ Greeting: Greeting }>(tour.hub.connect(), {
+      name: 'test',
+      auth: tour.auth,
+    });
     await client.rpc.Greeting.greet({ name: 'Q' });
     const endpoint = greeting.endpoints['logs']!;
-    const metrics = (await queryLogStream(endpoint, 'metrics')) as {
+    const metrics = (await queryLogStream(tour.auth, endpoint, 'metrics')) as {
       instance: string;
       entrypoints: Array<{ name: string; calls: number }>;
     };
@@ -192,10 +206,12 @@ describe('runTail', () => {
       expect.objectContaining({ name: 'Greeting.greet', calls: 1 }),
     );
     const [said] = greeting.ring.recent().filter((r) => r.msg === 'Saying hi to Q');
-    const recent = (await queryLogStream(endpoint, 'recent_logs', {
+    const recent = (await queryLogStream(tour.auth, endpoint, 'recent_logs', {
       traceId: said!.traceId!,
     })) as Array<{ msg: string }>;
     expect(recent.map((r) => r.msg)).toEqual(['Saying hi to Q', 'rpc Greeting.greet ok']);
-    await expect(queryLogStream('nonsense', 'metrics')).rejects.toThrow('not a log stream address');
+    await expect(queryLogStream(tour.auth, 'nonsense', 'metrics')).rejects.toThrow(
+      'not a log stream address',
+    );
   });
 });

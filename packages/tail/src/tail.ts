@@ -49,6 +49,7 @@ export async function runTail(options: TailOptions): Promise<void> {
   let pending: LogRecord[] | undefined = options.trace !== undefined ? [] : undefined;
   const follower = follow
     ? new LogFollower({
+        auth: options.client.auth,
         registry: options.client.backends.registry,
         services: options.services,
         ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),

@@ -1,5 +1,15 @@
 // In-process services for this package's tests: the lymph tour, each instance publishing its log stream.
-import { RPC, HttpError, Instance, Service, event, http, rpc, type HttpRequest } from '@svc/core';
+import {
+  RPC,
+  HttpError,
+  Instance,
+  Service,
+  event,
+  http,
+  rpc,
+  type ClusterAuth,
+  type HttpRequest,
+} from '@svc/core';
 import { MemoryHub, testConfig } from '@svc/core/testing';
 import { createLogStream } from './stream.js';
 
@@ -42,6 +52,8 @@ export class Web extends Service<{ Greeting: Greeting }> {
 export interface Tour extends AsyncDisposable {
   hub: MemoryHub;
   instances: Instance[];
+  /** the secret of the tour's cluster: what a reader of its log streams shows */
+  auth: ClusterAuth;
   /** starts one more instance of a service on the hub */
   add(cls: typeof Greeting | typeof Listen | typeof Web): Promise<Instance>;
   webUrl(): string;
@@ -75,6 +87,7 @@ export async function startTour(): Promise<Tour> {
   return {
     hub,
     instances,
+    auth: instances[0]!.auth,
     add,
     webUrl: () => instances.find((i) => i.httpUrl)!.httpUrl!,
     async [Symbol.asyncDispose]() {

@@ -1,3 +1,7 @@
+import { resolve } from 'node:path';
+import { isWildcard, resolveAdvertise } from '../advertise.js';
+import { schemeOf } from '../backends.js';
+import { ConfigError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../log/logger.js';
 import type { TracingConfig } from '../tracing/tracer.js';
 import { ConfigReader, readYaml } from './load.js';
@@ -12,6 +16,14 @@ export interface InterfaceConfig {
   options: Record<string, unknown>;
 }
 
+/** The `security:` section: the cluster's secret, for clusters that span hosts. */
+export interface SecurityConfig {
+  /** the secret itself (at least 16 characters; e.g. `${SVC_SECRET}`) */
+  secret?: string;
+  /** a file holding it (mode 0600), resolved against the config's folder */
+  secretFile?: string;
+}
+
 /** The resolved config of one `svc instance`. */
 export interface InstanceConfig {
   /** absolute path of the file, or `<inline>` */
@@ -22,8 +34,19 @@ export interface InstanceConfig {
   registry: string;
   rpc: string;
   events: string;
+  /** address RPC, local events and the log stream bind to (`bind_host`, `SVC_BIND_HOST`) */
   bindHost: string;
-  http: { port?: number; host: string; trustTraceHeader: boolean };
+  /** address published for them in the registry (`advertise_host`, `SVC_ADVERTISE_HOST`) */
+  advertiseHost: string;
+  /** RPC on `net` over TLS-PSK keyed by the cluster secret (`rpc_tls`, `SVC_RPC_TLS`) */
+  rpcTls: boolean;
+  /**
+   * Where the cluster's secret comes from (`security:`); absent: from
+   * `SVC_SECRET` / `SVC_SECRET_FILE`, else this user's file for the cluster.
+   */
+  security?: SecurityConfig;
+  /** `advertise`: the host published in the HTTP URL (default: `host`, or `advertiseHost` for a wildcard) */
+  http: { port?: number; host: string; advertise?: string; trustTraceHeader: boolean };
   /** the port of `/metrics`, `/healthz` and `/readyz`; none unless configured (or `SVC_METRICS_PORT`) */
   metrics: { port?: number; host: string };
   log: { level: LogLevel };
@@ -59,6 +82,9 @@ const TOP_KEYS = [
   'rpc',
   'events',
   'bind_host',
+  'advertise_host',
+  'rpc_tls',
+  'security',
   'http',
   'metrics',
   'log',
@@ -92,7 +118,7 @@ export function parseInstanceConfig(
   const top = reader.object(doc, '');
   reader.onlyKeys(top, '', TOP_KEYS);
   const http = reader.object(top['http'], 'http');
-  reader.onlyKeys(http, 'http', ['port', 'host', 'trust_trace_header']);
+  reader.onlyKeys(http, 'http', ['port', 'host', 'advertise', 'trust_trace_header']);
   const metrics = reader.object(top['metrics'], 'metrics');
   reader.onlyKeys(metrics, 'metrics', ['port', 'host']);
   const log = reader.object(top['log'], 'log');
@@ -135,6 +161,59 @@ export function parseInstanceConfig(
     );
 
   const port = reader.optionalInteger(http['port'], 'http.port', 0, 65535);
+  // The environment wins over the file for addresses: one config file serves every host,
+  // and each host says its own address (SVC_ADVERTISE_HOST=10.0.0.5).
+  const fromEnv = (name: string) =>
+    env[name] === undefined || env[name] === '' ? undefined : env[name];
+  const bindHost = reader.string(
+    fromEnv('SVC_BIND_HOST') ?? top['bind_host'],
+    'bind_host',
+    '127.0.0.1',
+  );
+  const advertised =
+    fromEnv('SVC_ADVERTISE_HOST') ??
+    (top['advertise_host'] === undefined
+      ? undefined
+      : reader.string(top['advertise_host'], 'advertise_host'));
+  let advertiseHost: string;
+  try {
+    advertiseHost = resolveAdvertise(bindHost, advertised);
+  } catch (err) {
+    throw new ConfigError(`${reader.file}: ${(err as Error).message}`);
+  }
+  const httpHost = reader.string(
+    fromEnv('SVC_HTTP_HOST') ?? http['host'],
+    'http.host',
+    '127.0.0.1',
+  );
+  const httpAdvertise =
+    fromEnv('SVC_HTTP_ADVERTISE') ??
+    (http['advertise'] === undefined
+      ? undefined
+      : reader.string(http['advertise'], 'http.advertise'));
+  const tlsEnv = fromEnv('SVC_RPC_TLS');
+  if (tlsEnv !== undefined && !['0', '1', 'true', 'false'].includes(tlsEnv))
+    reader.fail('rpc_tls (SVC_RPC_TLS)', '1, 0, true or false', tlsEnv);
+  const rpcTls =
+    tlsEnv !== undefined
+      ? tlsEnv === '1' || tlsEnv === 'true'
+      : reader.boolean(top['rpc_tls'], 'rpc_tls', false);
+  const rpc = reader.string(top['rpc'], 'rpc', DEFAULT_BACKENDS.rpc);
+  // zmq is encrypted by CURVE and RabbitMQ by amqps://: a TLS switch there would promise nothing.
+  if (rpcTls && schemeOf(rpc) !== 'net')
+    reader.fail('rpc_tls (SVC_RPC_TLS)', `false with rpc "${rpc}" (TLS is for rpc: net)`, true);
+  const securityDoc = reader.object(top['security'], 'security');
+  reader.onlyKeys(securityDoc, 'security', ['secret', 'secret_file']);
+  const security: SecurityConfig = {};
+  if (securityDoc['secret'] !== undefined) {
+    security.secret = reader.string(securityDoc['secret'], 'security.secret');
+  }
+  if (securityDoc['secret_file'] !== undefined) {
+    security.secretFile = resolve(
+      reader.dir,
+      reader.string(securityDoc['secret_file'], 'security.secret_file'),
+    );
+  }
   const metricsPort = reader.optionalInteger(
     metrics['port'] ?? (env['SVC_METRICS_PORT'] || undefined),
     metrics['port'] === undefined ? 'SVC_METRICS_PORT' : 'metrics.port',
@@ -146,12 +225,22 @@ export function parseInstanceConfig(
     dir: reader.dir,
     cluster: reader.string(top['cluster'] ?? env['SVC_CLUSTER'], 'cluster', 'default'),
     registry: reader.string(top['registry'], 'registry', DEFAULT_BACKENDS.registry),
-    rpc: reader.string(top['rpc'], 'rpc', DEFAULT_BACKENDS.rpc),
+    rpc,
     events: reader.string(top['events'], 'events', DEFAULT_BACKENDS.events),
-    bindHost: reader.string(top['bind_host'], 'bind_host', '127.0.0.1'),
+    bindHost,
+    advertiseHost,
+    rpcTls,
+    ...(Object.keys(security).length > 0 ? { security } : {}),
     http: {
       ...(port === undefined ? {} : { port }),
-      host: reader.string(http['host'], 'http.host', '127.0.0.1'),
+      host: httpHost,
+      // A wildcard HTTP bind is common (a load balancer in front): its URL, shown by
+      // `svc discover` and the dashboard, names the host's advertised address.
+      ...(httpAdvertise !== undefined
+        ? { advertise: httpAdvertise }
+        : isWildcard(httpHost)
+          ? { advertise: advertiseHost }
+          : {}),
       trustTraceHeader: reader.boolean(
         http['trust_trace_header'],
         'http.trust_trace_header',

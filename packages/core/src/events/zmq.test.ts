@@ -6,6 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { UsageError } from '../errors.js';
 import { LocalRegistry } from '../registry/local.js';
+import { ClusterAuth } from '../security/auth.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { CaptureLogger } from '../testing/capture-log.js';
 import {
@@ -182,7 +183,14 @@ describe('ZmqEventTransport', () => {
       { type, mode: 'pool', handler: 'on' },
       async (e) => void got.push(e.body),
     );
-    const raw = new Dealer({ linger: 0 });
+    // A member of the cluster (it holds the keys) that sends garbage.
+    const keys = new ClusterAuth({ cluster: 'test' }, { log }).curve();
+    const raw = new Dealer({
+      linger: 0,
+      curveServerKey: keys.serverPublic,
+      curvePublicKey: keys.clientPublic,
+      curveSecretKey: keys.clientSecret,
+    });
     cleanup.push(() => raw.close());
     raw.connect(endpoint);
     const serializer = new MsgpackSerializer();

@@ -1,3 +1,4 @@
+import { advertiseHostOf } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -5,6 +6,7 @@ import type { InstanceRecord, Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isObject } from '../zmq/wire-check.js';
+import { ClusterAuth } from '../security/auth.js';
 import { BadFrames, loadZmq } from '../zmq/link.js';
 import { ZmqRequester } from '../zmq/requester.js';
 import { ZmqResponder, type RequestHandler } from '../zmq/responder.js';
@@ -75,6 +77,7 @@ export class ZmqEventTransport implements EventTransport {
   readonly #serializer: Serializer;
   readonly #zmq: Awaited<ReturnType<typeof loadZmq>>;
   readonly #bad: BadFrames;
+  readonly #auth: ClusterAuth;
   readonly #requester: ZmqRequester;
   readonly #ackTimeoutMs: number;
   readonly #retryWindowMs: number;
@@ -105,7 +108,9 @@ export class ZmqEventTransport implements EventTransport {
     this.#retryWindowMs = options.retryWindowMs ?? 3000;
     this.#cacheMs = options.cacheMs ?? 500;
     this.#bad = new BadFrames(this.#log);
+    this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
     this.#requester = new ZmqRequester(zmq, {
+      auth: this.#auth,
       serializer: this.#serializer,
       log: this.#log,
       bad: this.#bad,
@@ -157,9 +162,11 @@ export class ZmqEventTransport implements EventTransport {
     this.#accepting = true;
     if (this.#subs.length === 0) return {};
     this.#responder ??= await ZmqResponder.bind(this.#zmq, this.#ctx.bindHost, this.#receive, {
+      advertise: advertiseHostOf(this.#ctx),
       serializer: this.#serializer,
       log: this.#log,
       bad: this.#bad,
+      auth: this.#auth,
       label: 'events',
     });
     return { events: this.#responder.endpoint };

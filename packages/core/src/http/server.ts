@@ -30,6 +30,8 @@ type HttpEp = Extract<EntrypointMeta, { kind: 'http' }>;
 
 export interface HttpServerOptions {
   host: string;
+  /** host named in the URL it publishes (default: `host`, or 127.0.0.1 for a wildcard) */
+  advertise?: string;
   /** TCP port; 0 picks a free one */
   port?: number;
   /** listen on this inherited descriptor (a socket shared by `svc node`) instead of a port */
@@ -78,7 +80,8 @@ export class HttpEntrypointServer {
     await listen(server, fd !== undefined ? { fd } : { host: bindHost, port: port ?? 0 });
     const addr = server.address() as AddressInfo | null;
     const host =
-      addr && addr.address !== '::' && addr.address !== '0.0.0.0' ? addr.address : '127.0.0.1';
+      this.#options.advertise ??
+      (addr && addr.address !== '::' && addr.address !== '0.0.0.0' ? addr.address : '127.0.0.1');
     return `http://${host.includes(':') ? `[${host}]` : host}:${addr?.port ?? 0}`;
   }
 

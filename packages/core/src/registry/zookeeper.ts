@@ -5,7 +5,6 @@ import type { Logger } from '../log/logger.js';
 import type { InstanceRecord, Registry, Unsubscribe } from './registry.js';
 import {
   checkNodeName,
-  decodeRecord,
   isNodeName,
   parseZooKeeperUrl,
   ZooKeeperPaths,
@@ -13,6 +12,8 @@ import {
 } from '../zookeeper/config.js';
 import { type ZkModule, ZooKeeperSession, zkCode } from '../zookeeper/session.js';
 import { ServiceViews, type Watcher } from '../zookeeper/views.js';
+import { ClusterAuth } from '../security/auth.js';
+import { recordKey, signRecord, verifyRecord } from '../zookeeper/signed.js';
 
 /** ZooKeeper refuses node data above 1 MiB. */
 const MAX_RECORD_BYTES = 1024 * 1024 - 1024;
@@ -43,13 +44,25 @@ export class ZooKeeperRegistry implements Registry {
   /** nodes of ours that an unregister could not remove during an outage */
   readonly #toRemove = new Set<string>();
   readonly #badNodes = new Set<string>();
+  /** signs the records written and checks those read (from the cluster secret) */
+  readonly #key: Buffer;
+  /** who may change the nodes created: the digest identity when the URL names one */
+  readonly #acl: Zk.ACL[];
   #closed = false;
 
-  private constructor(zk: ZkModule, config: ZooKeeperConfig, log: Logger) {
+  private constructor(zk: ZkModule, config: ZooKeeperConfig, log: Logger, key: Buffer) {
     this.#zk = zk;
     this.#config = config;
     this.#paths = new ZooKeeperPaths(config.root);
     this.#log = log;
+    this.#key = key;
+    this.#acl =
+      config.digest === undefined
+        ? [new zk.ACL(zk.Permission.ALL, new zk.Id('world', 'anyone'))]
+        : [
+            new zk.ACL(zk.Permission.ALL, new zk.Id('auth', '')),
+            new zk.ACL(zk.Permission.READ, new zk.Id('world', 'anyone')),
+          ];
   }
 
   /**
@@ -60,7 +73,8 @@ export class ZooKeeperRegistry implements Registry {
     const config = parseZooKeeperUrl(url);
     const zk = await loadClient();
     const log = ctx.log.child({ registry: 'zookeeper' });
-    const registry = new ZooKeeperRegistry(zk, config, log);
+    const auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log });
+    const registry = new ZooKeeperRegistry(zk, config, log, recordKey(auth.secret()));
     registry.#views = new ServiceViews({
       read: (service, watcher) => registry.#read(service, watcher),
       connected: () => registry.#session.connected,
@@ -93,9 +107,9 @@ export class ZooKeeperRegistry implements Registry {
     checkNodeName('service name', record.service);
     checkNodeName('instance id', record.id);
     const text = JSON.stringify(record);
-    const data = Buffer.from(text);
     // As others will read it back: fields set to undefined are gone.
     const copy = JSON.parse(text) as InstanceRecord;
+    const data = signRecord(this.#key, copy);
     if (data.length > MAX_RECORD_BYTES)
       throw new BackendError(
         `the record of ${record.service}/${record.id} is ${data.length} bytes: ZooKeeper takes at most ${MAX_RECORD_BYTES}`,
@@ -230,10 +244,12 @@ export class ZooKeeperRegistry implements Registry {
     const parent = path.slice(0, path.lastIndexOf('/'));
     const session = this.#session;
     for (let attempt = 0; ; attempt++) {
-      await session.call<string>('mkdirp', (c, done) => c.mkdirp(parent, (e, p) => done(e, p)));
+      await session.call<string>('mkdirp', (c, done) =>
+        c.mkdirp(parent, this.#acl, (e, p) => done(e, p)),
+      );
       try {
         await session.call<string>('create', (c, done) =>
-          c.create(path, data, CreateMode.EPHEMERAL, (e, p) => done(e, p)),
+          c.create(path, data, this.#acl, CreateMode.EPHEMERAL, (e, p) => done(e, p)),
         );
         return;
       } catch (error) {
@@ -280,7 +296,7 @@ export class ZooKeeperRegistry implements Registry {
     for (const [path, record] of [...this.#mine]) {
       while (!this.#closed && this.#mine.get(path) === record) {
         try {
-          await this.#writeNode(path, Buffer.from(JSON.stringify(record)));
+          await this.#writeNode(path, signRecord(this.#key, record));
           count++;
           break;
         } catch (error) {
@@ -337,14 +353,17 @@ export class ZooKeeperRegistry implements Registry {
           if (zkCode(error) === Exception.NO_NODE) return undefined;
           throw error;
         }
-        const record = decodeRecord(data, service, id);
-        if (!record && !this.#badNodes.has(node)) {
-          // Remembered so a bad node is logged once, not on every read; bounded.
-          if (this.#badNodes.size > 1000) this.#badNodes.clear();
-          this.#badNodes.add(node);
-          this.#log.warn('zookeeper: ignoring a node that holds no instance record', { node });
+        const read = verifyRecord(this.#key, data, service, id);
+        if ('problem' in read) {
+          if (!this.#badNodes.has(node)) {
+            // Remembered so a bad node is logged once, not on every read; bounded.
+            if (this.#badNodes.size > 1000) this.#badNodes.clear();
+            this.#badNodes.add(node);
+            this.#log.warn(`zookeeper: ignoring a node that ${read.problem}`, { node });
+          }
+          return undefined;
         }
-        return record;
+        return read.record;
       }),
     );
     return records.filter((r): r is InstanceRecord => r !== undefined);

@@ -7,6 +7,7 @@ import {
   fromWireError,
   toWireError,
 } from '../errors.js';
+import type { ClusterAuth } from '../security/auth.js';
 import { NotDeliveredError } from './failover.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, parseEndpoint } from './net-wire.js';
@@ -17,6 +18,8 @@ import type { RpcCallOptions, RpcRequest, RpcResponse } from './transport.js';
 /** What a client connection needs of the transport that owns it. */
 export interface ConnectionOwner {
   readonly maxFrameBytes: number;
+  /** the handshake run before anything else is sent on a new connection */
+  readonly auth: ClusterAuth;
   decode(body: Buffer): unknown;
   encode(message: unknown[]): Buffer;
   /** the connection dropped: forget it and stop picking its peer for these services */
@@ -25,6 +28,8 @@ export interface ConnectionOwner {
   reached(conn: ClientConnection): void;
   /** a frame from the peer could not be read (the connection is closed after) */
   badFrame(source: string, err: unknown): void;
+  /** a connection over TLS-PSK to a `tls://` endpoint (throws a ConfigError when the cluster secret cannot be read) */
+  connectTls(host: string, port: number): net.Socket;
 }
 
 /** The one reused connection to one peer endpoint, multiplexing calls by id. */
@@ -40,7 +45,7 @@ export class ClientConnection {
   readonly #services = new Set<string>();
   readonly #cancel = (id: number) => this.#send([CANCEL, id]);
   #dead: string | undefined;
-  /** whether the connection was made: until then nothing has reached the peer */
+  /** whether the peer passed the handshake: until then nothing has reached its code */
   #connected = false;
   /**
    * The calls whose requests are queued but not yet handed to the socket:
@@ -51,29 +56,48 @@ export class ClientConnection {
   constructor(endpoint: string, owner: ConnectionOwner) {
     this.endpoint = endpoint;
     this.#owner = owner;
-    const { host, port } = parseEndpoint(endpoint);
+    const { host, port, tls } = parseEndpoint(endpoint);
     this.#decoder = new FrameDecoder(owner.maxFrameBytes);
     // Writes before the connect completes are buffered by the socket itself.
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = tls ? owner.connectTls(host, port) : net.connect({ host, port, noDelay: true });
     this.#socket = socket;
+    // Frames wait here until the peer has proved it belongs to the cluster.
+    let held: Buffer[] | undefined = [];
     this.#writer = new FrameWriter((bytes) => {
       if (socket.destroyed) return;
+      if (held) {
+        held.push(bytes);
+        return;
+      }
       // The writer flushes all it holds at once.
       if (this.#unwritten.length > 0) this.#unwritten = [];
       socket.write(bytes);
     });
-    socket.once('connect', () => {
-      this.#connected = true;
-      owner.reached(this);
-    });
     const onFrame = (body: Buffer) => this.#onReply(body);
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       try {
         this.#decoder.push(chunk, onFrame);
       } catch (err) {
         owner.badFrame(endpoint, err);
         this.destroy(`bad frame from ${endpoint}`);
       }
+    };
+    owner.auth.connect(socket, endpoint, {
+      ready: (rest) => {
+        // The peer proved it belongs: from now on what is written may reach its code.
+        this.#connected = true;
+        owner.reached(this);
+        for (const bytes of held ?? []) socket.write(bytes);
+        held = undefined;
+        this.#unwritten = [];
+        socket.on('data', onData);
+        if (rest.length > 0) onData(rest);
+      },
+      failed: (err) => {
+        held = undefined;
+        this.#dead ??= err.message;
+        this.destroy(err.message);
+      },
     });
     socket.on('error', (err) => {
       this.#dead ??= `connection to ${endpoint} was lost (${err.message})`;

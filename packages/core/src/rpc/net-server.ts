@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { CancelToken } from '../cancel.js';
 import {
   CancelledError,
@@ -9,6 +10,7 @@ import {
 } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { listen } from '../listen.js';
+import type { ClusterAuth } from '../security/auth.js';
 import type { MsgpackSerializer } from '../serializers/msgpack.js';
 import { isThenable } from '../sync.js';
 import { FrameDecoder, FrameWriter } from './net-frames.js';
@@ -35,8 +37,12 @@ export interface NetRpcServerOptions {
   serializer: MsgpackSerializer;
   maxFrameBytes: number;
   log: Logger;
+  /** the cluster handshake every caller passes before any of its bytes is decoded */
+  auth: ClusterAuth;
   /** counts (and reports) a frame that could not be read; its connection is closed */
   badFrame: (source: string, err: unknown) => void;
+  /** serve over TLS with these options (endpoint `tls://`); a peer failing the handshake is reported to `refused` */
+  tls?: { options: tls.TlsOptions; refused: (source: string, err: Error) => void };
 }
 
 /**
@@ -48,7 +54,9 @@ export class NetRpcServer {
   readonly #serializer: MsgpackSerializer;
   readonly #maxFrameBytes: number;
   readonly #log: Logger;
+  readonly #auth: ClusterAuth;
   readonly #badFrame: (source: string, err: unknown) => void;
+  readonly #tls: NetRpcServerOptions['tls'];
   readonly #sockets = new Set<net.Socket>();
   readonly #services = new Set<string>();
   #server: net.Server | undefined;
@@ -60,7 +68,9 @@ export class NetRpcServer {
     this.#serializer = options.serializer;
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#log = options.log;
+    this.#auth = options.auth;
     this.#badFrame = options.badFrame;
+    this.#tls = options.tls;
   }
 
   /** Serves `services` (adding to those served already); resolves to the endpoint. */
@@ -69,13 +79,21 @@ export class NetRpcServer {
     for (const s of services) this.#services.add(s);
     this.#handler = handler;
     if (this.#endpoint) return this.#endpoint;
-    const server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    const secure = this.#tls;
+    // Over TLS, a connection reaches #accept only once its handshake proved the cluster's key.
+    const server = secure
+      ? tls
+          .createServer(secure.options, (socket) => this.#accept(socket.setNoDelay(true)))
+          .on('tlsClientError', (err, socket) =>
+            secure.refused(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err),
+          )
+      : net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server = server;
     await listen(server, { port: 0, host });
     server.on('error', (err) => this.#log.error('rpc server error', { err: String(err) }));
     const address = server.address() as net.AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#endpoint = `tcp://${shown}:${address.port}`;
+    this.#endpoint = `${secure ? 'tls' : 'tcp'}://${shown}:${address.port}`;
     return this.#endpoint;
   }
 
@@ -94,6 +112,12 @@ export class NetRpcServer {
       return;
     }
     this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    this.#auth.accept(socket, 'rpc', (rest) => this.#serveSocket(socket, rest));
+  }
+
+  /** Serves an authenticated caller; `rest` is what it sent behind the handshake. */
+  #serveSocket(socket: net.Socket, rest: Buffer): void {
     const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const writer = new FrameWriter((bytes) => {
       if (!socket.destroyed) socket.write(bytes);
@@ -101,7 +125,7 @@ export class NetRpcServer {
     const peer: ServerPeer = { writer, running: new Map() };
     const decoder = new FrameDecoder(this.#maxFrameBytes);
     const onFrame = (body: Buffer) => this.#serve(body, peer);
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       try {
         decoder.push(chunk, onFrame);
       } catch (err) {
@@ -109,7 +133,9 @@ export class NetRpcServer {
         writer.clear();
         socket.destroy();
       }
-    });
+    };
+    socket.on('data', onData);
+    if (rest.length > 0) onData(rest);
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       writer.clear();

@@ -24,12 +24,14 @@ export function isHeaders(value: unknown): value is CallHeaders {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `tcp://host:port` → its parts; a ConfigError for anything else. */
-export function parseEndpoint(endpoint: string): { host: string; port: number } {
-  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(endpoint);
-  const port = m ? Number(m[2]) : NaN;
+/** `tcp://host:port` (or `tls://`, RPC over TLS) → its parts; a ConfigError for anything else. */
+export function parseEndpoint(endpoint: string): { host: string; port: number; tls: boolean } {
+  const m = /^(tcp|tls):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(endpoint);
+  const port = m ? Number(m[3]) : NaN;
   if (!m || port < 1 || port > 65535) {
-    throw new ConfigError(`bad rpc endpoint "${endpoint}": expected tcp://host:port`);
+    throw new ConfigError(
+      `bad rpc endpoint "${endpoint}": expected tcp://host:port or tls://host:port`,
+    );
   }
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  return { host: m[2]!.replace(/^\[|\]$/g, ''), port, tls: m[1] === 'tls' };
 }

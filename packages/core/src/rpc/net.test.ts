@@ -224,7 +224,7 @@ describe('net rpc transport', () => {
     const { rpc } = await server.listen(['greeter'], greeter);
     const { host, port } = parseEndpoint(rpc!);
     for (let i = 0; i < 2; i++) {
-      const raw = net.connect({ host, port });
+      const raw = await authed(server, host, port);
       const closed = new Promise<void>((r) => raw.on('close', () => r()));
       raw.on('error', () => {});
       const header = Buffer.alloc(4);
@@ -247,7 +247,7 @@ describe('net rpc transport', () => {
     const { host, port } = parseEndpoint(rpc!);
     const bodies = [Buffer.from([0xc1]), new MsgpackSerializer().encode({ hello: 1 })];
     for (const body of bodies) {
-      const raw = net.connect({ host, port });
+      const raw = await authed(server, host, port);
       raw.on('error', () => {});
       const closed = new Promise<void>((r) => raw.on('close', () => r()));
       const header = Buffer.alloc(4);
@@ -258,9 +258,25 @@ describe('net rpc transport', () => {
     expect(server.stats().badFrames).toBe(2);
   });
 
+  /** A raw connection to `server`'s port, past the cluster handshake. */
+  function authed(server: NetRpcTransport, host: string, port: number): Promise<net.Socket> {
+    const raw = net.connect({ host, port });
+    return new Promise((resolve, reject) =>
+      server.auth.connect(raw, `tcp://${host}:${port}`, {
+        ready: () => resolve(raw),
+        failed: reject,
+      }),
+    );
+  }
+
   /** Sends one frame of `message` on a raw connection and resolves with the first frame back. */
-  async function rawExchange(endpoint: string, message: unknown[]): Promise<unknown> {
-    const raw = net.connect(parseEndpoint(endpoint));
+  async function rawExchange(
+    server: NetRpcTransport,
+    endpoint: string,
+    message: unknown[],
+  ): Promise<unknown> {
+    const { host, port } = parseEndpoint(endpoint);
+    const raw = await authed(server, host, port);
     const body = new MsgpackSerializer().encode(message);
     const header = Buffer.alloc(4);
     header.writeUInt32BE(body.length);
@@ -280,7 +296,7 @@ describe('net rpc transport', () => {
   it('answers a well-framed request with missing fields by MalformedRequest, not by closing', async () => {
     const server = await serve('a');
     const { rpc } = await server.listen(['greeter'], greeter);
-    const reply = await rawExchange(rpc!, [0, 7, 'greeter']);
+    const reply = await rawExchange(server, rpc!, [0, 7, 'greeter']);
     expect(reply).toMatchObject([2, 7, { code: 'SVC_ERR_MALFORMED_REQUEST' }]);
     expect(server.stats().badFrames).toBe(0);
   });
@@ -288,7 +304,15 @@ describe('net rpc transport', () => {
   it('answers a request whose timeout is not a finite number by MalformedRequest', async () => {
     const server = await serve('a');
     const { rpc } = await server.listen(['greeter'], greeter);
-    const reply = await rawExchange(rpc!, [0, 9, 'greeter', 'greet', {}, headers, Infinity]);
+    const reply = await rawExchange(server, rpc!, [
+      0,
+      9,
+      'greeter',
+      'greet',
+      {},
+      headers,
+      Infinity,
+    ]);
     expect(reply).toMatchObject([2, 9, { code: 'SVC_ERR_MALFORMED_REQUEST' }]);
   });
 
@@ -297,7 +321,7 @@ describe('net rpc transport', () => {
     const { rpc } = await server.listen(['greeter'], greeter);
     const { host, port } = parseEndpoint(rpc!);
     for (const n of [0, -1, 1.5, 'many', 2 ** 40]) {
-      const raw = net.connect({ host, port });
+      const raw = await authed(server, host, port);
       raw.on('error', () => {});
       const closed = new Promise<void>((r) => raw.on('close', () => r()));
       const body = new MsgpackSerializer().encode([5, 1, n]);
@@ -311,7 +335,7 @@ describe('net rpc transport', () => {
 
   it('rejects an address that is not tcp://host:port', () => {
     expect(() => parseEndpoint('tcp://nohost')).toThrow(/bad rpc endpoint/);
-    expect(parseEndpoint('tcp://[::1]:80')).toEqual({ host: '::1', port: 80 });
+    expect(parseEndpoint('tcp://[::1]:80')).toEqual({ host: '::1', port: 80, tls: false });
   });
 });
 

@@ -1,12 +1,16 @@
+import type { Socket } from 'node:net';
+import { advertiseHostOf, withHost } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
 import { ConnectionLostError, RpcTimeoutError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
+import { ClusterAuth } from '../security/auth.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
 import { NetRpcServer } from './net-server.js';
 import { MAX_ATTEMPTS, afterFailure } from './failover.js';
+import { connectTls, pskOf, RefusedPeers, tlsServerOptions } from './net-tls.js';
 import { REQUEST, STREAM } from './net-wire.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
@@ -30,6 +34,10 @@ export interface NetRpcOptions {
 export interface NetRpcStats {
   /** frames refused as empty, oversized or undecodable (each closed its connection) */
   badFrames: number;
+  /** callers refused because they did not prove they belong to the cluster */
+  refusedPeers: number;
+  /** peers whose TLS handshake failed (no cluster key, or not TLS at all) */
+  tlsRefused: number;
 }
 
 /**
@@ -52,6 +60,9 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   readonly #clients = new Map<string, ClientConnection>();
   readonly #loggedSources = new Set<string>();
   readonly #server: NetRpcServer;
+  readonly #auth: ClusterAuth;
+  readonly #refused: RefusedPeers;
+  #tlsKey: Buffer | undefined;
   #nextId = 0;
   #closed = false;
   #badFrames = 0;
@@ -62,7 +73,18 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#serializer = new MsgpackSerializer({ maxBytes: this.#maxFrameBytes });
     this.#picker = new InstancePicker(registry);
+    this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
+    this.#refused = new RefusedPeers(this.#log);
     this.#server = new NetRpcServer({
+      auth: this.#auth,
+      ...(ctx.rpcTls
+        ? {
+            tls: {
+              options: tlsServerOptions(this.#key()),
+              refused: (source, err) => this.#refused.refused(source, err),
+            },
+          }
+        : {}),
       serializer: this.#serializer,
       maxFrameBytes: this.#maxFrameBytes,
       log: this.#log,
@@ -71,12 +93,17 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   stats(): NetRpcStats {
-    return { badFrames: this.#badFrames };
+    return {
+      badFrames: this.#badFrames,
+      refusedPeers: this.#auth.refused,
+      tlsRefused: this.#refused.count,
+    };
   }
 
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
     if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
-    return { rpc: await this.#server.listen(services, handler, this.#ctx.bindHost) };
+    const bound = await this.#server.listen(services, handler, this.#ctx.bindHost);
+    return { rpc: withHost(bound, advertiseHostOf(this.#ctx)) };
   }
 
   // Not async: on the hot path (address known or instance cached) this stays
@@ -217,14 +244,30 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     this.#picker.close();
     for (const conn of this.#clients.values()) conn.destroy('the RPC transport is closed');
     this.#clients.clear();
+    this.#refused.close();
     await this.#server.close();
   }
 
   // The surface ClientConnection and NetRpcServer use, kept off the public docs.
 
   /** @internal */
+  get auth(): ClusterAuth {
+    return this.#auth;
+  }
+
+  /** @internal */
   get maxFrameBytes(): number {
     return this.#maxFrameBytes;
+  }
+
+  /** The cluster's TLS key, derived from its secret once, on first use. */
+  #key(): Buffer {
+    return (this.#tlsKey ??= pskOf(this.#auth.secret(), this.#ctx.cluster));
+  }
+
+  /** @internal */
+  connectTls(host: string, port: number): Socket {
+    return connectTls(host, port, this.#key());
   }
 
   /** @internal */

@@ -6,6 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { ConfigError, ConnectionLostError, MalformedRequestError } from '../errors.js';
 import { LocalRegistry } from '../registry/local.js';
+import { ClusterAuth } from '../security/auth.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { CaptureLogger } from '../testing/capture-log.js';
 import {
@@ -86,7 +87,14 @@ describe('ZmqRpcTransport', () => {
       ok: true,
       result: req.params,
     }));
-    const raw = new Dealer({ linger: 0 });
+    // A member of the cluster (it holds the keys) that sends garbage.
+    const keys = new ClusterAuth({ cluster: 'test' }, { log }).curve();
+    const raw = new Dealer({
+      linger: 0,
+      curveServerKey: keys.serverPublic,
+      curvePublicKey: keys.clientPublic,
+      curveSecretKey: keys.clientSecret,
+    });
     cleanup.push(() => raw.close());
     raw.connect(endpoint!);
     await raw.send(Buffer.from('this is not MessagePack \xc1\xc1'));

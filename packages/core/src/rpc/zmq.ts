@@ -1,3 +1,4 @@
+import { advertiseHostOf } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
 import type { CancelToken } from '../cancel.js';
 import {
@@ -28,6 +29,7 @@ import {
   type RpcResponse,
   type RpcTransport,
 } from './transport.js';
+import { ClusterAuth } from '../security/auth.js';
 import { BadFrames, loadZmq } from '../zmq/link.js';
 import { ZmqRequester } from '../zmq/requester.js';
 import { StreamReply, ZmqResponder, type RequestHandler } from '../zmq/responder.js';
@@ -56,6 +58,7 @@ export class ZmqRpcTransport implements RpcTransport {
   readonly #serializer: Serializer;
   readonly #picker: InstancePicker;
   readonly #bad: BadFrames;
+  readonly #auth: ClusterAuth;
   readonly #zmq: Awaited<ReturnType<typeof loadZmq>>;
   readonly #requester: ZmqRequester;
   #responder: ZmqResponder | undefined;
@@ -73,7 +76,9 @@ export class ZmqRpcTransport implements RpcTransport {
     this.#serializer = options.serializer ?? new MsgpackSerializer();
     this.#picker = new InstancePicker(registry, 'rpc');
     this.#bad = new BadFrames(this.#log);
+    this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
     this.#requester = new ZmqRequester(zmq, {
+      auth: this.#auth,
       serializer: this.#serializer,
       log: this.#log,
       bad: this.#bad,
@@ -116,9 +121,11 @@ export class ZmqRpcTransport implements RpcTransport {
     if (this.#responder) this.#responder.setHandler(handle);
     else {
       this.#responder = await ZmqResponder.bind(this.#zmq, this.#ctx.bindHost, handle, {
+        advertise: advertiseHostOf(this.#ctx),
         serializer: this.#serializer,
         log: this.#log,
         bad: this.#bad,
+        auth: this.#auth,
         label: 'rpc',
       });
     }

@@ -255,6 +255,8 @@ export function testConfig(
     rpc: 'memory',
     events: 'memory',
     bindHost: '127.0.0.1',
+    advertiseHost: '127.0.0.1',
+    rpcTls: false,
     http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
     metrics: { host: '127.0.0.1' },
     log: { level: 'debug' },

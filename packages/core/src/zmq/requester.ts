@@ -2,6 +2,7 @@ import type { Dealer } from 'zeromq';
 import type { CancelToken } from '../cancel.js';
 import { CancelledError, ConnectionLostError, fromWireError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { ClusterAuth } from '../security/auth.js';
 import { PendingCalls } from '../rpc/pending.js';
 import { StreamReader } from '../rpc/stream.js';
 import type { Serializer } from '../serializers/serializer.js';
@@ -34,6 +35,8 @@ export interface RequesterOptions {
   serializer: Serializer;
   log: Logger;
   bad: BadFrames;
+  /** the cluster whose listeners alone it talks to (CURVE with the cluster's keys) */
+  auth: ClusterAuth;
 }
 
 /**
@@ -48,6 +51,7 @@ export class ZmqRequester {
   readonly #serializer: Serializer;
   readonly #log: Logger;
   readonly #bad: BadFrames;
+  readonly #auth: ClusterAuth;
   readonly #peers = new Map<string, Peer>();
   #nextId = 0;
   #closed = false;
@@ -57,6 +61,7 @@ export class ZmqRequester {
     this.#serializer = options.serializer;
     this.#log = options.log;
     this.#bad = options.bad;
+    this.#auth = options.auth;
   }
 
   /**
@@ -168,10 +173,14 @@ export class ZmqRequester {
   #peer(endpoint: string): Peer {
     const existing = this.#peers.get(endpoint);
     if (existing) return existing;
+    const curve = this.#auth.curve();
     const dealer = new this.#zmq.Dealer({
       linger: 0,
       maxMessageSize: ZMQ_MAX_MESSAGE,
       reconnectInterval: 200,
+      curveServerKey: curve.serverPublic,
+      curvePublicKey: curve.clientPublic,
+      curveSecretKey: curve.clientSecret,
       ...HEARTBEAT,
     });
     const peer: Peer = {
@@ -189,8 +198,24 @@ export class ZmqRequester {
       peer.connected = true;
     });
     dealer.events.on('disconnect', () => {
+      if (!handshaken) return refused();
       this.#lose(peer, new ConnectionLostError(`the instance at ${endpoint} went away mid-call`));
     });
+    // A listener of another cluster (or one that lost our key) fails the CURVE handshake;
+    // libzmq may report the disconnect before the handshake's failure.
+    let handshaken = false;
+    const refused = () =>
+      this.#lose(
+        peer,
+        new NotDeliveredError(
+          `cannot authenticate with ${endpoint}: the CURVE handshake did not complete: the peer does not know this cluster secret (another cluster, or another secret there), or it went away`,
+        ),
+      );
+    dealer.events.on('handshake', () => {
+      handshaken = true;
+    });
+    dealer.events.on('handshake:error:protocol', refused);
+    dealer.events.on('handshake:error:auth', refused);
     dealer.events.on('connect:retry', () => {
       // Only a peer that never connected retries here: a disconnect closed the others.
       this.#lose(peer, new NotDeliveredError(`cannot connect to ${endpoint}`));

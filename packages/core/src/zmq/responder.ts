@@ -1,4 +1,5 @@
 import type { Router } from 'zeromq';
+import { withHost } from '../advertise.js';
 import { CancelToken } from '../cancel.js';
 import {
   BackendError,
@@ -11,10 +12,12 @@ import {
 } from '../errors.js';
 import { addressProblem } from '../listen.js';
 import type { Logger } from '../log/logger.js';
+import type { ClusterAuth } from '../security/auth.js';
 import { MAX_CREDIT, StreamPump } from '../rpc/stream.js';
 import type { ItemSource } from '../rpc/transport.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isObject } from './wire-check.js';
+import { acquireZap } from './zap.js';
 import {
   HEARTBEAT,
   SendQueue,
@@ -30,6 +33,10 @@ export interface ResponderOptions {
   bad: BadFrames;
   /** what the socket serves, for log messages (`rpc`, `events`) */
   label: string;
+  /** host published for this socket (advertise_host); default: the bound one, loopback for a wildcard */
+  advertise?: string;
+  /** the cluster whose callers alone get in (CURVE with its keys, checked by a ZAP handler) */
+  auth: ClusterAuth;
 }
 
 /**
@@ -83,6 +90,7 @@ export class ZmqResponder {
   readonly #running = new Map<string, Map<number, Running>>();
   #handler: RequestHandler;
   #closed = false;
+  #releaseZap: () => void = () => {};
 
   private constructor(
     router: Router,
@@ -105,12 +113,27 @@ export class ZmqResponder {
     options: ResponderOptions,
   ): Promise<ZmqResponder> {
     const ipv6 = host.includes(':');
+    const curve = options.auth.curve();
+    // The ZAP handler runs before the socket binds: no peer is ever let in unchecked.
+    const releaseZap = await acquireZap(zmq, options.auth);
     const router = new zmq.Router({
       linger: 1000,
       maxMessageSize: ZMQ_MAX_MESSAGE,
       ipv6,
+      curveServer: true,
+      curveSecretKey: curve.serverSecret,
+      zapDomain: 'svc',
       ...HEARTBEAT,
     });
+    // A peer without the cluster's keys fails the CURVE handshake (or ZAP): nothing of it is read.
+    const refuse = (reason: string) => (event: { address: string }) =>
+      options.auth.refuse(`zmq ${options.label}`, event.address, reason);
+    router.events.on('handshake:error:auth', refuse('does not hold the cluster key (CURVE)'));
+    router.events.on(
+      'handshake:error:protocol',
+      refuse('failed the CURVE handshake (no or wrong cluster keys)'),
+    );
+    router.events.on('handshake:error:other', refuse('failed the CURVE handshake'));
     // An empty message from a peer that went away: its requests are cancelled.
     (router as unknown as { setInt32Option(o: number, v: number): void }).setInt32Option(
       ROUTER_NOTIFY,
@@ -120,13 +143,19 @@ export class ZmqResponder {
       await router.bind(`tcp://${ipv6 ? `[${host}]` : host}:*`);
     } catch (err) {
       router.close();
+      releaseZap();
       const where = `cannot bind the ${options.label} socket on ${host}`;
       // An address this host does not have (a bind host from the config) is the config's fault.
       const problem = addressProblem(err);
       if (problem) throw new ConfigError(`${where}: ${problem}`, { cause: err });
       throw new BackendError(`${where}: ${(err as Error).message}`, { cause: err });
     }
-    return new ZmqResponder(router, advertised(router.lastEndpoint ?? ''), handler, options);
+    const bound = router.lastEndpoint ?? '';
+    const endpoint =
+      options.advertise === undefined ? advertised(bound) : withHost(bound, options.advertise);
+    const responder = new ZmqResponder(router, endpoint, handler, options);
+    responder.#releaseZap = releaseZap;
+    return responder;
   }
 
   setHandler(handler: RequestHandler): void {
@@ -145,6 +174,7 @@ export class ZmqResponder {
     for (const peer of [...this.#running.keys()]) this.#gone(peer);
     for (let i = 0; i < 50 && !this.#queue.idle; i++) await new Promise((r) => setTimeout(r, 10));
     this.#router.close();
+    this.#releaseZap();
   }
 
   async #receive(): Promise<void> {

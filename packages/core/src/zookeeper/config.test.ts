@@ -93,3 +93,14 @@ describe('decodeRecord', () => {
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
   });
 });
+
+describe('ZooKeeper digest credentials', () => {
+  it('are read from the URL, and never shown in its errors', () => {
+    expect(parseZooKeeperUrl('zookeeper://svc:p%40ss@zk1:2181/svc').digest).toBe('svc:p@ss');
+    expect(parseZooKeeperUrl('zookeeper://zk1:2181/svc').digest).toBeUndefined();
+    expect(() => parseZooKeeperUrl('zookeeper://svc:secret-pw@zk1:99999/svc')).toThrow(
+      /^(?!.*secret-pw).*zookeeper:\/\/\*\*\*@zk1:99999/,
+    );
+    expect(() => parseZooKeeperUrl('zookeeper://justuser@zk1/svc')).toThrow(/user:password@/);
+  });
+});

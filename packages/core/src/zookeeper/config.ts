@@ -14,6 +14,12 @@ export interface ZooKeeperConfig {
   timeoutMs: number;
   /** how long opening the registry waits for a first connection */
   connectTimeoutMs: number;
+  /**
+   * `user:password` of ZooKeeper's digest scheme, from the URL
+   * (`zookeeper://user:password@host/root`): nodes are then created with an
+   * ACL that lets only that identity change them (everyone may read)
+   */
+  digest?: string;
 }
 
 const DEFAULT_ROOT = '/svc';
@@ -25,10 +31,30 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  * Parses `zookeeper://host:port[,host:port]/root[?sessionTimeout=ms&timeout=ms&connectTimeout=ms]`.
  * Throws a ConfigError naming what is wrong.
  */
-export function parseZooKeeperUrl(url: string): ZooKeeperConfig {
-  const m = /^zookeeper:\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?$/i.exec(url);
+export function parseZooKeeperUrl(rawUrl: string): ZooKeeperConfig {
+  // Messages show the URL without its password.
+  const url = rawUrl.replace(/^(zookeeper:\/\/)[^/?#]*@/i, '$1***@');
+  const m = /^zookeeper:\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?$/i.exec(rawUrl);
   if (!m) throw new ConfigError(`bad ZooKeeper URL "${url}": expected zookeeper://host:port/root`);
-  const hosts = (m[1] ?? '').split(',').map((h) => parseHost(h.trim(), url));
+  let authority = m[1] ?? '';
+  let digest: string | undefined;
+  const at = authority.lastIndexOf('@');
+  if (at >= 0) {
+    const userinfo = authority.slice(0, at);
+    authority = authority.slice(at + 1);
+    const colon = userinfo.indexOf(':');
+    if (colon <= 0 || colon === userinfo.length - 1) {
+      throw new ConfigError(
+        'bad ZooKeeper URL: credentials must be user:password@ (the digest scheme)',
+      );
+    }
+    try {
+      digest = `${decodeURIComponent(userinfo.slice(0, colon))}:${decodeURIComponent(userinfo.slice(colon + 1))}`;
+    } catch {
+      throw new ConfigError('bad ZooKeeper URL: credentials are not valid percent-encoding');
+    }
+  }
+  const hosts = authority.split(',').map((h) => parseHost(h.trim(), url));
   if (hosts.length === 0) throw new ConfigError(`bad ZooKeeper URL "${url}": no host`);
   const root = parseRoot(m[2] ?? '', url);
   const config: ZooKeeperConfig = {
@@ -37,6 +63,7 @@ export function parseZooKeeperUrl(url: string): ZooKeeperConfig {
     sessionTimeoutMs: DEFAULT_SESSION_TIMEOUT_MS,
     timeoutMs: DEFAULT_TIMEOUT_MS,
     connectTimeoutMs: DEFAULT_TIMEOUT_MS,
+    ...(digest === undefined ? {} : { digest }),
   };
   for (const [key, value] of new URLSearchParams(m[3] ?? '')) {
     if (key === 'sessionTimeout') config.sessionTimeoutMs = parseMs(key, value, url);

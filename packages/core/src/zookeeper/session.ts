@@ -155,6 +155,10 @@ export class ZooKeeperSession {
       sessionTimeout: this.#config.sessionTimeoutMs,
       spinDelay: 500,
     });
+    // Sent with every (re)connection: the identity the nodes' ACLs name.
+    if (this.#config.digest !== undefined) {
+      client.addAuthInfo('digest', Buffer.from(this.#config.digest));
+    }
     this.#client = client;
     this.#fresh = fresh;
     client.on('state', (state: Zk.State) => this.#onState(client, state));

@@ -115,7 +115,13 @@ export class MetricsCollector {
                   {},
                   { address: rpc, timeout: this.#timeout },
                 )
-              : await queryLogStream(record.endpoints['logs']!, 'metrics', {}, this.#timeout)
+              : await queryLogStream(
+                  this.#client.auth,
+                  record.endpoints['logs']!,
+                  'metrics',
+                  {},
+                  this.#timeout,
+                )
           ) as MetricsSnapshot;
           if (!isSnapshot(snapshot)) throw new Error('answered with something that is not metrics');
           readings.set(id, { snapshot, services: services.sort() });
