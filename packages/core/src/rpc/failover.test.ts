@@ -4,6 +4,7 @@ import type { BackendContext } from '../backends.js';
 import { ConnectionLostError, RpcTimeoutError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
+import { ClusterAuth } from '../security/auth.js';
 import type { InstanceRecord } from '../registry/registry.js';
 import { NotDeliveredError, idempotentMethods } from './failover.js';
 import { NetRpcTransport } from './net.js';
@@ -145,13 +146,21 @@ describe('net rpc failover', () => {
     return { ran };
   }
 
-  /** An instance that dies (drops its connection) with each request it reads. */
+  /**
+   * An instance that dies (drops its connection) with each request it reads:
+   * it passes the cluster handshake, so the request has reached its code.
+   */
   async function dying(id: string, idempotent?: string[]): Promise<{ got: () => number }> {
     let got = 0;
+    const auth = new ClusterAuth({ cluster: ctx.cluster }, { log: silent });
     const server = net.createServer((socket) => {
-      socket.once('data', () => {
+      const onRequest = () => {
         got++;
         socket.resetAndDestroy();
+      };
+      auth.accept(socket, 'rpc', (rest) => {
+        if (rest.length > 0) onRequest();
+        else socket.once('data', onRequest);
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
