@@ -86,7 +86,16 @@ export class ClusterAuth {
    */
   accept(socket: Socket, listener: string, ready: (rest: Buffer) => void): void {
     const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    acceptHandshake(socket, this.#handshakeKey(), this.#timeoutMs, {
+    let key: Buffer;
+    try {
+      key = this.#handshakeKey();
+    } catch (err) {
+      // No secret, no way in (and a listener's connection handler must not throw).
+      socket.destroy();
+      this.#refusals.record(listener, source, `could not be checked: ${(err as Error).message}`);
+      return;
+    }
+    acceptHandshake(socket, key, this.#timeoutMs, {
       ready,
       failed: (reason) => this.#refusals.record(listener, source, reason),
     });
