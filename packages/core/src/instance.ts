@@ -128,6 +128,7 @@ export class Instance {
       clientName: cfg.interfaces[0]?.name ?? 'svc',
       // The most any of its services runs at once: a smaller prefetch would idle workers.
       maxWorkers: Math.max(cfg.maxWorkers, ...cfg.interfaces.map((i) => i.maxWorkers ?? 0)),
+      limits: cfg.limits,
     };
     this.backends =
       this.#options.backends ??

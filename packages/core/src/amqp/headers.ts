@@ -1,6 +1,7 @@
 import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
 import { receivedTimeout } from '../rpc/transport.js';
+import { MAX_CALL_ID, MAX_STACK_ENTRIES, checkTraceId } from '../zmq/wire-check.js';
 
 /** Nameko's header prefix (`nameko/constants.py` HEADER_PREFIX). */
 export const HEADER_PREFIX = 'nameko.';
@@ -59,8 +60,14 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
       data[key] = value;
     }
   }
-  // A message without a trace id (Nameko peers send none) starts a trace here.
-  return { traceId: traceId ?? newTraceId(), callIdStack, data };
+  // A message without a trace id (Nameko peers send none), or with one that is
+  // not a short printable token, starts a trace here.
+  return {
+    traceId: traceId === undefined ? newTraceId() : checkTraceId(traceId),
+    // Kept to the newest entries that are short strings: every call and event the worker makes forwards it.
+    callIdStack: callIdStack.filter((id) => id.length <= MAX_CALL_ID).slice(-MAX_STACK_ENTRIES),
+    data,
+  };
 }
 
 /**

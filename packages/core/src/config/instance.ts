@@ -1,3 +1,4 @@
+import { parseLimits, type Limits } from '../limits.js';
 import { isLogLevel, type LogLevel } from '../log/logger.js';
 import { ConfigReader, readYaml } from './load.js';
 
@@ -31,6 +32,8 @@ export interface InstanceConfig {
   rpcTimeout: number;
   /** `module#Export` specs of plugins */
   plugins: string[];
+  /** what bounds memory and sockets against hostile or stuck peers (`limits:`) */
+  limits: Limits;
   interfaces: InterfaceConfig[];
   /** the whole document after substitution */
   raw: Record<string, unknown>;
@@ -49,6 +52,7 @@ const TOP_KEYS = [
   'rpc_timeout',
   'plugins',
   'interfaces',
+  'limits',
 ] as const;
 
 /** The embedded defaults: no broker, no registry server. */
@@ -118,6 +122,7 @@ export function parseInstanceConfig(
     stopTimeout: reader.integer(top['stop_timeout'], 'stop_timeout', 10_000, 0, 3_600_000),
     rpcTimeout: reader.integer(top['rpc_timeout'], 'rpc_timeout', 5_000, 1, 3_600_000),
     plugins: plugins.map((p, i) => reader.string(p, `plugins[${i}]`)),
+    limits: parseLimits(reader, top['limits']),
     interfaces,
     raw: top,
   };

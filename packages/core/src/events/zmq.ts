@@ -180,6 +180,7 @@ export class ZmqEventTransport implements EventTransport {
     clearTimeout(timer);
     this.#requester.close();
     await this.#responder?.close();
+    this.#bad.close();
   }
 
   async #publish(event: EventMessage, delay: number, exclude: ReadonlySet<string>): Promise<void> {

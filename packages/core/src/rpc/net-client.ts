@@ -7,7 +7,10 @@ import {
   fromWireError,
   toWireError,
 } from '../errors.js';
-import { FrameDecoder, FrameWriter } from './net-frames.js';
+import type { Limits } from '../limits.js';
+import type { Logger } from '../log/logger.js';
+import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
+import { backpressuredWrite } from './net-guard.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, parseEndpoint } from './net-wire.js';
 import { PendingCalls } from './pending.js';
 import { StreamReader } from './stream.js';
@@ -16,6 +19,9 @@ import type { RpcCallOptions, RpcRequest, RpcResponse } from './transport.js';
 /** What a client connection needs of the transport that owns it. */
 export interface ConnectionOwner {
   readonly maxFrameBytes: number;
+  readonly limits: Limits;
+  readonly budget: FrameBudget;
+  readonly log: Logger;
   decode(body: Buffer): unknown;
   encode(message: unknown[]): Buffer;
   /** the connection dropped: forget it and stop picking its peer for these services */
@@ -42,13 +48,24 @@ export class ClientConnection {
     this.endpoint = endpoint;
     this.#owner = owner;
     const { host, port } = parseEndpoint(endpoint);
-    this.#decoder = new FrameDecoder(owner.maxFrameBytes);
+    this.#decoder = new FrameDecoder(owner.maxFrameBytes, owner.budget);
     // Writes before the connect completes are buffered by the socket itself.
     const socket = net.connect({ host, port, noDelay: true });
     this.#socket = socket;
-    this.#writer = new FrameWriter((bytes) => {
-      if (!socket.destroyed) socket.write(bytes);
+    const limit = owner.limits.writeBufferBytes;
+    const write = backpressuredWrite(socket, {
+      limit,
+      pauseReading: false,
+      over: (queued) => {
+        const why = `${endpoint} does not read its requests (${queued} bytes unsent, over the ${limit}-byte limit)`;
+        owner.log.warn('rpc server does not read: dropping the connection', {
+          endpoint,
+          queuedBytes: queued,
+        });
+        this.#dead ??= why;
+      },
     });
+    this.#writer = new FrameWriter(write);
     const onFrame = (body: Buffer) => this.#onReply(body);
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -137,6 +154,7 @@ export class ClientConnection {
     this.#dead = why;
     this.#writer.clear();
     this.#socket.destroy();
+    this.#decoder.release();
     this.#owner.lost(this, this.#services);
     this.#pending.failAll(new ConnectionLostError(why));
   }

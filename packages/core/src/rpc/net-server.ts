@@ -11,7 +11,9 @@ import type { Logger } from '../log/logger.js';
 import { listen } from '../listen.js';
 import type { MsgpackSerializer } from '../serializers/msgpack.js';
 import { isThenable } from '../sync.js';
-import { FrameDecoder, FrameWriter } from './net-frames.js';
+import type { Limits } from '../limits.js';
+import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
+import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net-guard.js';
 import {
   CANCEL,
   CREDIT,
@@ -20,8 +22,8 @@ import {
   REPLY_OK,
   REQUEST,
   STREAM,
-  isHeaders,
 } from './net-wire.js';
+import { parseCallHeaders } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
 import {
   receivedTimeout,
@@ -34,6 +36,9 @@ import {
 export interface NetRpcServerOptions {
   serializer: MsgpackSerializer;
   maxFrameBytes: number;
+  limits: Limits;
+  /** shared with the client connections of the same process */
+  budget: FrameBudget;
   log: Logger;
   /** counts (and reports) a frame that could not be read; its connection is closed */
   badFrame: (source: string, err: unknown) => void;
@@ -49,7 +54,10 @@ export class NetRpcServer {
   readonly #maxFrameBytes: number;
   readonly #log: Logger;
   readonly #badFrame: (source: string, err: unknown) => void;
-  readonly #sockets = new Set<net.Socket>();
+  readonly #limits: Limits;
+  readonly #budget: FrameBudget;
+  readonly #sockets = new Map<net.Socket, ServerPeer>();
+  #sweep: ConnectionSweep | undefined;
   readonly #services = new Set<string>();
   #server: net.Server | undefined;
   #endpoint: string | undefined;
@@ -59,6 +67,8 @@ export class NetRpcServer {
   constructor(options: NetRpcServerOptions) {
     this.#serializer = options.serializer;
     this.#maxFrameBytes = options.maxFrameBytes;
+    this.#limits = options.limits;
+    this.#budget = options.budget;
     this.#log = options.log;
     this.#badFrame = options.badFrame;
   }
@@ -76,13 +86,27 @@ export class NetRpcServer {
     const address = server.address() as net.AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     this.#endpoint = `tcp://${shown}:${address.port}`;
+    const { idleTimeout, maxConnections } = this.#limits;
+    this.#sweep = new ConnectionSweep({
+      idleTimeout,
+      connections: () => this.#sockets.values(),
+      report: (idle, refused) =>
+        this.#log.warn('rpc connections closed', {
+          idle,
+          idleTimeoutMs: idleTimeout,
+          refusedOverCap: refused,
+          maxConnections,
+          open: this.#sockets.size,
+        }),
+    });
     return this.#endpoint;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const socket of this.#sockets) socket.destroy();
+    this.#sweep?.stop();
+    for (const socket of this.#sockets.keys()) socket.destroy();
     this.#sockets.clear();
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -93,15 +117,39 @@ export class NetRpcServer {
       socket.destroy();
       return;
     }
-    this.#sockets.add(socket);
+    // Over the cap, a connection is closed before anything of it is read (counted, then logged by the sweep).
+    if (this.#sockets.size >= this.#limits.maxConnections) {
+      this.#sweep?.refused();
+      socket.destroy();
+      return;
+    }
     const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    const writer = new FrameWriter((bytes) => {
-      if (!socket.destroyed) socket.write(bytes);
+    const write = backpressuredWrite(socket, {
+      limit: this.#limits.writeBufferBytes,
+      pauseReading: true,
+      over: (queued) =>
+        this.#log.warn('rpc peer does not read its replies: dropping it', {
+          source,
+          queuedBytes: queued,
+          limit: this.#limits.writeBufferBytes,
+        }),
     });
-    const peer: ServerPeer = { writer, running: new Map() };
-    const decoder = new FrameDecoder(this.#maxFrameBytes);
+    const writer = new FrameWriter((bytes) => {
+      peer.lastActive = performance.now();
+      write(bytes);
+    });
+    const peer: ServerPeer = {
+      socket,
+      writer,
+      running: new Map(),
+      lastActive: performance.now(),
+      busy: () => peer.running.size > 0,
+    };
+    this.#sockets.set(socket, peer);
+    const decoder = new FrameDecoder(this.#maxFrameBytes, this.#budget);
     const onFrame = (body: Buffer) => this.#serve(body, peer);
     socket.on('data', (chunk: Buffer) => {
+      peer.lastActive = performance.now();
       try {
         decoder.push(chunk, onFrame);
       } catch (err) {
@@ -113,6 +161,7 @@ export class NetRpcServer {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       writer.clear();
+      decoder.release();
       this.#sockets.delete(socket);
       // The caller went away: its workers and streams are told to stop.
       const running = [...peer.running.values()];
@@ -153,13 +202,11 @@ export class NetRpcServer {
     const { writer } = peer;
     const service: unknown = msg[2];
     const method: unknown = msg[3];
-    const headers: unknown = msg[5];
     const timeout = receivedTimeout(msg[6]);
     const args: unknown = msg[7];
     if (
       typeof service !== 'string' ||
       typeof method !== 'string' ||
-      !isHeaders(headers) ||
       Number.isNaN(timeout) ||
       (args !== undefined && !Array.isArray(args))
     ) {
@@ -167,6 +214,13 @@ export class NetRpcServer {
         ok: false,
         error: toWireError(new MalformedRequestError('request needs service, method and headers')),
       });
+      return;
+    }
+    let headers;
+    try {
+      headers = parseCallHeaders(msg[5]);
+    } catch (err) {
+      this.#reply(writer, id, { ok: false, error: toWireError(err) });
       return;
     }
     const handler = this.#handler;
@@ -255,7 +309,7 @@ export class NetRpcServer {
 }
 
 /** A caller's connection as its server sees it: where replies go, and what runs for it. */
-interface ServerPeer {
+interface ServerPeer extends SweptConnection {
   writer: FrameWriter;
   /**
    * The calls of this connection still running, by request id: those not

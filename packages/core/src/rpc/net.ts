@@ -1,10 +1,12 @@
 import type { BackendContext } from '../backends.js';
+import { BadFrameLog } from '../bad-frames.js';
 import { ConnectionLostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
+import { limitsOf, type Limits } from '../limits.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
+import { FrameBudget } from './net-frames.js';
 import { NetRpcServer } from './net-server.js';
 import { REQUEST, STREAM } from './net-wire.js';
 import { InstancePicker } from './picker.js';
@@ -21,7 +23,7 @@ export { parseEndpoint } from './net-wire.js';
 
 /** Options of {@link NetRpcTransport}. */
 export interface NetRpcOptions {
-  /** largest frame accepted or sent, in bytes (16 MiB by default) */
+  /** largest frame accepted or sent, in bytes (16 MiB by default; `limits.max_frame_bytes` otherwise) */
   maxFrameBytes?: number;
 }
 
@@ -29,6 +31,8 @@ export interface NetRpcOptions {
 export interface NetRpcStats {
   /** frames refused as empty, oversized or undecodable (each closed its connection) */
   badFrames: number;
+  /** bytes of unfinished frames held now, across every connection */
+  partialFrameBytes: number;
 }
 
 /**
@@ -46,28 +50,34 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   readonly #maxFrameBytes: number;
   readonly #picker: InstancePicker;
   readonly #clients = new Map<string, ClientConnection>();
-  readonly #loggedSources = new Set<string>();
+  readonly #bad: BadFrameLog;
+  readonly #limits: Limits;
+  readonly #budget: FrameBudget;
   readonly #server: NetRpcServer;
   #nextId = 0;
   #closed = false;
-  #badFrames = 0;
 
   constructor(registry: Registry, ctx: BackendContext, options: NetRpcOptions = {}) {
     this.#ctx = ctx;
     this.#log = ctx.log;
-    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#limits = limitsOf(ctx.limits);
+    this.#maxFrameBytes = options.maxFrameBytes ?? this.#limits.maxFrameBytes;
+    this.#budget = new FrameBudget(Math.max(this.#limits.partialFrameBytes, this.#maxFrameBytes));
+    this.#bad = new BadFrameLog(this.#log, 'bad rpc frame: closed its connection');
     this.#serializer = new MsgpackSerializer({ maxBytes: this.#maxFrameBytes });
     this.#picker = new InstancePicker(registry);
     this.#server = new NetRpcServer({
       serializer: this.#serializer,
       maxFrameBytes: this.#maxFrameBytes,
+      limits: this.#limits,
+      budget: this.#budget,
       log: this.#log,
       badFrame: (source, err) => this.badFrame(source, err),
     });
   }
 
   stats(): NetRpcStats {
-    return { badFrames: this.#badFrames };
+    return { badFrames: this.#bad.count, partialFrameBytes: this.#budget.used };
   }
 
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
@@ -149,6 +159,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     for (const conn of this.#clients.values()) conn.destroy('the RPC transport is closed');
     this.#clients.clear();
     await this.#server.close();
+    this.#bad.close();
   }
 
   // The surface ClientConnection and NetRpcServer use, kept off the public docs.
@@ -156,6 +167,21 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   /** @internal */
   get maxFrameBytes(): number {
     return this.#maxFrameBytes;
+  }
+
+  /** @internal */
+  get limits(): Limits {
+    return this.#limits;
+  }
+
+  /** @internal */
+  get budget(): FrameBudget {
+    return this.#budget;
+  }
+
+  /** @internal */
+  get log(): Logger {
+    return this.#log;
   }
 
   /** @internal */
@@ -174,16 +200,8 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     for (const service of services) this.#picker.evict(service, conn.endpoint);
   }
 
-  /** @internal Counts a bad frame and logs it once per source. */
+  /** @internal Counts a bad frame; the first is logged at once, repeats are summarised. */
   badFrame(source: string, err: unknown): void {
-    this.#badFrames++;
-    const host = source.replace(/:\d+$/, '');
-    if (this.#loggedSources.has(host)) return;
-    // Bounded so a flood of sources cannot grow it without end.
-    if (this.#loggedSources.size < 1000) this.#loggedSources.add(host);
-    this.#log.warn('bad rpc frame: closing the connection', {
-      source,
-      err: err instanceof Error ? err.message : String(err),
-    });
+    this.#bad.add(source, err instanceof Error ? err.message : String(err));
   }
 }

@@ -1,3 +1,4 @@
+import { BadFrameLog } from '../bad-frames.js';
 import { BackendError, ConnectionLostError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
@@ -83,24 +84,10 @@ export class SendQueue {
   }
 }
 
-/** Counts bad frames and logs the first one of each source. */
-export class BadFrames {
-  count = 0;
-  readonly #log: Logger;
-  readonly #seen = new Set<string>();
-
+/** Counts bad frames; the first is logged, repeats are summarised periodically. */
+export class BadFrames extends BadFrameLog {
   constructor(log: Logger) {
-    this.#log = log;
-  }
-
-  add(source: string, reason: string): void {
-    this.count++;
-    if (this.#seen.has(source)) return;
-    if (this.#seen.size < 1000) this.#seen.add(source);
-    this.#log.warn('dropped a bad frame (further ones from this source are only counted)', {
-      source,
-      reason,
-    });
+    super(log, 'dropped a bad frame');
   }
 }
 
