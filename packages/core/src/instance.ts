@@ -237,7 +237,7 @@ export class Instance {
       );
       if (this.#records.length > 0) await sleep(options.graceMs ?? 300);
     }
-    await this.#http?.stop();
+    await this.#http?.stop(this.config.stopTimeout);
     await Promise.allSettled(this.containers.map((c) => c.stop()));
     for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
     if (backends) await closeBackends(backends);
@@ -250,7 +250,7 @@ export class Instance {
   async kill(): Promise<void> {
     this.#state = 'stopped';
     await Promise.allSettled(this.containers.map((c) => c.kill()));
-    await this.#http?.stop().catch(() => {});
+    await this.#http?.stop(0).catch(() => {});
     for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
     if (this.backends) await closeBackends(this.backends);
     this.metrics.close();
