@@ -18,6 +18,7 @@ import { ConfigError, UnknownServiceError, toWireError } from './errors.js';
 import type { ClassDocs } from './inspect.js';
 import { Hooks, type Plugin } from './hooks.js';
 import { HttpEntrypointServer } from './http/server.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { RecordLogger, RingSink, terminalSink, type LogSink } from './log/index.js';
 import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics.js';
@@ -63,7 +64,7 @@ export class Instance {
   readonly id = randomBytes(8).toString('hex');
   readonly config: InstanceConfig;
   readonly log: Logger;
-  readonly ring = new RingSink(2000);
+  readonly ring: RingSink;
   readonly metrics = new Metrics();
   readonly hooks = new Hooks();
   readonly containers: ServiceContainer[] = [];
@@ -79,6 +80,8 @@ export class Instance {
   constructor(options: InstanceOptions) {
     this.#options = options;
     this.config = options.config;
+    const limits = options.config.limits ?? DEFAULT_LIMITS;
+    this.ring = new RingSink(2000, limits.logRingBytes, limits.logRecordBytes);
     const sinks = [this.ring, ...(options.sinks ?? [terminalSink()])];
     this.log = new RecordLogger(sinks, { instance: this.id }, options.config.log.level);
     this.hooks.onHookError((hook, err) =>
