@@ -23,6 +23,8 @@ export interface Limits {
   logRingBytes: number;
   /** delayed events an instance holds for later delivery; more are refused */
   delayedEvents: number;
+  /** bytes of delayed events (their bodies, encoded) an instance holds; more are refused */
+  delayedEventBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -34,6 +36,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   logRecordBytes: 64 * 1024,
   logRingBytes: 4 * 1024 * 1024,
   delayedEvents: 10_000,
+  delayedEventBytes: 64 * 1024 * 1024,
 });
 
 /** The config keys of `limits:`, in the order docs/limits.md lists them. */
@@ -46,6 +49,7 @@ const KEYS: Record<keyof Limits, { key: string; min: number; max: number }> = {
   logRecordBytes: { key: 'log_record_bytes', min: 256, max: 64 * 1024 * 1024 },
   logRingBytes: { key: 'log_ring_bytes', min: 1024, max: 1024 * 1024 * 1024 },
   delayedEvents: { key: 'delayed_events', min: 0, max: 10_000_000 },
+  delayedEventBytes: { key: 'delayed_event_bytes', min: 0, max: 16 * 1024 * 1024 * 1024 },
 };
 
 export const LIMIT_KEYS = Object.values(KEYS).map((k) => k.key);
