@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { LogRecord } from '@svc/core';
+import type { Instance, LogRecord } from '@svc/core';
 import { describe, expect, it } from 'vitest';
 import { parseTcpEndpoint } from './follow.js';
 import { LogStream } from './stream.js';
@@ -51,6 +51,37 @@ describe('LogStream', () => {
       const big = 'x'.repeat(4096);
       for (let i = 0; i < 5000; i++) stream.write(record(big));
       expect(stream.dropped).toBeGreaterThan(0);
+    } finally {
+      socket.destroy();
+      await stream.stop();
+    }
+  });
+
+  it('stops reading the requests of a subscriber that does not read its replies, then drops it with a warning', async () => {
+    const warnings: string[] = [];
+    const big = Array.from({ length: 20 }, (_, i) => record(`${i}`.padEnd(10_000, 'x')));
+    const instance = {
+      id: 'i1',
+      config: { bindHost: '127.0.0.1' },
+      ring: { recent: () => big },
+      metrics: { snapshot: () => ({}) },
+      log: { warn: (msg: string) => warnings.push(msg) },
+    } as unknown as Instance;
+    const stream = new LogStream({ maxQueuedBytes: 64 * 1024, maxRepliesQueuedBytes: 1024 * 1024 });
+    const { logs } = await stream.start(instance);
+    const { host, port } = parseTcpEndpoint(logs!)!;
+    const socket = connect({ host, port });
+    try {
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      socket.pause();
+      // 400 requests of 40 bytes ask for 80 MB of replies.
+      socket.write('{"op":"recent_logs","id":1}\n'.repeat(400));
+      // The subscriber never reads: its connection is dropped on the server's side.
+      for (let i = 0; i < 250 && stream.subscribers > 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(warnings).toContain('log stream subscriber does not read its replies: dropping it');
+      expect(stream.subscribers).toBe(0);
     } finally {
       socket.destroy();
       await stream.stop();
