@@ -34,18 +34,15 @@ export function checkTraceId(value: unknown): string {
 
 /**
  * Checks the call headers received from a peer and copies only the known
- * fields. A trace id that is not a printable token is replaced by a new one;
+ * fields. A trace id that is not a short printable token (a number, 4 MiB
+ * of text, a newline) is replaced by a new one;
  * a call-id stack that is not a short list of short printable strings is
  * refused (a worker would forward it on every call and event it makes).
  */
 export function parseCallHeaders(value: unknown): CallHeaders {
   if (!isObject(value)) throw new MalformedRequestError('message lacks headers');
   const { traceId, callIdStack, data } = value;
-  if (
-    (traceId !== undefined && typeof traceId !== 'string') ||
-    !Array.isArray(callIdStack) ||
-    !isObject(data)
-  ) {
+  if (!Array.isArray(callIdStack) || !isObject(data)) {
     throw new MalformedRequestError('message headers are not { traceId, callIdStack, data }');
   }
   if (callIdStack.length > MAX_STACK_ENTRIES) {
