@@ -128,7 +128,7 @@ function spawnWatchdog(
     stdio: ['pipe', 'ignore', 'ignore'],
   });
   child.unref();
-  const stdin = child.stdin!;
+  const stdin = child.stdin;
   stdin.on('error', () => {});
   return {
     child,

@@ -13,6 +13,7 @@ describe('formatPretty', () => {
       },
       false,
     );
+    // eslint-disable-next-line no-control-regex -- looking for them
     expect(line).not.toMatch(/[\n\r\x1b\u009b]/);
     expect(line).toContain('greeted bob\\n12:00:00.000 Greeting/deadbeef ERROR forged\\x1b[31m');
     expect(line).toContain('name=a\\x0db\\x9b');
