@@ -45,6 +45,32 @@ const TRACE_ID = /^[A-Za-z0-9._-]{1,128}$/;
  */
 const STOP_IDLE_GRACE_MS = 1000;
 
+/**
+ * While stopping, how long a connection whose last response said
+ * `Connection: close` stays open, reading and ignoring what comes, for the
+ * client to close its side. Closing at once reset it (RST) when the client
+ * had already sent its next request (load tools such as autocannon do),
+ * and the client saw an error instead of a closed connection to retry on.
+ */
+const CLOSE_LINGER_MS = 2000;
+
+/**
+ * Ends a socket after its last response without resetting it: our side is
+ * closed (FIN) once written, then the socket is destroyed when the client
+ * closes its side, or after {@link CLOSE_LINGER_MS}. Node calls
+ * `destroySoon()` after a `Connection: close` response.
+ */
+function lingerOnClose(socket: Socket, lingering: WeakSet<Socket>): void {
+  socket.destroySoon = function (this: Socket) {
+    lingering.add(this);
+    if (this.writable) this.end();
+    const timer = setTimeout(() => this.destroy(), CLOSE_LINGER_MS);
+    timer.unref();
+    this.once('end', () => this.destroy());
+    this.once('close', () => clearTimeout(timer));
+  };
+}
+
 /** What the server knows of one client connection, for a graceful stop. */
 interface ConnectionState {
   /** the response being produced on it, if a request is running */
@@ -63,6 +89,8 @@ export class HttpEntrypointServer {
   readonly #router = new Router<{ container: ServiceContainer; ep: HttpEp }>();
   readonly #options: HttpServerOptions;
   readonly #connections = new Map<Socket, ConnectionState>();
+  /** sockets closed on our side after their last response, waiting for the client's close */
+  readonly #lingering = new WeakSet<Socket>();
   #server: Server | undefined;
   #stopping = false;
 
@@ -85,6 +113,7 @@ export class HttpEntrypointServer {
     server.keepAliveTimeout = 5000;
     server.on('connection', (socket: Socket) => {
       this.#connections.set(socket, { res: undefined, idleSince: performance.now() });
+      if (this.#stopping) lingerOnClose(socket, this.#lingering);
       socket.once('close', () => this.#connections.delete(socket));
     });
     this.#server = server;
@@ -108,13 +137,15 @@ export class HttpEntrypointServer {
     const server = this.#server;
     if (!server) return;
     this.#stopping = true;
-    for (const state of this.#connections.values()) {
+    for (const [socket, state] of this.#connections) {
+      lingerOnClose(socket, this.#lingering);
       if (state.res && !state.res.headersSent) state.res.setHeader('Connection', 'close');
     }
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const sweep = () => {
       const now = performance.now();
       for (const [socket, state] of this.#connections) {
+        if (this.#lingering.has(socket)) continue;
         if (!state.res && now - state.idleSince >= STOP_IDLE_GRACE_MS) socket.destroy();
       }
     };
@@ -133,6 +164,12 @@ export class HttpEntrypointServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A request sent after we said `Connection: close` (the client did not wait to read it):
+    // not served; the client sees the connection end and sends it again on a new one.
+    if (this.#lingering.has(req.socket)) {
+      req.resume();
+      return;
+    }
     const started = performance.now();
     const state = this.#connections.get(req.socket);
     if (state) {
