@@ -43,6 +43,9 @@ export class ClientConnection {
   readonly #services = new Set<string>();
   readonly #cancel = (id: number) => this.#send([CANCEL, id]);
   #dead: string | undefined;
+  #retired = false;
+  /** `performance.now()` of the last call sent or byte received */
+  lastActive = performance.now();
 
   constructor(endpoint: string, owner: ConnectionOwner) {
     this.endpoint = endpoint;
@@ -68,6 +71,7 @@ export class ClientConnection {
     this.#writer = new FrameWriter(write);
     const onFrame = (body: Buffer) => this.#onReply(body);
     socket.on('data', (chunk: Buffer) => {
+      this.lastActive = performance.now();
       try {
         this.#decoder.push(chunk, onFrame);
       } catch (err) {
@@ -93,6 +97,7 @@ export class ClientConnection {
       );
     }
     this.#services.add(request.service);
+    this.lastActive = performance.now();
     const { timeout, cancel } = options;
     const answer =
       cancel === undefined
@@ -149,13 +154,27 @@ export class ClientConnection {
     this.#writer.push(this.#owner.encode(message), true);
   }
 
+  /**
+   * Closes a connection nothing waits on (idle): its peer is not suspect,
+   * so it stays in the picks, and the next call opens a new connection.
+   */
+  retire(): void {
+    this.#retired = true;
+    this.destroy('closed as idle');
+  }
+
+  /** Whether calls or streams wait on this connection. */
+  get busy(): boolean {
+    return this.#pending.size > 0 || this.#streams.size > 0;
+  }
+
   destroy(reason: string): void {
     const why = this.#dead ?? reason;
     this.#dead = why;
     this.#writer.clear();
     this.#socket.destroy();
     this.#decoder.release();
-    this.#owner.lost(this, this.#services);
+    this.#owner.lost(this, this.#retired ? [] : this.#services);
     this.#pending.failAll(new ConnectionLostError(why));
   }
 

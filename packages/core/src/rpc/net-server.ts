@@ -73,6 +73,11 @@ export class NetRpcServer {
     this.#badFrame = options.badFrame;
   }
 
+  /** Callers' connections open now. */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
   /** Serves `services` (adding to those served already); resolves to the endpoint. */
   async listen(services: readonly string[], handler: RpcHandler, host: string): Promise<string> {
     // A second listen widens what this process serves; the socket stays the same.

@@ -33,6 +33,8 @@ export interface NetRpcStats {
   badFrames: number;
   /** bytes of unfinished frames held now, across every connection */
   partialFrameBytes: number;
+  /** callers' connections the server holds open now */
+  connections: number;
 }
 
 /**
@@ -56,6 +58,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   readonly #server: NetRpcServer;
   #nextId = 0;
   #closed = false;
+  #idleSweep: NodeJS.Timeout | undefined;
 
   constructor(registry: Registry, ctx: BackendContext, options: NetRpcOptions = {}) {
     this.#ctx = ctx;
@@ -77,7 +80,11 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   stats(): NetRpcStats {
-    return { badFrames: this.#bad.count, partialFrameBytes: this.#budget.used };
+    return {
+      badFrames: this.#bad.count,
+      partialFrameBytes: this.#budget.used,
+      connections: this.#server.connections,
+    };
   }
 
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
@@ -130,8 +137,33 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     if (!conn) {
       conn = new ClientConnection(endpoint, this);
       this.#clients.set(endpoint, conn);
+      this.#sweepIdleClients();
     }
     return conn;
+  }
+
+  /**
+   * Closes this side's connections idle for half the idle timeout: before
+   * the server's own timeout closes them, which could cross a call just
+   * sent. One timer for all of them, running while there are any.
+   */
+  #sweepIdleClients(): void {
+    if (this.#idleSweep) return;
+    const idle = this.#limits.idleTimeout / 2;
+    this.#idleSweep = setInterval(
+      () => {
+        const now = performance.now();
+        for (const conn of this.#clients.values()) {
+          if (!conn.busy && now - conn.lastActive >= idle) conn.retire();
+        }
+        if (this.#clients.size === 0) {
+          clearInterval(this.#idleSweep);
+          this.#idleSweep = undefined;
+        }
+      },
+      Math.min(Math.max(Math.floor(idle / 4), 50), 15_000),
+    );
+    this.#idleSweep.unref();
   }
 
   #id(): number {
@@ -155,6 +187,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#idleSweep);
     this.#picker.close();
     for (const conn of this.#clients.values()) conn.destroy('the RPC transport is closed');
     this.#clients.clear();
