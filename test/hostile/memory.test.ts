@@ -220,6 +220,34 @@ describe('hostile peers on the net RPC port', () => {
     }
   });
 
+  it('holds no more delayed events than its cap (5 here), refusing the rest with a warning', async () => {
+    const client = await env.client();
+    try {
+      const body = { pad: 'd'.repeat(100 * 1024) };
+      // Ten delayed 100 KB events at once (2000 of them took an instance from 60 to 380 MB).
+      await Promise.all(
+        Array.from({ length: 10 }, () => client.emit('targeted', body, { delay: 3000 })),
+      );
+      await target.waitFor(
+        (p) => p.hasLog((l) => l.msg === 'refused delayed events over the limit'),
+        'the refusal to be logged',
+      );
+      const refusal = target.logs().find((l) => l.msg === 'refused delayed events over the limit');
+      expect(String(refusal?.['reason'])).toMatch(
+        /holds 5 delayed events, its limit \(limits\.delayed_events\) is 5/,
+      );
+      // The five it held are delivered when due.
+      await target.waitFor(
+        (p) => p.logs().filter((l) => l.msg === 'targeted').length >= 5,
+        'the held events to be handled',
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(target.logs().filter((l) => l.msg === 'targeted')).toHaveLength(5);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('fails an oversized request alone with a clear error; the other calls on its connection get their answers', async () => {
     const client = await env.client<{ Target: { greet(p: { name: string }): string } }>();
     try {
