@@ -159,6 +159,12 @@ describe('hostile peers on the net RPC port', () => {
         { traceId: 't'.repeat(900 * 1024), callIdStack: [], data: {} },
       );
       expect(await peer.reply(2)).toEqual([REPLY_OK, 2, 'Hi, long!']);
+      // Records reach stderr in batches: wait for both.
+      await target.waitFor(
+        (p) =>
+          p.hasLog((l) => l.msg === 'greeting long') && p.hasLog((l) => l.msg === 'greeting num'),
+        'the greetings to be logged',
+      );
       const greetings = target.logs().filter((l) => l.msg === 'greeting long');
       expect(greetings).toHaveLength(1);
       expect(greetings[0]!.traceId).toMatch(/^[0-9a-f]{32}$/);

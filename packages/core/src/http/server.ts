@@ -5,7 +5,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { ServiceContainer } from '../container/container.js';
 import { newTraceId } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
@@ -141,26 +141,28 @@ export class HttpEntrypointServer {
       lingerOnClose(socket, this.#lingering);
       if (state.res && !state.res.headersSent) state.res.setHeader('Connection', 'close');
     }
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    const sweep = () => {
+    // net.Server's close: stops accepting, nothing more. http.Server's own also closes
+    // every connection idle at that instant, the moment between a response and the
+    // client's next request on it (which is then reset).
+    const closed = new Promise<void>((resolve) =>
+      NetServer.prototype.close.call(server, () => resolve()),
+    );
+    const deadline = performance.now() + timeoutMs;
+    // Connections are counted here, not by the close callback: a server listening on a
+    // descriptor shared by `svc node` calls it back before its connections are gone.
+    while (this.#connections.size > 0 && performance.now() < deadline) {
       const now = performance.now();
       for (const [socket, state] of this.#connections) {
         if (this.#lingering.has(socket)) continue;
         if (!state.res && now - state.idleSince >= STOP_IDLE_GRACE_MS) socket.destroy();
       }
-    };
-    const sweeper = setInterval(sweep, 100);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    try {
-      await Promise.race([closed, late]);
-    } finally {
-      clearInterval(sweeper);
-      clearTimeout(timer);
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(100, deadline - now))));
     }
     // Past the stop timeout: a request still running is given up.
     server.closeAllConnections();
-    await closed;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
