@@ -63,9 +63,7 @@ export class FrameDecoder {
     this.#held = held;
     if (held > 0 && budget.used > budget.limit) {
       this.release();
-      throw new DecodeError(
-        `unfinished frames are over the process's ${budget.limit}-byte budget`,
-      );
+      throw new DecodeError(`unfinished frames are over the process's ${budget.limit}-byte budget`);
     }
   }
 

@@ -14,15 +14,7 @@ import { isThenable } from '../sync.js';
 import type { Limits } from '../limits.js';
 import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
 import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net-guard.js';
-import {
-  CANCEL,
-  CREDIT,
-  ITEM,
-  REPLY_ERROR,
-  REPLY_OK,
-  REQUEST,
-  STREAM,
-} from './net-wire.js';
+import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, REQUEST, STREAM } from './net-wire.js';
 import { parseCallHeaders } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
 import {
