@@ -35,11 +35,19 @@ describe('faults', () => {
       // `svc instance ... 2>&1 | head -1`: the reader goes away.
       child.stderr.destroy();
       child.stdout.destroy();
-      const client = await env.client<{ Target: { greet(p: { name: string }): string } }>();
+      const client = await env.client<{
+        Target: { greet(p: { name: string }): string; shout(): string };
+      }>();
       try {
-        // Every call logs; each write now fails with EPIPE.
-        for (let i = 0; i < 50; i++)
+        // Every call logs, and shout writes to stdout itself; each write now fails with EPIPE.
+        for (let i = 0; i < 50; i++) {
           expect(await client.rpc.Target.greet({ name: `n${i}` })).toBe(`Hi, n${i}!`);
+          expect(await client.rpc.Target.shout()).toBe('shouted');
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        // Still serving: a write error on a gone stream is not an uncaught error that stops it.
+        expect(child.exitCode).toBeNull();
+        expect(await client.rpc.Target.greet({ name: 'after' })).toBe('Hi, after!');
       } finally {
         await client.close();
       }
