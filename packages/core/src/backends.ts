@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import type { EventTransport } from './events/transport.js';
+import type { Limits } from './limits.js';
 import type { Logger } from './log/logger.js';
 import type { ClusterAuth } from './security/auth.js';
 import type { Registry } from './registry/registry.js';
@@ -27,6 +28,8 @@ export interface BackendContext {
   clientName: string;
   /** workers per service (`max_workers`): what a queue-fed RPC server takes from the broker at once (AMQP prefetch, as Nameko) */
   maxWorkers?: number;
+  /** bounds on buffers, connections and frames (the defaults where not given) */
+  limits?: Partial<Limits>;
   /** the cluster's secret and handshake (made from `cluster` and the environment when absent) */
   auth?: ClusterAuth;
 }

@@ -157,6 +157,7 @@ export {
   type BackendContext,
   type BackendUrls,
 } from './backends.js';
+export { DEFAULT_LIMITS, type Limits } from './limits.js';
 export type {
   InstanceRecord,
   Registry,

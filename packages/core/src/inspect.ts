@@ -188,10 +188,11 @@ export function mapParams(
   ep: RpcEp,
   request: RpcRequest,
 ): Record<string, unknown> | Promise<Record<string, unknown>> {
-  const raw = request.params ?? {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
+  // Absent params are none; null is refused like any other non-object (it was taken as none).
+  const raw = request.params === undefined ? {} : request.params;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ValidationError(
-      `${container.name}.${ep.name} takes one parameters object, got ${Array.isArray(raw) ? 'a list' : typeof raw}`,
+      `${container.name}.${ep.name} takes one parameters object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}`,
     );
   }
   const args = request.args ?? [];

@@ -18,6 +18,7 @@ import { ConfigError, UnknownServiceError, toWireError } from './errors.js';
 import type { ClassDocs } from './inspect.js';
 import { Hooks, type Plugin } from './hooks.js';
 import { HttpEntrypointServer } from './http/server.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { RecordLogger, RingSink, terminalSink, type LogSink } from './log/index.js';
 import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics.js';
@@ -70,7 +71,7 @@ export class Instance {
   readonly id = randomBytes(8).toString('hex');
   readonly config: InstanceConfig;
   readonly log: Logger;
-  readonly ring = new RingSink(2000);
+  readonly ring: RingSink;
   readonly metrics = new Metrics();
   readonly hooks = new Hooks();
   readonly containers: ServiceContainer[] = [];
@@ -90,6 +91,8 @@ export class Instance {
   constructor(options: InstanceOptions) {
     this.#options = options;
     this.config = options.config;
+    const limits = options.config.limits ?? DEFAULT_LIMITS;
+    this.ring = new RingSink(2000, limits.logRingBytes, limits.logRecordBytes);
     const sinks = [this.ring, ...(options.sinks ?? [terminalSink()])];
     this.log = new RecordLogger(sinks, { instance: this.id }, options.config.log.level);
     this.auth = new ClusterAuth(
@@ -167,6 +170,7 @@ export class Instance {
       clientName: cfg.interfaces[0]?.name ?? 'svc',
       // The most any of its services runs at once: a smaller prefetch would idle workers.
       maxWorkers: Math.max(cfg.maxWorkers, ...cfg.interfaces.map((i) => i.maxWorkers ?? 0)),
+      limits: cfg.limits,
     };
     // A secret file that cannot be read or made stops the instance here, with its reason.
     if (!this.#options.backends) this.auth.check();
@@ -280,7 +284,7 @@ export class Instance {
       );
       if (this.#records.length > 0) await sleep(options.graceMs ?? 300);
     }
-    await this.#http?.stop();
+    await this.#http?.stop(this.config.stopTimeout);
     await Promise.allSettled(this.containers.map((c) => c.stop()));
     for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
     if (backends) await closeBackends(backends);
@@ -296,7 +300,7 @@ export class Instance {
   async kill(): Promise<void> {
     this.#state = 'stopped';
     await Promise.allSettled(this.containers.map((c) => c.kill()));
-    await this.#http?.stop().catch(() => {});
+    await this.#http?.stop(0).catch(() => {});
     for (const ext of this.#options.extensions ?? []) await ext.stop().catch(() => {});
     if (this.backends) await closeBackends(this.backends);
     await this.#metricsServer?.close().catch(() => {});

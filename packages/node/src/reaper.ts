@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 // The watchdog runs as `node -e <this source> <graceMs>` so that it needs no
 // file on disk (the same code works from src/ under a test runner and from
@@ -73,8 +73,56 @@ export interface Reaper {
  * reach it) with a pipe from this process; the pipe closes when this process
  * exits for any reason, SIGKILL included, and the kernel tells the watchdog.
  * `files` are removed should this process die without {@link Reaper.close}.
+ *
+ * The watchdog can die too (a stray `kill -9`): then a new one is started
+ * and told every group still listed, and `onRestart` says so. Without it,
+ * the supervisor's own death later left every child running, still bound
+ * to the shared ports.
  */
-export function startReaper(graceMs: number, files: readonly string[] = []): Reaper {
+export function startReaper(
+  graceMs: number,
+  files: readonly string[] = [],
+  onRestart: (oldPid: number | undefined, newPid: number | undefined) => void = () => {},
+): Reaper {
+  const groups = new Set<number>();
+  let open = true;
+  let current = spawnWatchdog(graceMs, files);
+  const watch = () => {
+    const watched = current;
+    watched.child.once('exit', () => {
+      if (!open || current !== watched) return;
+      current = spawnWatchdog(graceMs, files);
+      for (const g of groups) current.send(`+${g}`);
+      watch();
+      onRestart(watched.child.pid, current.child.pid);
+    });
+  };
+  watch();
+  return {
+    get pid() {
+      return current.child.pid;
+    },
+    add(pgid) {
+      groups.add(pgid);
+      if (open) current.send(`+${pgid}`);
+    },
+    remove(pgid) {
+      groups.delete(pgid);
+      if (open) current.send(`-${pgid}`);
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      current.send('bye');
+      current.child.stdin?.end();
+    },
+  };
+}
+
+function spawnWatchdog(
+  graceMs: number,
+  files: readonly string[],
+): { child: ChildProcess; send: (line: string) => void } {
   const child = spawn(process.execPath, ['-e', SOURCE, String(graceMs), ...files], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
@@ -82,19 +130,10 @@ export function startReaper(graceMs: number, files: readonly string[] = []): Rea
   child.unref();
   const stdin = child.stdin;
   stdin.on('error', () => {});
-  let open = true;
-  const send = (line: string) => {
-    if (open) stdin.write(`${line}\n`);
-  };
   return {
-    pid: child.pid,
-    add: (pgid) => send(`+${pgid}`),
-    remove: (pgid) => send(`-${pgid}`),
-    close() {
-      if (!open) return;
-      stdin.write('bye\n');
-      open = false;
-      stdin.end();
+    child,
+    send: (line) => {
+      if (!stdin.destroyed && stdin.writable) stdin.write(`${line}\n`);
     },
   };
 }

@@ -113,7 +113,11 @@ export class Supervisor {
       for (const s of this.sockets.values()) s.close();
       throw err;
     }
-    this.reaper = startReaper(this.options.graceMs, this.options.runtimeFiles);
+    this.reaper = startReaper(this.options.graceMs, this.options.runtimeFiles, (oldPid, newPid) =>
+      this.output.note(
+        `the watchdog (pid ${oldPid ?? '?'}) died: started a new one (pid ${newPid ?? '?'})`,
+      ),
+    );
     for (const instance of this.config.instances) {
       for (let index = 0; index < instance.numprocesses; index++) {
         const slot: Slot = {

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { ClusterAuth, RecordLogger, type LogRecord } from '@svc/core';
+import { ClusterAuth, RecordLogger, type Instance, type LogRecord } from '@svc/core';
 import { describe, expect, it } from 'vitest';
 import { parseTcpEndpoint } from './follow.js';
 import { LogStream } from './stream.js';
@@ -8,8 +8,11 @@ const record = (msg: string): LogRecord => ({ time: Date.now(), level: 'info', m
 
 const auth = new ClusterAuth({ cluster: 'test' }, { log: new RecordLogger([], {}) });
 
-async function open(stream: LogStream): Promise<{ socket: Socket; endpoint: string }> {
-  const { logs } = await stream.start();
+async function open(
+  stream: LogStream,
+  instance?: Instance,
+): Promise<{ socket: Socket; endpoint: string }> {
+  const { logs } = await stream.start(instance);
   const { host, port } = parseTcpEndpoint(logs!)!;
   const socket = connect({ host, port });
   await new Promise<void>((r, j) =>
@@ -55,6 +58,38 @@ describe('LogStream', () => {
       const big = 'x'.repeat(4096);
       for (let i = 0; i < 5000; i++) stream.write(record(big));
       expect(stream.dropped).toBeGreaterThan(0);
+    } finally {
+      socket.destroy();
+      await stream.stop();
+    }
+  });
+
+  it('stops reading the requests of a subscriber that does not read its replies, then drops it with a warning', async () => {
+    const warnings: string[] = [];
+    const big = Array.from({ length: 20 }, (_, i) => record(`${i}`.padEnd(10_000, 'x')));
+    const instance = {
+      id: 'i1',
+      config: { bindHost: '127.0.0.1' },
+      ring: { recent: () => big },
+      metrics: { snapshot: () => ({}) },
+      log: { warn: (msg: string) => warnings.push(msg) },
+    } as unknown as Instance;
+    const stream = new LogStream({
+      auth,
+      maxQueuedBytes: 64 * 1024,
+      maxRepliesQueuedBytes: 1024 * 1024,
+    });
+    const { socket } = await open(stream, instance);
+    try {
+      socket.pause();
+      // 400 requests of 40 bytes ask for 80 MB of replies.
+      socket.write('{"op":"recent_logs","id":1}\n'.repeat(400));
+      // The subscriber never reads: its connection is dropped on the server's side.
+      for (let i = 0; i < 250 && stream.subscribers > 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(warnings).toContain('log stream subscriber does not read its replies: dropping it');
+      expect(stream.subscribers).toBe(0);
     } finally {
       socket.destroy();
       await stream.stop();

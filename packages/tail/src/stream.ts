@@ -14,6 +14,12 @@ export interface LogStreamOptions {
   maxQueuedBytes?: number;
   /** a record whose JSON line is longer is cut down to its standard fields (default 64 KiB) */
   maxRecordBytes?: number;
+  /**
+   * bytes of replies queued for a subscriber that does not read them before
+   * it is dropped (default 32 MiB); past `maxQueuedBytes` its requests are
+   * no longer read until it reads
+   */
+  maxRepliesQueuedBytes?: number;
 }
 
 /**
@@ -38,6 +44,7 @@ export class LogStream implements LogSink, InstanceExtension {
   readonly #handshaking = new Set<Socket>();
   readonly #maxQueued: number;
   readonly #maxRecord: number;
+  readonly #maxRepliesQueued: number;
   readonly #host: string | undefined;
   #auth: ClusterAuth | undefined;
   #instance: Instance | undefined;
@@ -50,6 +57,7 @@ export class LogStream implements LogSink, InstanceExtension {
     this.#auth = options.auth;
     this.#maxQueued = options.maxQueuedBytes ?? 1024 * 1024;
     this.#maxRecord = options.maxRecordBytes ?? 64 * 1024;
+    this.#maxRepliesQueued = options.maxRepliesQueuedBytes ?? 32 * 1024 * 1024;
   }
 
   /** Number of connected subscribers. */
@@ -140,7 +148,7 @@ export class LogStream implements LogSink, InstanceExtension {
     const onData = (chunk: string) => {
       pending += chunk;
       let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
+      while (!socket.destroyed && (nl = pending.indexOf('\n')) >= 0) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
         this.#answer(socket, line);
@@ -148,6 +156,8 @@ export class LogStream implements LogSink, InstanceExtension {
       if (pending.length > MAX_REQUEST_BYTES) socket.destroy();
     };
     socket.on('data', onData);
+    // Requests are read again once the subscriber has read what was queued for it.
+    socket.on('drain', () => socket.resume());
     socket.on('close', () => this.#clients.delete(socket));
     if (pending.length > 0) onData('');
   }
@@ -174,6 +184,20 @@ export class LogStream implements LogSink, InstanceExtension {
     try {
       socket.write(`${safeJson({ op: 'reply', id, result })}\n`);
     } catch {
+      socket.destroy();
+      return;
+    }
+    // A subscriber that asks and never reads: its requests stop being read once its
+    // replies back up, and it is dropped past the limit (400 recent_logs requests,
+    // 30 KB sent, had taken an instance from 64 to 516 MB).
+    const queued = socket.writableLength;
+    if (queued > this.#maxQueued) socket.pause();
+    if (queued > this.#maxRepliesQueued) {
+      instance.log.warn('log stream subscriber does not read its replies: dropping it', {
+        source: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+        queuedBytes: queued,
+        limit: this.#maxRepliesQueued,
+      });
       socket.destroy();
     }
   }

@@ -52,6 +52,10 @@ uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
         docs: readDocs,
       });
 
+      // A closed stdout or stderr (`svc instance ... 2>&1 | head -1`) fails every later
+      // write with EPIPE: as an uncaught error, logged to that same stderr, it spun
+      // the process at 70 % CPU, past SIGTERM. Output to a gone stream is dropped.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
       process.on('unhandledRejection', (reason) => {
         inst.log.error(
           `unhandled promise rejection: ${(reason as Error)?.message ?? String(reason)}`,
@@ -60,8 +64,14 @@ uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
           },
         );
       });
+      let fatal = false;
       process.on('uncaughtException', (err) => {
+        // One is enough to stop: another one while stopping (or from logging the
+        // first) is not logged again, so that no error can feed on itself.
+        if (fatal) return;
+        fatal = true;
         inst.log.error(`uncaught exception, stopping: ${err.message}`, { stack: err.stack });
+        exitAfter(2 * config.stopTimeout + EXIT_MARGIN_MS, 1);
         void inst.stop().finally(() => process.exit(1));
       });
 
@@ -79,6 +89,19 @@ uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
       });
-      await inst.stop({ graceMs: Number(opts.stopGrace) || 0 });
+      const graceMs = Number(opts.stopGrace) || 0;
+      // HTTP and the workers each get the stop timeout; past both, the stop has failed.
+      exitAfter(graceMs + 2 * config.stopTimeout + EXIT_MARGIN_MS, 1);
+      await inst.stop({ graceMs });
+      // Stopped: a handle left open (a user's timer, a socket) does not keep the process alive.
+      exitAfter(EXIT_MARGIN_MS, 0);
     });
+}
+
+/** Time allowed on top of the stop timeout for the backends to close and the logs to flush. */
+const EXIT_MARGIN_MS = 2000;
+
+/** Exits with `code` after `ms` unless the process has ended by itself. */
+function exitAfter(ms: number, code: number): void {
+  setTimeout(() => process.exit(code), ms).unref();
 }

@@ -2,6 +2,7 @@ import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
 import { checkTracestate, formatTraceparent, parseTraceparent, SAMPLED } from '../tracing/ids.js';
 import { receivedTimeout } from '../rpc/transport.js';
+import { MAX_CALL_ID, MAX_STACK_ENTRIES, checkTraceId } from '../zmq/wire-check.js';
 
 /** Nameko's header prefix (`nameko/constants.py` HEADER_PREFIX). */
 export const HEADER_PREFIX = 'nameko.';
@@ -82,10 +83,12 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
     }
   }
   // A message without a trace id (Nameko peers send none) joins its
-  // `traceparent`'s trace (a peer instrumented with OpenTelemetry), or starts one here.
+  // `traceparent`'s trace (a peer instrumented with OpenTelemetry), or starts one here; one
+  // that is not a short printable token is replaced.
   const out: CallHeaders = {
-    traceId: traceId ?? parent?.traceId ?? newTraceId(),
-    callIdStack,
+    traceId: traceId !== undefined ? checkTraceId(traceId) : (parent?.traceId ?? newTraceId()),
+    // Kept to the newest entries that are short strings: every call and event the worker makes forwards it.
+    callIdStack: callIdStack.filter((id) => id.length <= MAX_CALL_ID).slice(-MAX_STACK_ENTRIES),
     data,
   };
   if (parent) {

@@ -1,3 +1,4 @@
+import { parseLimits, type Limits } from '../limits.js';
 import { resolve } from 'node:path';
 import { isWildcard, resolveAdvertise } from '../advertise.js';
 import { schemeOf } from '../backends.js';
@@ -59,6 +60,8 @@ export interface InstanceConfig {
   rpcTimeout: number;
   /** `module#Export` specs of plugins */
   plugins: string[];
+  /** what bounds memory and sockets against hostile or stuck peers (`limits:`) */
+  limits: Limits;
   /**
    * Ways into the running process, each off unless set: `shell` answers
    * `svc.eval` (`svc shell --instance`), `inspector` answers `svc.debug`
@@ -95,6 +98,7 @@ const TOP_KEYS = [
   'plugins',
   'debug',
   'interfaces',
+  'limits',
 ] as const;
 
 /** The embedded defaults: no broker, no registry server. */
@@ -257,6 +261,7 @@ export function parseInstanceConfig(
     stopTimeout: reader.integer(top['stop_timeout'], 'stop_timeout', 10_000, 0, 3_600_000),
     rpcTimeout: reader.integer(top['rpc_timeout'], 'rpc_timeout', 5_000, 1, 3_600_000),
     plugins: plugins.map((p, i) => reader.string(p, `plugins[${i}]`)),
+    limits: parseLimits(reader, top['limits']),
     debug: {
       shell: reader.boolean(debug['shell'], 'debug.shell', false),
       inspector: reader.boolean(debug['inspector'], 'debug.inspector', false),

@@ -49,9 +49,17 @@ describe('ZmqEventTransport', () => {
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
-  async function peer(log = new CaptureLogger(), retryWindowMs = 3000) {
+  async function peer(
+    log = new CaptureLogger(),
+    retryWindowMs = 3000,
+    limits: BackendContext['limits'] = {},
+  ) {
     const registry = await LocalRegistry.open(context(log), { dir });
-    const events = await ZmqEventTransport.create(registry, context(log), { retryWindowMs });
+    const events = await ZmqEventTransport.create(
+      registry,
+      { ...context(log), limits },
+      { retryWindowMs },
+    );
     cleanup.push(
       () => registry.close(),
       () => events.close(),
@@ -170,6 +178,29 @@ describe('ZmqEventTransport', () => {
     expect(got).toEqual([]);
     expect(await eventually(() => got.length === 1, 3000)).toBe(true);
     expect(got).toEqual(['b']);
+  });
+
+  it('refuses delayed events past its cap on held events and bytes, with a warning, and delivers those it took', async () => {
+    const type = uniqueName('t');
+    const log = new CaptureLogger();
+    const sub = await peer(log, 3000, { delayedEvents: 3, delayedEventBytes: 100_000 });
+    const got: unknown[] = [];
+    await instance(sub, uniqueName('Listen'), { type, mode: 'pool', handler: 'on' }, async (e) => {
+      got.push(e.body);
+    });
+    const pubLog = new CaptureLogger();
+    const pub = await peer(pubLog, 200);
+    for (let i = 0; i < 4; i++) await pub.events.publish(event(type, { i }), { delay: 1000 });
+    expect(log.find('warn', 'refused delayed events over the limit')).toHaveLength(1);
+    expect(pubLog.find('warn', 'dropped an event')).toHaveLength(1);
+    expect(await eventually(() => got.length === 3, 3000)).toBe(true);
+    expect(got).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    // Delivered, they no longer count; one event over the byte cap alone is refused.
+    await pub.events.publish(event(type, { big: 'x'.repeat(200_000) }), { delay: 50 });
+    expect(pubLog.find('warn', 'dropped an event')).toHaveLength(2);
+    await pub.events.publish(event(type, { i: 9 }), { delay: 50 });
+    expect(await eventually(() => got.length === 4, 3000)).toBe(true);
+    expect(got[3]).toEqual({ i: 9 });
   });
 
   it('counts, logs once and drops garbage frames on its events socket, and delivers on', async () => {

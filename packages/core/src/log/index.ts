@@ -1,3 +1,4 @@
+import { DEFAULT_LIMITS } from '../limits.js';
 import { currentContext } from '../context.js';
 import { levelRank, type LogLevel, type LogRecord, type Logger } from './logger.js';
 import { formatPretty } from './pretty.js';
@@ -107,30 +108,108 @@ export class StreamSink implements LogSink {
   }
 }
 
-/** Keeps the most recent records, for `svc tail --trace` after the fact. */
+/**
+ * Keeps the most recent records, for `svc tail --trace` after the fact:
+ * at most `capacity` records and `maxBytes` bytes (as JSON, roughly). A
+ * record over `recordBytes` is kept cut down, its long fields ending in a
+ * `…[N more characters]` marker and `truncated: true` added; never dropped
+ * whole. Counted in records only, 100 greetings with 4 MiB names held 420
+ * MB, and `svc.recent_logs` no longer fitted a frame.
+ */
 export class RingSink implements LogSink {
   readonly #capacity: number;
-  readonly #records: LogRecord[] = [];
+  readonly #maxBytes: number;
+  readonly #recordBytes: number;
+  #records: LogRecord[] = [];
+  #sizes: number[] = [];
+  /** index of the oldest record kept (those before it are gone, compacted from time to time) */
   #start = 0;
+  #bytes = 0;
 
-  constructor(capacity = 2000) {
+  constructor(
+    capacity = 2000,
+    maxBytes = DEFAULT_LIMITS.logRingBytes,
+    recordBytes = DEFAULT_LIMITS.logRecordBytes,
+  ) {
     this.#capacity = capacity;
+    this.#maxBytes = maxBytes;
+    this.#recordBytes = Math.min(recordBytes, maxBytes);
+  }
+
+  /** Bytes of records held now (as measured, close to their JSON size). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   write(record: LogRecord): void {
-    if (this.#records.length < this.#capacity) this.#records.push(record);
-    else {
-      this.#records[this.#start] = record;
-      this.#start = (this.#start + 1) % this.#capacity;
+    let size = recordSize(record);
+    if (size > this.#recordBytes) {
+      record = truncateRecord(record, this.#recordBytes);
+      size = recordSize(record);
+    }
+    this.#records.push(record);
+    this.#sizes.push(size);
+    this.#bytes += size;
+    while (
+      this.#records.length - this.#start > this.#capacity ||
+      (this.#bytes > this.#maxBytes && this.#records.length - this.#start > 1)
+    ) {
+      this.#bytes -= this.#sizes[this.#start]!;
+      this.#start++;
+    }
+    if (this.#start > 1024 && this.#start * 2 > this.#records.length) {
+      this.#records = this.#records.slice(this.#start);
+      this.#sizes = this.#sizes.slice(this.#start);
+      this.#start = 0;
     }
   }
 
   /** Records in time order, optionally only those of one trace. */
   recent(filter: { traceId?: string; limit?: number } = {}): LogRecord[] {
-    const ordered = [...this.#records.slice(this.#start), ...this.#records.slice(0, this.#start)];
+    const ordered = this.#records.slice(this.#start);
     const matching = filter.traceId ? ordered.filter((r) => r.traceId === filter.traceId) : ordered;
     return filter.limit ? matching.slice(-filter.limit) : matching;
   }
+}
+
+/** A record's size, close to its JSON length without making the JSON (strings by length). */
+function recordSize(record: LogRecord): number {
+  let size = 2;
+  for (const key in record) {
+    const value = (record as Record<string, unknown>)[key];
+    size += key.length + 4 + valueSize(value);
+  }
+  return size;
+}
+
+function valueSize(value: unknown): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return 8;
+  return safeJson(value).length;
+}
+
+/** A copy of a record whose longest fields are cut (with a marker) until it fits `max`. */
+function truncateRecord(record: LogRecord, max: number): LogRecord {
+  const out: Record<string, unknown> = { ...record, truncated: true };
+  const fields = Object.keys(out)
+    .filter((k) => k !== 'time' && k !== 'level')
+    .map((k) => ({ k, size: valueSize(out[k]) }))
+    .sort((a, b) => b.size - a.size);
+  let total = recordSize(out as unknown as LogRecord);
+  // Each field gets at least a short head, so that what it was stays recognisable.
+  const head = Math.max(32, Math.floor(max / (2 * Math.max(1, fields.length))));
+  for (const { k, size } of fields) {
+    if (total <= max) break;
+    if (size <= head + 32) continue;
+    const value = out[k];
+    const text = typeof value === 'string' ? value : safeJson(value);
+    const keep = Math.max(head, text.length - (total - max) - 40);
+    if (keep >= text.length) continue;
+    const cut = `${text.slice(0, keep)}…[${text.length - keep} more characters]`;
+    total += cut.length + 2 - size;
+    out[k] = cut;
+  }
+  return out as unknown as LogRecord;
 }
 
 /** Collects records in memory (for tests and the test kit). */

@@ -13,7 +13,12 @@ import {
 } from '../amqp/rpc-codec.js';
 import { AmqpRpcServer } from '../amqp/rpc-server.js';
 import { DeclareCache, type Outgoing } from '../amqp/publish.js';
-import { BackendError, ConnectionLostError, UnknownServiceError } from '../errors.js';
+import {
+  BackendError,
+  ConnectionLostError,
+  RpcTimeoutError,
+  UnknownServiceError,
+} from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { JsonSerializer } from '../serializers/json.js';
 import { PendingCalls, type PendingCall } from './pending.js';
@@ -234,7 +239,15 @@ export class AmqpRpcTransport implements RpcTransport {
         this.#pending.reject(id, err instanceof Error ? err : new Error(String(err)));
       },
     );
-    return answer;
+    // The call's timer and the wait for the broker are both the call's timeout, and the
+    // timer fired first: a call never sent because the broker is down (or refused our
+    // credentials) reports that, not that the service did not answer.
+    return answer.catch((err: unknown) => {
+      if (err instanceof RpcTimeoutError && sent.channel === undefined && !this.#conn.current) {
+        throw this.#conn.unreachable(options.timeout);
+      }
+      throw err;
+    });
   }
 
   /**

@@ -7,9 +7,12 @@ import {
   fromWireError,
   toWireError,
 } from '../errors.js';
+import type { Limits } from '../limits.js';
+import type { Logger } from '../log/logger.js';
 import type { ClusterAuth } from '../security/auth.js';
 import { NotDeliveredError } from './failover.js';
-import { FrameDecoder, FrameWriter } from './net-frames.js';
+import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
+import { backpressuredWrite } from './net-guard.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, parseEndpoint } from './net-wire.js';
 import { PendingCalls } from './pending.js';
 import { StreamReader } from './stream.js';
@@ -18,6 +21,9 @@ import type { RpcCallOptions, RpcRequest, RpcResponse } from './transport.js';
 /** What a client connection needs of the transport that owns it. */
 export interface ConnectionOwner {
   readonly maxFrameBytes: number;
+  readonly limits: Limits;
+  readonly budget: FrameBudget;
+  readonly log: Logger;
   /** the handshake run before anything else is sent on a new connection */
   readonly auth: ClusterAuth;
   decode(body: Buffer): unknown;
@@ -45,6 +51,9 @@ export class ClientConnection {
   readonly #services = new Set<string>();
   readonly #cancel = (id: number) => this.#send([CANCEL, id]);
   #dead: string | undefined;
+  #retired = false;
+  /** `performance.now()` of the last call sent or byte received */
+  lastActive = performance.now();
   /** whether the peer passed the handshake: until then nothing has reached its code */
   #connected = false;
   /**
@@ -57,10 +66,23 @@ export class ClientConnection {
     this.endpoint = endpoint;
     this.#owner = owner;
     const { host, port, tls } = parseEndpoint(endpoint);
-    this.#decoder = new FrameDecoder(owner.maxFrameBytes);
+    this.#decoder = new FrameDecoder(owner.maxFrameBytes, owner.budget);
     // Writes before the connect completes are buffered by the socket itself.
     const socket = tls ? owner.connectTls(host, port) : net.connect({ host, port, noDelay: true });
     this.#socket = socket;
+    const limit = owner.limits.writeBufferBytes;
+    const write = backpressuredWrite(socket, {
+      limit,
+      pauseReading: false,
+      over: (queued) => {
+        const why = `${endpoint} does not read its requests (${queued} bytes unsent, over the ${limit}-byte limit)`;
+        owner.log.warn('rpc server does not read: dropping the connection', {
+          endpoint,
+          queuedBytes: queued,
+        });
+        this.#dead ??= why;
+      },
+    });
     // Frames wait here until the peer has proved it belongs to the cluster.
     let held: Buffer[] | undefined = [];
     this.#writer = new FrameWriter((bytes) => {
@@ -71,10 +93,11 @@ export class ClientConnection {
       }
       // The writer flushes all it holds at once.
       if (this.#unwritten.length > 0) this.#unwritten = [];
-      socket.write(bytes);
+      write(bytes);
     });
     const onFrame = (body: Buffer) => this.#onReply(body);
     const onData = (chunk: Buffer) => {
+      this.lastActive = performance.now();
       try {
         this.#decoder.push(chunk, onFrame);
       } catch (err) {
@@ -87,7 +110,7 @@ export class ClientConnection {
         // The peer proved it belongs: from now on what is written may reach its code.
         this.#connected = true;
         owner.reached(this);
-        for (const bytes of held ?? []) socket.write(bytes);
+        for (const bytes of held ?? []) write(bytes);
         held = undefined;
         this.#unwritten = [];
         socket.on('data', onData);
@@ -117,6 +140,7 @@ export class ClientConnection {
       );
     }
     this.#services.add(request.service);
+    this.lastActive = performance.now();
     const { timeout, cancel } = options;
     const answer =
       cancel === undefined
@@ -174,12 +198,27 @@ export class ClientConnection {
     this.#writer.push(this.#owner.encode(message), true);
   }
 
+  /**
+   * Closes a connection nothing waits on (idle): its peer is not suspect,
+   * so it stays in the picks, and the next call opens a new connection.
+   */
+  retire(): void {
+    this.#retired = true;
+    this.destroy('closed as idle');
+  }
+
+  /** Whether calls or streams wait on this connection. */
+  get busy(): boolean {
+    return this.#pending.size > 0 || this.#streams.size > 0;
+  }
+
   destroy(reason: string): void {
     const why = this.#dead ?? reason;
     this.#dead = why;
     this.#writer.clear();
     this.#socket.destroy();
-    this.#owner.lost(this, this.#services);
+    this.#decoder.release();
+    this.#owner.lost(this, this.#retired ? [] : this.#services);
     // What never reached the peer fails as such, so that the caller may send
     // it elsewhere; the rest may have run.
     if (!this.#connected) {

@@ -13,17 +13,11 @@ import { listen } from '../listen.js';
 import type { ClusterAuth } from '../security/auth.js';
 import type { MsgpackSerializer } from '../serializers/msgpack.js';
 import { isThenable } from '../sync.js';
-import { FrameDecoder, FrameWriter } from './net-frames.js';
-import {
-  CANCEL,
-  CREDIT,
-  ITEM,
-  REPLY_ERROR,
-  REPLY_OK,
-  REQUEST,
-  STREAM,
-  isHeaders,
-} from './net-wire.js';
+import type { Limits } from '../limits.js';
+import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
+import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net-guard.js';
+import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, REQUEST, STREAM } from './net-wire.js';
+import { parseCallHeaders } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
 import {
   receivedTimeout,
@@ -36,6 +30,9 @@ import {
 export interface NetRpcServerOptions {
   serializer: MsgpackSerializer;
   maxFrameBytes: number;
+  limits: Limits;
+  /** shared with the client connections of the same process */
+  budget: FrameBudget;
   log: Logger;
   /** the cluster handshake every caller passes before any of its bytes is decoded */
   auth: ClusterAuth;
@@ -56,8 +53,14 @@ export class NetRpcServer {
   readonly #log: Logger;
   readonly #auth: ClusterAuth;
   readonly #badFrame: (source: string, err: unknown) => void;
+  readonly #limits: Limits;
+  readonly #budget: FrameBudget;
   readonly #tls: NetRpcServerOptions['tls'];
+  /** every connection, its handshake done or not (what the cap counts) */
   readonly #sockets = new Set<net.Socket>();
+  /** the connections past their handshake, being served (what the idle sweep looks at) */
+  readonly #peers = new Map<net.Socket, ServerPeer>();
+  #sweep: ConnectionSweep | undefined;
   readonly #services = new Set<string>();
   #server: net.Server | undefined;
   #endpoint: string | undefined;
@@ -67,10 +70,17 @@ export class NetRpcServer {
   constructor(options: NetRpcServerOptions) {
     this.#serializer = options.serializer;
     this.#maxFrameBytes = options.maxFrameBytes;
+    this.#limits = options.limits;
+    this.#budget = options.budget;
     this.#log = options.log;
     this.#auth = options.auth;
     this.#badFrame = options.badFrame;
     this.#tls = options.tls;
+  }
+
+  /** Callers' connections open now. */
+  get connections(): number {
+    return this.#sockets.size;
   }
 
   /** Serves `services` (adding to those served already); resolves to the endpoint. */
@@ -94,13 +104,27 @@ export class NetRpcServer {
     const address = server.address() as net.AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     this.#endpoint = `${secure ? 'tls' : 'tcp'}://${shown}:${address.port}`;
+    const { idleTimeout, maxConnections } = this.#limits;
+    this.#sweep = new ConnectionSweep({
+      idleTimeout,
+      connections: () => this.#peers.values(),
+      report: (idle, refused) =>
+        this.#log.warn('rpc connections closed', {
+          idle,
+          idleTimeoutMs: idleTimeout,
+          refusedOverCap: refused,
+          maxConnections,
+          open: this.#sockets.size,
+        }),
+    });
     return this.#endpoint;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const socket of this.#sockets) socket.destroy();
+    this.#sweep?.stop();
+    for (const socket of this.#sockets.keys()) socket.destroy();
     this.#sockets.clear();
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -108,6 +132,12 @@ export class NetRpcServer {
 
   #accept(socket: net.Socket): void {
     if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    // Over the cap, a connection is closed before anything of it is read (counted, then logged by the sweep).
+    if (this.#sockets.size >= this.#limits.maxConnections) {
+      this.#sweep?.refused();
       socket.destroy();
       return;
     }
@@ -119,13 +149,32 @@ export class NetRpcServer {
   /** Serves an authenticated caller; `rest` is what it sent behind the handshake. */
   #serveSocket(socket: net.Socket, rest: Buffer): void {
     const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    const writer = new FrameWriter((bytes) => {
-      if (!socket.destroyed) socket.write(bytes);
+    const write = backpressuredWrite(socket, {
+      limit: this.#limits.writeBufferBytes,
+      pauseReading: true,
+      over: (queued) =>
+        this.#log.warn('rpc peer does not read its replies: dropping it', {
+          source,
+          queuedBytes: queued,
+          limit: this.#limits.writeBufferBytes,
+        }),
     });
-    const peer: ServerPeer = { writer, running: new Map() };
-    const decoder = new FrameDecoder(this.#maxFrameBytes);
+    const writer = new FrameWriter((bytes) => {
+      peer.lastActive = performance.now();
+      write(bytes);
+    });
+    const peer: ServerPeer = {
+      socket,
+      writer,
+      running: new Map(),
+      lastActive: performance.now(),
+      busy: () => peer.running.size > 0,
+    };
+    this.#peers.set(socket, peer);
+    const decoder = new FrameDecoder(this.#maxFrameBytes, this.#budget);
     const onFrame = (body: Buffer) => this.#serve(body, peer);
     const onData = (chunk: Buffer) => {
+      peer.lastActive = performance.now();
       try {
         decoder.push(chunk, onFrame);
       } catch (err) {
@@ -139,7 +188,8 @@ export class NetRpcServer {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       writer.clear();
-      this.#sockets.delete(socket);
+      decoder.release();
+      this.#peers.delete(socket);
       // The caller went away: its workers and streams are told to stop.
       const running = [...peer.running.values()];
       peer.running.clear();
@@ -179,13 +229,11 @@ export class NetRpcServer {
     const { writer } = peer;
     const service: unknown = msg[2];
     const method: unknown = msg[3];
-    const headers: unknown = msg[5];
     const timeout = receivedTimeout(msg[6]);
     const args: unknown = msg[7];
     if (
       typeof service !== 'string' ||
       typeof method !== 'string' ||
-      !isHeaders(headers) ||
       Number.isNaN(timeout) ||
       (args !== undefined && !Array.isArray(args))
     ) {
@@ -193,6 +241,13 @@ export class NetRpcServer {
         ok: false,
         error: toWireError(new MalformedRequestError('request needs service, method and headers')),
       });
+      return;
+    }
+    let headers;
+    try {
+      headers = parseCallHeaders(msg[5]);
+    } catch (err) {
+      this.#reply(writer, id, { ok: false, error: toWireError(err) });
       return;
     }
     const handler = this.#handler;
@@ -281,7 +336,7 @@ export class NetRpcServer {
 }
 
 /** A caller's connection as its server sees it: where replies go, and what runs for it. */
-interface ServerPeer {
+interface ServerPeer extends SweptConnection {
   writer: FrameWriter;
   /**
    * The calls of this connection still running, by request id: those not

@@ -1,4 +1,3 @@
-import type { CallHeaders } from '../context-headers.js';
 import { ConfigError } from '../errors.js';
 
 // Wire messages of the `net` transport are MessagePack arrays, positional to
@@ -19,10 +18,6 @@ export const CANCEL = 3;
 export const STREAM = 4;
 export const CREDIT = 5;
 export const ITEM = 6;
-
-export function isHeaders(value: unknown): value is CallHeaders {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** `tcp://host:port` (or `tls://`, RPC over TLS) → its parts; a ConfigError for anything else. */
 export function parseEndpoint(endpoint: string): { host: string; port: number; tls: boolean } {

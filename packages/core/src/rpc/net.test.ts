@@ -52,12 +52,16 @@ describe('net rpc transport', () => {
   const logs: Logged[] = [];
   const store = new MemoryRegistryStore();
 
-  function make(registry: Registry = new MemoryRegistry(store)): NetRpcTransport {
+  function make(
+    registry: Registry = new MemoryRegistry(store),
+    limits: BackendContext['limits'] = {},
+  ): NetRpcTransport {
     const ctx: BackendContext = {
       cluster: 'test',
       bindHost: '127.0.0.1',
       log: recordingLogger(logs),
       clientName: 'test',
+      limits,
     };
     const t = new NetRpcTransport(registry, ctx, { maxFrameBytes: 64 * 1024 });
     toClose.push(t, registry);
@@ -239,6 +243,42 @@ describe('net rpc transport', () => {
 
     const client = make();
     await expect(client.call(greet('ok'), { timeout: 2000 })).resolves.toMatchObject({ ok: true });
+  });
+
+  it('summarises repeated bad frames in one line instead of logging only the first of a host', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const { host, port } = parseEndpoint(rpc!);
+    for (let i = 0; i < 5; i++) {
+      const raw = await authed(server, host, port);
+      const closed = new Promise<void>((r) => raw.on('close', () => r()));
+      raw.on('error', () => {});
+      raw.write(Buffer.alloc(4));
+      await closed;
+    }
+    await server.close();
+    const warnings = logs
+      .filter((l) => l.level === 'warn')
+      .map((l) => [l.msg, l.fields?.['count']]);
+    expect(warnings).toEqual([
+      ['bad rpc frame: closed its connection (more are summarised every 10 s)', undefined],
+      ['4 more: bad rpc frame: closed its connection', 4],
+    ]);
+  });
+
+  it('closes its own idle connections before the server would, without leaving the peer out of its picks', async () => {
+    const server = await serve('a');
+    const client = make(new MemoryRegistry(store), { idleTimeout: 300 });
+    await expect(client.call(greet('one'), { timeout: 2000 })).resolves.toMatchObject({ ok: true });
+    expect(server.stats().connections).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(server.stats().connections).toBe(0);
+    // The next call opens a new connection to the same, still picked, instance.
+    await expect(client.call(greet('two'), { timeout: 2000 })).resolves.toEqual({
+      ok: true,
+      result: 'Hi, two!',
+    });
+    expect(logs.filter((l) => l.level === 'warn')).toEqual([]);
   });
 
   it('closes a connection that sends bytes that are not MessagePack or not a request', async () => {

@@ -1,13 +1,15 @@
 import type { Socket } from 'node:net';
 import { advertiseHostOf, withHost } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
+import { BadFrameLog } from '../bad-frames.js';
 import { ConnectionLostError, RpcTimeoutError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
 import { ClusterAuth } from '../security/auth.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
+import { limitsOf, type Limits } from '../limits.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
+import { FrameBudget } from './net-frames.js';
 import { NetRpcServer } from './net-server.js';
 import { MAX_ATTEMPTS, afterFailure } from './failover.js';
 import { connectTls, pskOf, RefusedPeers, tlsServerOptions } from './net-tls.js';
@@ -26,7 +28,7 @@ export { parseEndpoint } from './net-wire.js';
 
 /** Options of {@link NetRpcTransport}. */
 export interface NetRpcOptions {
-  /** largest frame accepted or sent, in bytes (16 MiB by default) */
+  /** largest frame accepted or sent, in bytes (16 MiB by default; `limits.max_frame_bytes` otherwise) */
   maxFrameBytes?: number;
 }
 
@@ -34,6 +36,10 @@ export interface NetRpcOptions {
 export interface NetRpcStats {
   /** frames refused as empty, oversized or undecodable (each closed its connection) */
   badFrames: number;
+  /** bytes of unfinished frames held now, across every connection */
+  partialFrameBytes: number;
+  /** callers' connections the server holds open now */
+  connections: number;
   /** callers refused because they did not prove they belong to the cluster */
   refusedPeers: number;
   /** peers whose TLS handshake failed (no cluster key, or not TLS at all) */
@@ -58,19 +64,24 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   readonly #maxFrameBytes: number;
   readonly #picker: InstancePicker;
   readonly #clients = new Map<string, ClientConnection>();
-  readonly #loggedSources = new Set<string>();
+  readonly #bad: BadFrameLog;
+  readonly #limits: Limits;
+  readonly #budget: FrameBudget;
   readonly #server: NetRpcServer;
   readonly #auth: ClusterAuth;
   readonly #refused: RefusedPeers;
   #tlsKey: Buffer | undefined;
   #nextId = 0;
   #closed = false;
-  #badFrames = 0;
+  #idleSweep: NodeJS.Timeout | undefined;
 
   constructor(registry: Registry, ctx: BackendContext, options: NetRpcOptions = {}) {
     this.#ctx = ctx;
     this.#log = ctx.log;
-    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#limits = limitsOf(ctx.limits);
+    this.#maxFrameBytes = options.maxFrameBytes ?? this.#limits.maxFrameBytes;
+    this.#budget = new FrameBudget(Math.max(this.#limits.partialFrameBytes, this.#maxFrameBytes));
+    this.#bad = new BadFrameLog(this.#log, 'bad rpc frame: closed its connection');
     this.#serializer = new MsgpackSerializer({ maxBytes: this.#maxFrameBytes });
     this.#picker = new InstancePicker(registry);
     this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
@@ -87,6 +98,8 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
         : {}),
       serializer: this.#serializer,
       maxFrameBytes: this.#maxFrameBytes,
+      limits: this.#limits,
+      budget: this.#budget,
       log: this.#log,
       badFrame: (source, err) => this.badFrame(source, err),
     });
@@ -94,7 +107,9 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
 
   stats(): NetRpcStats {
     return {
-      badFrames: this.#badFrames,
+      badFrames: this.#bad.count,
+      partialFrameBytes: this.#budget.used,
+      connections: this.#server.connections,
       refusedPeers: this.#auth.refused,
       tlsRefused: this.#refused.count,
     };
@@ -216,8 +231,33 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     if (!conn) {
       conn = new ClientConnection(endpoint, this);
       this.#clients.set(endpoint, conn);
+      this.#sweepIdleClients();
     }
     return conn;
+  }
+
+  /**
+   * Closes this side's connections idle for half the idle timeout: before
+   * the server's own timeout closes them, which could cross a call just
+   * sent. One timer for all of them, running while there are any.
+   */
+  #sweepIdleClients(): void {
+    if (this.#idleSweep) return;
+    const idle = this.#limits.idleTimeout / 2;
+    this.#idleSweep = setInterval(
+      () => {
+        const now = performance.now();
+        for (const conn of this.#clients.values()) {
+          if (!conn.busy && now - conn.lastActive >= idle) conn.retire();
+        }
+        if (this.#clients.size === 0) {
+          clearInterval(this.#idleSweep);
+          this.#idleSweep = undefined;
+        }
+      },
+      Math.min(Math.max(Math.floor(idle / 4), 50), 15_000),
+    );
+    this.#idleSweep.unref();
   }
 
   #id(): number {
@@ -241,11 +281,13 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#idleSweep);
     this.#picker.close();
     for (const conn of this.#clients.values()) conn.destroy('the RPC transport is closed');
     this.#clients.clear();
     this.#refused.close();
     await this.#server.close();
+    this.#bad.close();
   }
 
   // The surface ClientConnection and NetRpcServer use, kept off the public docs.
@@ -271,6 +313,21 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   /** @internal */
+  get limits(): Limits {
+    return this.#limits;
+  }
+
+  /** @internal */
+  get budget(): FrameBudget {
+    return this.#budget;
+  }
+
+  /** @internal */
+  get log(): Logger {
+    return this.#log;
+  }
+
+  /** @internal */
   decode(body: Buffer): unknown {
     return this.#serializer.decode(body);
   }
@@ -291,16 +348,8 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     for (const service of services) this.#picker.evict(service, conn.endpoint);
   }
 
-  /** @internal Counts a bad frame and logs it once per source. */
+  /** @internal Counts a bad frame; the first is logged at once, repeats are summarised. */
   badFrame(source: string, err: unknown): void {
-    this.#badFrames++;
-    const host = source.replace(/:\d+$/, '');
-    if (this.#loggedSources.has(host)) return;
-    // Bounded so a flood of sources cannot grow it without end.
-    if (this.#loggedSources.size < 1000) this.#loggedSources.add(host);
-    this.#log.warn('bad rpc frame: closing the connection', {
-      source,
-      err: err instanceof Error ? err.message : String(err),
-    });
+    this.#bad.add(source, err instanceof Error ? err.message : String(err));
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Dealer } from 'zeromq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
-import { ConfigError, ConnectionLostError, MalformedRequestError } from '../errors.js';
+import { ConfigError, ConnectionLostError, DecodeError, MalformedRequestError } from '../errors.js';
 import { LocalRegistry } from '../registry/local.js';
 import { ClusterAuth } from '../security/auth.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
@@ -111,6 +111,66 @@ describe('ZmqRpcTransport', () => {
     expect(log.find('warn', 'bad frame')).toHaveLength(1);
 
     const client = await transport();
+    expect(
+      await client.call(
+        { service: 'Echo', method: 'echo', params: { still: 'alive' }, headers },
+        { timeout: 5000, address: endpoint! },
+      ),
+    ).toEqual({ ok: true, result: { still: 'alive' } });
+  });
+
+  it('answers a request too deep or over the size limit with SVC_ERR_DECODE instead of dropping it, and refuses to send one over the limit', async () => {
+    const server = await transport();
+    const { rpc: endpoint } = await server.listen(['Echo'], async (req) => ({
+      ok: true,
+      result: req.params,
+    }));
+    // A member of the cluster (it holds the keys) that sends what cannot be decoded.
+    const keys = new ClusterAuth({ cluster: 'test' }, { log: new CaptureLogger() }).curve();
+    const raw = new Dealer({
+      linger: 0,
+      curveServerKey: keys.serverPublic,
+      curvePublicKey: keys.clientPublic,
+      curveSecretKey: keys.clientSecret,
+    });
+    cleanup.push(() => raw.close());
+    raw.connect(endpoint!);
+    const serializer = new MsgpackSerializer({ maxBytes: 64 * 1024 * 1024 });
+    // 100,000 nested lists: more than the decoder's stack takes.
+    // { i: 41, q: [[[...null]]] }
+    const deep = Buffer.concat([
+      Buffer.from([0x82, 0xa1, 0x69, 41, 0xa1, 0x71]),
+      Buffer.alloc(100_000, 0x91),
+      Buffer.from([0xc0]),
+    ]);
+    await raw.send(deep);
+    const big = serializer.encode({ i: 300, q: { params: 'x'.repeat(17 * 1024 * 1024) } });
+    await raw.send(big);
+    const replies = new Map<number, { code: string; message: string }>();
+    for (let n = 0; n < 2; n++) {
+      const [reply] = await raw.receive();
+      const decoded = serializer.decode(reply!) as {
+        i: number;
+        e: { code: string; message: string };
+      };
+      replies.set(decoded.i, decoded.e);
+    }
+    expect(replies.get(41)?.code).toBe(DecodeError.code);
+    expect(replies.get(300)?.code).toBe(DecodeError.code);
+    expect(replies.get(300)?.message).toMatch(/over the \d+-byte limit/);
+    expect(server.badFrames).toBe(2);
+
+    const client = await transport();
+    const err = await client
+      .call(
+        { service: 'Echo', method: 'echo', params: { x: 'y'.repeat(17 * 1024 * 1024) }, headers },
+        { timeout: 5000, address: endpoint! },
+      )
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(
+      /^request of \d+ bytes is over the \d+-byte message limit$/,
+    );
     expect(
       await client.call(
         { service: 'Echo', method: 'echo', params: { still: 'alive' }, headers },

@@ -204,6 +204,7 @@ export class ZmqRpcTransport implements RpcTransport {
     this.#picker.close();
     this.#requester.close();
     await this.#responder?.close();
+    this.#bad.close();
   }
 }
 

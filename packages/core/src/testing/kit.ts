@@ -6,6 +6,7 @@ import type { ServiceContainer, WorkerOutcome } from '../container/container.js'
 import { WorkerContext, runInContext } from '../context.js';
 import { DependencyProvider } from '../dependency.js';
 import { UsageError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import { MemorySink, RecordLogger } from '../log/index.js';
 import type { LogRecord } from '../log/logger.js';
 import { Metrics } from '../metrics.js';
@@ -265,6 +266,7 @@ export function testConfig(
     stopTimeout: 5000,
     rpcTimeout: 5000,
     plugins: [],
+    limits: { ...DEFAULT_LIMITS },
     debug: { shell: false, inspector: false },
     interfaces: services.map((cls) => ({
       name: serviceNameOf(cls),

@@ -1,3 +1,4 @@
+import { BadFrameLog } from '../bad-frames.js';
 import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
@@ -33,8 +34,57 @@ export function loadZmq(): Promise<ZmqModule> {
   return zmqModule;
 }
 
-/** ZeroMQ drops a peer that sends more than this in one message, before we decode it. */
+/** The largest message either side sends or decodes. */
 export const ZMQ_MAX_MESSAGE = DEFAULT_MAX_MESSAGE_BYTES + 1024;
+/**
+ * ZeroMQ drops a peer that sends more than this in one message, before we
+ * see it. It is above {@link ZMQ_MAX_MESSAGE} so that a message somewhat
+ * over the limit reaches the decoder and is answered with SVC_ERR_DECODE
+ * (its caller hears why at once) instead of cutting the connection with
+ * the caller left to time out.
+ */
+export const ZMQ_RECEIVE_LIMIT = 2 * ZMQ_MAX_MESSAGE;
+/**
+ * Messages ZeroMQ queues for one peer that does not read (per direction);
+ * past it a ROUTER drops replies to that peer. 1000 (ZeroMQ's default)
+ * replies pinned 680 MB for one reader that never read.
+ */
+export const ZMQ_HIGH_WATER = 64;
+
+/**
+ * The request id of an envelope `{ i: <id>, ... }` that could not be
+ * decoded (too big, too deep, cut short), read from its first bytes: the
+ * map header, the key `i` and an unsigned integer, as our encoder writes
+ * them. Undefined when they are not there.
+ */
+export function peekId(bytes: Uint8Array): number | undefined {
+  let at = 0;
+  const head = bytes[at++];
+  if (head === undefined) return undefined;
+  if (head >= 0x80 && head <= 0x8f) {
+    // fixmap
+  } else if (head === 0xde) at += 2;
+  else if (head === 0xdf) at += 4;
+  else return undefined;
+  if (bytes[at] !== 0xa1 || bytes[at + 1] !== 0x69) return undefined;
+  at += 2;
+  const kind = bytes[at++];
+  if (kind === undefined) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    if (kind <= 0x7f) return kind;
+    if (kind === 0xcc) return view.getUint8(at);
+    if (kind === 0xcd) return view.getUint16(at);
+    if (kind === 0xce) return view.getUint32(at);
+    if (kind === 0xcf) {
+      const n = Number(view.getBigUint64(at));
+      return Number.isSafeInteger(n) ? n : undefined;
+    }
+  } catch {
+    // cut short
+  }
+  return undefined;
+}
 /** ZMTP heartbeats: a peer that stops answering (SIGSTOP, cable) is dropped after the timeout. */
 export const HEARTBEAT = {
   heartbeatInterval: 2000,
@@ -83,24 +133,10 @@ export class SendQueue {
   }
 }
 
-/** Counts bad frames and logs the first one of each source. */
-export class BadFrames {
-  count = 0;
-  readonly #log: Logger;
-  readonly #seen = new Set<string>();
-
+/** Counts bad frames; the first is logged, repeats are summarised periodically. */
+export class BadFrames extends BadFrameLog {
   constructor(log: Logger) {
-    this.#log = log;
-  }
-
-  add(source: string, reason: string): void {
-    this.count++;
-    if (this.#seen.has(source)) return;
-    if (this.#seen.size < 1000) this.#seen.add(source);
-    this.#log.warn('dropped a bad frame (further ones from this source are only counted)', {
-      source,
-      reason,
-    });
+    super(log, 'dropped a bad frame');
   }
 }
 

@@ -1,6 +1,12 @@
 import type { Dealer } from 'zeromq';
 import type { CancelToken } from '../cancel.js';
-import { CancelledError, ConnectionLostError, fromWireError } from '../errors.js';
+import {
+  CancelledError,
+  ConfigError,
+  ConnectionLostError,
+  DecodeError,
+  fromWireError,
+} from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ClusterAuth } from '../security/auth.js';
 import { PendingCalls } from '../rpc/pending.js';
@@ -11,7 +17,10 @@ import {
   HEARTBEAT,
   NotDeliveredError,
   SendQueue,
+  ZMQ_HIGH_WATER,
   ZMQ_MAX_MESSAGE,
+  ZMQ_RECEIVE_LIMIT,
+  peekId,
   isId,
   type BadFrames,
   type ZmqModule,
@@ -81,6 +90,11 @@ export class ZmqRequester {
     let peer: Peer;
     try {
       bytes = this.#serializer.encode({ i: id, q: body });
+      if (bytes.length > ZMQ_MAX_MESSAGE) {
+        throw new ConfigError(
+          `request of ${bytes.length} bytes is over the ${ZMQ_MAX_MESSAGE}-byte message limit`,
+        );
+      }
       peer = this.#peer(endpoint);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -176,7 +190,8 @@ export class ZmqRequester {
     const curve = this.#auth.curve();
     const dealer = new this.#zmq.Dealer({
       linger: 0,
-      maxMessageSize: ZMQ_MAX_MESSAGE,
+      maxMessageSize: ZMQ_RECEIVE_LIMIT,
+      sendHighWaterMark: ZMQ_HIGH_WATER,
       reconnectInterval: 200,
       curveServerKey: curve.serverPublic,
       curvePublicKey: curve.clientPublic,
@@ -246,9 +261,21 @@ export class ZmqRequester {
     if (frames.length !== 1) return this.#bad.add(source, `${frames.length} frames, expected 1`);
     let msg: unknown;
     try {
+      if (frames[0]!.length > ZMQ_MAX_MESSAGE) {
+        throw new DecodeError(
+          `message of ${frames[0]!.length} bytes is over the ${ZMQ_MAX_MESSAGE}-byte limit`,
+        );
+      }
       msg = this.#serializer.decode(frames[0]!);
     } catch (err) {
-      return this.#bad.add(source, (err as Error).message);
+      const reason = (err as Error).message;
+      this.#bad.add(source, reason);
+      // Its call fails now, with why, rather than at its timeout.
+      const id = peekId(frames[0]!);
+      if (id !== undefined) {
+        peer.pending.reject(id, new DecodeError(`the reply could not be read: ${reason}`));
+      }
+      return;
     }
     if (!isObject(msg) || !isId(msg['i'])) return this.#bad.add(source, 'not a reply envelope');
     const id = msg['i'];

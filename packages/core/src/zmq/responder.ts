@@ -21,8 +21,11 @@ import { acquireZap } from './zap.js';
 import {
   HEARTBEAT,
   SendQueue,
+  ZMQ_HIGH_WATER,
   ZMQ_MAX_MESSAGE,
+  ZMQ_RECEIVE_LIMIT,
   isId,
+  peekId,
   type BadFrames,
   type ZmqModule,
 } from './link.js';
@@ -118,7 +121,8 @@ export class ZmqResponder {
     const releaseZap = await acquireZap(zmq, options.auth);
     const router = new zmq.Router({
       linger: 1000,
-      maxMessageSize: ZMQ_MAX_MESSAGE,
+      maxMessageSize: ZMQ_RECEIVE_LIMIT,
+      sendHighWaterMark: ZMQ_HIGH_WATER,
       ipv6,
       curveServer: true,
       curveSecretKey: curve.serverSecret,
@@ -200,9 +204,22 @@ export class ZmqResponder {
     if (rest.length !== 1) return bad.add(source, `${rest.length} frames, expected 1`);
     let msg: unknown;
     try {
+      if (rest[0]!.length > ZMQ_MAX_MESSAGE) {
+        throw new DecodeError(
+          `message of ${rest[0]!.length} bytes is over the ${ZMQ_MAX_MESSAGE}-byte limit`,
+        );
+      }
       msg = serializer.decode(rest[0]!);
     } catch (err) {
-      return bad.add(source, (err as Error).message);
+      const reason = (err as Error).message;
+      bad.add(source, reason);
+      // Answered when its id can be read, so that the caller fails now rather than at its timeout.
+      const id = peekId(rest[0]!);
+      if (id !== undefined) {
+        const error = toWireError(new DecodeError(`the request could not be read: ${reason}`));
+        this.#queue.send([routingId, serializer.encode({ i: id, e: error })]).catch(() => {});
+      }
+      return;
     }
     if (!isObject(msg) || !isId(msg['i'])) return bad.add(source, 'not a request envelope');
     const id = msg['i'];
