@@ -28,7 +28,15 @@ export async function acquireZap(zmq: ZmqModule, auth: ClusterAuth): Promise<() 
   if (!router) {
     const r = new zmq.Router({ linger: 0 });
     router = r;
-    await r.bind(ZAP_ENDPOINT);
+    try {
+      await bindZap(r);
+    } catch (err) {
+      if (router === r) router = undefined;
+      r.close();
+      const e = allowed.get(key);
+      if (e && --e.refs === 0) allowed.delete(key);
+      throw err;
+    }
     void serve(r);
   }
   let released = false;
@@ -42,6 +50,24 @@ export async function acquireZap(zmq: ZmqModule, auth: ClusterAuth): Promise<() 
       router = undefined;
     }
   };
+}
+
+/**
+ * Binds the handler's inproc address. A handler closed a moment ago (the
+ * last listener of a process stopped, the next one starts) frees the
+ * address only once libzmq has closed it, off this thread: until then the
+ * bind fails as in use, so it is tried again for a while.
+ */
+async function bindZap(r: Router): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await r.bind(ZAP_ENDPOINT);
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'EADDRINUSE' || attempt >= 40) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
 }
 
 async function serve(r: Router): Promise<void> {
