@@ -106,7 +106,11 @@ if (targets.events) {
     delay: 0,
   };
   const sent = await Promise.race([
-    dealer.send(packr.pack({ i: 1, q: delivery })).then(() => 'sent'),
+    // With no peer that completed the CURVE handshake there is nowhere to send: ZeroMQ says EAGAIN.
+    dealer.send(packr.pack({ i: 1, q: delivery })).then(
+      () => 'sent',
+      (err) => `not sent (${err.code ?? err.message})`,
+    ),
     new Promise((r) => setTimeout(() => r('not sent'), 2000)),
   ]);
   const reply = await Promise.race([
