@@ -11,7 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 
-const require = createRequire(new URL('../../../packages/core/package.json', import.meta.url));
+// The packages come from packages/core, or from the folder named by a second
+// argument (a copy every user can read: see auth-user.ts).
+const require = createRequire(
+  process.argv[3] ?? new URL('../../../packages/core/package.json', import.meta.url),
+);
 const { Packr } = require('msgpackr');
 const zmq = require('zeromq');
 
