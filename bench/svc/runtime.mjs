@@ -1,7 +1,14 @@
 // The full svc runtime for benchmarks: an Instance with its containers,
 // dispatch, context and HTTP entrypoint, on the `net` transport. Services are
 // plain JS here, so decorators are applied by hand (they only record metadata).
-import { MsgpackSerializer, Service, createRpcTransport, http, rpc } from '@svc/core';
+import {
+  DEFAULT_LIMITS,
+  MsgpackSerializer,
+  Service,
+  createRpcTransport,
+  http,
+  rpc,
+} from '@svc/core';
 import { MemoryEventStore, MemoryEventTransport } from '@svc/core/testing';
 import { StaticRegistry } from './static-registry.mjs';
 
@@ -46,8 +53,14 @@ export function instanceConfig(name, maxWorkers) {
     rpc: 'net',
     events: 'memory',
     bindHost: '127.0.0.1',
+    advertiseHost: '127.0.0.1',
+    rpcTls: false,
     http: { port: 0, host: '127.0.0.1', trustTraceHeader: false },
+    metrics: { host: '127.0.0.1' },
     log: { level: 'warn' },
+    tracing: {},
+    limits: { ...DEFAULT_LIMITS },
+    debug: { shell: false, inspector: false },
     maxWorkers,
     stopTimeout: 1000,
     rpcTimeout: 10_000,

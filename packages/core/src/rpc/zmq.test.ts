@@ -179,6 +179,31 @@ describe('ZmqRpcTransport', () => {
     ).toEqual({ ok: true, result: { still: 'alive' } });
   });
 
+  it('answers every one of many calls in flight from one caller (no reply dropped at a queue limit)', async () => {
+    const server = await transport();
+    const { rpc: endpoint } = await server.listen(['Echo'], (req) => ({
+      ok: true,
+      result: req.params,
+    }));
+    const client = await transport();
+    // A burst of replies to one peer queues faster than ZeroMQ's I/O thread writes it.
+    const answered = await Promise.all(
+      Array.from({ length: 500 }, (_, n) =>
+        client
+          .call(
+            { service: 'Echo', method: 'echo', params: { n }, headers },
+            { timeout: 5000, address: endpoint! },
+          )
+          .then(
+            (r) => (r.ok ? (r.result as { n: number }).n : -1),
+            () => -1,
+          ),
+      ),
+    );
+    expect(answered.filter((n) => n === -1)).toHaveLength(0);
+    expect(answered).toEqual(Array.from({ length: 500 }, (_, n) => n));
+  });
+
   it('fails a call to an address nobody listens on with ConnectionLostError, not a timeout', async () => {
     const probe = await transport();
     const { rpc: endpoint } = await probe.listen(['Gone'], async () => ({ ok: true, result: 1 }));

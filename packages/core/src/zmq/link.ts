@@ -45,11 +45,13 @@ export const ZMQ_MAX_MESSAGE = DEFAULT_MAX_MESSAGE_BYTES + 1024;
  */
 export const ZMQ_RECEIVE_LIMIT = 2 * ZMQ_MAX_MESSAGE;
 /**
- * Messages ZeroMQ queues for one peer that does not read (per direction);
- * past it a ROUTER drops replies to that peer. 1000 (ZeroMQ's default)
- * replies pinned 680 MB for one reader that never read.
+ * Messages ZeroMQ queues for one peer (per direction); past it a ROUTER
+ * drops replies to that peer. It is also what a caller's burst of
+ * replies needs: at 64, a caller with 500 calls in flight lost 92 of
+ * their replies, so it stays at ZeroMQ's default. What a reader that
+ * never reads can pin is this many messages of at most ZMQ_MAX_MESSAGE.
  */
-export const ZMQ_HIGH_WATER = 64;
+export const ZMQ_HIGH_WATER = 1000;
 
 /**
  * The request id of an envelope `{ i: <id>, ... }` that could not be
