@@ -227,16 +227,18 @@ export class PrivateZooKeeper {
 
 /**
  * Ends a session from outside, as ZooKeeper's own tests do: a second client
- * connects with the session's id and password and closes it. Both requests
- * go out in one write, so the owner cannot take its session back in between
- * (the server handles one connection's requests in order).
+ * connects with the session's id and password and closes it. Resolves true
+ * when the server answered the close without an error or said the session
+ * was already gone; false when the connection ended first (the owner may have taken its session back while
+ * the close was being committed, as on a busy machine), so the caller tries
+ * again.
  */
 export function closeSessionOf(
   port: number,
   sessionId: Buffer,
   password: Buffer,
   sessionTimeoutMs: number,
-): Promise<void> {
+): Promise<boolean> {
   // ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd (jute framing).
   const connect = Buffer.alloc(4 + 4 + 8 + 4 + 8 + 4 + password.length);
   let o = connect.writeInt32BE(connect.length - 4, 0);
@@ -253,6 +255,9 @@ export function closeSessionOf(
   close.writeInt32BE(-11, 8);
   return new Promise((resolve, reject) => {
     const socket = createConnection({ host: '127.0.0.1', port });
+    let received = Buffer.alloc(0);
+    let closed = false;
+    let first = true;
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error('ZooKeeper did not close the session'));
@@ -262,11 +267,29 @@ export function closeSessionOf(
       reject(error);
     });
     socket.on('connect', () => socket.write(Buffer.concat([connect, close])));
+    // Frames: the ConnectResponse, then ReplyHeader { xid, zxid, err } for the close.
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      let at = 0;
+      while (received.length - at >= 4) {
+        const length = received.readInt32BE(at);
+        if (received.length - at - 4 < length) break;
+        const frame = received.subarray(at + 4, at + 4 + length);
+        if (first) {
+          // A ConnectResponse with a zero timeout: the session is already gone.
+          first = false;
+          if (length >= 8 && frame.readInt32BE(4) === 0) closed = true;
+        } else if (length >= 16 && frame.readInt32BE(0) === 1) {
+          closed = frame.readInt32BE(12) === 0;
+        }
+        at += 4 + length;
+      }
+      received = received.subarray(at);
+    });
     // The server closes the connection once the session is closed.
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve();
+      resolve(closed);
     });
-    socket.resume();
   });
 }
