@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LogRecord } from '@svc/core';
 import type { Logs } from '../fixtures/logging/services.js';
 import { FIXTURES, Proc, TestEnv, requireBuild } from '../support/svc.js';
 
@@ -68,9 +69,35 @@ describe('batched log output', () => {
   });
 });
 
+/** Each call's record printed too (`log.calls: output`), as these tests read them from the output. */
+const PRINT_CALLS = { SVC_LOG_CALLS: 'output' };
+
 describe('svc instance', () => {
-  it('writes every per-call record before it exits on SIGTERM', async () => {
+  it('keeps each call\'s record in its history and log stream, not in its output, by default', async () => {
     const proc = await env.instance('logs.yml', { cwd });
+    const client = await env.client<{ Logs: Logs }>();
+    let history: LogRecord[];
+    try {
+      for (let i = 0; i < 5; i++) await client.rpc.Logs.say({ count: 1 });
+      history = (await client.call('Logs', 'svc.recent_logs', {})) as LogRecord[];
+    } finally {
+      await client.close();
+    }
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    const kept = history.filter((r) => r.msg === 'rpc Logs.say ok');
+    expect(kept).toHaveLength(5);
+    for (const r of kept) {
+      expect(r.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(r['duration_ms']).toBeTypeOf('number');
+    }
+    const printed = proc.logs().map((l) => l.msg);
+    expect(printed.filter((m) => m === 'say 0')).toHaveLength(5);
+    expect(printed.some((m) => m.endsWith(' ok'))).toBe(false);
+  });
+
+  it('writes every per-call record before it exits on SIGTERM', async () => {
+    const proc = await env.instance('logs.yml', { cwd, env: PRINT_CALLS });
     const client = await env.client<{ Logs: Logs }>();
     try {
       for (let i = 0; i < 200; i++) await client.rpc.Logs.say({ count: 1 });
@@ -86,7 +113,7 @@ describe('svc instance', () => {
   });
 
   it('writes its records and the crash, in order, when an uncaught exception stops it', async () => {
-    const proc = await env.instance('logs.yml', { cwd });
+    const proc = await env.instance('logs.yml', { cwd, env: PRINT_CALLS });
     const client = await env.client<{ Logs: Logs }>();
     try {
       expect(await client.rpc.Logs.say({ count: 500 })).toBe(500);
@@ -103,7 +130,7 @@ describe('svc instance', () => {
   });
 
   it('writes its records when its service calls process.exit()', async () => {
-    const proc = await env.instance('logs.yml', { cwd });
+    const proc = await env.instance('logs.yml', { cwd, env: PRINT_CALLS });
     const client = await env.client<{ Logs: Logs }>();
     try {
       await client.rpc.Logs.say({ count: 300 });

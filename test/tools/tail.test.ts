@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestEnv, requireBuild, type LogLine, type Proc } from '../support/svc.js';
 
 const env = new TestEnv();
+const PRINT_CALLS = { SVC_LOG_CALLS: 'output' };
 let greeting: Proc;
 let listen: Proc;
 let web: Proc;
@@ -38,9 +39,10 @@ function jsonLines(text: string): LogLine[] {
 beforeAll(async () => {
   requireBuild();
   [greeting, listen, web] = await Promise.all([
-    env.instance('conf/greeting.yml'),
-    env.instance('conf/listen.yml'),
-    env.instance('conf/web.yml', { env: { WEB_PORT: '0' } }),
+    // Each call's record printed too (`log.calls: output`): the test holds tail's lines against them.
+    env.instance('conf/greeting.yml', { env: PRINT_CALLS }),
+    env.instance('conf/listen.yml', { env: PRINT_CALLS }),
+    env.instance('conf/web.yml', { env: { WEB_PORT: '0', ...PRINT_CALLS } }),
   ]);
   const started = web.logs().find((l) => l.msg.startsWith('started Web'))!;
   webUrl = /http (http:\/\/[^\s,)]+)/.exec(started.msg)![1]!;

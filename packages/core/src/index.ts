@@ -135,12 +135,14 @@ export type { ConfigView } from './config/view.js';
 
 // Logging.
 export {
+  CALL_RECORD,
   LOG_LEVELS,
   MemorySink,
   RecordLogger,
   StreamSink,
   terminalSink,
   type Logger,
+  type LogCalls,
   type LogLevel,
   type LogRecord,
   type LogSink,

@@ -93,7 +93,8 @@ export class Instance {
     this.config = options.config;
     const limits = options.config.limits ?? DEFAULT_LIMITS;
     this.ring = new RingSink(2000, limits.logRingBytes, limits.logRecordBytes);
-    const sinks = [this.ring, ...(options.sinks ?? [terminalSink()])];
+    const calls = options.config.log.calls === 'output';
+    const sinks = [this.ring, ...(options.sinks ?? [terminalSink(process.stderr, { calls })])];
     this.log = new RecordLogger(sinks, { instance: this.id }, options.config.log.level);
     this.auth = new ClusterAuth(
       { cluster: options.config.cluster, ...options.config.security },

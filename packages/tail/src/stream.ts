@@ -65,10 +65,10 @@ export class LogStream implements LogSink, InstanceExtension {
     return this.#clients.size;
   }
 
-  write(record: LogRecord): void {
+  write(record: LogRecord, json?: string): void {
     if (this.#clients.size === 0) return;
     try {
-      const line = this.#encode(record);
+      const line = this.#encode(record, json);
       for (const socket of this.#clients) {
         if (socket.writableLength > this.#maxQueued) {
           this.dropped++;
@@ -81,8 +81,8 @@ export class LogStream implements LogSink, InstanceExtension {
     }
   }
 
-  #encode(record: LogRecord): string {
-    const line = safeJson(record);
+  #encode(record: LogRecord, json?: string): string {
+    const line = json ?? safeJson(record);
     if (line.length <= this.#maxRecord) return `${line}\n`;
     const { time, level, msg, service, instance, traceId } = record;
     return `${safeJson({

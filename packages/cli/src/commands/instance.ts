@@ -34,9 +34,14 @@ TypeScript service files are loaded directly.
 Log records go to stderr in batches: a record is written at most 10 ms
 after it was made, a warning or an error at once (with every record before
 it), and whatever is left when the process exits, crashes or is stopped.
+The record of each call that succeeded ("rpc Greeting.greet ok", with its
+duration and trace id) is kept in the instance's history and log stream
+(svc tail, svc tail --trace, svc dashboard) but not printed, unless the
+config says "log: { calls: output }" (or SVC_LOG_CALLS=output).
 
 Environment: SVC_CLUSTER, SVC_REGISTRY, SVC_RPC, SVC_EVENTS (when the config
-uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
+uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_CALLS=history|output,
+SVC_LOG_COLOR=0|1.`,
     )
     .action(async (opts: { config: string; stopGrace: string }) => {
       const config = loadInstanceConfig(opts.config);
@@ -46,7 +51,7 @@ uses them), SVC_LOG_FORMAT=pretty|json, SVC_LOG_LEVEL, SVC_LOG_COLOR=0|1.`,
       const { terminalSink } = await import('@svc/core');
       const inst = new Instance({
         config,
-        sinks: [terminalSink(), ...sinks],
+        sinks: [terminalSink(process.stderr, { calls: config.log.calls === 'output' }), ...sinks],
         extensions,
         // Doc comments for `svc inspect`, read by the compile step from each service's source.
         docs: readDocs,

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { isWildcard, resolveAdvertise } from '../advertise.js';
 import { schemeOf } from '../backends.js';
 import { ConfigError } from '../errors.js';
-import { isLogLevel, type LogLevel } from '../log/logger.js';
+import { isLogLevel, type LogCalls, type LogLevel } from '../log/logger.js';
 import type { TracingConfig } from '../tracing/tracer.js';
 import { ConfigReader, readYaml } from './load.js';
 
@@ -50,7 +50,16 @@ export interface InstanceConfig {
   http: { port?: number; host: string; advertise?: string; trustTraceHeader: boolean };
   /** the port of `/metrics`, `/healthz` and `/readyz`; none unless configured (or `SVC_METRICS_PORT`) */
   metrics: { port?: number; host: string };
-  log: { level: LogLevel };
+  log: {
+    level: LogLevel;
+    /**
+     * Where each worker's outcome record (`rpc Greeting.greet ok`, with its
+     * duration) goes: `history` (the default) keeps it in the instance's
+     * history and log stream (`svc tail`, `svc tail --trace`, the dashboard)
+     * without printing it; `output` prints it too. Failures are always printed.
+     */
+    calls?: LogCalls;
+  };
   /** span export (OTLP); OTEL_ variables can turn it on too */
   tracing: TracingConfig;
   maxWorkers: number;
@@ -126,9 +135,13 @@ export function parseInstanceConfig(
   const metrics = reader.object(top['metrics'], 'metrics');
   reader.onlyKeys(metrics, 'metrics', ['port', 'host']);
   const log = reader.object(top['log'], 'log');
-  reader.onlyKeys(log, 'log', ['level']);
+  reader.onlyKeys(log, 'log', ['level', 'calls']);
   const level = log['level'] ?? env['SVC_LOG_LEVEL'] ?? 'info';
   if (!isLogLevel(level)) reader.fail('log.level', 'one of debug, info, warn, error', level);
+  const calls = log['calls'] ?? env['SVC_LOG_CALLS'] ?? 'history';
+  if (calls !== 'history' && calls !== 'output') {
+    reader.fail('log.calls', 'history (kept for svc tail, not printed) or output', calls);
+  }
   const tracingDoc = reader.object(top['tracing'], 'tracing');
   reader.onlyKeys(tracingDoc, 'tracing', ['otlp', 'protocol']);
   const tracing: TracingConfig = {};
@@ -255,7 +268,7 @@ export function parseInstanceConfig(
       ...(metricsPort === undefined ? {} : { port: metricsPort }),
       host: reader.string(metrics['host'], 'metrics.host', '127.0.0.1'),
     },
-    log: { level },
+    log: { level, calls },
     tracing,
     maxWorkers: reader.integer(top['max_workers'], 'max_workers', 10, 1, 10_000),
     stopTimeout: reader.integer(top['stop_timeout'], 'stop_timeout', 10_000, 0, 3_600_000),

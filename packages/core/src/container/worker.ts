@@ -3,7 +3,7 @@ import type { ConfigView } from '../config/view.js';
 import type { WorkerContext } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import { SvcError, UsageError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
+import { CALL_RECORD, type Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics.js';
 import { HttpError } from '../http/types.js';
 import type { ItemSource } from '../rpc/transport.js';
@@ -320,6 +320,8 @@ export class WorkerRunner {
       if (stream.stopped !== undefined) fields['stopped'] = stream.stopped;
     }
     if (!failed) {
+      // Kept in the history; printed only where the output asks for calls (`log.calls`).
+      (fields as { [CALL_RECORD]?: true })[CALL_RECORD] = true;
       const what = `${ep.kind} ${name}.${ctx.method}`;
       if (!stream) log.info(`${what} ok`, fields);
       else if (stream.stopped === undefined)

@@ -14,7 +14,7 @@ import { ContainerStoppedError, SvcError } from '../errors.js';
 import { listen } from '../listen.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { Hooks } from '../hooks.js';
-import type { Logger } from '../log/logger.js';
+import { CALL_RECORD, type Logger } from '../log/logger.js';
 import { parseJsonSafe } from '../serializers/json.js';
 import {
   checkTracestate,
@@ -236,7 +236,9 @@ export class HttpEntrypointServer {
       const durationMs = elapsedMs(started);
       const log = this.#options.log;
       if (log.enabled?.('info') !== false) {
+        // The access record, like a worker's, is kept in the history and printed only on request.
         log.info(`http ${method} ${path} ${status}`, {
+          [CALL_RECORD]: true,
           kind: 'http',
           traceId,
           spanId,

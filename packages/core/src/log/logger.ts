@@ -1,5 +1,14 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** Where the records of workers that succeeded go: kept in the history only, or printed too. */
+export type LogCalls = 'history' | 'output';
+
+/**
+ * Marks the record of a worker that succeeded (`rpc Greeting.greet ok`).
+ * A symbol key: JSON (the output, the ring, the log stream) never shows it.
+ */
+export const CALL_RECORD: unique symbol = Symbol('svc.callRecord');
+
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** One structured log record, as written on a JSON line and published on the log stream. */
