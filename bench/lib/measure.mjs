@@ -4,7 +4,10 @@ import { cpuTimeUs, freePort, runClient, start } from './proc.mjs';
 
 export const settings = {
   runs: Number(process.env.BENCH_RUNS ?? 3),
-  warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 500),
+  // Two seconds: under load, V8 still compiles svc's hot paths for about the first second
+  // (its optimising compiler's passes were among a profile's top functions), which a server
+  // that runs for hours pays once; at 500 ms HTTP→RPC swung from 0.4x to 1.0x between runs.
+  warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 2000),
   windowMs: Number(process.env.BENCH_WINDOW_MS ?? 1000),
   windows: Number(process.env.BENCH_WINDOWS ?? 2),
 };
