@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 const hasProc = existsSync('/proc/self/stat');
@@ -50,4 +50,74 @@ export async function isProcessAlive(pid: number, startTime?: string): Promise<b
   if (stat === null) return true;
   if (stat.state === 'Z' || stat.state === 'X') return false;
   return startTime === undefined || stat.start === startTime;
+}
+
+let ownSpace: string | null | undefined;
+
+/**
+ * Names this process's pid namespace on this boot of this machine (Linux:
+ * the kernel's boot id and the pid namespace's inode), or undefined where
+ * it cannot be told. Two processes with the same space see each other's
+ * pids; a hostname alone would not say so (containers share a kernel but
+ * not their pids, and two hosts may share a name).
+ */
+export function pidSpace(): string | undefined {
+  if (ownSpace === undefined) {
+    try {
+      const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+      ownSpace = boot && ns ? `${boot}/${ns}` : null;
+    } catch {
+      ownSpace = null;
+    }
+  }
+  return ownSpace ?? undefined;
+}
+
+/** Where a process runs and when it started: enough to check it from its pid space. */
+export interface ProcessIdentity {
+  pid: number;
+  /** {@link pidSpace} of the process */
+  space: string;
+  /** its kernel start time ({@link processStartTime}) */
+  start: string;
+}
+
+/** This process's identity, where it can be told (Linux). */
+export async function ownIdentity(): Promise<ProcessIdentity | undefined> {
+  const space = pidSpace();
+  if (space === undefined) return undefined;
+  const start = await (ownStart ??= processStartTime(process.pid));
+  return start === undefined ? undefined : { pid: process.pid, space, start };
+}
+let ownStart: Promise<string | undefined> | undefined;
+
+/**
+ * Which of `items` belong to a process of this pid space that is gone;
+ * those of other spaces (other hosts, other containers) or of unknown
+ * identity are never said dead. Each distinct process is checked once.
+ */
+export async function deadProcesses<T>(
+  items: readonly T[],
+  identityOf: (item: T) => ProcessIdentity | undefined,
+): Promise<Set<T>> {
+  const dead = new Set<T>();
+  const space = pidSpace();
+  if (space === undefined) return dead;
+  const checks = new Map<string, Promise<boolean>>();
+  const pending: Promise<void>[] = [];
+  for (const item of items) {
+    const id = identityOf(item);
+    if (id === undefined || id.space !== space || id.pid === process.pid) continue;
+    const key = `${id.pid}:${id.start}`;
+    let check = checks.get(key);
+    if (!check) checks.set(key, (check = isProcessAlive(id.pid, id.start)));
+    pending.push(
+      check.then((alive) => {
+        if (!alive) dead.add(item);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  return dead;
 }

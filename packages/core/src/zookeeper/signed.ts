@@ -16,8 +16,8 @@ export function recordKey(secret: Buffer): Buffer {
   return createHmac('sha256', secret).update('svc zookeeper record v1').digest();
 }
 
-/** The node data of a record, signed. */
-export function signRecord(key: Buffer, record: InstanceRecord): Buffer {
+/** The node data of a record (with what else the node says of it), signed. */
+export function signRecord(key: Buffer, record: object): Buffer {
   const text = JSON.stringify(record);
   const sig = createHmac('sha256', key).update(text).digest('hex');
   return Buffer.from(`${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"${SIG}":"${sig}"}`);
