@@ -18,6 +18,22 @@ async function readProcStat(pid: number): Promise<ProcStat | null | 'gone'> {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : null;
   }
+  return parseProcStat(text);
+}
+
+/** As readProcStat, at once: /proc is in memory, and a check every 250 ms should cost least. */
+function readProcStatSync(pid: number): ProcStat | null | 'gone' {
+  if (!hasProc) return null;
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : null;
+  }
+  return parseProcStat(text);
+}
+
+function parseProcStat(text: string): ProcStat | null {
   // The command name is in parentheses and may itself hold spaces and parentheses.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // After the name: state is field 3 of the whole line, start time field 22.
@@ -38,6 +54,17 @@ export async function processStartTime(pid: number): Promise<string | undefined>
  * (the pid was reused).
  */
 export async function isProcessAlive(pid: number, startTime?: string): Promise<boolean> {
+  if (!signalable(pid)) return false;
+  return aliveByStat(await readProcStat(pid), startTime);
+}
+
+/** As {@link isProcessAlive}, at once (no file read waits on the thread pool). */
+export function isProcessAliveSync(pid: number, startTime?: string): boolean {
+  if (!signalable(pid)) return false;
+  return aliveByStat(readProcStatSync(pid), startTime);
+}
+
+function signalable(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -45,7 +72,10 @@ export async function isProcessAlive(pid: number, startTime?: string): Promise<b
     // EPERM: the process exists but belongs to someone else.
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
-  const stat = await readProcStat(pid);
+  return true;
+}
+
+function aliveByStat(stat: ProcStat | null | 'gone', startTime: string | undefined): boolean {
   if (stat === 'gone') return false;
   if (stat === null) return true;
   if (stat.state === 'Z' || stat.state === 'X') return false;
@@ -97,27 +127,21 @@ let ownStart: Promise<string | undefined> | undefined;
  * those of other spaces (other hosts, other containers) or of unknown
  * identity are never said dead. Each distinct process is checked once.
  */
-export async function deadProcesses<T>(
+export function deadProcesses<T>(
   items: readonly T[],
   identityOf: (item: T) => ProcessIdentity | undefined,
-): Promise<Set<T>> {
+): Set<T> {
   const dead = new Set<T>();
   const space = pidSpace();
   if (space === undefined) return dead;
-  const checks = new Map<string, Promise<boolean>>();
-  const pending: Promise<void>[] = [];
+  const alive = new Map<string, boolean>();
   for (const item of items) {
     const id = identityOf(item);
     if (id === undefined || id.space !== space || id.pid === process.pid) continue;
     const key = `${id.pid}:${id.start}`;
-    let check = checks.get(key);
-    if (!check) checks.set(key, (check = isProcessAlive(id.pid, id.start)));
-    pending.push(
-      check.then((alive) => {
-        if (!alive) dead.add(item);
-      }),
-    );
+    let live = alive.get(key);
+    if (live === undefined) alive.set(key, (live = isProcessAliveSync(id.pid, id.start)));
+    if (!live) dead.add(item);
   }
-  await Promise.all(pending);
   return dead;
 }

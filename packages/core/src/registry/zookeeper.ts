@@ -57,7 +57,7 @@ export class ZooKeeperRegistry implements Registry {
   #own: ProcessIdentity | undefined;
   /** the process named in each record read, kept beside it: callers see records as registered */
   readonly #processes = new WeakMap<InstanceRecord, ProcessIdentity>();
-  readonly #dead = (records: InstanceRecord[]): Promise<Set<InstanceRecord>> =>
+  readonly #dead = (records: InstanceRecord[]): Set<InstanceRecord> =>
     deadProcesses(records, (r) => this.#processes.get(r));
   #closed = false;
 
@@ -187,7 +187,7 @@ export class ZooKeeperRegistry implements Registry {
           .map(async (service) => this.#views.cached(service) ?? this.#read(service, undefined)),
       )
     ).flat();
-    const dead = await this.#dead(all);
+    const dead = this.#dead(all);
     return structuredClone(dead.size === 0 ? all : all.filter((r) => !dead.has(r)));
   }
 

@@ -20,7 +20,6 @@ interface ServiceView {
   dead: Set<InstanceRecord>;
   /** when `dead` was last worked out (performance.now()) */
   checkedAt: number;
-  checking?: Promise<void>;
   /** what callers see: `all` but the dead */
   records: InstanceRecord[];
   snapshot: string;
@@ -41,7 +40,7 @@ interface ServiceView {
 export type ReadService = (service: string, watcher: Watcher) => Promise<InstanceRecord[]>;
 
 /** Which of the records belong to processes of this host that are gone. */
-export type DeadRecords = (records: InstanceRecord[]) => Promise<Set<InstanceRecord>>;
+export type DeadRecords = (records: InstanceRecord[]) => Set<InstanceRecord>;
 
 /** How often watched services' processes of this host are checked, in milliseconds. */
 export const LIVENESS_CHECK_MS = 250;
@@ -74,7 +73,7 @@ export class ServiceViews {
     dead?: DeadRecords;
     checkMs?: number;
   }) {
-    this.#dead = options.dead ?? (() => Promise.resolve(new Set()));
+    this.#dead = options.dead ?? (() => new Set());
     this.#checkMs = options.checkMs ?? LIVENESS_CHECK_MS;
     this.#read = options.read;
     this.#connected = options.connected;
@@ -94,7 +93,7 @@ export class ServiceViews {
     const view = this.#view(service);
     if (!view.loaded) await this.#waitLoaded(view);
     // A watched view is checked by the timer; one only looked up, when asked.
-    if (performance.now() - view.checkedAt > this.#checkMs) await this.#check(view);
+    if (performance.now() - view.checkedAt > this.#checkMs) this.#check(view);
     return structuredClone(view.records);
   }
 
@@ -188,7 +187,7 @@ export class ServiceViews {
         let dead: Set<InstanceRecord>;
         try {
           records = await this.#read(view.service, view.watcher);
-          dead = await this.#dead(records);
+          dead = this.#dead(records);
         } catch (error) {
           if (this.#closed) return;
           // Asked again meanwhile (a reconnection, say): read again at once.
@@ -232,7 +231,7 @@ export class ServiceViews {
     for (const view of this.#views.values()) {
       if (view.listeners.size === 0 || !view.loaded) continue;
       watched = true;
-      void this.#check(view);
+      this.#check(view);
     }
     if (!watched) {
       clearInterval(this.#checkTimer);
@@ -240,26 +239,12 @@ export class ServiceViews {
     }
   }
 
-  /** Works out which of the view's records are dead again; one check at a time. */
-  #check(view: ServiceView): Promise<void> {
-    view.checking ??= (async () => {
-      const all = view.all;
-      let dead: Set<InstanceRecord>;
-      try {
-        dead = await this.#dead(all);
-      } catch (error) {
-        this.#log.debug('zookeeper: could not check local processes', { error: String(error) });
-        return;
-      } finally {
-        view.checking = undefined;
-      }
-      // A read replaced the records meanwhile: it checked them itself.
-      if (this.#closed || view.all !== all) return;
-      view.checkedAt = performance.now();
-      if (dead.size === view.dead.size && [...dead].every((r) => view.dead.has(r))) return;
-      this.#apply(view, all, dead);
-    })();
-    return view.checking;
+  /** Works out again which of the view's records are dead; tells listeners when that changed. */
+  #check(view: ServiceView): void {
+    const dead = this.#dead(view.all);
+    view.checkedAt = performance.now();
+    if (dead.size === view.dead.size && [...dead].every((r) => view.dead.has(r))) return;
+    this.#apply(view, view.all, dead);
   }
 
   #apply(view: ServiceView, all: InstanceRecord[], dead: Set<InstanceRecord>): void {
