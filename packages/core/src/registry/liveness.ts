@@ -54,29 +54,37 @@ export async function processStartTime(pid: number): Promise<string | undefined>
  * (the pid was reused).
  */
 export async function isProcessAlive(pid: number, startTime?: string): Promise<boolean> {
-  if (!signalable(pid)) return false;
-  return aliveByStat(await readProcStat(pid), startTime);
+  const signal = signalPid(pid);
+  if (signal === 'none') return false;
+  return aliveByStat(await readProcStat(pid), signal, startTime);
 }
 
 /** As {@link isProcessAlive}, at once (no file read waits on the thread pool). */
 export function isProcessAliveSync(pid: number, startTime?: string): boolean {
-  if (!signalable(pid)) return false;
-  return aliveByStat(readProcStatSync(pid), startTime);
+  const signal = signalPid(pid);
+  if (signal === 'none') return false;
+  return aliveByStat(readProcStatSync(pid), signal, startTime);
 }
 
-function signalable(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+/** Signal 0: `none` when no such process exists, `denied` when it is another user's. */
+function signalPid(pid: number): 'none' | 'denied' | 'ok' {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return 'none';
   try {
     process.kill(pid, 0);
   } catch (err) {
     // EPERM: the process exists but belongs to someone else.
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    return (err as NodeJS.ErrnoException).code === 'ESRCH' ? 'none' : 'denied';
   }
-  return true;
+  return 'ok';
 }
 
-function aliveByStat(stat: ProcStat | null | 'gone', startTime: string | undefined): boolean {
-  if (stat === 'gone') return false;
+function aliveByStat(
+  stat: ProcStat | null | 'gone',
+  signal: 'denied' | 'ok',
+  startTime: string | undefined,
+): boolean {
+  // Another user's process hidden from us (/proc mounted with hidepid): it exists.
+  if (stat === 'gone') return signal === 'denied';
   if (stat === null) return true;
   if (stat.state === 'Z' || stat.state === 'X') return false;
   return startTime === undefined || stat.start === startTime;
