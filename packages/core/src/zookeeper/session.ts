@@ -291,8 +291,8 @@ export class ZooKeeperSession {
   /**
    * Requests made in one turn of the event loop leave in one write. The
    * library writes each request to its socket as it is made: reading 500
-   * nodes cost 500 system calls, some 35 ms of a `list()`'s 40-70 ms on
-   * loopback. Corked until the turn's end, they leave in one writev.
+   * nodes made 500 system calls. Corked until the turn's end, they leave
+   * in one writev (a `list()` of 500: about 35 → 31 ms of CPU).
    */
   #coalesce(client: ZkClient): void {
     const socket = librarySocket(client);

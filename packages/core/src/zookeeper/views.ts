@@ -229,9 +229,10 @@ export class ServiceViews {
   #checkWatched(): void {
     let watched = false;
     for (const view of this.#views.values()) {
-      if (view.listeners.size === 0 || !view.loaded) continue;
+      if (view.listeners.size === 0) continue;
       watched = true;
-      this.#check(view);
+      // Not loaded yet: its first read checks its records itself.
+      if (view.loaded) this.#check(view);
     }
     if (!watched) {
       clearInterval(this.#checkTimer);
