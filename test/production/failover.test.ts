@@ -1,7 +1,8 @@
 // No call lost to an instance that is gone (issue 17, item 1): ZooKeeper registry, RPC on
 // `net` and on `zmq`, a steady load of calls from a client, and `kill -9` of one Greeting of
-// three. The registry keeps listing the dead instance until its session expires; the callers
-// must not wait for that.
+// three. Callers of other hosts see the dead instance in the registry until its session
+// expires, and must not wait for that; on this host the registry leaves it out within 250 ms,
+// and calls sent to it meanwhile go elsewhere.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterClient } from '@svc/core';
@@ -90,8 +91,7 @@ describe.each(['net', 'zmq'])('kill -9 of a Greeting under load, on ZooKeeper an
       victim.child.kill('SIGKILL');
       await victim.exited;
       exitedAt = Date.now();
-      // Fresh callers, which know nothing of the death, pick the dead instance first one
-      // time in three; its refused connection sends their call elsewhere.
+      // Fresh callers, which know nothing of the death: every call is answered.
       const fresh = await Promise.all(
         Array.from({ length: 12 }, async (_, i) => {
           const c = await env.client({ registry: REGISTRY, rpc: RPC });
@@ -106,9 +106,9 @@ describe.each(['net', 'zmq'])('kill -9 of a Greeting under load, on ZooKeeper an
         }),
       );
       expect(fresh).toEqual(Array.from({ length: 12 }, (_, i) => 100_000 + i));
-      // The registry has not noticed yet (its session outlives the process by seconds):
-      // only the callers' own eviction kept calls off the dead instance.
-      expect((await client.discover()).get('Greeting')).toHaveLength(3);
+      // ZooKeeper has not dropped it (its session outlives the process by seconds), but
+      // readers of this host check its pid: it is left out already.
+      expect((await client.discover()).get('Greeting')).toHaveLength(2);
 
       // A new instance registers meanwhile: the registry's news must not bring the dead one back.
       greetings.push(await env.instance('greeting.yml', { cwd, env: backends }));

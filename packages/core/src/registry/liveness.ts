@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 const hasProc = existsSync('/proc/self/stat');
@@ -18,6 +18,22 @@ async function readProcStat(pid: number): Promise<ProcStat | null | 'gone'> {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : null;
   }
+  return parseProcStat(text);
+}
+
+/** As readProcStat, at once: /proc is in memory, and a check every 250 ms should cost least. */
+function readProcStatSync(pid: number): ProcStat | null | 'gone' {
+  if (!hasProc) return null;
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : null;
+  }
+  return parseProcStat(text);
+}
+
+function parseProcStat(text: string): ProcStat | null {
   // The command name is in parentheses and may itself hold spaces and parentheses.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // After the name: state is field 3 of the whole line, start time field 22.
@@ -38,16 +54,102 @@ export async function processStartTime(pid: number): Promise<string | undefined>
  * (the pid was reused).
  */
 export async function isProcessAlive(pid: number, startTime?: string): Promise<boolean> {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  const signal = signalPid(pid);
+  if (signal === 'none') return false;
+  return aliveByStat(await readProcStat(pid), signal, startTime);
+}
+
+/** As {@link isProcessAlive}, at once (no file read waits on the thread pool). */
+export function isProcessAliveSync(pid: number, startTime?: string): boolean {
+  const signal = signalPid(pid);
+  if (signal === 'none') return false;
+  return aliveByStat(readProcStatSync(pid), signal, startTime);
+}
+
+/** Signal 0: `none` when no such process exists, `denied` when it is another user's. */
+function signalPid(pid: number): 'none' | 'denied' | 'ok' {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return 'none';
   try {
     process.kill(pid, 0);
   } catch (err) {
     // EPERM: the process exists but belongs to someone else.
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    return (err as NodeJS.ErrnoException).code === 'ESRCH' ? 'none' : 'denied';
   }
-  const stat = await readProcStat(pid);
-  if (stat === 'gone') return false;
+  return 'ok';
+}
+
+function aliveByStat(
+  stat: ProcStat | null | 'gone',
+  signal: 'denied' | 'ok',
+  startTime: string | undefined,
+): boolean {
+  // Another user's process hidden from us (/proc mounted with hidepid): it exists.
+  if (stat === 'gone') return signal === 'denied';
   if (stat === null) return true;
   if (stat.state === 'Z' || stat.state === 'X') return false;
   return startTime === undefined || stat.start === startTime;
+}
+
+let ownSpace: string | null | undefined;
+
+/**
+ * Names this process's pid namespace on this boot of this machine (Linux:
+ * the kernel's boot id and the pid namespace's inode), or undefined where
+ * it cannot be told. Two processes with the same space see each other's
+ * pids; a hostname alone would not say so (containers share a kernel but
+ * not their pids, and two hosts may share a name).
+ */
+export function pidSpace(): string | undefined {
+  if (ownSpace === undefined) {
+    try {
+      const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+      ownSpace = boot && ns ? `${boot}/${ns}` : null;
+    } catch {
+      ownSpace = null;
+    }
+  }
+  return ownSpace ?? undefined;
+}
+
+/** Where a process runs and when it started: enough to check it from its pid space. */
+export interface ProcessIdentity {
+  pid: number;
+  /** {@link pidSpace} of the process */
+  space: string;
+  /** its kernel start time ({@link processStartTime}) */
+  start: string;
+}
+
+/** This process's identity, where it can be told (Linux). */
+export async function ownIdentity(): Promise<ProcessIdentity | undefined> {
+  const space = pidSpace();
+  if (space === undefined) return undefined;
+  const start = await (ownStart ??= processStartTime(process.pid));
+  return start === undefined ? undefined : { pid: process.pid, space, start };
+}
+let ownStart: Promise<string | undefined> | undefined;
+
+/**
+ * Which of `items` belong to a process of this pid space that is gone;
+ * those of other spaces (other hosts, other containers) or of unknown
+ * identity are never said dead. Each distinct process is checked once.
+ */
+export function deadProcesses<T>(
+  items: readonly T[],
+  identityOf: (item: T) => ProcessIdentity | undefined,
+): Set<T> {
+  const dead = new Set<T>();
+  const space = pidSpace();
+  if (space === undefined) return dead;
+  const alive = new Map<string, boolean>();
+  for (const item of items) {
+    const id = identityOf(item);
+    if (id === undefined || id.space !== space || id.pid === process.pid) continue;
+    const key = `${id.pid}:${id.start}`;
+    let live = alive.get(key);
+    if (live === undefined) alive.set(key, (live = isProcessAliveSync(id.pid, id.start)));
+    if (!live) dead.add(item);
+  }
+  return dead;
 }

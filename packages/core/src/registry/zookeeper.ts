@@ -14,6 +14,7 @@ import { type ZkModule, ZooKeeperSession, zkCode } from '../zookeeper/session.js
 import { ServiceViews, type Watcher } from '../zookeeper/views.js';
 import { ClusterAuth } from '../security/auth.js';
 import { recordKey, signRecord, verifyRecord } from '../zookeeper/signed.js';
+import { deadProcesses, ownIdentity, type ProcessIdentity } from './liveness.js';
 
 /** ZooKeeper refuses node data above 1 MiB. */
 const MAX_RECORD_BYTES = 1024 * 1024 - 1024;
@@ -28,8 +29,12 @@ async function loadClient(): Promise<ZkModule> {
  * instance is an ephemeral node `<root>/services/<Service>/<id>` holding its
  * JSON record, so an instance whose process dies vanishes when its session
  * times out. Lookups answer from a cache that children and data watches
- * keep current. A session the server expired is replaced and every record
- * this client registered is written again.
+ * keep current. A node of a process in this host's pid space (its node
+ * says which: `pidSpace()` in liveness.ts) is left out as soon as that
+ * process is gone: watched services are checked every 250 ms
+ * (`LIVENESS_CHECK_MS`), others when looked up. A session the server
+ * expired is replaced and every record this client registered is written
+ * again.
  */
 export class ZooKeeperRegistry implements Registry {
   readonly kind = 'zookeeper';
@@ -48,6 +53,12 @@ export class ZooKeeperRegistry implements Registry {
   readonly #key: Buffer;
   /** who may change the nodes created: the digest identity when the URL names one */
   readonly #acl: Zk.ACL[];
+  /** this process, named in the nodes of the records it registers for itself */
+  #own: ProcessIdentity | undefined;
+  /** the process named in each record read, kept beside it: callers see records as registered */
+  readonly #processes = new WeakMap<InstanceRecord, ProcessIdentity>();
+  readonly #dead = (records: InstanceRecord[]): Set<InstanceRecord> =>
+    deadProcesses(records, (r) => this.#processes.get(r));
   #closed = false;
 
   private constructor(zk: ZkModule, config: ZooKeeperConfig, log: Logger, key: Buffer) {
@@ -75,9 +86,11 @@ export class ZooKeeperRegistry implements Registry {
     const log = ctx.log.child({ registry: 'zookeeper' });
     const auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log });
     const registry = new ZooKeeperRegistry(zk, config, log, recordKey(auth.secret()));
+    registry.#own = await ownIdentity();
     registry.#views = new ServiceViews({
       read: (service, watcher) => registry.#read(service, watcher),
       connected: () => registry.#session.connected,
+      dead: registry.#dead,
       log,
       timeoutMs: config.timeoutMs,
       where: `ZooKeeper at ${config.connectString}`,
@@ -109,7 +122,7 @@ export class ZooKeeperRegistry implements Registry {
     const text = JSON.stringify(record);
     // As others will read it back: fields set to undefined are gone.
     const copy = JSON.parse(text) as InstanceRecord;
-    const data = signRecord(this.#key, copy);
+    const data = this.#nodeData(copy);
     if (data.length > MAX_RECORD_BYTES)
       throw new BackendError(
         `the record of ${record.service}/${record.id} is ${data.length} bytes: ZooKeeper takes at most ${MAX_RECORD_BYTES}`,
@@ -167,12 +180,15 @@ export class ZooKeeperRegistry implements Registry {
       if (zkCode(error) === Exception.NO_NODE) return [];
       throw error;
     }
-    const all = await Promise.all(
-      services
-        .filter(isNodeName)
-        .map(async (service) => this.#views.cached(service) ?? this.#read(service, undefined)),
-    );
-    return structuredClone(all.flat());
+    const all = (
+      await Promise.all(
+        services
+          .filter(isNodeName)
+          .map(async (service) => this.#views.cached(service) ?? this.#read(service, undefined)),
+      )
+    ).flat();
+    const dead = this.#dead(all);
+    return structuredClone(dead.size === 0 ? all : all.filter((r) => !dead.has(r)));
   }
 
   watch(service: string, onChange: (instances: InstanceRecord[]) => void): Unsubscribe {
@@ -238,6 +254,18 @@ export class ZooKeeperRegistry implements Registry {
     if (this.#closed) throw new BackendError('the ZooKeeper registry is closed');
   }
 
+  /**
+   * The signed node data of a record. One of this very process also names
+   * it (`pidSpace`, `pidStart`), so that readers of its pid space see it
+   * gone as soon as it dies; others are written as given, since their pid
+   * may not be of this host.
+   */
+  #nodeData(record: InstanceRecord): Buffer {
+    const own = this.#own;
+    if (own === undefined || record.pid !== own.pid) return signRecord(this.#key, record);
+    return signRecord(this.#key, { ...record, pidSpace: own.space, pidStart: own.start });
+  }
+
   /** Creates our ephemeral node, or replaces its data; parents are made as needed. */
   async #writeNode(path: string, data: Buffer): Promise<void> {
     const { CreateMode, Exception } = this.#zk;
@@ -296,7 +324,7 @@ export class ZooKeeperRegistry implements Registry {
     for (const [path, record] of [...this.#mine]) {
       while (!this.#closed && this.#mine.get(path) === record) {
         try {
-          await this.#writeNode(path, signRecord(this.#key, record));
+          await this.#writeNode(path, this.#nodeData(record));
           count++;
           break;
         } catch (error) {
@@ -363,7 +391,15 @@ export class ZooKeeperRegistry implements Registry {
           }
           return undefined;
         }
-        return read.record;
+        // The process it names is kept beside the record, not in it.
+        const {
+          pidSpace: space,
+          pidStart: start,
+          ...record
+        } = read.record as InstanceRecord & Partial<Record<'pidSpace' | 'pidStart', unknown>>;
+        if (typeof space === 'string' && typeof start === 'string')
+          this.#processes.set(record, { pid: record.pid, space, start });
+        return record;
       }),
     );
     return records.filter((r): r is InstanceRecord => r !== undefined);

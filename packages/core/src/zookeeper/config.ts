@@ -174,6 +174,11 @@ export function decodeRecord(
   } catch {
     return undefined;
   }
+  return recordOf(value, service, id);
+}
+
+/** `value` (parsed from a node's data) when it is the instance record of that node. */
+export function recordOf(value: unknown, service: string, id: string): InstanceRecord | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const r = value as Partial<Record<keyof InstanceRecord, unknown>>;
   const ok =

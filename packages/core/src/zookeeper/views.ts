@@ -14,6 +14,13 @@ interface Listener {
 /** One service's instances, kept current by ZooKeeper watches. */
 interface ServiceView {
   service: string;
+  /** the records as ZooKeeper holds them */
+  all: InstanceRecord[];
+  /** those of `all` whose process, on this host, is known to be gone */
+  dead: Set<InstanceRecord>;
+  /** when `dead` was last worked out (performance.now()) */
+  checkedAt: number;
+  /** what callers see: `all` but the dead */
   records: InstanceRecord[];
   snapshot: string;
   loaded: boolean;
@@ -32,6 +39,12 @@ interface ServiceView {
 /** Reads a service's instances, arming `watcher` on what it read. */
 export type ReadService = (service: string, watcher: Watcher) => Promise<InstanceRecord[]>;
 
+/** Which of the records belong to processes of this host that are gone. */
+export type DeadRecords = (records: InstanceRecord[]) => Set<InstanceRecord>;
+
+/** How often watched services' processes of this host are checked, in milliseconds. */
+export const LIVENESS_CHECK_MS = 250;
+
 /**
  * The local cache of the ZooKeeper registry: one view per service looked
  * up or watched, re-read whenever one of its watches fires, and the
@@ -44,6 +57,9 @@ export class ServiceViews {
   readonly #log: Logger;
   readonly #timeoutMs: number;
   readonly #where: string;
+  readonly #dead: DeadRecords;
+  readonly #checkMs: number;
+  #checkTimer?: NodeJS.Timeout;
   #closed = false;
 
   constructor(options: {
@@ -53,7 +69,12 @@ export class ServiceViews {
     timeoutMs: number;
     /** names the server in errors */
     where: string;
+    /** which records' processes are gone (this host's only): left out of what callers see */
+    dead?: DeadRecords;
+    checkMs?: number;
   }) {
+    this.#dead = options.dead ?? (() => new Set());
+    this.#checkMs = options.checkMs ?? LIVENESS_CHECK_MS;
     this.#read = options.read;
     this.#connected = options.connected;
     this.#log = options.log;
@@ -71,6 +92,8 @@ export class ServiceViews {
   async lookup(service: string): Promise<InstanceRecord[]> {
     const view = this.#view(service);
     if (!view.loaded) await this.#waitLoaded(view);
+    // A watched view is checked by the timer; one only looked up, when asked.
+    if (performance.now() - view.checkedAt > this.#checkMs) this.#check(view);
     return structuredClone(view.records);
   }
 
@@ -78,6 +101,7 @@ export class ServiceViews {
     const view = this.#view(service);
     const listener: Listener = { fn: onChange };
     view.listeners.add(listener);
+    this.#checkTimer ??= setInterval(() => this.#checkWatched(), this.#checkMs).unref();
     if (view.loaded) queueMicrotask(() => this.#deliver(view, listener));
     return () => {
       view.listeners.delete(listener);
@@ -86,6 +110,7 @@ export class ServiceViews {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#checkTimer);
     for (const view of this.#views.values()) {
       view.listeners.clear();
       clearTimeout(view.retryTimer);
@@ -101,6 +126,9 @@ export class ServiceViews {
     const firstLoad = new Promise<void>((r) => (resolveFirstLoad = r));
     const created: ServiceView = {
       service,
+      all: [],
+      dead: new Set(),
+      checkedAt: -Infinity,
       records: [],
       snapshot: '[]',
       loaded: false,
@@ -156,8 +184,10 @@ export class ServiceViews {
         view.again = false;
         const generation = view.generation;
         let records: InstanceRecord[];
+        let dead: Set<InstanceRecord>;
         try {
           records = await this.#read(view.service, view.watcher);
+          dead = this.#dead(records);
         } catch (error) {
           if (this.#closed) return;
           // Asked again meanwhile (a reconnection, say): read again at once.
@@ -175,7 +205,7 @@ export class ServiceViews {
         if (this.#closed || this.#views.get(view.service) !== view) return;
         // One of our writes landed while reading: this read may predate it.
         if (generation !== view.generation) view.again = true;
-        else this.#apply(view, records);
+        else this.#apply(view, records, dead);
       } while (view.again);
     } finally {
       view.running = false;
@@ -187,11 +217,42 @@ export class ServiceViews {
     const view = this.#views.get(service);
     if (!view?.loaded) return;
     view.generation++;
-    this.#apply(view, change(view.records));
+    this.#apply(view, change(view.all), view.dead);
     void this.#refresh(view);
   }
 
-  #apply(view: ServiceView, records: InstanceRecord[]): void {
+  /**
+   * Every tick while something watches: the watched views' records of this
+   * host whose process is gone leave at once, not when their session
+   * expires. No ZooKeeper read: only the processes are checked.
+   */
+  #checkWatched(): void {
+    let watched = false;
+    for (const view of this.#views.values()) {
+      if (view.listeners.size === 0) continue;
+      watched = true;
+      // Not loaded yet: its first read checks its records itself.
+      if (view.loaded) this.#check(view);
+    }
+    if (!watched) {
+      clearInterval(this.#checkTimer);
+      this.#checkTimer = undefined;
+    }
+  }
+
+  /** Works out again which of the view's records are dead; tells listeners when that changed. */
+  #check(view: ServiceView): void {
+    const dead = this.#dead(view.all);
+    view.checkedAt = performance.now();
+    if (dead.size === view.dead.size && [...dead].every((r) => view.dead.has(r))) return;
+    this.#apply(view, view.all, dead);
+  }
+
+  #apply(view: ServiceView, all: InstanceRecord[], dead: Set<InstanceRecord>): void {
+    view.all = all;
+    view.dead = new Set(all.filter((r) => dead.has(r)));
+    view.checkedAt = performance.now();
+    const records = all.filter((r) => !dead.has(r));
     records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     view.records = records;
     view.snapshot = JSON.stringify(records);
