@@ -28,6 +28,14 @@ export interface ClusterAuthOptions {
  * to a peer that proves the same. The secret is read (or, on one machine,
  * created) on first use: see {@link loadSecret}.
  */
+/** The environment variables that say where a cluster's secret is (see {@link loadSecret}). */
+const SECRET_ENV = [
+  'SVC_SECRET',
+  'SVC_SECRET_FILE',
+  'SVC_LOCAL_REGISTRY_DIR',
+  'XDG_RUNTIME_DIR',
+] as const;
+
 export class ClusterAuth {
   readonly cluster: string;
   readonly #source: SecretSource;
@@ -41,7 +49,12 @@ export class ClusterAuth {
   constructor(source: SecretSource, options: ClusterAuthOptions) {
     this.cluster = source.cluster;
     this.#source = source;
-    this.#env = options.env ?? process.env;
+    // Where the secret comes from is fixed now, though it is read on first use: a client made
+    // while SVC_LOCAL_REGISTRY_DIR named one cluster directory found its registry there and
+    // then, once the variable changed, read (and made) its secret somewhere else.
+    const env = options.env ?? process.env;
+    this.#env = {};
+    for (const name of SECRET_ENV) if (env[name] !== undefined) this.#env[name] = env[name];
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#refusals = new Refusals(options.log);
   }

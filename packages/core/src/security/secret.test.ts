@@ -1,7 +1,8 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ClusterAuth } from './auth.js';
 import { defaultSecretFile, loadSecret } from './secret.js';
 
 const base = mkdtempSync(join(tmpdir(), 'svc-secret-'));
@@ -38,5 +39,19 @@ describe('the cluster secret', () => {
       'y'.repeat(40),
     );
     expect(() => loadSecret({ cluster: 'c', secret: 'short' }, env)).toThrow(/too short/);
+  });
+});
+
+describe('a cluster auth', () => {
+  it('reads its secret where the environment said when it was made, though it reads it later', () => {
+    const made = { SVC_LOCAL_REGISTRY_DIR: join(base, 'made') };
+    const later = { SVC_LOCAL_REGISTRY_DIR: join(base, 'later') };
+    const live: NodeJS.ProcessEnv = { ...made };
+    const auth = new ClusterAuth({ cluster: 'delta' }, { env: live });
+    // The bench's clients were made while SVC_LOCAL_REGISTRY_DIR named a fresh cluster directory,
+    // which was put back before their first call: they made a secret of their own elsewhere.
+    live['SVC_LOCAL_REGISTRY_DIR'] = later.SVC_LOCAL_REGISTRY_DIR;
+    expect(auth.secret().equals(loadSecret({ cluster: 'delta' }, made))).toBe(true);
+    expect(existsSync(defaultSecretFile('delta', later))).toBe(false);
   });
 });
