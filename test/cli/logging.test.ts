@@ -73,7 +73,7 @@ describe('batched log output', () => {
 const PRINT_CALLS = { SVC_LOG_CALLS: 'output' };
 
 describe('svc instance', () => {
-  it('keeps each call\'s record in its history and log stream, not in its output, by default', async () => {
+  it("keeps each call's record in its history and log stream, not in its output, by default", async () => {
     const proc = await env.instance('logs.yml', { cwd });
     const client = await env.client<{ Logs: Logs }>();
     let history: LogRecord[];

@@ -1,7 +1,16 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RecordLogger } from '../log/index.js';
 import { ClusterAuth } from './auth.js';
 import { defaultSecretFile, loadSecret } from './secret.js';
 
@@ -47,7 +56,7 @@ describe('a cluster auth', () => {
     const made = { SVC_LOCAL_REGISTRY_DIR: join(base, 'made') };
     const later = { SVC_LOCAL_REGISTRY_DIR: join(base, 'later') };
     const live: NodeJS.ProcessEnv = { ...made };
-    const auth = new ClusterAuth({ cluster: 'delta' }, { env: live });
+    const auth = new ClusterAuth({ cluster: 'delta' }, { env: live, log: new RecordLogger([]) });
     // The bench's clients were made while SVC_LOCAL_REGISTRY_DIR named a fresh cluster directory,
     // which was put back before their first call: they made a secret of their own elsewhere.
     live['SVC_LOCAL_REGISTRY_DIR'] = later.SVC_LOCAL_REGISTRY_DIR;
