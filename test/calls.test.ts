@@ -38,7 +38,8 @@ function endpointOf(proc: Proc): string {
 for (const rpc of ['net', 'zmq'] as const) {
   describe(`deadlines, cancellation and streams over ${rpc}`, () => {
     const env = new TestEnv();
-    const options = { cwd: FIXTURE, env: { SVC_RPC: rpc } };
+    // Each call's record printed too (`log.calls: output`): the stream tests read them.
+    const options = { cwd: FIXTURE, env: { SVC_RPC: rpc, SVC_LOG_CALLS: 'output' } };
     let beta: Proc;
     let client: ClusterClient;
 

@@ -133,6 +133,8 @@ sockets:
       OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '100',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=e2e',
+      // Each call's record printed too (`log.calls: output`): a test reads Greeting.greet's.
+      SVC_LOG_CALLS: 'output',
     },
   });
   const deadline = Date.now() + 30_000;

@@ -140,6 +140,13 @@ export class RingSink implements LogSink {
   readonly #maxBytes: number;
   readonly #recordBytes: number;
   #lines: string[] = [];
+  /**
+   * The records of `#lines` already parsed, by the same index: parsed once
+   * when first asked for, so that many `svc.recent_logs` in a row share
+   * them (400 at once, each parsing the whole ring again, took a peer that
+   * did not read its replies from 60 to 180 MB).
+   */
+  #parsed: (LogRecord | undefined)[] = [];
   /** index of the oldest line kept (those before it are gone, compacted from time to time) */
   #start = 0;
   #bytes = 0;
@@ -164,6 +171,8 @@ export class RingSink implements LogSink {
     if (line.length > this.#recordBytes) line = safeJson(truncateRecord(record, this.#recordBytes));
     const lines = this.#lines;
     lines.push(line);
+    // Kept as long as the lines: a hole here costs nothing until it is asked for.
+    if (this.#parsed.length > 0) this.#parsed.length = lines.length;
     this.#bytes += line.length;
     while (
       lines.length - this.#start > this.#capacity ||
@@ -171,22 +180,28 @@ export class RingSink implements LogSink {
     ) {
       this.#bytes -= lines[this.#start]!.length;
       lines[this.#start] = '';
+      if (this.#parsed.length > 0) this.#parsed[this.#start] = undefined;
       this.#start++;
     }
     if (this.#start > 1024 && this.#start * 2 > lines.length) {
       this.#lines = lines.slice(this.#start);
+      this.#parsed = this.#parsed.slice(this.#start);
       this.#start = 0;
     }
   }
 
   /** Records in time order, optionally only those of one trace. */
   recent(filter: { traceId?: string; limit?: number } = {}): LogRecord[] {
-    let lines = this.#lines.slice(this.#start);
     const { traceId, limit } = filter;
-    // A line that does not hold the id cannot be of the trace: most are left unparsed.
-    if (traceId) lines = lines.filter((l) => l.includes(traceId));
-    let records = lines.map((l) => JSON.parse(l) as LogRecord);
-    if (traceId) records = records.filter((r) => r.traceId === traceId);
+    const lines = this.#lines;
+    if (this.#parsed.length < lines.length) this.#parsed.length = lines.length;
+    const records: LogRecord[] = [];
+    for (let i = this.#start; i < lines.length; i++) {
+      // A line that does not hold the id cannot be of the trace: most are left unparsed.
+      if (traceId && !lines[i]!.includes(traceId)) continue;
+      const record = (this.#parsed[i] ??= JSON.parse(lines[i]!) as LogRecord);
+      if (!traceId || record.traceId === traceId) records.push(record);
+    }
     return limit ? records.slice(-limit) : records;
   }
 }
