@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { http } from '../decorators.js';
 import type { HttpRequestInfo as HttpInfo } from '../hooks.js';
 import { SvcError } from '../errors.js';
+import { CALL_RECORD } from '../log/logger.js';
 import { Service } from '../service.js';
 import { testCluster } from '../testing/index.js';
 import { HttpError, type HttpRequest, type HttpResponse } from './types.js';
@@ -35,6 +36,19 @@ async function api(options: { trust?: boolean } = {}) {
 }
 
 describe('the HTTP entrypoint', () => {
+  it('marks the access record of a request that succeeded as a call record, not that of a 4xx', async () => {
+    const { cluster, url } = await api();
+    await using _ = cluster;
+    expect((await fetch(`${url}/get/1`)).status).toBe(200);
+    expect((await fetch(`${url}/nowhere`)).status).toBe(404);
+    const access = (line: string) =>
+      cluster.logs.find((r) => r.msg === line) as { [CALL_RECORD]?: boolean } | undefined;
+    // Marked: kept in the history, printed only with log.calls: output.
+    expect(access('http GET /get/1 200')?.[CALL_RECORD]).toBe(true);
+    // A 404 from routing has no worker record: its access record is always printed.
+    expect(access('http GET /nowhere 404')?.[CALL_RECORD]).toBe(false);
+  });
+
   it('serves path parameters, query strings and JSON bodies, with X-Trace-Id on every response', async () => {
     const { cluster, url, requests } = await api();
     await using _ = cluster;

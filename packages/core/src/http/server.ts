@@ -236,9 +236,11 @@ export class HttpEntrypointServer {
       const durationMs = elapsedMs(started);
       const log = this.#options.log;
       if (log.enabled?.('info') !== false) {
-        // The access record, like a worker's, is kept in the history and printed only on request.
+        // The access record of a request that succeeded, like a worker's, is kept in the history
+        // and printed only on request (`log.calls`); a 4xx or 5xx is always printed: a 404 from
+        // routing has no worker record of its own.
         log.info(`http ${method} ${path} ${status}`, {
-          [CALL_RECORD]: true,
+          [CALL_RECORD]: status < 400,
           kind: 'http',
           traceId,
           spanId,
