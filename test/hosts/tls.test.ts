@@ -222,25 +222,30 @@ describe('the tour across hosts, encrypted (TLS-PSK on net, amqps)', () => {
     const service = `${ZK_ROOT}/services/Greeting`;
     const outsider = await rawClient(zkAddress!);
     try {
-      const zk = <T>(fn: (done: (e: Error | null, v?: T) => void) => void) =>
-        new Promise<T>((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v as T))));
-      const codeOf = (p: Promise<unknown>) =>
-        p.then(
-          () => 'done',
-          (e: unknown) => (e as zookeeper.Exception).getCode(),
+      type Done<T> = (e: Error | zookeeper.Exception | null, v?: T) => void;
+      /** A raw client call's outcome: `ok` and its value, or ZooKeeper's error code. */
+      const zk = <T>(fn: (done: Done<T>) => void) =>
+        new Promise<{ code: number | 'ok'; value?: T }>((resolve) =>
+          fn((e, v) =>
+            resolve(e ? { code: 'getCode' in e ? e.getCode() : -1 } : { code: 'ok', value: v }),
+          ),
         );
-      const [id] = await zk<string[]>((done) => outsider.getChildren(service, done));
+      const listed = await zk<string[]>((done) => outsider.getChildren(service, done));
+      expect(listed.code).toBe('ok');
+      const [id] = listed.value!;
       expect(id).toMatch(/^[0-9a-f]+$/);
       const planted = Buffer.from(JSON.stringify({ id: 'planted', service: 'Greeting' }));
       const NO_AUTH = zookeeper.Exception.NO_AUTH;
       // Anyone may read the entries; without the credentials, nobody may touch them.
-      expect(await codeOf(zk((done) => outsider.remove(`${service}/${id}`, done)))).toBe(NO_AUTH);
-      expect(await codeOf(zk((done) => outsider.setData(`${service}/${id}`, planted, done)))).toBe(
-        NO_AUTH,
-      );
-      expect(await codeOf(zk((done) => outsider.create(`${service}/planted`, planted, done)))).toBe(
-        NO_AUTH,
-      );
+      expect(await zk((done) => outsider.remove(`${service}/${id}`, done))).toEqual({
+        code: NO_AUTH,
+      });
+      expect(await zk((done) => outsider.setData(`${service}/${id}`, planted, done))).toEqual({
+        code: NO_AUTH,
+      });
+      expect(await zk((done) => outsider.create(`${service}/planted`, planted, done))).toEqual({
+        code: NO_AUTH,
+      });
     } finally {
       await closeClient(outsider);
     }
