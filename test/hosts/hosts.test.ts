@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { InstanceConfig } from '@svc/core';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { REPO, requireBuild, type Proc } from '../support/svc.js';
+import { FIXTURES, REPO, requireBuild, type Proc } from '../support/svc.js';
 import { Hosts, forward } from './support/netns.js';
 
 const hosts = new Hosts('svch', '10.231.7', ['a', 'b', 'c'], { ownPids: true });
@@ -41,8 +41,9 @@ async function start(host: string, config: string, extra: Record<string, string>
 async function svc(
   host: string,
   args: string[],
+  extra: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = hosts.svc(host, args, envFor({}));
+  const p = hosts.svc(host, args, envFor(extra));
   procs.push(p);
   const { code } = await p.exited;
   return { code, stdout: p.stdout, stderr: p.stderr };
@@ -227,6 +228,28 @@ describe('the tour across three hosts (ZooKeeper, net, local events)', () => {
       stdout: "'Hi, Survivor!'\n",
     });
     await expect.poll(() => heard('Survivor').length, { timeout: 15_000 }).toBe(1);
+  });
+});
+
+describe('RPC on zmq across hosts', () => {
+  it('answers a caller on another host that holds the cluster secret, and refuses one that does not (CURVE)', async () => {
+    const zmq = { SVC_RPC: 'zmq' };
+    const echo = await start('c', `${FIXTURES}/echo/echo.yml`, {
+      ...zmq,
+      SVC_BIND_HOST: hosts.address('c'),
+    });
+    const endpoint = /\brpc (tcp:\/\/[\d.]+:\d+)/.exec(started(echo))![1]!;
+    expect(endpoint).toContain(`tcp://${hosts.address('c')}:`);
+    const answered = await svc('a', ['request', 'Echo.whoami', '{}'], zmq);
+    expect(answered.code, answered.stderr).toBe(0);
+    expect(answered.stdout).toMatch(/^\d+\n$/);
+    const refused = await svc(
+      'a',
+      ['request', 'Echo.whoami', '{}', '--address', endpoint, '--timeout', '3000'],
+      { ...zmq, SVC_SECRET: randomBytes(24).toString('base64') },
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`cannot authenticate with ${endpoint}: the CURVE handshake`);
   });
 });
 
