@@ -1,20 +1,25 @@
 // Deadlines, cancellation and streams between real `svc instance`
-// processes, over `net` and `zmq`: a worker stops once its caller has given
-// up, a nested call inherits what remains of the deadline, an expired
-// request is not started, a caller's AbortSignal cancels the remote worker
-// (through a nested call too), and an `async *` method streams its items
-// to `svc request`, a client and `svc shell`, its producer stopped when the
-// reader stops. Over AMQP, streams say they need a direct transport.
+// processes, over `net` and `zmq`: a worker's signal aborts at its deadline
+// and when its caller goes away, a nested call inherits what remains of the
+// deadline, an expired request is not started, a caller's AbortSignal
+// cancels the remote worker (through a nested call too), and an `async *`
+// method streams its items to `svc request`, a client and `svc shell`, a
+// slow reader holding its producer to a window of items, an error
+// mid-stream reaching the reader, and the producer stopped when the reader
+// stops. Over AMQP, streams say they need a direct transport.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CancelledError, RpcTimeoutError, type ClusterClient } from '@svc/core';
+import { CancelledError, RpcTimeoutError, ValidationError, type ClusterClient } from '@svc/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AMQP_URL, Cleanup, rawConnection } from './amqp/helpers.js';
 import { FIXTURES, Proc, TestEnv, requireBuild } from './support/svc.js';
 
 const FIXTURE = join(FIXTURES, 'calls');
+
+/** The items a stream's reader grants credit for at a time (`STREAM_WINDOW` in core's rpc/stream.ts). */
+const STREAM_WINDOW = 16;
 
 /** How many log records of `proc` have exactly (or, with a RegExp, match) `msg`. */
 function count(proc: Proc, msg: string | RegExp): number {
@@ -66,6 +71,32 @@ for (const rpc of ['net', 'zmq'] as const) {
       expect(r.stderr).toContain('did not answer within 500 ms');
       // At its deadline, or as the caller went away: whichever came first.
       await logged(beta, /^longrun stopped: (DeadlineExceededError|CancelledError): /, before);
+      expect(count(beta, 'longrun finished')).toBe(0);
+    });
+
+    it("aborts the worker's signal at its deadline while its caller still waits", async () => {
+      const stopped = /^longrun stopped: DeadlineExceededError: /;
+      const before = count(beta, stopped);
+      // The caller stays connected and sends no cancel: only the deadline can stop the worker.
+      await expect(
+        client.call('Beta', 'longrun', { ms: 30_000 }, { timeout: 700 }),
+      ).rejects.toBeInstanceOf(RpcTimeoutError);
+      await logged(beta, stopped, before);
+      expect(count(beta, 'longrun finished')).toBe(0);
+    });
+
+    it("aborts the worker's signal when its caller goes away mid-call", async () => {
+      const gone = /^longrun stopped: CancelledError: the caller went away$/;
+      const before = count(beta, gone);
+      const started = count(beta, 'longrun started');
+      // A deadline a minute away: only the caller's disconnect can stop the worker in time.
+      const proc = env.spawn(
+        ['request', 'Beta.longrun', '{"ms": 30000}', '--timeout', '60000'],
+        options,
+      );
+      await logged(beta, 'longrun started', started);
+      proc.child.kill('SIGKILL');
+      await logged(beta, gone, before);
       expect(count(beta, 'longrun finished')).toBe(0);
     });
 
@@ -168,6 +199,42 @@ for (const rpc of ['net', 'zmq'] as const) {
       proc.child.kill('SIGKILL');
       await logged(beta, /^numbers finally at /, finallies + 1);
       await logged(beta, /^rpc Beta\.numbers stopped after \d+ items?: the caller went away$/);
+    });
+
+    it('keeps the producer of a slow reader within a window of items', async () => {
+      const address = endpointOf(beta);
+      const ahead = async (read: number) =>
+        ((await client.call('Beta', 'produced', {}, { address })) as number) - read;
+      let read = 0;
+      for await (const n of client.stream('Beta', 'numbers', { n: 1_000_000 }, { address })) {
+        expect(n).toBe(++read);
+        if (read === 3 || read === 500) {
+          // The reader pauses: the producer, in the other process, waits for it (the reader
+          // grants credit for a window of items at a time) instead of filling memory.
+          await new Promise((r) => setTimeout(r, 500));
+          expect(await ahead(read)).toBeLessThanOrEqual(STREAM_WINDOW + 1);
+        }
+        if (read === 500) break;
+      }
+      expect(read).toBe(500);
+    });
+
+    it('gives the reader an error thrown mid-stream, after the items before it', async () => {
+      const got: number[] = [];
+      const err = await (async () => {
+        for await (const n of client.stream('Beta', 'numbers', { n: 5, failAt: 3 }))
+          got.push(n as number);
+      })().catch((e: unknown) => e);
+      expect(got).toEqual([1, 2]);
+      // Rebuilt by its code as the catalogue's class, with its message and data.
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err).toMatchObject({ message: 'item 3 is invalid', data: { at: 3 } });
+
+      // `svc request` prints the items that came, then the error, and fails.
+      const r = await request('Beta.numbers', '{"n": 5, "failAt": 3}', '--json');
+      expect(r.stdout).toBe('1\n2\n');
+      expect(r.stderr).toContain('item 3 is invalid');
+      expect(r.code).not.toBe(0);
     });
 
     it('reads a stream in `svc shell` and marks the method as streaming in `svc inspect`', async () => {

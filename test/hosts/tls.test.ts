@@ -3,22 +3,30 @@
 // amqps:// to RabbitMQ through a TLS terminator this test starts in front
 // of the real broker (a throwaway self-signed certificate made with
 // openssl, trusted by the instances through NODE_EXTRA_CA_CERTS), in a
-// RabbitMQ virtual host of its own. A raw client on another host, without
-// the secret, is refused before a byte of its request is decoded.
+// RabbitMQ virtual host of its own, and ZooKeeper entries under a digest
+// ACL (credentials in the registry URL). A raw client on another host,
+// without the secret, is refused before a byte of its request is decoded;
+// a ZooKeeper client without the credentials cannot touch an entry.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
+import zookeeper from 'node-zookeeper-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, requireBuild, type Proc } from '../support/svc.js';
+import { closeClient, rawClient, removeTree } from '../zookeeper/helpers.js';
 import { Hosts, forward } from './support/netns.js';
 
 const hosts = new Hosts('svct', '10.231.8', ['a', 'b', 'c']);
 const cluster = `tls${randomBytes(3).toString('hex')}`;
 const vhost = `svc-test-${cluster}`;
 const SECRET = randomBytes(24).toString('base64');
+// ZooKeeper digest credentials: only they may add, change or remove the cluster's entries.
+const ZK_AUTH = `svc-${cluster}:${randomBytes(12).toString('hex')}`;
+const ZK_ROOT = `/svc-test-${cluster}`;
+let zkAddress: string | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'svc-tls-'));
 const procs: Proc[] = [];
 const fronts: { close(): Promise<void> }[] = [];
@@ -97,6 +105,7 @@ beforeAll(async () => {
   rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
   const zk = await forward(hosts.gateway, { host: '127.0.0.1', port: 2181 });
   fronts.push(zk);
+  zkAddress = `${hosts.gateway}:${zk.port}`;
   const amqps = await forward(hosts.gateway, { host: '127.0.0.1', port: 5672 }, (on) =>
     createTlsServer({ key, cert }, on),
   );
@@ -106,7 +115,7 @@ beforeAll(async () => {
     SVC_CLUSTER: cluster,
     SVC_LOG_FORMAT: 'json',
     NO_COLOR: '1',
-    SVC_REGISTRY: `zookeeper://${hosts.gateway}:${zk.port}/svc-test-${cluster}`,
+    SVC_REGISTRY: `zookeeper://${ZK_AUTH}@${zkAddress}${ZK_ROOT}`,
     SVC_RPC: 'net',
     SVC_RPC_TLS: '1',
     SVC_SECRET: SECRET,
@@ -136,6 +145,13 @@ afterAll(async () => {
   ]);
   for (const p of procs)
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  // The entries' parents carry the ACL: only the credentials can remove them.
+  if (zkAddress) {
+    const insider = await rawClient('127.0.0.1:2181');
+    insider.addAuthInfo('digest', Buffer.from(ZK_AUTH));
+    await removeTree(insider, ZK_ROOT);
+    await closeClient(insider);
+  }
   await Promise.allSettled(fronts.map((f) => f.close()));
   hosts.destroy();
   if (vhostMade) rabbitmqctl('delete_vhost', vhost);
@@ -200,5 +216,43 @@ describe('the tour across hosts, encrypted (TLS-PSK on net, amqps)', () => {
       .toContain(hosts.address('c'));
     // The instance still serves.
     expect(await (await fetch(`${webUrl}/greet?name=Still`)).text()).toBe('Hi, Still!');
+  });
+
+  it('keeps the instances’ ZooKeeper entries from a client without the digest credentials', async () => {
+    const service = `${ZK_ROOT}/services/Greeting`;
+    const outsider = await rawClient(zkAddress!);
+    try {
+      type Done<T> = (e: Error | zookeeper.Exception | null, v?: T) => void;
+      /** A raw client call's outcome: `ok` and its value, or ZooKeeper's error code. */
+      const zk = <T>(fn: (done: Done<T>) => void) =>
+        new Promise<{ code: number | 'ok'; value?: T }>((resolve) =>
+          fn((e, v) =>
+            resolve(e ? { code: 'getCode' in e ? e.getCode() : -1 } : { code: 'ok', value: v }),
+          ),
+        );
+      const listed = await zk<string[]>((done) => outsider.getChildren(service, done));
+      expect(listed.code).toBe('ok');
+      const [id] = listed.value!;
+      expect(id).toMatch(/^[0-9a-f]+$/);
+      const planted = Buffer.from(JSON.stringify({ id: 'planted', service: 'Greeting' }));
+      const NO_AUTH = zookeeper.Exception.NO_AUTH;
+      // Anyone may read the entries; without the credentials, nobody may touch them.
+      expect(await zk((done) => outsider.remove(`${service}/${id}`, done))).toEqual({
+        code: NO_AUTH,
+      });
+      expect(await zk((done) => outsider.setData(`${service}/${id}`, planted, done))).toEqual({
+        code: NO_AUTH,
+      });
+      expect(await zk((done) => outsider.create(`${service}/planted`, planted, done))).toEqual({
+        code: NO_AUTH,
+      });
+    } finally {
+      await closeClient(outsider);
+    }
+    expect(await svc('a', ['discover'])).toMatchObject({
+      code: 0,
+      stdout: 'Greeting [1]\nListen [1]\nWeb [1]\n',
+    });
+    expect(await (await fetch(`${webUrl}/greet?name=Listed`)).text()).toBe('Hi, Listed!');
   });
 });

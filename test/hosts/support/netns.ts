@@ -21,15 +21,28 @@ function quietly(fn: () => unknown): void {
 /**
  * A bridge `<prefix>-br` at `<subnet>.1` and one namespace per host name,
  * `<prefix>-<name>` at `<subnet>.<10 + i>`. Needs root (CI runs as root).
+ *
+ * Network namespaces share the machine's processes: a process on one "host"
+ * could see that one on another is gone, which a real host cannot. With
+ * `ownPids`, each command runs in a pid namespace of its own too (`unshare`,
+ * which kills the command with SIGKILL when it dies itself), so that only
+ * the network tells one host of another's death.
  */
 export class Hosts {
   readonly bridge: string;
   readonly gateway: string;
   readonly addresses = new Map<string, string>();
   readonly #prefix: string;
+  readonly #ownPids: boolean;
 
-  constructor(prefix: string, subnet: string, names: readonly string[]) {
+  constructor(
+    prefix: string,
+    subnet: string,
+    names: readonly string[],
+    options: { ownPids?: boolean } = {},
+  ) {
     this.#prefix = prefix;
+    this.#ownPids = options.ownPids ?? false;
     this.bridge = `${prefix}-br`;
     this.gateway = `${subnet}.1`;
     names.forEach((name, i) => this.addresses.set(name, `${subnet}.${11 + i}`));
@@ -85,19 +98,37 @@ export class Hosts {
     }
   }
 
-  /** Runs `svc ARGS` on host `name` (its pid is svc's own: `ip netns exec` execs it). */
+  /** Runs `svc ARGS` on host `name` (`ip netns exec` execs it: without `ownPids`, its pid is svc's own). */
   svc(name: string, args: string[], env: NodeJS.ProcessEnv, cwd = TOUR): Proc {
     return this.exec(name, [process.execPath, SVC_BIN, ...args], env, cwd);
   }
 
-  /** Runs a command on host `name`. */
+  /**
+   * Runs a command on host `name`. With `ownPids`, the Proc's pid is that of
+   * `unshare`, and the command's own is {@link commandPid}.
+   */
   exec(name: string, command: string[], env: NodeJS.ProcessEnv, cwd = TOUR): Proc {
-    const child = spawn('ip', ['netns', 'exec', this.namespace(name), ...command], {
+    const wrapped = this.#ownPids
+      ? ['unshare', '--pid', '--mount-proc', '--kill-child', '--', ...command]
+      : command;
+    const child = spawn('ip', ['netns', 'exec', this.namespace(name), ...wrapped], {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new Proc(child);
+  }
+
+  /** The pid, in this test's pid namespace, of the command a Proc of {@link exec} runs. */
+  commandPid(p: Proc): number {
+    if (!this.#ownPids) return p.pid;
+    const pid = Number(
+      execFileSync('pgrep', ['-P', String(p.pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')[0],
+    );
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new Error(`no command under ${p.pid}`);
+    return pid;
   }
 }
 
