@@ -1,10 +1,11 @@
 // A project of one's own, as a user gets it: the workspace packages packed as
 // they would be published, `svc new` into a folder outside the repository,
-// the tarballs installed there with npm, and the project's own test, cluster,
-// `svc request` and HTTP route used as its README says.
+// the tarballs installed there with npm, and the project's own test, type
+// check (typed calls from the installed declarations), cluster, `svc request`
+// and HTTP route used as its README says.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,6 +230,32 @@ describe('a project made by svc new, outside the repository', () => {
     const out = ok(await run('npm', ['test'], { timeoutMs: 120_000 }), 'npm test');
     expect(out).toMatch(/Tests\s+\d+ passed/);
   }, 150_000);
+
+  it('types its calls from the installed packages: svc check finds a misspelled method and wrong parameters', async () => {
+    const svc = join(app, 'node_modules/.bin/svc');
+    const file = join(app, 'services/web.ts');
+    const source = readFileSync(file, 'utf8');
+    const call = 'this.rpc.Greeting.greet({ name })';
+    expect(source).toContain(call);
+    try {
+      writeFileSync(file, source.replace(call, 'this.rpc.Greeting.gret({ name })'));
+      const misspelled = await run(svc, ['check'], { timeoutMs: 120_000 });
+      expect(misspelled.code, misspelled.stderr).toBe(1);
+      expect(misspelled.stdout).toMatch(
+        /^services\/web\.ts:\d+:\d+: error TS2551: Property 'gret' does not exist on type .*Did you mean 'greet'\?$/m,
+      );
+      writeFileSync(file, source.replace(call, 'this.rpc.Greeting.greet({ name: 5 })'));
+      const wrong = await run(svc, ['check'], { timeoutMs: 120_000 });
+      expect(wrong.code, wrong.stderr).toBe(1);
+      expect(wrong.stdout).toMatch(
+        /^services\/web\.ts:\d+:\d+: error TS2322: Type 'number' is not assignable to type 'string'\.$/m,
+      );
+    } finally {
+      writeFileSync(file, source);
+    }
+    const clean = await run(svc, ['check'], { timeoutMs: 120_000 });
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+  }, 300_000);
 
   it('runs its cluster under svc node, and answers svc request and HTTP', async () => {
     // WEB_PORT=0: the supervisor binds a free port, and `svc node status` says which.

@@ -5,10 +5,12 @@
 // really happens.
 /* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access --
    the lines under @ts-expect-error call what does not exist, on purpose */
+import { type as ark } from 'arktype';
 import * as v from 'valibot';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as z from 'zod';
 import type { DeferredCall, RpcStream } from './client.js';
+import type { ClusterClient, connect } from './cluster-client.js';
 import { event, http, rpc, timer } from './decorators.js';
 import { ValidationError } from './errors.js';
 import type { HttpRequest } from './http/index.js';
@@ -195,6 +197,34 @@ describe('typed calls', () => {
   });
 });
 
+describe('standalone clients', () => {
+  it('types connect() proxies as a service sees them, per-call context included', () => {
+    type Client = Awaited<ReturnType<typeof connect<{ Greeting: Greeting }>>>;
+    expectTypeOf<Client>().toEqualTypeOf<ClusterClient<{ Greeting: Greeting }>>();
+    type Greet = Client['rpc']['Greeting']['greet'];
+    expectTypeOf<Greet>().parameter(0).toEqualTypeOf<{ name: string }>();
+    expectTypeOf<Greet>().returns.toEqualTypeOf<Promise<string>>();
+    expectTypeOf<Greet['defer']>().returns.toEqualTypeOf<DeferredCall<string>>();
+    expectTypeOf<Greet>().toBeCallableWith({ name: 'a' }, { context: { language: 'fr' } });
+    expectTypeOf<Parameters<typeof connect>[0]>().toMatchTypeOf<
+      { context?: Record<string, unknown> } | undefined
+    >();
+    const wrong = (client: Client) => {
+      // @ts-expect-error a misspelled service
+      void client.rpc.Greting;
+      // @ts-expect-error a misspelled method
+      void client.rpc.Greeting.gret;
+      // @ts-expect-error a parameter of the wrong type
+      void client.rpc.Greeting.greet({ name: 1 });
+      // @ts-expect-error a deferred call's parameters are checked too
+      void client.rpc.Greeting.greet.defer({ nme: 'a' });
+      // Untyped access stays, for names known only at run time.
+      expectTypeOf(client.call('Greeting', 'greet', {})).toEqualTypeOf<Promise<unknown>>();
+    };
+    expect(typeof wrong).toBe('function');
+  });
+});
+
 describe('decorators hold the class to its [RPC] declaration', () => {
   it('rejects an @rpc method the class does not list, and a listed event handler', () => {
     class Unlisted extends Service {
@@ -268,7 +298,7 @@ describe('schemas agree with signatures', () => {
   it('rejects a params schema of another type than the parameter', () => {
     class Mismatch extends Service {
       static override readonly serviceName = 'Mismatch';
-      declare [RPC]: 'm' | 'missing' | 'extra' | 'zodded' | 'valibotted';
+      declare [RPC]: 'm' | 'missing' | 'extra' | 'zodded' | 'valibotted' | 'arked';
       // @ts-expect-error the schema says integer, the method says string
       @rpc({ params: { name: t.integer() } }) m({ name }: { name: string }) {
         return name;
@@ -287,6 +317,10 @@ describe('schemas agree with signatures', () => {
       }
       // @ts-expect-error a valibot schema of another type
       @rpc({ params: v.object({ name: v.boolean() }) }) valibotted(p: { name: string }) {
+        return p;
+      }
+      // @ts-expect-error an arktype schema of another type
+      @rpc({ params: ark({ name: 'number' }) }) arked(p: { name: string }) {
         return p;
       }
     }
