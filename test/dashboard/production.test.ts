@@ -29,6 +29,8 @@ let port: number;
 let token: string;
 let browser: BrowserContext | undefined;
 let page: Page;
+/** the trace of the request to /greet */
+let greetTrace: string;
 
 /** A request to the dashboard's API with our Host and the token. */
 async function api(path: string, body?: unknown): Promise<Response> {
@@ -132,6 +134,7 @@ describe('svc dashboard on ZooKeeper and RabbitMQ', () => {
     const res = await fetch(`http://127.0.0.1:${webPort}/greet?name=Zoo`);
     expect(await res.text()).toBe('Hi, Zoo!');
     const traceId = res.headers.get('x-trace-id')!;
+    greetTrace = traceId;
     await page.goto(`http://127.0.0.1:${port}/#/traces/${traceId}`);
     await page.waitForSelector('.span-row[data-service="Listen"]');
     const rows = page.locator('.span-row');
@@ -148,13 +151,22 @@ describe('svc dashboard on ZooKeeper and RabbitMQ', () => {
     expect(await line.getAttribute('data-trace')).toBe(traceId);
   });
 
-  it('emits an event through RabbitMQ that one Listen handles', async () => {
-    const sent = (await (
-      await api('/api/emit', { type: 'greeted', body: { name: 'Emitted' } })
-    ).json()) as { ok: boolean; traceId: string };
-    expect(sent.ok).toBe(true);
-    await page.goto(`http://127.0.0.1:${port}/#/logs?trace=${sent.traceId}`);
+  it('emits an event from the explorer through RabbitMQ that one Listen handles', async () => {
+    await page.goto(`http://127.0.0.1:${port}/#/explorer`);
+    const form = page.locator('[data-form="emit"]');
+    await form.locator('input[name="type"]').fill('greeted');
+    await form.locator('textarea[name="body"]').fill('{"name": "Emitted"}');
+    await form.locator('button[type="submit"]').click();
+    const trace = form.locator('[data-outcome="ok"] a[data-trace]');
+    await trace.waitFor();
+    const traceId = (await trace.getAttribute('data-trace'))!;
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    await page.goto(`http://127.0.0.1:${port}/#/logs?trace=${traceId}`);
     await page.locator('.log-box .log', { hasText: 'Somebody greeted Emitted' }).waitFor();
+    // Another trace's address while the logs view is open: its lines, not the last trace's.
+    await page.goto(`http://127.0.0.1:${port}/#/logs?trace=${greetTrace}`);
+    await page.locator('.log-box .log', { hasText: 'Saying hi to Zoo' }).waitFor();
+    expect(await page.locator('.log-box .log', { hasText: 'Emitted' }).count()).toBe(0);
   });
 
   it("lists the node's processes, all running", async () => {
