@@ -162,6 +162,11 @@ describe('a project made by svc new, outside the repository', () => {
     expect(packed.map((p) => p.name).sort()).toEqual(
       expect.arrayContaining(['@svc/cli', '@svc/core', '@svc/dashboard', '@svc/node', '@svc/tail']),
     );
+    // The dashboard's page is built into its package and served from there (no CDN).
+    const dashboard = packed.find((p) => p.name === '@svc/dashboard')!;
+    expect(dashboard.files.map((f) => f.path)).toEqual(
+      expect.arrayContaining(['dist/web/index.html', 'dist/web/app.js', 'dist/web/app.css']),
+    );
     for (const p of packed) {
       const dir = installed(p.name);
       const shipped = new Set(p.files.map((f) => f.path));

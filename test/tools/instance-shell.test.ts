@@ -158,6 +158,18 @@ describe('svc shell --instance -c', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('runs nothing for a process that is not a member of the cluster (another secret)', async () => {
+    const r = await env.run(['shell', '--instance', openId, '-c', 'globalThis.outsider = 1; 2'], {
+      env: { SVC_SECRET: 'not-the-secret-of-this-cluster' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('does not know this cluster secret');
+    expect(r.stdout).toBe('');
+    // The member's own shell finds no trace of the outsider's code in the instance.
+    const inside = await env.run(['shell', '-i', openId, '-c', 'typeof globalThis.outsider']);
+    expect(inside).toMatchObject({ code: 0, stdout: '"undefined"\n' });
+  });
+
   it('says so clearly when an instance id is unknown or malformed', async () => {
     const unknown = await env.run(['shell', '-i', 'ffffffffffffffff', '-c', '1']);
     expect(unknown.code).toBe(2);

@@ -139,6 +139,61 @@ describe('buildTrace', () => {
     expect(trace.duration).toBe(100);
   });
 
+  it("takes a step's log lines and a reported parent from the span ids its records carry", () => {
+    // Two calls of one trace in one Greeting instance at once (a caller's Promise.all): the
+    // record made at 107 ran in the longer one, whatever the timing says.
+    const r = (time: number, spanId: string, msg: string, extra = {}) => ({
+      time,
+      level: 'info' as const,
+      msg,
+      instance: GREETING,
+      service: 'Greeting',
+      traceId: T,
+      spanId,
+      ...extra,
+    });
+    const outcome = (duration: number, parentSpanId: string) => ({
+      kind: 'rpc',
+      entrypoint: 'Greeting.greet',
+      duration_ms: duration,
+      parentSpanId,
+    });
+    const records: LogRecord[] = [
+      r(1000, 'aaaaaaaaaaaaaaaa', 'http GET /greet 200', {
+        kind: 'http',
+        method: 'GET',
+        path: '/greet',
+        status: 200,
+        duration_ms: 40,
+        instance: WEB,
+        service: 'Web',
+      }),
+      r(995, 'aaaaaaaaaaaaaaaa', 'http Web.greet ok', {
+        kind: 'http',
+        entrypoint: 'Web.greet',
+        duration_ms: 30,
+        instance: WEB,
+        service: 'Web',
+      }),
+      r(107, 'bbbbbbbbbbbbbbbb', 'Saying hi to the first'),
+      r(108, 'cccccccccccccccc', 'Saying hi to the second'),
+      r(110, 'cccccccccccccccc', 'rpc Greeting.greet ok', outcome(5, '1111111111111111')),
+      r(120, 'bbbbbbbbbbbbbbbb', 'rpc Greeting.greet ok', outcome(20, '2222222222222222')),
+    ];
+    const trace = buildTrace(T, records);
+    const calls = trace.spans.filter((s) => s.name === 'Greeting.greet');
+    const [first, second] = calls.sort((a, b) => b.duration - a.duration);
+    expect(first!.logs.map((l) => l.msg)).toEqual(['Saying hi to the first']);
+    expect(second!.logs.map((l) => l.msg)).toEqual(['Saying hi to the second']);
+    expect(first!.spanId).toBe('bbbbbbbbbbbbbbbb');
+    // The handler's records have its request's span id: nested as reported, not guessed.
+    const request = trace.spans.find((s) => s.name === 'GET /greet 200')!;
+    const handler = trace.spans.find((s) => s.name === 'Web.greet')!;
+    expect(handler).toMatchObject({ parentId: request.id, inferred: false });
+    // A caller's client span is not in the records: the calls' parents are guessed.
+    expect(second!.inferred).toBe(true);
+  });
+
   it('reads no span from records that only look like outcomes', () => {
     expect(
       spanOf({ time: 1, level: 'info', msg: 'x', traceId: T, kind: 'rpc', duration_ms: 'fast' }),

@@ -7,7 +7,9 @@ export type { Span, Trace, TraceSummary };
 const SLACK = 1;
 
 /** A worker's outcome record (`rpc Greeting.greet ok`) or an HTTP access record (`http GET /greet 200`). */
-export function spanOf(record: LogRecord): Omit<Span, 'id' | 'logs' | 'inferred'> | undefined {
+export function spanOf(
+  record: LogRecord,
+): (Omit<Span, 'id' | 'logs' | 'inferred'> & { parentSpanId?: string }) | undefined {
   const duration = record['duration_ms'];
   const kind = record['kind'];
   if (typeof duration !== 'number' || !(duration >= 0) || typeof kind !== 'string') return;
@@ -22,6 +24,8 @@ export function spanOf(record: LogRecord): Omit<Span, 'id' | 'logs' | 'inferred'
     kind,
     start: record.time - duration,
     duration,
+    ...(typeof record.spanId === 'string' ? { spanId: record.spanId } : {}),
+    ...(typeof record['parentSpanId'] === 'string' ? { parentSpanId: record['parentSpanId'] } : {}),
   };
   if (typeof record['entrypoint'] === 'string') {
     const failed = record.level === 'error' || record.level === 'warn';
@@ -59,16 +63,21 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
   const mine = records.filter((r) => r.traceId === traceId);
   const spans: Span[] = [];
   const plain: LogRecord[] = [];
+  // the span that caused each step, by the W3C id its outcome record reported
+  const reported = new Map<Span, string>();
   for (const record of mine) {
     const s = spanOf(record);
-    if (s)
-      spans.push({
-        ...s,
+    if (s) {
+      const { parentSpanId, ...rest } = s;
+      const span: Span = {
+        ...rest,
         id: `${s.instance ?? '?'}:${s.name}:${record.time}:${spans.length}`,
         logs: [],
         inferred: true,
-      });
-    else plain.push(record);
+      };
+      if (parentSpanId !== undefined) reported.set(span, parentSpanId);
+      spans.push(span);
+    } else plain.push(record);
   }
   spans.sort((a, b) => a.start - b.start);
   for (let i = 1; i < spans.length; i++) {
@@ -81,6 +90,18 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
     }
   }
   spans.forEach((span, i) => {
+    // Reported first: the step whose span caused this one, or (an HTTP handler) the request
+    // whose access record has the same span id. Only an earlier step, so it stays a tree.
+    const cause = reported.get(span);
+    for (let k = i - 1; k >= 0; k--) {
+      const p = spans[k]!;
+      if (p.spanId === undefined) continue;
+      if (p.spanId === cause || p.spanId === span.spanId) {
+        span.parentId = p.id;
+        span.inferred = false;
+        return;
+      }
+    }
     let containing: Span | undefined;
     let before: Span | undefined;
     for (let k = i - 1; k >= 0; k--) {
@@ -96,10 +117,19 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
     if (parent) span.parentId = parent.id;
   });
 
-  // A record belongs to the innermost span of its instance that was running when it was made.
+  // A record belongs to the innermost span with its span id (a worker's records carry it),
+  // else to the innermost span of its instance that was running when it was made.
   const logs: LogRecord[] = [];
   for (const record of plain) {
     let owner: Span | undefined;
+    for (const s of spans) {
+      if (s.spanId === undefined || s.spanId !== record.spanId) continue;
+      if (!owner || s.duration < owner.duration) owner = s;
+    }
+    if (owner) {
+      owner.logs.push(record);
+      continue;
+    }
     for (const s of spans) {
       if (s.instance !== record.instance) continue;
       if (record.time < s.start - SLACK || record.time > end(s) + SLACK) continue;

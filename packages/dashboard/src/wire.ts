@@ -119,9 +119,13 @@ export interface MetricsPoint {
 
 /**
  * One step of a trace: an HTTP request, an RPC, an event handler or a timer
- * run in one instance. Today spans are inferred from the instances' log
- * records; when instances emit real spans (W3C ids), those fill `id` and
- * `parentId` as they are and `inferred` turns false: nothing else changes.
+ * run in one instance, read from the instances' log records. A worker's
+ * records carry its span's W3C id (`spanId`, the id its OTLP export has)
+ * and its outcome record the id of the span that caused it
+ * (`parentSpanId`): where that span is among the trace's steps the parent
+ * is taken as reported; where it is not (a caller's client span and an
+ * emitter's producer span go only to OTLP), it is guessed from timing and
+ * `inferred` is true.
  */
 export interface Span {
   id: string;
@@ -140,7 +144,9 @@ export interface Span {
   duration: number;
   status: 'ok' | 'error';
   error?: string;
-  /** the span's own log records (those of its instance made while it ran), time order */
+  /** the W3C span id its records carry (the worker's; an HTTP request's access record shares its handler's) */
+  spanId?: string;
+  /** the span's own log records (those with its span id, else those of its instance made while it ran), time order */
   logs: LogRecordView[];
   /** whether `parentId` was guessed from timing rather than reported */
   inferred: boolean;

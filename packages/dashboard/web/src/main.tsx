@@ -50,7 +50,8 @@ function Page({ route }: { route: Route }) {
     case 'explorer':
       return <ExplorerView service={second} method={third} />;
     case 'logs':
-      return <LogsView query={route.query} />;
+      // A new address (another trace's log lines) starts the view afresh with its filters.
+      return <LogsView key={route.query.toString()} query={route.query} />;
     case 'traces':
       return second ? <TraceView id={second} /> : <TracesView />;
     case 'metrics':

@@ -1,0 +1,69 @@
+// `svc dashboard` with fifty instances (fifty `svc instance` processes under `svc node`), in
+// Chromium: every row filled in live, and the page answering while the readings keep coming.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOUR, TestEnv, requireBuild } from '../support/svc.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const env = new TestEnv();
+let browser: Browser | undefined;
+let page: Page;
+let url: string;
+
+beforeAll(async () => {
+  requireBuild();
+  const config = join(env.registryDir, 'svc.yml');
+  writeFileSync(
+    config,
+    `instances:
+  Greeting: { command: svc instance --config=conf/greeting.yml, numprocesses: 50, cwd: ${TOUR} }
+`,
+  );
+  env.spawn(['node', '--config', config]);
+  const dashboard = env.spawn(['dashboard', '--port', '0', '--node', config]);
+  const address = /http:\/\/127\.0\.0\.1:\d+\/#token=\S+/;
+  await dashboard.waitFor((p) => address.test(p.stdout), 'the URL', 30_000);
+  url = address.exec(dashboard.stdout)![0];
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(60_000);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await env.stop();
+}, 60_000);
+
+describe('svc dashboard with fifty instances', () => {
+  it('lists all fifty with their figures and stays responsive while the readings stream in', async () => {
+    await page.goto(url);
+    // Fifty processes start on a shared machine: give them time.
+    await page.waitForSelector('[data-service="Greeting"][data-count="50"]', { timeout: 120_000 });
+    await page.waitForSelector('[data-service="Greeting"] tbody tr:nth-child(50) td.num');
+    // A frame of the page, asked for ten times while a reading of fifty arrives every second:
+    // a page that redrew all of it for every instance would hold the main thread for seconds.
+    const frames: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const start = Date.now();
+      await page.evaluate('new Promise((r) => requestAnimationFrame(() => r(null)))');
+      frames.push(Date.now() - start);
+      await page.waitForTimeout(300);
+    }
+    expect(Math.max(...frames), `frame round trips: ${frames.join(' ')} ms`).toBeLessThan(1000);
+    // Moving between views answers at once, rows and charts of fifty included.
+    let start = Date.now();
+    await page.click('nav a[href="#/metrics"]');
+    await page.waitForSelector('figure[data-chart="RSS"] polyline');
+    expect(Date.now() - start).toBeLessThan(5000);
+    start = Date.now();
+    await page.click('nav a[href="#/services"]');
+    await page.waitForSelector('[data-service="Greeting"] tbody tr:nth-child(50) td.num');
+    expect(Date.now() - start).toBeLessThan(5000);
+    expect(await page.locator('[data-service="Greeting"] tbody tr').count()).toBe(50);
+  }, 180_000);
+});
