@@ -59,7 +59,8 @@ describe('AMQP events: failures end in the dead-letter queue, never in a loop', 
     const type = uniqueName('fails');
     cleanup.add({ exchanges: [`${source}.events`] });
     let calls = 0;
-    const sub = events();
+    const log = new MemoryLogger();
+    const sub = events(AMQP_URL, log);
     const spec: SubscriptionSpec = {
       service: uniqueName('Listen'),
       handler: 'on',
@@ -81,6 +82,10 @@ describe('AMQP events: failures end in the dead-letter queue, never in a loop', 
     expect(String(m!.properties.headers?.['x-svc-dead-reason'])).toContain('retries exhausted');
     expect(m!.properties.headers?.['x-svc-dead-routing-key']).toBe(type);
     expect(await count(`evt-*-${type}--${spec.service}.on`)).toBe(0);
+    // The dead-lettering line names the event's trace (`svc tail --trace` shows it).
+    const buried = log.find('warn', 'moving the event to the dead-letter queue');
+    expect(buried).toHaveLength(1);
+    expect(buried[0]!['traceId']).toBe('trace');
   });
 
   it('logs poison messages with their queue and dead-letters them; the handler goes on', async () => {
@@ -101,6 +106,8 @@ describe('AMQP events: failures end in the dead-letter queue, never in a loop', 
     });
     broker.ch.publish(`${source}.events`, 'ping', Buffer.from('hello'), {
       contentType: 'text/plain',
+      // A peer instrumented with OpenTelemetry: its trace is named on the line.
+      headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
     });
     broker.ch.publish(`${source}.events`, 'ping', Buffer.from('{"n": 3}'), {
       contentType: 'application/json',
@@ -110,6 +117,10 @@ describe('AMQP events: failures end in the dead-letter queue, never in a loop', 
     expect(got).toEqual([{ n: 3 }]);
     const warnings = log.records.filter((r) => r.level === 'warn' && r['queue'] === queue);
     expect(warnings).toHaveLength(2);
+    expect(warnings.map((w) => w['traceId']).sort()).toEqual([
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+      undefined,
+    ]);
     const dead = await drain(`${queue}.dead`);
     expect(dead.map((m) => m.content.toString()).sort()).toEqual(['hello', '{"n": ']);
   });

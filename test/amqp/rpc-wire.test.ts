@@ -192,6 +192,7 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
       {
         contentType: 'application/json',
         correlationId: 'no-reply-to',
+        headers: { 'nameko.trace_id': 'tr-dead' },
       },
     );
     // no content type, a wrong one, a parameterised one, bad JSON: answered with MalformedRequest
@@ -245,6 +246,9 @@ describe('svc RPC server against raw Nameko-shaped requests', () => {
     expect(log.records.some((r) => r.level === 'warn' && r['queue'] === `rpc-${service}`)).toBe(
       true,
     );
+    // The dead-lettering line names the request's trace (`svc tail --trace` shows it).
+    const buried = log.records.filter((r) => r.msg.startsWith('RPC request without reply_to'));
+    expect(buried.map((r) => r['traceId'])).toEqual(['tr-dead']);
     // still serving, and nothing left behind in the service queue
     const ok = bodyOf(await replyTo(await request('greet', '{"args": ["again"], "kwargs": {}}')));
     expect(ok).toEqual({ result: 'Hello, again!', error: null });

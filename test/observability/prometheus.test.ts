@@ -1,15 +1,16 @@
 // A real Prometheus server (Debian's package, installed by
 // scripts/prometheus.sh when missing) scrapes the lymph tour every second:
-// the whole cluster on `svc node`'s metrics port, and one more Greeting
-// instance on its own. The rates come back through Prometheus' HTTP query
-// API, and `promtool check metrics` accepts both pages.
+// the whole cluster on `svc node`'s metrics port, one more Greeting
+// instance on its own, and a Shop instance with metrics of its own. The
+// rates come back through Prometheus' HTTP query API, and `promtool check
+// metrics` accepts every page.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, until } from '../node/helpers.js';
-import { REPO, TOUR, TestEnv, requireBuild, type Proc } from '../support/svc.js';
+import { FIXTURES, REPO, TOUR, TestEnv, requireBuild, type Proc } from '../support/svc.js';
 
 const env = new TestEnv();
 const dir = mkdtempSync(join(tmpdir(), 'svc-prometheus-'));
@@ -18,6 +19,7 @@ let promLog = '';
 let promUrl = '';
 let nodeMetrics = '';
 let instanceMetrics = '';
+let shopMetrics = '';
 let webUrl = '';
 let node: Proc;
 
@@ -39,12 +41,13 @@ beforeAll(async () => {
         `Prometheus is not installed and could not be: ${install.stdout}${install.stderr}`,
       );
   }
-  const [webPort, nodePort, instancePort, promPort] = await Promise.all(
-    [0, 1, 2, 3].map(() => freePort()),
+  const [webPort, nodePort, instancePort, shopPort, promPort] = await Promise.all(
+    [0, 1, 2, 3, 4].map(() => freePort()),
   );
   webUrl = `http://127.0.0.1:${webPort}`;
   nodeMetrics = `http://127.0.0.1:${nodePort}/metrics`;
   instanceMetrics = `http://127.0.0.1:${instancePort}/metrics`;
+  shopMetrics = `http://127.0.0.1:${shopPort}/metrics`;
   promUrl = `http://127.0.0.1:${promPort}`;
 
   writeFileSync(
@@ -61,6 +64,11 @@ metrics: { port: ${nodePort} }
   node = env.spawn(['node', '--config', join(dir, 'svc.yml')]);
   // One more Greeting with a metrics port of its own, outside the node.
   await env.instance('conf/greeting.yml', { env: { SVC_METRICS_PORT: String(instancePort) } });
+  // A service with a counter, a gauge and a histogram of its own.
+  await env.instance('metrics.yml', {
+    cwd: join(FIXTURES, 'metrics'),
+    env: { SVC_METRICS_PORT: String(shopPort) },
+  });
 
   writeFileSync(
     join(dir, 'prometheus.yml'),
@@ -74,6 +82,9 @@ scrape_configs:
   - job_name: svc-instance
     static_configs:
       - targets: ['127.0.0.1:${instancePort}']
+  - job_name: svc-shop
+    static_configs:
+      - targets: ['127.0.0.1:${shopPort}']
 `,
   );
   prometheus = spawn(
@@ -134,7 +145,7 @@ describe('Prometheus', () => {
     // needs calls between scrapes, so the calls wait for the first ones.
     await until(
       'Prometheus to scrape both targets',
-      async () => (await query('sum(up)')) === 2,
+      async () => (await query('sum(up)')) === 3,
       30_000,
     );
     // Calls for a few seconds, so that several scrapes see them grow.
@@ -177,8 +188,43 @@ describe('Prometheus', () => {
     expect((await fetch(nodeMetrics.replace('/metrics', '/healthz'))).status).toBe(200);
   });
 
+  it("reads a service's own counter, gauge and histogram, and its process figures, back", async () => {
+    await until('Prometheus to scrape Shop', async () => (await query('up{job="svc-shop"}')) === 1);
+    const client = await env.client();
+    try {
+      const until_ = Date.now() + 4000;
+      let n = 0;
+      while (Date.now() < until_) {
+        const status = n % 4 === 0 ? 'refused' : 'paid';
+        expect(await client.call('Shop', 'order', { status, items: 1 + (n++ % 3) })).toBe('taken');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await client.close();
+    }
+    const paid = await until('a rate of paid orders', async () => {
+      const v = await query('rate(shop_orders_total{job="svc-shop",status="paid"}[15s])');
+      return v !== undefined && v > 0 ? v : undefined;
+    });
+    const refused = await query('rate(shop_orders_total{job="svc-shop",status="refused"}[15s])');
+    // Three paid orders to one refused.
+    expect(paid).toBeGreaterThan(refused!);
+    expect(refused).toBeGreaterThan(0);
+    expect([1, 2, 3]).toContain(await query('shop_waiting{job="svc-shop"}'));
+    const items = await query(
+      'histogram_quantile(0.5, sum by (le) (rate(shop_order_items_bucket{job="svc-shop"}[15s])))',
+    );
+    expect(items).toBeGreaterThan(0);
+    expect(items).toBeLessThanOrEqual(5);
+    expect(await query('process_resident_memory_bytes{job="svc-shop"}')).toBeGreaterThan(1e6);
+    expect(await query('process_cpu_seconds_total{job="svc-shop"}')).toBeGreaterThan(0);
+    expect(
+      await query('svc_calls_total{job="svc-shop",entrypoint="Shop.order",kind="rpc"}'),
+    ).toBeGreaterThan(0);
+  });
+
   it('serves pages that promtool check metrics accepts', async () => {
-    for (const url of [nodeMetrics, instanceMetrics]) {
+    for (const url of [nodeMetrics, instanceMetrics, shopMetrics]) {
       const res = await fetch(url);
       expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
       const text = await res.text();

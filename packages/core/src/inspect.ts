@@ -220,5 +220,7 @@ export function mapParams(
       params[name] = value;
     });
   }
-  return ep.params ? ep.params.validate(params, `${container.name}.${ep.name}`) : params;
+  return ep.params
+    ? ep.params.validate(params, `${container.name}.${ep.name}`, ep.options.sensitive)
+    : params;
 }

@@ -181,6 +181,68 @@ describe('params schemas', () => {
     }
   });
 
+  it('never show a sensitive value in a validation error, whichever schema finds it', async () => {
+    class Vault extends Service {
+      static override readonly serviceName = 'Vault';
+      declare [RPC]: 'own' | 'valibot' | 'zod';
+      @rpc({
+        sensitive: ['pin', 'card.number', 'cards.cvc'],
+        params: {
+          user: t.integer(),
+          pin: t.integer(),
+          card: t.object({ number: t.integer() }),
+          cards: t.array(t.object({ cvc: t.integer() })),
+        },
+      })
+      own(_p: { user: number; pin: number; card: { number: number }; cards: { cvc: number }[] }) {
+        return 'ok';
+      }
+      @rpc({
+        sensitive: ['pin'],
+        params: v.object({ user: v.number(), pin: v.number() }),
+      })
+      valibot(_p: { user: number; pin: number }) {
+        return 'ok';
+      }
+      @rpc({ sensitive: ['pin'], params: z.object({ user: z.number(), pin: z.number() }) })
+      zod(_p: { user: number; pin: number }) {
+        return 'ok';
+      }
+    }
+    const { instance, container, request } = await serve(Vault);
+    const problem = async (method: string, params: Record<string, unknown>) => {
+      const answer = await container.handleRpc(request(method, params));
+      if (answer.ok !== false) throw new Error(`${method} did not fail`);
+      expect(answer.error.code).toBe(ValidationError.code);
+      return answer.error.message + JSON.stringify(answer.error);
+    };
+    try {
+      const own = await problem('own', {
+        user: 'flynn',
+        pin: 'hunter2',
+        card: 'SECRET-CARD',
+        cards: [{ cvc: 'SECRET-CVC' }],
+      });
+      // What is not sensitive is still shown, what is reads ********.
+      expect(own).toContain('user must be an integer, got the string "flynn"');
+      expect(own).toContain('pin must be an integer, got ********');
+      expect(own).toContain('card must be an object, got ********');
+      expect(own).toContain('cards[0].cvc must be an integer, got ********');
+      expect(own).not.toMatch(/hunter2|SECRET/);
+
+      // valibot's own message quotes the value it got.
+      const vb = await problem('valibot', { user: 'flynn', pin: 'hunter2' });
+      expect(vb).toContain('flynn');
+      expect(vb).toContain('pin: invalid (********');
+      expect(vb).not.toContain('hunter2');
+      const zd = await problem('zod', { user: 1, pin: 'hunter2' });
+      expect(zd).toContain('pin: invalid (********');
+      expect(zd).not.toContain('hunter2');
+    } finally {
+      await instance.stop({ graceMs: 0 });
+    }
+  });
+
   it('refuse positional arguments when no parameter names are known', async () => {
     class Unnamed extends Service {
       static override readonly serviceName = 'Unnamed';

@@ -2,6 +2,7 @@
 // object (zod 4, valibot, arktype...). Each is compiled once, when `@rpc`
 // decorates its method, into the checker every call of the method uses.
 import { ValidationError } from './errors.js';
+import { REDACTED, touchesSensitive } from './redact.js';
 import { toObjectSchema, type InferShape, type Schema, type Shape } from './schema.js';
 import { isThenable } from './sync.js';
 
@@ -73,10 +74,13 @@ export interface CompiledParams {
    * The parameters the method gets (the schema's output), or a
    * ValidationError naming every problem. A promise only when the schema
    * validates asynchronously: a synchronous one keeps the call synchronous.
+   * A problem with a `sensitive` parameter (names or dotted paths) does not
+   * show its value.
    */
   validate(
     params: Record<string, unknown>,
     where: string,
+    sensitive?: readonly string[],
   ): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** The parameters as `svc inspect` shows them, and the JSON Schema where there is one. */
   describe(): { params: ParamDescription[]; schema?: Record<string, unknown> };
@@ -117,8 +121,12 @@ function compileShape(params: Shape | (Schema & { shape: Shape })): CompiledPara
   }));
   return {
     names: () => names,
-    validate(value, where) {
-      const problems = schema.check(value, '');
+    validate(value, where, sensitive) {
+      const hidden =
+        sensitive && sensitive.length > 0
+          ? (path: string) => touchesSensitive(shapePath(path), sensitive)
+          : undefined;
+      const problems = schema.check(value, '', hidden);
       if (problems.length > 0) throw invalid(where, problems);
       return value;
     },
@@ -141,8 +149,16 @@ function compileStandard(schema: StandardSchema): CompiledParams {
     }
     return json;
   };
-  const settle = (result: StandardResult<unknown>, where: string): Record<string, unknown> => {
-    if (result.issues) throw invalid(where, result.issues.map(issueText));
+  const settle = (
+    result: StandardResult<unknown>,
+    where: string,
+    sensitive: readonly string[] | undefined,
+  ): Record<string, unknown> => {
+    if (result.issues)
+      throw invalid(
+        where,
+        result.issues.map((i) => issueText(i, sensitive)),
+      );
     return result.value as Record<string, unknown>;
   };
   return {
@@ -150,11 +166,11 @@ function compileStandard(schema: StandardSchema): CompiledParams {
       const properties = jsonSchema()?.['properties'];
       return isRecord(properties) ? Object.keys(properties) : undefined;
     },
-    validate(value, where) {
+    validate(value, where, sensitive) {
       const result = std.validate(value);
       return isThenable(result)
-        ? Promise.resolve(result).then((r) => settle(r, where))
-        : settle(result, where);
+        ? Promise.resolve(result).then((r) => settle(r, where, sensitive))
+        : settle(result, where, sensitive);
     },
     describe() {
       const json = jsonSchema();
@@ -163,11 +179,26 @@ function compileStandard(schema: StandardSchema): CompiledParams {
   };
 }
 
-function issueText(issue: NonNullable<StandardResult<unknown>['issues']>[number]): string {
-  const path = (issue.path ?? [])
-    .map((p) => String(typeof p === 'object' && p !== null ? p.key : p))
-    .join('.');
+function issueText(
+  issue: NonNullable<StandardResult<unknown>['issues']>[number],
+  sensitive: readonly string[] | undefined,
+): string {
+  const parts = (issue.path ?? []).map((p) =>
+    String(typeof p === 'object' && p !== null ? p.key : p),
+  );
+  const path = parts.join('.');
+  // A library's message may quote the value (valibot's does): not for a sensitive one.
+  if (sensitive && sensitive.length > 0 && touchesSensitive(parts, sensitive))
+    return `${path || 'parameters'}: invalid (${REDACTED}: the message may show the value)`;
   return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/** `cards[0].number` as parts: `['cards', '0', 'number']`. */
+function shapePath(path: string): string[] {
+  return path
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter((p) => p !== '');
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -33,3 +33,25 @@ function redactPath(value: unknown, parts: readonly string[], at: number): unkno
   const record = value as Record<string, unknown>;
   return { ...record, [part]: last ? REDACTED : redactPath(record[part], parts, at + 1) };
 }
+
+/**
+ * Whether the value at `path` (its parts; list indexes as numbers or
+ * digits) holds a sensitive value: it is at or under one of `paths`, or
+ * above one (a value there that is not an object may be the secret itself).
+ * Paths match as {@link redact} walks them.
+ */
+export function touchesSensitive(
+  path: readonly (string | number)[],
+  paths: readonly string[],
+): boolean {
+  const parts = path.map(String);
+  return paths.some((p) => touches(parts, 0, p.split('.'), 0));
+}
+
+function touches(path: readonly string[], i: number, sens: readonly string[], j: number): boolean {
+  if (j === sens.length || i === path.length) return true;
+  if (path[i] === sens[j]) return touches(path, i + 1, sens, j + 1);
+  // An index the sensitive path does not name: it applies to every item.
+  if (/^\d+$/.test(path[i]!) && !/^\d+$/.test(sens[j]!)) return touches(path, i + 1, sens, j);
+  return false;
+}

@@ -4,13 +4,18 @@
  *
  *   @rpc({ params: { name: t.string(), times: t.optional(t.integer()) } })
  */
+import { REDACTED } from './redact.js';
+
 export interface Schema<T = unknown> {
   /** type as shown by inspect: `string`, `integer`, `string[]`, `{ name: string }` */
   readonly type: string;
   readonly optional: boolean;
   readonly doc?: string;
-  /** Problems with `value` at `path`, empty when it is valid. */
-  check(value: unknown, path: string): string[];
+  /**
+   * Problems with `value` at `path`, empty when it is valid. A problem at a
+   * path `hidden` names does not show the value (sensitive parameters).
+   */
+  check(value: unknown, path: string, hidden?: (path: string) => boolean): string[];
   /** carries the TypeScript type only */
   readonly __type?: T;
 }
@@ -31,13 +36,20 @@ function scalar<T>(type: string, test: (v: unknown) => boolean, doc?: string): S
     type,
     optional: false,
     ...(doc === undefined ? {} : { doc }),
-    check: (v, path) =>
-      test(v) ? [] : [`${path || 'parameters'} must be ${article(type)}, got ${describeValue(v)}`],
+    check: (v, path, hidden) =>
+      test(v)
+        ? []
+        : [`${path || 'parameters'} must be ${article(type)}, got ${shown(v, path, hidden)}`],
   };
 }
 
 function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** The value as a problem shows it: `********` where the path is sensitive. */
+function shown(v: unknown, path: string, hidden: ((path: string) => boolean) | undefined): string {
+  return hidden?.(path) ? REDACTED : describeValue(v);
 }
 
 function describeValue(v: unknown): string {
@@ -60,9 +72,9 @@ function objectSchema<S extends Shape>(
     optional: false,
     shape,
     ...(doc === undefined ? {} : { doc }),
-    check(value, path) {
+    check(value, path, hidden) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        return [`${path || 'parameters'} must be an object, got ${describeValue(value)}`];
+        return [`${path || 'parameters'} must be an object, got ${shown(value, path, hidden)}`];
       }
       const obj = value as Record<string, unknown>;
       const problems: string[] = [];
@@ -72,7 +84,7 @@ function objectSchema<S extends Shape>(
           if (!schema.optional) problems.push(`${join(path, key)} is required`);
           continue;
         }
-        problems.push(...schema.check(v, join(path, key)));
+        problems.push(...schema.check(v, join(path, key), hidden));
       }
       for (const key of Object.keys(obj)) {
         if (!Object.hasOwn(shape, key))
@@ -101,16 +113,16 @@ export const t = {
     type: `${item.type}[]`,
     optional: false,
     ...(doc === undefined ? {} : { doc }),
-    check: (v, path) =>
+    check: (v, path, hidden) =>
       Array.isArray(v)
-        ? v.flatMap((x, i) => item.check(x, `${path}[${i}]`))
-        : [`${path || 'parameters'} must be an array, got ${describeValue(v)}`],
+        ? v.flatMap((x, i) => item.check(x, `${path}[${i}]`, hidden))
+        : [`${path || 'parameters'} must be an array, got ${shown(v, path, hidden)}`],
   }),
   object: objectSchema,
   optional: <T>(schema: Schema<T>): Schema<T | undefined> & { optional: true } => ({
     ...schema,
     optional: true,
-    check: (v, path) => schema.check(v, path),
+    check: (v, path, hidden) => schema.check(v, path, hidden),
   }),
 };
 

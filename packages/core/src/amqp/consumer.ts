@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { ChannelSlot } from './channel.js';
 import { deadLetter } from './dead-letter.js';
 import type { DeclareCache } from './publish.js';
+import { receivedTraceId } from './headers.js';
 
 /** Acks and nacks on a channel that died meanwhile fail; the broker redelivers then. */
 export function safely(fn: () => void): void {
@@ -69,10 +70,10 @@ export async function buryOrRequeue(
     await deadLetter(publisher.slot, publisher.declares, publisher.waitMs, queue, msg, reason);
     safely(() => ch.ack(msg));
   } catch (err) {
-    const traceId: unknown = msg.properties.headers?.['nameko.trace_id'];
+    const traceId = receivedTraceId(msg.properties.headers);
     publisher.log.error(`cannot dead-letter ${what}; the broker will deliver it again`, {
       queue,
-      ...(typeof traceId === 'string' ? { traceId } : {}),
+      ...(traceId === undefined ? {} : { traceId }),
       error: (err as Error).message,
     });
     await new Promise((r) => setTimeout(r, 1000));

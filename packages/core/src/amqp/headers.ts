@@ -101,6 +101,17 @@ export function decodeHeaders(headers: Record<string, unknown> | undefined): Cal
 }
 
 /**
+ * The trace id a received message names (svc's `nameko.trace_id`, else its
+ * `traceparent`'s), for the lines written about a message no worker runs
+ * (dead-lettered, malformed); undefined when it names none.
+ */
+export function receivedTraceId(headers: Record<string, unknown> | undefined): string | undefined {
+  const own = headers?.[HEADER_PREFIX + TRACE_ID_KEY];
+  if (typeof own === 'string' && own !== '') return checkTraceId(own);
+  return parseTraceparent(headers?.[TRACEPARENT])?.traceId;
+}
+
+/**
  * The milliseconds an RPC request's caller still waits, from its
  * {@link TIMEOUT_HEADER} (svc's own, else as a Nameko worker forwarded
  * it); undefined when it has none or one that is not a number.

@@ -5,6 +5,7 @@ import { plainAnswer, type RpcHandler, type RpcResponse } from '../rpc/transport
 import type { JsonSerializer } from '../serializers/json.js';
 import { buryOrRequeue, InflightWork, safely, type DeadLetterPublisher } from './consumer.js';
 import { deadQueueName } from './dead-letter.js';
+import { receivedTraceId } from './headers.js';
 import {
   JSON_TYPE,
   RPC_EXCHANGE,
@@ -64,6 +65,7 @@ export class AmqpRpcServer {
       this.#log.warn('bad RPC request', {
         queue,
         routingKey: msg.fields.routingKey,
+        ...traceOf(msg),
         error: problem,
       });
       if (replyTo) {
@@ -77,6 +79,7 @@ export class AmqpRpcServer {
         queue,
         deadQueue: deadQueueName(queue),
         routingKey: msg.fields.routingKey,
+        ...traceOf(msg),
       });
       return this.#bury(ch, queue, msg, 'no reply_to: nowhere to answer');
     }
@@ -125,4 +128,10 @@ export class AmqpRpcServer {
   #bury(ch: Channel, queue: string, msg: ConsumeMessage, reason: string): Promise<void> {
     return buryOrRequeue(this.#deadLetters, ch, queue, msg, reason, 'an RPC request');
   }
+}
+
+/** The `traceId` field of a line about a request no worker runs, when it names a trace. */
+function traceOf(msg: ConsumeMessage): { traceId?: string } {
+  const traceId = receivedTraceId(msg.properties.headers);
+  return traceId === undefined ? {} : { traceId };
 }

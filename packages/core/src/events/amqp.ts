@@ -4,7 +4,7 @@ import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
 import { buryOrRequeue, InflightWork, safely, type DeadLetterPublisher } from '../amqp/consumer.js';
 import { deadQueueName } from '../amqp/dead-letter.js';
-import { decodeHeaders, encodeHeaders } from '../amqp/headers.js';
+import { decodeHeaders, encodeHeaders, receivedTraceId } from '../amqp/headers.js';
 import { DeclareCache, publishConfirmed } from '../amqp/publish.js';
 import { BackendError, UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -286,9 +286,11 @@ export class AmqpEventTransport implements EventTransport {
   }
 
   async #poison(ch: Channel, sub: Subscription, msg: ConsumeMessage, why: string): Promise<void> {
+    const traceId = receivedTraceId(msg.properties.headers);
     this.#log.warn('undecodable event; moving it to the dead-letter queue', {
       queue: sub.queue,
       deadQueue: deadQueueName(sub.queue),
+      ...(traceId === undefined ? {} : { traceId }),
       error: why,
     });
     return this.#bury(ch, sub, msg, `undecodable: ${why}`);

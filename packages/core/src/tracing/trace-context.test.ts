@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterClient } from '../cluster-client.js';
 import type { WorkerContext } from '../context.js';
-import { event, http, rpc } from '../decorators.js';
+import { event, http, rpc, timer } from '../decorators.js';
 import { RPC } from '../typed.js';
 import { Instance } from '../instance.js';
 import { MemorySink } from '../log/index.js';
@@ -228,5 +228,55 @@ describe('W3C Trace Context', () => {
     // Each try is a worker span of its own, children of the same producer span.
     expect(failures[0]!.spanId).not.toBe(failures[1]!.spanId);
     expect(failures[0]!['parentSpanId']).toBe(failures[1]!['parentSpanId']);
+  });
+
+  it('makes each timer run the root span of a trace of its own, parent of the calls it makes', async () => {
+    const ticks: WorkerContext[] = [];
+    class Ticker extends Service {
+      static override serviceName = 'Ticker';
+      @timer(20, { eager: true }) async tick() {
+        ticks.push(this.context!);
+        await this.call('Back', 'refuse', { password: 'x' }).catch(() => undefined);
+      }
+    }
+    const hub = new MemoryHub();
+    const tracing = new Recorder();
+    const instances: Instance[] = [];
+    for (const cls of [Back, Ticker]) {
+      const instance = new Instance({
+        config: testConfig([cls]),
+        backends: hub.connect(),
+        classes: { [cls.serviceName]: cls },
+        sinks: [],
+        tracing,
+      });
+      instances.push(instance);
+      await instance.start();
+    }
+    stops.push(async () => {
+      for (const i of instances) await i.stop({ graceMs: 0 });
+    });
+    await expect.poll(() => ticks.length).toBeGreaterThanOrEqual(2);
+    const [first, second] = ticks as [WorkerContext, WorkerContext];
+    expect(first.traceId).not.toBe(second.traceId);
+    expect(first.parentSpanId).toBeUndefined();
+    const span = tracing.spans.find((s) => s.spanId === first.spanId)!;
+    expect(span).toMatchObject({
+      service: 'Ticker',
+      name: 'timer Ticker.tick',
+      kind: 'internal',
+      traceId: first.traceId,
+      attributes: { 'code.function.name': 'Ticker.tick' },
+    });
+    await expect.poll(() => span.ended).toBe(true);
+    // The call the run made: a client span under the timer's, then Back's server span under it.
+    const client = tracing.spans.find(
+      (s) => s.kind === 'client' && s.parentSpanId === first.spanId,
+    )!;
+    expect(client).toMatchObject({ name: 'Back/refuse', traceId: first.traceId });
+    const server = tracing.spans.find(
+      (s) => s.kind === 'server' && s.parentSpanId === client.spanId,
+    );
+    expect(server).toMatchObject({ service: 'Back', name: 'Back/refuse', traceId: first.traceId });
   });
 });
