@@ -339,3 +339,49 @@ describe('slow senders on the net RPC port', () => {
     }
   }, 60_000);
 });
+
+describe('repeated bad frames on the net RPC port', () => {
+  const env = new TestEnv();
+  let target: Proc;
+  let rpc: string;
+
+  beforeAll(async () => {
+    requireBuild();
+    target = await env.instance('target.yml', { cwd: TARGET });
+    rpc = await endpointOf(env, 'Target');
+  }, 30_000);
+  afterAll(() => env.stop());
+
+  it('logs the first at once and counts the rest into a periodic summary, instead of going silent', async () => {
+    const bad = (l: { msg: string }) => /^(\d+ more: )?bad rpc frame/.test(l.msg);
+    for (let i = 0; i < 5; i++) {
+      const peer = new RawPeer(env.cluster, rpc);
+      await peer.opened;
+      // A well-framed body that is not a request.
+      peer.socket.write(frame(['not', 'a', 'request', i]));
+      expect(await peer.waitClosed()).toBe(true);
+    }
+    await target.waitFor((p) => p.hasLog(bad), 'the first bad frame to be logged');
+    // Then the four after it, in one line within the 10 s period.
+    await target.waitFor(
+      (p) =>
+        p
+          .logs()
+          .filter((l) => /^\d+ more: bad rpc frame/.test(l.msg))
+          .reduce((sum, l) => sum + Number(l['count']), 0) === 4,
+      'the summary of the others',
+      15_000,
+    );
+    const lines = target.logs().filter(bad);
+    expect(lines[0]?.msg).toMatch(/^bad rpc frame.*more are summarised every 10 s/);
+    expect(lines.at(-1)).toMatchObject({ total: 5, reason: expect.any(String) as string });
+    const peer = new RawPeer(env.cluster, rpc);
+    try {
+      await peer.opened;
+      peer.request(1, 'greet', { name: 'still' });
+      expect(await peer.reply(1)).toEqual([REPLY_OK, 1, 'Hi, still!']);
+    } finally {
+      peer.destroy();
+    }
+  }, 30_000);
+});
