@@ -7,6 +7,7 @@ import {
   RawPeer,
   TARGET,
   endpointOf,
+  cpuMs,
   frame,
   headers,
   rssMb,
@@ -279,4 +280,108 @@ describe('hostile peers on the net RPC port', () => {
       await client.close();
     }
   });
+});
+
+describe('slow senders on the net RPC port', () => {
+  const env = new TestEnv();
+  let target: Proc;
+  let rpc: string;
+
+  beforeAll(async () => {
+    requireBuild();
+    // The default frame limit and budget, as the attack met them.
+    target = await env.instance('target.yml', {
+      cwd: TARGET,
+      env: { MAX_FRAME_BYTES: String(16 * 1024 * 1024), PARTIAL_FRAME_BYTES: String(64 << 20) },
+    });
+    rpc = await endpointOf(env, 'Target');
+  }, 30_000);
+  afterAll(() => env.stop());
+
+  it('joins 15 MiB frames sent in 1 KiB pieces by three peers at once in linear time', async () => {
+    const peers = [0, 1, 2].map(() => new RawPeer(env.cluster, rpc));
+    try {
+      await Promise.all(peers.map((p) => p.opened));
+      for (const p of peers) p.socket.setNoDelay(true);
+      const frames = peers.map((_, n) =>
+        frame([
+          0,
+          n,
+          'Target',
+          'greet',
+          { name: `slow${n}`, pad: 'x'.repeat(15 << 20) },
+          headers,
+          60_000,
+        ]),
+      );
+      const cpu0 = cpuMs(target.pid);
+      const started = Date.now();
+      // 4 KiB a millisecond from each peer, in 1 KiB writes: about 4 s for the 15 MiB.
+      await Promise.all(
+        peers.map(async (peer, n) => {
+          const bytes = frames[n]!;
+          for (let at = 0; at < bytes.length;) {
+            for (let k = 0; k < 4 && at < bytes.length; k++, at += 1024) {
+              peer.socket.write(bytes.subarray(at, at + 1024));
+            }
+            await new Promise((r) => setTimeout(r, 1));
+          }
+        }),
+      );
+      for (const [n, peer] of peers.entries()) {
+        expect(await peer.reply(n, 20_000)).toEqual([REPLY_OK, n, `Hi, slow${n}!`]);
+      }
+      const share = (cpuMs(target.pid) - cpu0) / (Date.now() - started);
+      // Joining the pending bytes at every piece took 86 % of a core for three such senders.
+      expect(share).toBeLessThan(0.35);
+    } finally {
+      for (const p of peers) p.destroy();
+    }
+  }, 60_000);
+});
+
+describe('repeated bad frames on the net RPC port', () => {
+  const env = new TestEnv();
+  let target: Proc;
+  let rpc: string;
+
+  beforeAll(async () => {
+    requireBuild();
+    target = await env.instance('target.yml', { cwd: TARGET });
+    rpc = await endpointOf(env, 'Target');
+  }, 30_000);
+  afterAll(() => env.stop());
+
+  it('logs the first at once and counts the rest into a periodic summary, instead of going silent', async () => {
+    const bad = (l: { msg: string }) => /^(\d+ more: )?bad rpc frame/.test(l.msg);
+    for (let i = 0; i < 5; i++) {
+      const peer = new RawPeer(env.cluster, rpc);
+      await peer.opened;
+      // A well-framed body that is not a request.
+      peer.socket.write(frame(['not', 'a', 'request', i]));
+      expect(await peer.waitClosed()).toBe(true);
+    }
+    await target.waitFor((p) => p.hasLog(bad), 'the first bad frame to be logged');
+    // Then the four after it, in one line within the 10 s period.
+    await target.waitFor(
+      (p) =>
+        p
+          .logs()
+          .filter((l) => /^\d+ more: bad rpc frame/.test(l.msg))
+          .reduce((sum, l) => sum + Number(l['count']), 0) === 4,
+      'the summary of the others',
+      15_000,
+    );
+    const lines = target.logs().filter(bad);
+    expect(lines[0]?.msg).toMatch(/^bad rpc frame.*more are summarised every 10 s/);
+    expect(lines.at(-1)).toMatchObject({ total: 5, reason: expect.any(String) as string });
+    const peer = new RawPeer(env.cluster, rpc);
+    try {
+      await peer.opened;
+      peer.request(1, 'greet', { name: 'still' });
+      expect(await peer.reply(1)).toEqual([REPLY_OK, 1, 'Hi, still!']);
+    } finally {
+      peer.destroy();
+    }
+  }, 30_000);
 });

@@ -31,6 +31,23 @@ describe('clean output and errors', () => {
     expect(proc.stderr).not.toContain('\x1b');
   });
 
+  it('escapes control characters in a remote error that svc request prints', async () => {
+    requireBuild();
+    await env.instance('target.yml', { cwd: TARGET });
+    const forged = 'bob\n12:00:00.000 Greeting/deadbeef ERROR forged\u001b[31m';
+    const { code, stderr } = await env.run([
+      'request',
+      'Target.fail',
+      JSON.stringify({ name: forged }),
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      'no user called bob\\n12:00:00.000 Greeting/deadbeef ERROR forged\\x1b[31m',
+    );
+    expect(stderr).not.toContain('\x1b');
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
   it('masks passwords in svc config', async () => {
     const { code, stdout } = await env.run(['config', 'target.yml'], {
       cwd: TARGET,

@@ -1,4 +1,5 @@
 import { RemoteError, SvcError } from '@svc/core';
+import { escapeControl } from '@svc/core/internal';
 
 /** Exit status of a user's mistake (bad argument, bad config, unknown service or method). */
 export const EXIT_USAGE = 2;
@@ -13,8 +14,11 @@ export const EXIT_FAILURE = 1;
  */
 export function reportError(err: unknown, write: (line: string) => void): number {
   if (err instanceof RemoteError) {
-    const code = err.remoteCode !== RemoteError.code ? ` (${err.remoteCode})` : '';
-    write(`svc: remote error ${err.remoteType}${code}: ${err.remoteMessage}`);
+    // What a remote says may carry what its caller sent (a name in a message): shown, not acted on.
+    const code = err.remoteCode !== RemoteError.code ? ` (${escapeControl(err.remoteCode)})` : '';
+    write(
+      `svc: remote error ${escapeControl(err.remoteType)}${code}: ${escapeControl(err.remoteMessage)}`,
+    );
     return EXIT_FAILURE;
   }
   if (err instanceof SvcError) {

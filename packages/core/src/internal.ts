@@ -8,6 +8,7 @@ export { schemeOf } from './backends.js';
 export { setModuleImporter, type ModuleImporter } from './config/modules.js';
 export { runInContext } from './context.js';
 export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
+export { escapeControl } from './log/pretty.js';
 export { LocalRegistry, localRegistryDir, type LocalRegistryOptions } from './registry/local.js';
 export { parseJsonSafe } from './serializers/json.js';
 export { defaultSecretFile, loadSecret, type SecretSource } from './security/secret.js';

@@ -179,6 +179,7 @@ export class ZmqEventTransport implements EventTransport {
       bad: this.#bad,
       auth: this.#auth,
       label: 'events',
+      writeBufferBytes: this.#limits.writeBufferBytes,
     });
     return { events: this.#responder.endpoint };
   }

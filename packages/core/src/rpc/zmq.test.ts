@@ -194,6 +194,46 @@ describe('ZmqRpcTransport', () => {
     expect(answered).toEqual(Array.from({ length: 500 }, (_, n) => n));
   });
 
+  it('keeps the replies to a caller that reads late in order, past what ZeroMQ queues for it, and drops none', async () => {
+    const log = new CaptureLogger();
+    const server = await transport(log);
+    const { rpc: endpoint } = await server.listen(['Echo'], (req) => ({
+      ok: true,
+      result: req.params,
+    }));
+    const keys = new ClusterAuth({ cluster: 'test' }, { log: new CaptureLogger() }).curve();
+    // It takes in one message and reads nothing for a while: the replies wait in the server.
+    const slow = new Dealer({
+      linger: 0,
+      receiveHighWaterMark: 1,
+      curveServerKey: keys.serverPublic,
+      curvePublicKey: keys.clientPublic,
+      curveSecretKey: keys.clientSecret,
+    });
+    cleanup.push(() => slow.close());
+    slow.connect(endpoint!);
+    const serializer = new MsgpackSerializer();
+    const pad = 'p'.repeat(64 * 1024);
+    // 300 replies of 64 KiB: far more than ZeroMQ's 64 messages and the sockets' buffers hold.
+    for (let n = 0; n < 300; n++) {
+      await slow.send(
+        serializer.encode({
+          i: n,
+          q: { service: 'Echo', method: 'echo', params: { n, pad }, headers, timeout: 10_000 },
+        }),
+      );
+    }
+    await sleep(500);
+    const got: number[] = [];
+    while (got.length < 300) {
+      const [bytes] = await slow.receive();
+      const reply = serializer.decode(bytes!) as { i: number; r: { result: { n: number } } };
+      got.push(reply.r.result.n);
+    }
+    expect(got).toEqual(Array.from({ length: 300 }, (_, n) => n));
+    expect(log.find('warn', 'does not read its replies')).toHaveLength(0);
+  });
+
   it('fails a call to an address nobody listens on with ConnectionLostError, not a timeout', async () => {
     const probe = await transport();
     const { rpc: endpoint } = await probe.listen(['Gone'], async () => ({ ok: true, result: 1 }));

@@ -12,6 +12,7 @@ import {
   toWireError,
   type WireError,
 } from '../errors.js';
+import { limitsOf } from '../limits.js';
 import type { Logger } from '../log/logger.js';
 import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
@@ -127,6 +128,7 @@ export class ZmqRpcTransport implements RpcTransport {
         bad: this.#bad,
         auth: this.#auth,
         label: 'rpc',
+        writeBufferBytes: limitsOf(this.#ctx.limits).writeBufferBytes,
       });
     }
     return { rpc: this.#responder.endpoint };

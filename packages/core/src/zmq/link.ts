@@ -45,11 +45,11 @@ export const ZMQ_MAX_MESSAGE = DEFAULT_MAX_MESSAGE_BYTES + 1024;
  */
 export const ZMQ_RECEIVE_LIMIT = 2 * ZMQ_MAX_MESSAGE;
 /**
- * Messages ZeroMQ queues for one peer (per direction); past it a ROUTER
- * drops replies to that peer. It is also what a caller's burst of
- * replies needs: at 64, a caller with 500 calls in flight lost 92 of
- * their replies, so it stays at ZeroMQ's default. What a reader that
- * never reads can pin is this many messages of at most ZMQ_MAX_MESSAGE.
+ * Messages ZeroMQ queues for the instance a caller's DEALER sends to. (A
+ * responder's ROUTER queues fewer per peer and keeps the rest in a
+ * backlog counted in bytes: see zmq/reply-queue.ts. At 64 with ZeroMQ
+ * dropping what did not fit, a caller with 500 calls in flight lost 92
+ * of their replies; the backlog loses none.)
  */
 export const ZMQ_HIGH_WATER = 1000;
 

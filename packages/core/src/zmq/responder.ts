@@ -18,10 +18,10 @@ import type { ItemSource } from '../rpc/transport.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isObject } from './wire-check.js';
 import { acquireZap } from './zap.js';
+import { DEFAULT_LIMITS } from '../limits.js';
+import { REPLY_HIGH_WATER, ReplyQueue } from './reply-queue.js';
 import {
   HEARTBEAT,
-  SendQueue,
-  ZMQ_HIGH_WATER,
   ZMQ_MAX_MESSAGE,
   ZMQ_RECEIVE_LIMIT,
   isId,
@@ -40,6 +40,8 @@ export interface ResponderOptions {
   advertise?: string;
   /** the cluster whose callers alone get in (CURVE with its keys, checked by a ZAP handler) */
   auth: ClusterAuth;
+  /** bytes of replies waiting for one peer that does not read, past which it is dropped (`limits.write_buffer_bytes`) */
+  writeBufferBytes?: number;
 }
 
 /**
@@ -86,7 +88,7 @@ interface Running {
 export class ZmqResponder {
   readonly endpoint: string;
   readonly #router: Router;
-  readonly #queue: SendQueue;
+  readonly #queue: ReplyQueue;
   readonly #options: ResponderOptions;
   readonly #inflight = new Set<Promise<void>>();
   /** requests still running, by the caller's routing id (hex), then request id */
@@ -105,7 +107,13 @@ export class ZmqResponder {
     this.endpoint = endpoint;
     this.#handler = handler;
     this.#options = options;
-    this.#queue = new SendQueue(router);
+    this.#queue = new ReplyQueue(router, {
+      limitBytes: options.writeBufferBytes ?? DEFAULT_LIMITS.writeBufferBytes,
+      log: options.log,
+      label: `zmq ${options.label}`,
+      // Dropped for not reading: what runs for it is cancelled, as when it goes away.
+      onDrop: (peer) => this.#gone(peer),
+    });
     void this.#receive();
   }
 
@@ -122,7 +130,12 @@ export class ZmqResponder {
     const router = new zmq.Router({
       linger: 1000,
       maxMessageSize: ZMQ_RECEIVE_LIMIT,
-      sendHighWaterMark: ZMQ_HIGH_WATER,
+      // A full queue of a peer fails the send at once (no drop, no wait): see ReplyQueue.
+      sendHighWaterMark: REPLY_HIGH_WATER,
+      // Requests not yet read wait in the kernel's buffers and the caller's, not in ours.
+      receiveHighWaterMark: REPLY_HIGH_WATER,
+      mandatory: true,
+      sendTimeout: 0,
       ipv6,
       curveServer: true,
       curveSecretKey: curve.serverSecret,
@@ -178,6 +191,7 @@ export class ZmqResponder {
     for (const peer of [...this.#running.keys()]) this.#gone(peer);
     for (let i = 0; i < 50 && !this.#queue.idle; i++) await new Promise((r) => setTimeout(r, 10));
     this.#router.close();
+    this.#queue.close();
     this.#releaseZap();
   }
 
@@ -200,7 +214,12 @@ export class ZmqResponder {
     if (!routingId) return;
     const peer = routingId.toString('hex');
     const source = `${label} peer ${peer} on ${this.endpoint}`;
-    if (rest.length === 1 && rest[0]!.length === 0) return this.#gone(peer);
+    if (rest.length === 1 && rest[0]!.length === 0) {
+      this.#queue.gone(peer);
+      return this.#gone(peer);
+    }
+    // Dropped for not reading its replies: nothing more of it is taken until it goes away.
+    if (this.#queue.dropped(peer)) return;
     if (rest.length !== 1) return bad.add(source, `${rest.length} frames, expected 1`);
     let msg: unknown;
     try {
@@ -217,7 +236,7 @@ export class ZmqResponder {
       const id = peekId(rest[0]!);
       if (id !== undefined) {
         const error = toWireError(new DecodeError(`the request could not be read: ${reason}`));
-        this.#queue.send([routingId, serializer.encode({ i: id, e: error })]).catch(() => {});
+        this.#queue.send(routingId, serializer.encode({ i: id, e: error }));
       }
       return;
     }
@@ -282,7 +301,7 @@ export class ZmqResponder {
         } catch (err) {
           bytes = serializer.encode({ i: id, e: toWireError(err) });
         }
-        return this.#queue.send([routingId, bytes]);
+        this.#queue.send(routingId, bytes);
       })
       .catch((err: unknown) => {
         this.#options.log.debug('could not send a reply', { source, err });
@@ -313,9 +332,8 @@ export class ZmqResponder {
             if (bytes.length > ZMQ_MAX_MESSAGE) {
               throw new ConfigError(`an item of ${bytes.length} bytes is over the message limit`);
             }
-            this.#queue.send([routingId, bytes]).catch(() => {
-              // The caller went away: the disconnect stops the stream.
-            });
+            // A caller that went away is told by the disconnect, which stops the stream.
+            this.#queue.send(routingId, bytes);
           },
           end: (response) => {
             forget();

@@ -1,0 +1,118 @@
+// The attacks of issue 13 on the `zmq` RPC port, by a member of the
+// cluster (it holds the CURVE keys) that misbehaves, against a running
+// instance (test/fixtures/hostile/target.yml: 4 MiB of unsent replies per
+// peer). Each must be bounded or answered, and the instance must serve on.
+import { createRequire } from 'node:module';
+import { ClusterAuth, RecordLogger } from '@svc/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestEnv, requireBuild, type Proc } from '../support/svc.js';
+import { TARGET, endpointOf, headers, rssMb, serializer } from './helpers.js';
+
+// zeromq is a dependency of packages/core, not of the tests: loaded from there, typed by what is used.
+interface Dealer {
+  connect(endpoint: string): void;
+  send(message: Buffer): Promise<void>;
+  receive(): Promise<Buffer[]>;
+  close(): void;
+}
+const { Dealer } = createRequire(new URL('../../packages/core/package.json', import.meta.url))(
+  'zeromq',
+) as { Dealer: new (options: Record<string, unknown>) => Dealer };
+
+describe('hostile peers on the zmq RPC port', () => {
+  const env = new TestEnv();
+  let target: Proc;
+  let rpc: string;
+  let keys: ReturnType<ClusterAuth['curve']>;
+  const dealers: Dealer[] = [];
+
+  beforeAll(async () => {
+    requireBuild();
+    target = await env.instance('target.yml', { cwd: TARGET, env: { SVC_RPC: 'zmq' } });
+    rpc = await endpointOf(env, 'Target');
+    keys = new ClusterAuth(
+      { cluster: env.cluster },
+      { log: new RecordLogger([], {}), env: env.env() },
+    ).curve();
+  }, 30_000);
+  afterAll(async () => {
+    for (const d of dealers) d.close();
+    await env.stop();
+  });
+
+  /**
+   * A DEALER with the cluster's keys. With `reads` false it takes in at most
+   * one message and never reads it, so nothing more leaves the instance for
+   * it: a peer that does not read (ZeroMQ would otherwise read on its behalf).
+   */
+  function member(reads = true): Dealer {
+    const d = new Dealer({
+      linger: 0,
+      ...(reads ? {} : { receiveHighWaterMark: 1 }),
+      curveServerKey: keys.serverPublic,
+      curvePublicKey: keys.clientPublic,
+      curveSecretKey: keys.clientSecret,
+    });
+    dealers.push(d);
+    d.connect(rpc);
+    return d;
+  }
+
+  const request = (i: number, method: string, params: unknown) =>
+    serializer.encode({ i, q: { service: 'Target', method, params, headers, timeout: 5000 } });
+
+  async function reply(d: Dealer, id: number): Promise<{ i: number; r?: unknown; e?: unknown }> {
+    for (;;) {
+      const [bytes] = await d.receive();
+      const msg = serializer.decode(bytes!) as { i: number; r?: unknown; e?: unknown };
+      if (msg.i === id) return msg;
+    }
+  }
+
+  async function stillServes(): Promise<void> {
+    const d = member();
+    await d.send(request(1, 'greet', { name: 'still' }));
+    expect(await reply(d, 1)).toMatchObject({ r: { ok: true, result: 'Hi, still!' } });
+  }
+
+  it('drops a peer that sends requests and never reads the replies, with memory bounded', async () => {
+    const before = rssMb(target.pid);
+    const d = member(false);
+    // 300 pings of 1 MiB each ask for 300 MB of replies (they pinned 665 MB before the fix).
+    const payload = 'p'.repeat(1024 * 1024);
+    for (let i = 0; i < 300; i++) await d.send(request(i, 'svc.ping', { payload }));
+    await target.waitFor(
+      (p) => p.hasLog((l) => l.msg === 'zmq rpc peer does not read its replies: dropping it'),
+      'the non-reading peer to be dropped',
+      20_000,
+    );
+    let peak = 0;
+    for (let t = 0; t < 10; t++) {
+      peak = Math.max(peak, rssMb(target.pid) - before);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // 64 replies in ZeroMQ's queue and 4 MiB of backlog, plus what the 300 MB of requests left.
+    expect(peak).toBeLessThan(250);
+    await stillServes();
+  }, 60_000);
+
+  it('answers a request over the message limit with SVC_ERR_DECODE, so its caller fails at once', async () => {
+    const d = member();
+    await d.send(request(7, 'greet', { name: 'x'.repeat(17 * 1024 * 1024) }));
+    const started = Date.now();
+    const answer = await reply(d, 7);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(answer.e).toMatchObject({ code: 'SVC_ERR_DECODE' });
+    expect((answer.e as { message: string }).message).toMatch(/over the \d+-byte limit/);
+    // 100,000 nested lists: more than the decoder's stack takes. { i: 8, q: [[[...null]]] }
+    await d.send(
+      Buffer.concat([
+        Buffer.from([0x82, 0xa1, 0x69, 8, 0xa1, 0x71]),
+        Buffer.alloc(100_000, 0x91),
+        Buffer.from([0xc0]),
+      ]),
+    );
+    expect((await reply(d, 8)).e).toMatchObject({ code: 'SVC_ERR_DECODE' });
+    await stillServes();
+  });
+});
