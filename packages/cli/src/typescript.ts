@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -7,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadInstanceConfig, type ClassDocs } from '@svc/core';
 import type { InstanceConfig } from '@svc/node';
 import type { Plugin } from 'esbuild';
+import { readDocsInChild, type DocsFile } from './docs-reader.js';
 
 /**
  * TypeScript service files, loaded without a loader thread.
@@ -267,15 +267,6 @@ function importMetaOf(path: string): Record<string, string> {
   };
 }
 
-/** What the docs reader wrote: the classes' docs, or why there are none. */
-interface DocsFile {
-  classes: Record<string, ClassDocs>;
-  error?: string;
-}
-
-const DOCS_CHILD = fileURLToPath(new URL('../dist/docs-child.js', import.meta.url));
-const DOCS_TIMEOUT_MS = 60_000;
-const DOCS_MAX_BYTES = 16 * 1024 * 1024;
 const docsWarned = new Set<string>();
 
 /**
@@ -295,44 +286,6 @@ async function writeDocs(entry: string, files: string[], docsFile: string): Prom
   } catch {
     // an unwritable cache: inspect does without docs
   }
-}
-
-function readDocsInChild(from: string, files: string[]): Promise<DocsFile> {
-  if (!existsSync(DOCS_CHILD)) {
-    return Promise.resolve({ classes: {}, error: `${DOCS_CHILD} is missing: build @svc/cli` });
-  }
-  return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [DOCS_CHILD], { stdio: ['pipe', 'pipe', 'ignore'] });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const fail = (why: string) =>
-      resolvePromise({ classes: {}, error: `reading doc comments: ${why}` });
-    const timer = setTimeout(() => child.kill('SIGKILL'), DOCS_TIMEOUT_MS);
-    child.stdout.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > DOCS_MAX_BYTES) child.kill('SIGKILL');
-      else chunks.push(chunk);
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      fail(err.message);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return fail(signal ? `killed (${signal})` : `exit code ${code}`);
-      try {
-        const out = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<DocsFile>;
-        resolvePromise({
-          classes: out.classes ?? {},
-          ...(out.error === undefined ? {} : { error: out.error }),
-        });
-      } catch (err) {
-        fail((err as Error).message);
-      }
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(JSON.stringify({ from, files }));
-  });
 }
 
 /**

@@ -92,14 +92,8 @@ export {
 // Calling a cluster from outside.
 export { connect, ClusterClient, type ConnectOptions } from './cluster-client.js';
 export { ClusterAuth, type ClusterAuthOptions } from './security/auth.js';
-export type {
-  CallOptions,
-  DeferredCall,
-  EmitOptions,
-  RpcMethod,
-  RpcStream,
-  UntypedProxies,
-} from './client.js';
+export type { CallOptions, DeferredCall, EmitOptions, RpcStream } from './client.js';
+export type { RpcMethod, UntypedProxies } from './proxies.js';
 export type {
   ServiceDescription,
   MethodDescription,

@@ -1,34 +1,12 @@
 // The dashboard's server against in-process instances on a memory hub, each with its real log stream.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  ClusterAuth,
-  ClusterClient,
-  Instance,
-  RecordLogger,
-  RPC,
-  Service,
-  event,
-  rpc,
-} from '@svc/core';
+import { ClusterClient, Instance, Service, event } from '@svc/core';
 import { MemoryHub, testConfig } from '@svc/core/testing';
 import { createLogStream } from '@svc/tail';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from './server.js';
-
-class Greeting extends Service {
-  static override readonly serviceName = 'Greeting';
-  declare [RPC]: 'greet';
-
-  /** Returns a greeting for a provided name */
-  @rpc() greet({ name }: { name: string }) {
-    this.log.info(`Saying hi to ${name}`);
-    void this.emit('greeted', { name });
-    return `Hi, ${name}!`;
-  }
-}
+import { Greeting, testAuth, until, webFiles } from './server.fixture.js';
 
 class Listen extends Service {
   static override serviceName = 'Listen';
@@ -47,11 +25,9 @@ interface Reply {
 let hub: MemoryHub;
 const instances: Instance[] = [];
 let client: ClusterClient;
-/** the secret of the instances' cluster (`test`, as `testConfig` names it) */
-const testAuth = new ClusterAuth({ cluster: 'test' }, { log: new RecordLogger([], {}) });
 let dash: Dashboard;
 let registryReads = 0;
-const webDir = mkdtempSync(join(tmpdir(), 'svc-dashboard-web-'));
+const webDir = webFiles();
 
 async function startInstance(cls: typeof Greeting | typeof Listen): Promise<Instance> {
   const logs = createLogStream();
@@ -137,28 +113,7 @@ function openStream(path: string) {
   return { events, opened, close: () => res?.destroy() };
 }
 
-async function until<T>(
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  ms = 10_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 beforeAll(async () => {
-  for (const [file, text] of [
-    ['index.html', '<!doctype html><title>svc dashboard</title>'],
-    ['app.js', 'export {};'],
-    ['app.css', 'body{}'],
-    ['favicon.svg', '<svg xmlns="http://www.w3.org/2000/svg"/>'],
-  ] as const)
-    writeFileSync(join(webDir, file), text);
   hub = new MemoryHub();
   await startInstance(Greeting);
   await startInstance(Greeting);
@@ -422,47 +377,4 @@ describe('the dashboard server', () => {
       await small.close();
     }
   });
-});
-
-describe('the dashboard with fifty instances', () => {
-  it('lists all fifty with their figures in one reading each page gets', async () => {
-    const bigHub = new MemoryHub();
-    const many: Instance[] = [];
-    const bigClient = new ClusterClient(bigHub.connect(), { name: 'test', auth: testAuth });
-    try {
-      await Promise.all(
-        Array.from({ length: 50 }, async () => {
-          const logs = createLogStream();
-          const instance = new Instance({
-            config: testConfig([Greeting]),
-            backends: bigHub.connect(),
-            classes: { Greeting },
-            sinks: [logs],
-            extensions: [logs],
-          });
-          many.push(instance);
-          await instance.start();
-        }),
-      );
-      await using big = await startDashboard({
-        client: bigClient,
-        cluster: 'big',
-        port: 0,
-        webDir,
-        intervalMs: 200,
-      });
-      await until(
-        () => big.view.snapshot.instances.filter((i) => i.figures !== undefined).length === 50,
-        'figures of fifty instances',
-        20_000,
-      );
-      expect(big.view.snapshot.services.map((s) => s.name)).toEqual(['Greeting']);
-      expect(big.view.snapshot.services[0]!.instances).toHaveLength(50);
-      // The log follower holds one connection to each instance's stream.
-      await until(() => many.every((i) => i.endpoints['logs'] !== undefined), 'log streams');
-    } finally {
-      await Promise.allSettled(many.map((i) => i.stop({ graceMs: 0 })));
-      await bigClient.close();
-    }
-  }, 60_000);
 });

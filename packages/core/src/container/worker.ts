@@ -2,30 +2,18 @@ import type { Caller } from '../client.js';
 import type { ConfigView } from '../config/view.js';
 import type { WorkerContext } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
-import { SvcError, UsageError } from '../errors.js';
-import { CALL_RECORD, type Logger } from '../log/logger.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics.js';
-import { HttpError } from '../http/types.js';
 import type { ItemSource } from '../rpc/transport.js';
-import { outcomeAttributes } from '../tracing/spans.js';
 import { BINDING, type Service, type ServiceBinding } from '../service.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { ServiceContainer } from './container.js';
 import { WorkerStream, type StreamOutcome } from './stream.js';
+import { isExpected, OutcomeReporter, type WorkerObserver } from './outcome.js';
 
-/** What an observer learns of each finished worker. */
-export interface WorkerOutcome {
-  ep: EntrypointMeta;
-  ctx: WorkerContext;
-  result: unknown;
-  error: unknown;
-  failed: boolean;
-  durationMs: number;
-  /** a streaming method's: how many items it gave, and what stopped it before its end, if anything */
-  stream?: StreamOutcome;
-}
-export type WorkerObserver = (outcome: WorkerOutcome) => void;
 export type { StreamOutcome } from './stream.js';
+export type { WorkerObserver, WorkerOutcome } from './outcome.js';
 
 type RpcEp = Extract<EntrypointMeta, { kind: 'rpc' }>;
 
@@ -38,18 +26,17 @@ type RpcEp = Extract<EntrypointMeta, { kind: 'rpc' }>;
 export class WorkerRunner {
   readonly #container: ServiceContainer;
   readonly #ended: (ctx: WorkerContext) => void;
-  readonly #observers = new Set<WorkerObserver>();
-  readonly #epNames = new Map<EntrypointMeta, string>();
+  readonly #outcomes: OutcomeReporter;
 
   constructor(container: ServiceContainer, ended: (ctx: WorkerContext) => void) {
     this.#container = container;
     this.#ended = ended;
+    this.#outcomes = new OutcomeReporter(container);
   }
 
   /** Calls `observer` after every worker; returns the function that stops it. */
   observe(observer: WorkerObserver): () => void {
-    this.#observers.add(observer);
-    return () => this.#observers.delete(observer);
+    return this.#outcomes.observe(observer);
   }
 
   /**
@@ -81,7 +68,7 @@ export class WorkerRunner {
       result = (obj[ep.method] as (...a: unknown[]) => unknown).apply(obj, args);
     } catch (err) {
       try {
-        this.#report(ep, ctx, elapsedMs(started), undefined, err, true);
+        this.#outcomes.report(ep, ctx, elapsedMs(started), undefined, err, true);
       } finally {
         this.#ended(ctx);
       }
@@ -89,7 +76,7 @@ export class WorkerRunner {
     }
     if (!isThenable(result) && binding.pending === undefined && !isStreamLike(ep, result)) {
       try {
-        this.#report(ep, ctx, elapsedMs(started), result, undefined, false);
+        this.#outcomes.report(ep, ctx, elapsedMs(started), result, undefined, false);
       } finally {
         this.#ended(ctx);
       }
@@ -117,7 +104,7 @@ export class WorkerRunner {
       failed = true;
     }
     try {
-      this.#report(ep, ctx, elapsedMs(started), result, error, failed);
+      this.#outcomes.report(ep, ctx, elapsedMs(started), result, error, failed);
     } finally {
       this.#ended(ctx);
     }
@@ -191,7 +178,7 @@ export class WorkerRunner {
           }
         }
       }
-      this.#report(ep, ctx, durationMs, result, error, failed, stream);
+      this.#outcomes.report(ep, ctx, durationMs, result, error, failed, stream);
       if (failed && hooks.has('onError') && !isExpected(ep, error))
         await hooks.run('onError', error, ctx);
       if (hooks.has('onWorkerEnd'))
@@ -231,7 +218,7 @@ export class WorkerRunner {
       const durationMs = elapsedMs(started);
       if (!plain) return this.#finish(ep, ctx, durationMs, undefined, error, failed, outcome);
       try {
-        this.#report(ep, ctx, durationMs, undefined, error, failed, outcome);
+        this.#outcomes.report(ep, ctx, durationMs, undefined, error, failed, outcome);
       } finally {
         this.#ended(ctx);
       }
@@ -265,118 +252,6 @@ export class WorkerRunner {
       }
     })();
   }
-
-  /** Metrics, the outcome's log record and observers, once a worker has ended. */
-  #report(
-    ep: EntrypointMeta,
-    ctx: WorkerContext,
-    durationMs: number,
-    result: unknown,
-    error: unknown,
-    failed: boolean,
-    stream?: StreamOutcome,
-  ): void {
-    this.#container.options.metrics.record(this.#entrypointName(ep), ep.kind, durationMs, failed);
-    this.#logOutcome(ep, ctx, durationMs, failed, error, stream);
-    if (ctx.span) endSpan(ep, ctx, error, failed, stream);
-    if (this.#observers.size > 0) {
-      const outcome: WorkerOutcome = { ep, ctx, result, error, failed, durationMs };
-      if (stream) outcome.stream = stream;
-      for (const observe of this.#observers) observe(outcome);
-    }
-  }
-
-  /** `Service.method`, built once per entrypoint rather than on every call. */
-  #entrypointName(ep: EntrypointMeta): string {
-    let name = this.#epNames.get(ep);
-    if (name === undefined) {
-      name = `${this.#container.name}.${ep.kind === 'rpc' ? ep.name : ep.method}`;
-      this.#epNames.set(ep, name);
-    }
-    return name;
-  }
-
-  #logOutcome(
-    ep: EntrypointMeta,
-    ctx: WorkerContext,
-    durationMs: number,
-    failed: boolean,
-    error: unknown,
-    stream?: StreamOutcome,
-  ): void {
-    const { log, name } = this.#container;
-    const expected = failed && isExpected(ep, error);
-    // Built only when kept: a worker's record costs more than a small worker.
-    if (log.enabled?.(failed ? (expected ? 'warn' : 'error') : 'info') === false) return;
-    const fields: Record<string, unknown> = {
-      kind: ep.kind,
-      entrypoint: `${name}.${ctx.method}`,
-      duration_ms: durationMs,
-    };
-    // The one record of the worker's span names its parent, so a trace's records make a tree.
-    if (ctx.parentSpanId !== undefined) fields['parentSpanId'] = ctx.parentSpanId;
-    if (stream) {
-      fields['items'] = stream.items;
-      if (stream.stopped !== undefined) fields['stopped'] = stream.stopped;
-    }
-    if (!failed) {
-      // Kept in the history; printed only where the output asks for calls (`log.calls`).
-      (fields as { [CALL_RECORD]?: true })[CALL_RECORD] = true;
-      const what = `${ep.kind} ${name}.${ctx.method}`;
-      if (!stream) log.info(`${what} ok`, fields);
-      else if (stream.stopped === undefined)
-        log.info(`${what} ok (${items(stream.items)})`, fields);
-      else log.info(`${what} stopped after ${items(stream.items)}: ${stream.stopped}`, fields);
-      return;
-    }
-    const err = error as Error;
-    const errFields: Record<string, unknown> = {
-      ...fields,
-      error: err?.name ?? typeof error,
-      error_message: err?.message ?? String(error),
-    };
-    // A failure's report says what the call was given (sensitive values redacted).
-    const args = ctx.args;
-    if (args !== undefined) errFields['args'] = args;
-    if (expected) {
-      log.warn(
-        `${ep.kind} ${name}.${ctx.method} failed: ${String(errFields['error_message'])}`,
-        errFields,
-      );
-    } else {
-      log.error(`${ep.kind} ${name}.${ctx.method} failed: ${String(errFields['error_message'])}`, {
-        ...errFields,
-        stack: err?.stack,
-      });
-    }
-  }
-}
-
-/** Ends a worker's span with its outcome (an HTTP route's with its status). */
-function endSpan(
-  ep: EntrypointMeta,
-  ctx: WorkerContext,
-  error: unknown,
-  failed: boolean,
-  stream: StreamOutcome | undefined,
-): void {
-  const attributes: Record<string, string | number | boolean> = {
-    ...outcomeAttributes(ctx),
-  };
-  if (stream) attributes['svc.stream.items'] = stream.items;
-  if (ep.kind === 'http' && failed) {
-    // The status the HTTP server will answer a thrown error with.
-    const e = error as { status?: unknown; httpStatus?: unknown } | undefined;
-    const status = e instanceof HttpError ? e.status : (e?.httpStatus ?? 500);
-    if (typeof status === 'number') attributes['http.response.status_code'] = status;
-  }
-  const expected = failed && isExpected(ep, error);
-  ctx.span!.end(failed && !expected ? error : undefined, attributes);
-  ctx.span = undefined;
-}
-
-function items(n: number): string {
-  return n === 1 ? '1 item' : `${n} items`;
 }
 
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown, unknown> {
@@ -408,16 +283,6 @@ function checkResult(ep: EntrypointMeta, result: unknown): void {
       `${ep.method}() returned an async iterable, which a plain RPC method cannot send: make it \`async *${ep.method}()\` to stream its items`,
     );
   }
-}
-
-/**
- * Whether a worker's error is part of its method's contract rather than a
- * fault: its class says so (a ValidationError, an HttpError below 500), or
- * the entrypoint declares it (`expected: [NotFound]`).
- */
-function isExpected(ep: EntrypointMeta, error: unknown): boolean {
-  if (error instanceof SvcError && error.expected) return true;
-  return (ep.options.expected ?? []).some((cls) => error instanceof cls);
 }
 
 /** A fresh service object of the container's class, bound to `binding`. */

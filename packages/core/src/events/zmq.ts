@@ -1,7 +1,7 @@
 import { advertiseHostOf } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
 import { UsageError } from '../errors.js';
-import { limitsOf, type Limits } from '../limits.js';
+import { limitsOf } from '../limits.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceRecord, Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
@@ -19,6 +19,7 @@ import {
   type Member,
 } from './zmq-wire.js';
 import { deliveryGroup, subscriptionMatches } from './match.js';
+import { HeldEvents } from './zmq-held.js';
 import type {
   EventHandlerFn,
   EventMessage,
@@ -51,18 +52,6 @@ interface Sub {
   waiting: Array<() => void>;
 }
 
-interface Held {
-  timer: NodeJS.Timeout;
-  due: number;
-  event: EventMessage;
-  sub: Sub;
-  /** its body's encoded size, counted against `limits.delayed_event_bytes` */
-  bytes: number;
-}
-
-/** Refusals of delayed events over the cap are logged at most this often. */
-const REFUSAL_LOG_MS = 10_000;
-
 /**
  * Embedded events, no broker: the publisher finds subscribing instances
  * through the registry (their records carry `subscriptions` and an
@@ -92,11 +81,7 @@ export class ZmqEventTransport implements EventTransport {
   readonly #cursor = new Map<string, number>();
   readonly #publishing = new Set<Promise<void>>();
   readonly #running = new Set<Promise<void>>();
-  readonly #held = new Set<Held>();
-  readonly #limits: Limits;
-  #heldBytes = 0;
-  #refused = 0;
-  #refusalLoggedAt = -Infinity;
+  readonly #held: HeldEvents<Sub>;
   #responder: ZmqResponder | undefined;
   #cache: { at: number; records: InstanceRecord[] } | undefined;
   #listing: Promise<InstanceRecord[]> | undefined;
@@ -117,7 +102,7 @@ export class ZmqEventTransport implements EventTransport {
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 2000;
     this.#retryWindowMs = options.retryWindowMs ?? 3000;
     this.#cacheMs = options.cacheMs ?? 500;
-    this.#limits = limitsOf(ctx.limits);
+    this.#held = new HeldEvents(limitsOf(ctx.limits), this.#serializer, this.#log);
     this.#bad = new BadFrames(this.#log);
     this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
     this.#requester = new ZmqRequester(zmq, {
@@ -310,73 +295,18 @@ export class ZmqEventTransport implements EventTransport {
     if (matched.length === 0) return { ok: false, reason: 'no such subscription here' };
     let bytes = 0;
     if (delay > 0) {
-      const room = this.#roomToHold(event, matched.length);
+      const room = this.#held.room(event, matched.length);
       if (typeof room === 'string') return { ok: false, reason: room };
       bytes = room;
     }
     for (const sub of matched) {
-      if (delay > 0) this.#hold(event, sub, delay, bytes);
+      if (delay > 0) this.#held.hold(event, sub, delay, bytes, this.#run);
       else this.#run(event, sub);
     }
     return { ok: true };
   };
 
-  /**
-   * The size of one held copy of a delayed event, or why `count` more copies
-   * cannot be held (the caps on held events and their bytes). Uncapped, 2000 injected
-   * delayed 100 KB events took an instance from 60 to 380 MB. The publisher
-   * is told, and tries another instance of the group or gives up with a
-   * warning.
-   */
-  #roomToHold(event: EventMessage, count: number): number | string {
-    const { delayedEvents, delayedEventBytes } = this.#limits;
-    let bytes = 0;
-    try {
-      bytes = this.#serializer.encode(event.body).length * count;
-    } catch {
-      bytes = Infinity;
-    }
-    let reason: string | undefined;
-    if (this.#held.size + count > delayedEvents) {
-      reason = `this instance holds ${this.#held.size} delayed events, its limit (limits.delayed_events) is ${delayedEvents}`;
-    } else if (this.#heldBytes + bytes > delayedEventBytes) {
-      reason = `this instance holds ${this.#heldBytes} bytes of delayed events, its limit (limits.delayed_event_bytes) is ${delayedEventBytes}`;
-    }
-    if (reason === undefined) return bytes / count;
-    this.#refused++;
-    const now = performance.now();
-    if (now - this.#refusalLoggedAt >= REFUSAL_LOG_MS) {
-      this.#refusalLoggedAt = now;
-      this.#log.warn('refused delayed events over the limit', {
-        refused: this.#refused,
-        reason,
-        type: event.type,
-      });
-      this.#refused = 0;
-    }
-    return reason;
-  }
-
-  #hold(event: EventMessage, sub: Sub, delay: number, bytes: number) {
-    const held: Held = {
-      due: Date.now() + delay,
-      event,
-      sub,
-      bytes,
-      timer: setTimeout(() => {
-        this.#unhold(held);
-        this.#run(event, sub);
-      }, delay),
-    };
-    this.#held.add(held);
-    this.#heldBytes += bytes;
-  }
-
-  #unhold(held: Held): void {
-    if (this.#held.delete(held)) this.#heldBytes -= held.bytes;
-  }
-
-  #run(event: EventMessage, sub: Sub): void {
+  readonly #run = (event: EventMessage, sub: Sub): void => {
     const { spec, handler } = sub;
     const run = this.#acquire(sub)
       .then(async () => {
@@ -399,7 +329,7 @@ export class ZmqEventTransport implements EventTransport {
       });
     this.#running.add(run);
     void run.finally(() => this.#running.delete(run));
-  }
+  };
 
   async #acquire(sub: Sub): Promise<void> {
     const limit = sub.spec.prefetch;
@@ -423,14 +353,11 @@ export class ZmqEventTransport implements EventTransport {
    * broadcast ones were meant for this instance only.
    */
   async #handOverHeld(): Promise<void> {
-    const held = [...this.#held];
-    this.#held.clear();
-    this.#heldBytes = 0;
+    const held = this.#held.takeAll();
     if (held.length === 0) return;
     const own = new Set(this.#responder ? [this.#responder.endpoint] : []);
     await Promise.allSettled(
       held.map(async (h) => {
-        clearTimeout(h.timer);
         if (h.sub.spec.mode === 'broadcast') return;
         const group = deliveryGroup(h.sub.spec, '');
         const members = route(await this.#records(true), h.event).get(group) ?? [];

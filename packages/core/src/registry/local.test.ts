@@ -8,7 +8,8 @@ import { ConfigError } from '../errors.js';
 import { CaptureLogger } from '../testing/capture-log.js';
 import { describeRegistry, makeRecord, uniqueName } from '../testing/conformance/index.js';
 import { createRegistry } from '../backends.js';
-import { LocalRegistry, localRegistryDir } from './local.js';
+import { localRegistryDir } from './local-files.js';
+import { LocalRegistry } from './local.js';
 
 const base = mkdtempSync(join(tmpdir(), 'svc-local-registry-test-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));

@@ -1,24 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BackendContext } from '../backends.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { parseJsonSafe } from '../serializers/json.js';
 import { isProcessAlive, processStartTime } from './liveness.js';
-import type { InstanceRecord, Registry, SubscriptionInfo, Unsubscribe } from './registry.js';
-
-/** What one registry file holds: the record and what is needed to tell whether its process lives. */
-interface Entry {
-  svcLocalRegistry: 1;
-  /** host that wrote the entry: liveness is only checked on that host */
-  host: string;
-  /** kernel start time of `record.pid` when it was registered (Linux), against pid reuse */
-  pidStart?: string;
-  record: InstanceRecord;
-}
+import { asEntry, assertOwnDirectory, localRegistryDir, type Entry } from './local-files.js';
+import type { InstanceRecord, Registry, Unsubscribe } from './registry.js';
 
 interface Watcher {
   onChange: (records: InstanceRecord[]) => void;
@@ -33,31 +24,9 @@ export interface LocalRegistryOptions {
   pollMs?: number;
 }
 
-const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 const TEMP_PREFIX = '.tmp-';
 /** a temp file older than this was left by a writer that died mid-write */
 const STALE_TEMP_MS = 60_000;
-
-/**
- * The directory of one cluster of the local registry:
- * `<base>/svc-<uid>/<cluster>`, with base `$SVC_LOCAL_REGISTRY_DIR`, else
- * `$XDG_RUNTIME_DIR`, else the OS temp directory. It depends on neither
- * the working directory nor the config file, so that processes started
- * from any folder with the same cluster name see each other.
- */
-export function localRegistryDir(cluster: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (!CLUSTER_NAME.test(cluster) || cluster === '.' || cluster === '..') {
-    throw new ConfigError(
-      `invalid cluster name "${cluster}": use letters, digits, "_", "." and "-" (at most 100)`,
-    );
-  }
-  const base = env['SVC_LOCAL_REGISTRY_DIR'] || env['XDG_RUNTIME_DIR'] || tmpdir();
-  return join(base, `svc-${userId()}`, cluster);
-}
-
-function userId(): string {
-  return String(process.getuid?.() ?? userInfo().username);
-}
 
 /** Watchers read every file again once in this many polls (a lost notification is fixed within it). */
 const FULL_SCAN_EVERY = 10;
@@ -392,57 +361,6 @@ export class LocalRegistry implements Registry {
   }
 }
 
-async function assertOwnDirectory(dir: string): Promise<void> {
-  const st = await lstat(dir);
-  const uid = process.getuid?.();
-  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
-    throw new ConfigError(
-      `registry directory ${dir} is not a directory owned by this user: remove it or set SVC_LOCAL_REGISTRY_DIR`,
-    );
-  }
-}
-
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function asEntry(value: unknown): Entry | undefined {
-  if (!isObject(value) || value['svcLocalRegistry'] !== 1 || typeof value['host'] !== 'string') {
-    return undefined;
-  }
-  const pidStart = value['pidStart'];
-  if (pidStart !== undefined && typeof pidStart !== 'string') return undefined;
-  const record = asRecord(value['record']);
-  return record ? (value as unknown as Entry) : undefined;
-}
-
-function asRecord(value: unknown): InstanceRecord | undefined {
-  if (!isObject(value)) return undefined;
-  const r = value;
-  if (typeof r['id'] !== 'string' || typeof r['service'] !== 'string') return undefined;
-  if (typeof r['host'] !== 'string' || !Number.isSafeInteger(r['pid'])) return undefined;
-  if (typeof r['startedAt'] !== 'number') return undefined;
-  if (r['version'] !== undefined && typeof r['version'] !== 'string') return undefined;
-  if (r['metadata'] !== undefined && !isObject(r['metadata'])) return undefined;
-  const endpoints = r['endpoints'];
-  if (!isObject(endpoints) || !Object.values(endpoints).every((e) => typeof e === 'string')) {
-    return undefined;
-  }
-  const subs = r['subscriptions'];
-  if (!Array.isArray(subs) || !subs.every(isSubscription)) return undefined;
-  return r as unknown as InstanceRecord;
-}
-
-function isSubscription(value: unknown): value is SubscriptionInfo {
-  if (!isObject(value)) return false;
-  const mode = value['mode'];
-  return (
-    typeof value['type'] === 'string' &&
-    typeof value['handler'] === 'string' &&
-    (value['source'] === undefined || typeof value['source'] === 'string') &&
-    (mode === 'pool' || mode === 'broadcast' || mode === 'singleton')
-  );
 }

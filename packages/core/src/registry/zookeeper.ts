@@ -12,6 +12,7 @@ import {
 } from '../zookeeper/config.js';
 import { type ZkModule, ZooKeeperSession, zkCode } from '../zookeeper/session.js';
 import { ServiceViews, type Watcher } from '../zookeeper/views.js';
+import { writeEphemeral } from '../zookeeper/ephemeral.js';
 import { ClusterAuth } from '../security/auth.js';
 import { recordKey, signRecord, verifyRecord } from '../zookeeper/signed.js';
 import { deadProcesses, ownIdentity, type ProcessIdentity } from './liveness.js';
@@ -133,7 +134,7 @@ export class ZooKeeperRegistry implements Registry {
     this.#mine.set(path, copy);
     this.#toRemove.delete(path);
     try {
-      await this.#writeNode(path, data);
+      await writeEphemeral(this.#zk, this.#session, this.#acl, path, data);
     } catch (error) {
       if (this.#mine.get(path) === copy) {
         if (previous) this.#mine.set(path, previous);
@@ -266,55 +267,6 @@ export class ZooKeeperRegistry implements Registry {
     return signRecord(this.#key, { ...record, pidSpace: own.space, pidStart: own.start });
   }
 
-  /** Creates our ephemeral node, or replaces its data; parents are made as needed. */
-  async #writeNode(path: string, data: Buffer): Promise<void> {
-    const { CreateMode, Exception } = this.#zk;
-    const parent = path.slice(0, path.lastIndexOf('/'));
-    const session = this.#session;
-    for (let attempt = 0; ; attempt++) {
-      await session.call<string>('mkdirp', (c, done) =>
-        c.mkdirp(parent, this.#acl, (e, p) => done(e, p)),
-      );
-      try {
-        await session.call<string>('create', (c, done) =>
-          c.create(path, data, this.#acl, CreateMode.EPHEMERAL, (e, p) => done(e, p)),
-        );
-        return;
-      } catch (error) {
-        const code = zkCode(error);
-        if (attempt >= 5 || (code !== Exception.NODE_EXISTS && code !== Exception.NO_NODE))
-          throw error;
-        if (code === Exception.NODE_EXISTS && (await this.#replaceExisting(path, data))) return;
-      }
-    }
-  }
-
-  /**
-   * The node exists: ours (same session) gets the new data; another
-   * session's (the same id registered elsewhere, or a leftover) is removed
-   * so that the newest registration wins. Returns whether the data is in.
-   */
-  async #replaceExisting(path: string, data: Buffer): Promise<boolean> {
-    const { Exception } = this.#zk;
-    const session = this.#session;
-    const stat = await session.call<Zk.Stat | undefined>('exists', (c, done) =>
-      c.exists(path, (e, s) => done(e, s ?? undefined)),
-    );
-    if (!stat) return false;
-    try {
-      if (stat.ephemeralOwner.equals(session.sessionId())) {
-        await session.call<Zk.Stat>('setData', (c, done) =>
-          c.setData(path, data, (e, s) => done(e, s)),
-        );
-        return true;
-      }
-      await session.call<void>('remove', (c, done) => c.remove(path, (e) => done(e)));
-    } catch (error) {
-      if (zkCode(error) !== Exception.NO_NODE) throw error;
-    }
-    return false;
-  }
-
   /** After a session expired: writes every record of ours again, retrying until it is in. */
   async #restore(): Promise<void> {
     // The expired session took its nodes with it, including those we meant to remove.
@@ -324,7 +276,7 @@ export class ZooKeeperRegistry implements Registry {
     for (const [path, record] of [...this.#mine]) {
       while (!this.#closed && this.#mine.get(path) === record) {
         try {
-          await this.#writeNode(path, this.#nodeData(record));
+          await writeEphemeral(this.#zk, this.#session, this.#acl, path, this.#nodeData(record));
           count++;
           break;
         } catch (error) {

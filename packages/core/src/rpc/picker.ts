@@ -1,9 +1,13 @@
+import { Backoff } from '../backoff.js';
 import { UnknownServiceError } from '../errors.js';
 import type { InstanceRecord, Registry, Unsubscribe } from '../registry/registry.js';
 import { idempotentMethods } from './failover.js';
 
 /** How long an endpoint that failed us is left out of picks, at first and at most. */
 export const QUARANTINE_MS = { initial: 1000, max: 30_000 } as const;
+
+/** The waits of an endpoint's failures in a row: doubled each time, up to a fifth shorter at random. */
+const QUARANTINE = new Backoff({ initialMs: QUARANTINE_MS.initial, maxMs: QUARANTINE_MS.max });
 
 /** Failed endpoints remembered at most; the oldest failure is forgotten first. */
 const MAX_REFUSED = 1000;
@@ -114,9 +118,8 @@ export class InstancePicker {
     const known = this.#known.get(service);
     const before = this.#refused.get(endpoint);
     const failures = (before?.failures ?? 0) + 1;
-    const wait = Math.min(QUARANTINE_MS.initial * 2 ** (failures - 1), QUARANTINE_MS.max);
-    // Taken off at random, up to a fifth, so that many callers do not come back at once.
-    const until = this.#now() + Math.round(wait * (1 - Math.random() * 0.2));
+    // Jittered, so that many callers do not come back at once.
+    const until = this.#now() + QUARANTINE.delay(failures - 1);
     this.#refused.delete(endpoint);
     this.#refused.set(endpoint, { until, failures, id: known?.ids.get(endpoint) });
     // Bounded: endpoints called by address are never listed, so never forgotten by a listing.

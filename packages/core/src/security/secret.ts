@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { localRegistryDir } from '../registry/local.js';
+import { localRegistryDir } from '../registry/local-files.js';
 
 /** Shortest secret accepted from config or the environment, in characters. */
 export const MIN_SECRET_CHARS = 16;

@@ -1,5 +1,5 @@
 import type { Calls, CallOptions, EmitOptions } from '../client.js';
-import { makeProxies } from '../client.js';
+import { makeProxies } from '../proxies.js';
 import type { InstanceConfig } from '../config/instance.js';
 import { ConfigView } from '../config/view.js';
 import type { ServiceContainer, WorkerOutcome } from '../container/container.js';
