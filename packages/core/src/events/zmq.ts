@@ -82,6 +82,7 @@ export class ZmqEventTransport implements EventTransport {
   readonly #publishing = new Set<Promise<void>>();
   readonly #running = new Set<Promise<void>>();
   readonly #held: HeldEvents<Sub>;
+  readonly #limits: ReturnType<typeof limitsOf>;
   #responder: ZmqResponder | undefined;
   #cache: { at: number; records: InstanceRecord[] } | undefined;
   #listing: Promise<InstanceRecord[]> | undefined;
@@ -102,7 +103,8 @@ export class ZmqEventTransport implements EventTransport {
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 2000;
     this.#retryWindowMs = options.retryWindowMs ?? 3000;
     this.#cacheMs = options.cacheMs ?? 500;
-    this.#held = new HeldEvents(limitsOf(ctx.limits), this.#serializer, this.#log);
+    this.#limits = limitsOf(ctx.limits);
+    this.#held = new HeldEvents(this.#limits, this.#serializer, this.#log);
     this.#bad = new BadFrames(this.#log);
     this.#auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log: this.#log });
     this.#requester = new ZmqRequester(zmq, {
