@@ -2,6 +2,7 @@
 // cluster (it holds the CURVE keys) that misbehaves, against a running
 // instance (test/fixtures/hostile/target.yml: 4 MiB of unsent replies per
 // peer). Each must be bounded or answered, and the instance must serve on.
+// The instance is also the caller of a member that never reads its requests.
 import { createRequire } from 'node:module';
 import { ClusterAuth, RecordLogger } from '@svc/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,9 +16,17 @@ interface Dealer {
   receive(): Promise<Buffer[]>;
   close(): void;
 }
-const { Dealer } = createRequire(new URL('../../packages/core/package.json', import.meta.url))(
-  'zeromq',
-) as { Dealer: new (options: Record<string, unknown>) => Dealer };
+interface Router {
+  bind(endpoint: string): Promise<void>;
+  readonly lastEndpoint: string | null;
+  close(): void;
+}
+const { Dealer, Router } = createRequire(
+  new URL('../../packages/core/package.json', import.meta.url),
+)('zeromq') as {
+  Dealer: new (options: Record<string, unknown>) => Dealer;
+  Router: new (options: Record<string, unknown>) => Router;
+};
 
 describe('hostile peers on the zmq RPC port', () => {
   const env = new TestEnv();
@@ -25,6 +34,7 @@ describe('hostile peers on the zmq RPC port', () => {
   let rpc: string;
   let keys: ReturnType<ClusterAuth['curve']>;
   const dealers: Dealer[] = [];
+  const routers: Router[] = [];
 
   beforeAll(async () => {
     requireBuild();
@@ -37,6 +47,7 @@ describe('hostile peers on the zmq RPC port', () => {
   }, 30_000);
   afterAll(async () => {
     for (const d of dealers) d.close();
+    for (const r of routers) r.close();
     await env.stop();
   });
 
@@ -45,7 +56,7 @@ describe('hostile peers on the zmq RPC port', () => {
    * one message and never reads it, so nothing more leaves the instance for
    * it: a peer that does not read (ZeroMQ would otherwise read on its behalf).
    */
-  function member(reads = true): Dealer {
+  function member(reads = true, endpoint = rpc): Dealer {
     const d = new Dealer({
       linger: 0,
       ...(reads ? {} : { receiveHighWaterMark: 1 }),
@@ -54,12 +65,12 @@ describe('hostile peers on the zmq RPC port', () => {
       curveSecretKey: keys.clientSecret,
     });
     dealers.push(d);
-    d.connect(rpc);
+    d.connect(endpoint);
     return d;
   }
 
-  const request = (i: number, method: string, params: unknown) =>
-    serializer.encode({ i, q: { service: 'Target', method, params, headers, timeout: 5000 } });
+  const request = (i: number, method: string, params: unknown, timeout = 5000) =>
+    serializer.encode({ i, q: { service: 'Target', method, params, headers, timeout } });
 
   async function reply(d: Dealer, id: number): Promise<{ i: number; r?: unknown; e?: unknown }> {
     for (;;) {
@@ -115,4 +126,63 @@ describe('hostile peers on the zmq RPC port', () => {
     expect((await reply(d, 8)).e).toMatchObject({ code: 'SVC_ERR_DECODE' });
     await stillServes();
   });
+
+  it('gives up, as a caller, a member that never reads its requests, with memory bounded, and calls others on', async () => {
+    // The caller: an instance of its own, so that its memory is measured from a fresh start.
+    const caller = await env.instance('target.yml', { cwd: TARGET, env: { SVC_RPC: 'zmq' } });
+    const client = await env.client();
+    const callerRpc = await client.backends.registry
+      .lookup('Target')
+      .then((records) => records.find((r) => r.pid === caller.pid)?.endpoints['rpc'])
+      .finally(() => client.close());
+    if (!callerRpc) throw new Error('the caller did not register its rpc endpoint');
+    // A ROUTER with the cluster's server key that takes in one message and never reads:
+    // the caller's requests to it back up in the caller.
+    const sink = new Router({
+      linger: 0,
+      receiveHighWaterMark: 1,
+      curveServer: true,
+      curveSecretKey: keys.serverSecret,
+    });
+    routers.push(sink);
+    await sink.bind('tcp://127.0.0.1:0');
+    const address = sink.lastEndpoint!;
+    const before = rssMb(caller.pid);
+    const d = member(true, callerRpc);
+    // 300 calls of 1 MiB to it, all in flight together: 300 MB that never leave the caller.
+    const relay = { address, service: 'Sink', method: 'ping', count: 300, bytes: 1 << 20 };
+    await d.send(request(1, 'relay', relay, 60_000));
+    let peak = 0;
+    let done = false;
+    const answer = reply(d, 1).finally(() => (done = true));
+    while (!done) {
+      peak = Math.max(peak, rssMb(caller.pid) - before);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const ended = ((await answer).r as { result: Record<string, number> }).result;
+    // Every call failed, none waited for its 30 s timeout: each said why.
+    expect(ended['answered']).toBeUndefined();
+    const clear = `Sink.ping: ${address} does not read its requests`;
+    let told = 0;
+    for (const [how, n] of Object.entries(ended)) {
+      if (how.startsWith(clear)) told += n;
+      // Calls on a connection made again after the last drop, not over the limit when
+      // the calls stopped, end by ZeroMQ's heartbeat (6 s) instead.
+      else expect(how).toBe(`Sink.ping: the instance at ${address} went away mid-call`);
+    }
+    expect(told).toBeGreaterThan(150);
+    const drops = caller
+      .logs()
+      .filter((l) => l.msg === 'zmq rpc server does not read: dropping the connection');
+    expect(drops.length).toBeGreaterThan(0);
+    expect(drops[0]).toMatchObject({ level: 'warn', endpoint: address, limit: 4 * 1024 * 1024 });
+    // Per connection, 64 requests of 1 MiB in ZeroMQ's queue and 4 MiB waiting in the caller,
+    // plus a margin of 64 MB for the rest (the requests' garbage before it is collected):
+    // 78-100 MB measured; 351 MB before this limit, every call then waiting for the heartbeat.
+    expect(peak).toBeLessThan(64 + 4 + 64);
+    // The caller calls on: another instance, which reads, answers it.
+    const ping = { address: rpc, service: 'Target', method: 'svc.ping', count: 3, bytes: 1024 };
+    await d.send(request(2, 'relay', ping));
+    expect(await reply(d, 2)).toMatchObject({ r: { ok: true, result: { answered: 3 } } });
+  }, 60_000);
 });

@@ -112,6 +112,8 @@ export class ZmqEventTransport implements EventTransport {
       serializer: this.#serializer,
       log: this.#log,
       bad: this.#bad,
+      label: 'events',
+      writeBufferBytes: this.#limits.writeBufferBytes,
     });
   }
 

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dealer } from 'zeromq';
+import { Dealer, Router } from 'zeromq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { ConfigError, ConnectionLostError, DecodeError, MalformedRequestError } from '../errors.js';
+import { NotDeliveredError } from './failover.js';
 import { LocalRegistry } from '../registry/local.js';
 import { ClusterAuth } from '../security/auth.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
@@ -40,9 +41,12 @@ describe('ZmqRpcTransport', () => {
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
-  async function transport(log = new CaptureLogger()) {
+  async function transport(log = new CaptureLogger(), limits?: BackendContext['limits']) {
     const registry = await LocalRegistry.open(context(log), { dir });
-    const rpc = await ZmqRpcTransport.create(registry, context(log));
+    const rpc = await ZmqRpcTransport.create(registry, {
+      ...context(log),
+      ...(limits ? { limits } : {}),
+    });
     cleanup.push(
       () => registry.close(),
       () => rpc.close(),
@@ -232,6 +236,119 @@ describe('ZmqRpcTransport', () => {
     }
     expect(got).toEqual(Array.from({ length: 300 }, (_, n) => n));
     expect(log.find('warn', 'does not read its replies')).toHaveLength(0);
+  });
+
+  /**
+   * A ROUTER of the cluster (it holds the CURVE server key) that takes in
+   * one message and reads nothing until the test says: an instance that
+   * does not read its requests, or reads them late.
+   */
+  async function rawServer(): Promise<{ router: Router; endpoint: string }> {
+    const keys = new ClusterAuth({ cluster: 'test' }, { log: new CaptureLogger() }).curve();
+    const router = new Router({
+      linger: 0,
+      receiveHighWaterMark: 1,
+      curveServer: true,
+      curveSecretKey: keys.serverSecret,
+    });
+    cleanup.push(() => router.close());
+    await router.bind('tcp://127.0.0.1:0');
+    return { router, endpoint: router.lastEndpoint! };
+  }
+
+  /** `count` calls of `pad` bytes each to `endpoint`, made in order; what each ends with. */
+  function burst(client: ZmqRpcTransport, endpoint: string, count: number, pad: number) {
+    const text = 'p'.repeat(pad);
+    return Array.from({ length: count }, (_, n) =>
+      client.call(
+        { service: 'Echo', method: 'echo', params: { n, pad: text }, headers },
+        { timeout: 20_000, address: endpoint },
+      ),
+    );
+  }
+
+  it('keeps the requests to an instance that reads late in order, past what ZeroMQ queues for it, and drops none', async () => {
+    const log = new CaptureLogger();
+    const client = await transport(log);
+    const { router, endpoint } = await rawServer();
+    // 300 requests of 64 KiB: far more than ZeroMQ's 64 messages and the sockets' buffers hold.
+    const calls = burst(client, endpoint, 300, 64 * 1024);
+    await sleep(500);
+    const serializer = new MsgpackSerializer();
+    const got: number[] = [];
+    while (got.length < 300) {
+      const [routingId, bytes] = await router.receive();
+      const msg = serializer.decode(bytes!) as { i: number; q: { params: { n: number } } };
+      got.push(msg.q.params.n);
+      await router.send([
+        routingId!,
+        serializer.encode({ i: msg.i, r: { ok: true, result: msg.q.params.n } }),
+      ]);
+    }
+    expect(got).toEqual(Array.from({ length: 300 }, (_, n) => n));
+    const results = await Promise.all(calls);
+    expect(results.map((r) => (r.ok ? r.result : -1))).toEqual(got);
+    expect(log.find('warn', 'does not read')).toHaveLength(0);
+  });
+
+  it('gives up an instance that does not read its requests past limits.write_buffer_bytes, and calls others on', async () => {
+    const log = new CaptureLogger();
+    const client = await transport(log, { writeBufferBytes: 1024 * 1024 });
+    const { endpoint } = await rawServer();
+    // Requests of 64 KiB, a few at a time, until it is given up: ZeroMQ takes 64 and the
+    // sockets' buffers some MiB, then they wait in the caller, up to 1 MiB.
+    const text = 'p'.repeat(64 * 1024);
+    const calls: Array<Promise<Error | undefined>> = [];
+    const warned = () => log.find('warn', 'does not read').length > 0;
+    while (!warned() && calls.length < 2000) {
+      const n = calls.length;
+      calls.push(
+        client
+          .call(
+            { service: 'Echo', method: 'echo', params: { n, pad: text }, headers },
+            { timeout: 20_000, address: endpoint },
+          )
+          .then(
+            () => undefined,
+            (err: unknown) => err as Error,
+          ),
+      );
+      if (n % 8 === 7) await sleep(1);
+    }
+    const started = Date.now();
+    const outcomes = await Promise.all(calls);
+    expect(Date.now() - started).toBeLessThan(1000);
+    // None answered, none waited for its timeout: each failed with why.
+    expect(outcomes.filter((e) => e === undefined)).toHaveLength(0);
+    for (const err of outcomes) {
+      expect(err).toBeInstanceOf(ConnectionLostError);
+      expect(err!.message).toMatch(
+        new RegExp(
+          `^Echo\\.echo: ${endpoint.replace(/\./g, '\\.')} does not read its requests \\(\\d+ bytes unsent, over the 1048576-byte limit\\)$`,
+        ),
+      );
+    }
+    // Those ZeroMQ never took are told apart: they never left this process.
+    const undelivered = outcomes.filter((e) => e!.cause instanceof NotDeliveredError);
+    expect(undelivered.length).toBeGreaterThan(0);
+    expect(undelivered.length).toBeLessThan(calls.length);
+    const warnings = log.find('warn', 'does not read');
+    expect(warnings.map((w) => w.msg)).toEqual([
+      'zmq rpc server does not read: dropping the connection',
+    ]);
+    expect(warnings[0]).toMatchObject({ endpoint, limit: 1024 * 1024 });
+    // The caller serves on: a call to an instance that reads is answered.
+    const server = await transport();
+    const { rpc: other } = await server.listen(['Echo'], (req) => ({
+      ok: true,
+      result: req.params,
+    }));
+    await expect(
+      client.call(
+        { service: 'Echo', method: 'echo', params: { n: 1 }, headers },
+        { timeout: 5000, address: other! },
+      ),
+    ).resolves.toEqual({ ok: true, result: { n: 1 } });
   });
 
   it('fails a call to an address nobody listens on with ConnectionLostError, not a timeout', async () => {

@@ -83,6 +83,8 @@ export class ZmqRpcTransport implements RpcTransport {
       serializer: this.#serializer,
       log: this.#log,
       bad: this.#bad,
+      label: 'rpc',
+      writeBufferBytes: limitsOf(ctx.limits).writeBufferBytes,
     });
   }
 

@@ -45,13 +45,15 @@ export const ZMQ_MAX_MESSAGE = DEFAULT_MAX_MESSAGE_BYTES + 1024;
  */
 export const ZMQ_RECEIVE_LIMIT = 2 * ZMQ_MAX_MESSAGE;
 /**
- * Messages ZeroMQ queues for the instance a caller's DEALER sends to. (A
- * responder's ROUTER queues fewer per peer and keeps the rest in a
- * backlog counted in bytes: see zmq/reply-queue.ts. At 64 with ZeroMQ
- * dropping what did not fit, a caller with 500 calls in flight lost 92
- * of their replies; the backlog loses none.)
+ * Messages ZeroMQ queues for the instance a caller's DEALER sends to; past
+ * it the DEALER blocks and requests wait, in order, in the peer's
+ * {@link SendQueue}, counted in bytes. An instance that never reads its
+ * requests pins at most this many messages here (at ZeroMQ's default of
+ * 1000 and 1 MiB requests, 1 GB) and `limits.write_buffer_bytes` there.
+ * (A responder's ROUTER queues as few per peer and keeps the rest in a
+ * backlog counted in bytes: see zmq/reply-queue.ts.)
  */
-export const ZMQ_HIGH_WATER = 1000;
+export const REQUEST_HIGH_WATER = 64;
 
 /**
  * The request id of an envelope `{ i: <id>, ... }` that could not be
@@ -95,42 +97,73 @@ export const HEARTBEAT = {
 };
 
 /**
- * zeromq.js allows one pending send per socket: sends wait here in order.
+ * zeromq.js allows one pending send per socket: messages wait here, in
+ * order, until ZeroMQ takes them. A message may carry a tag (its request's
+ * id), so that when the peer is given up the owner knows which requests
+ * ZeroMQ never took: they provably never reached the peer.
  */
 export class SendQueue {
-  readonly #socket: { send(msg: Buffer | Buffer[]): Promise<void> };
-  readonly #queue: Array<{ msg: Buffer | Buffer[]; done: (err?: Error) => void }> = [];
-  #running = false;
+  readonly #socket: { send(msg: Buffer): Promise<void> };
+  readonly #queue: Array<{ msg: Buffer; tag: number | undefined; done: (err?: Error) => void }> =
+    [];
+  /** the tag of the message being handed to ZeroMQ, while it is */
+  #handing: { tag: number | undefined } | undefined;
+  #waitingBytes = 0;
+  #abandoned: Error | undefined;
 
-  constructor(socket: { send(msg: Buffer | Buffer[]): Promise<void> }) {
+  constructor(socket: { send(msg: Buffer): Promise<void> }) {
     this.#socket = socket;
   }
 
-  send(msg: Buffer | Buffer[]): Promise<void> {
+  send(msg: Buffer, tag?: number): Promise<void> {
+    if (this.#abandoned) return Promise.reject(this.#abandoned);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ msg, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      this.#queue.push({ msg, tag, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      this.#waitingBytes += msg.length;
       void this.#pump();
     });
   }
 
+  /** Bytes that wait behind the message being handed to ZeroMQ. */
+  get waitingBytes(): number {
+    return this.#waitingBytes;
+  }
+
   get idle(): boolean {
-    return !this.#running && this.#queue.length === 0;
+    return this.#handing === undefined && this.#queue.length === 0;
+  }
+
+  /**
+   * Gives up: nothing more is handed to ZeroMQ, and the sends still waiting
+   * fail with `err`. Returns the tags of the messages ZeroMQ never took,
+   * the one being handed over included (its send fails when the owner
+   * closes the socket).
+   */
+  abandon(err: Error): number[] {
+    this.#abandoned = err;
+    const tags: number[] = [];
+    if (this.#handing?.tag !== undefined) tags.push(this.#handing.tag);
+    for (const item of this.#queue.splice(0)) {
+      if (item.tag !== undefined) tags.push(item.tag);
+      item.done(err);
+    }
+    this.#waitingBytes = 0;
+    return tags;
   }
 
   async #pump(): Promise<void> {
-    if (this.#running) return;
-    this.#running = true;
-    try {
-      for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
-        try {
-          await this.#socket.send(item.msg);
-          item.done();
-        } catch (err) {
-          item.done(err instanceof Error ? err : new Error(`send failed: ${String(err)}`));
-        }
+    if (this.#handing) return;
+    for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
+      this.#waitingBytes -= item.msg.length;
+      this.#handing = { tag: item.tag };
+      try {
+        await this.#socket.send(item.msg);
+        item.done();
+      } catch (err) {
+        item.done(err instanceof Error ? err : new Error(`send failed: ${String(err)}`));
+      } finally {
+        this.#handing = undefined;
       }
-    } finally {
-      this.#running = false;
     }
   }
 }

@@ -7,6 +7,7 @@ import {
   DecodeError,
   fromWireError,
 } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import type { Logger } from '../log/logger.js';
 import type { ClusterAuth } from '../security/auth.js';
 import { PendingCalls } from '../rpc/pending.js';
@@ -16,8 +17,8 @@ import { isObject } from './wire-check.js';
 import {
   HEARTBEAT,
   NotDeliveredError,
+  REQUEST_HIGH_WATER,
   SendQueue,
-  ZMQ_HIGH_WATER,
   ZMQ_MAX_MESSAGE,
   ZMQ_RECEIVE_LIMIT,
   peekId,
@@ -46,6 +47,10 @@ export interface RequesterOptions {
   bad: BadFrames;
   /** the cluster whose listeners alone it talks to (CURVE with the cluster's keys) */
   auth: ClusterAuth;
+  /** what it sends, in log lines (`rpc`, `events`) */
+  label: string;
+  /** bytes of requests waiting for one peer that does not read, past which it is given up (`limits.write_buffer_bytes`) */
+  writeBufferBytes?: number;
 }
 
 /**
@@ -53,7 +58,12 @@ export interface RequesterOptions {
  * flight on each. A peer that disconnects fails its pending requests at
  * once with ConnectionLostError (a dead process's kernel closes its
  * sockets, and ZeroMQ reports it within milliseconds); a peer that cannot
- * be reached fails them with NotDeliveredError.
+ * be reached fails them with NotDeliveredError. ZeroMQ takes at most
+ * REQUEST_HIGH_WATER messages for a peer; the rest wait in order in its
+ * SendQueue, and a peer for which more than `writeBufferBytes` wait there
+ * does not read its requests: it is given up as one that went away (the
+ * requests ZeroMQ never took fail with NotDeliveredError, so that they may
+ * go to another instance).
  */
 export class ZmqRequester {
   readonly #zmq: ZmqModule;
@@ -61,6 +71,8 @@ export class ZmqRequester {
   readonly #log: Logger;
   readonly #bad: BadFrames;
   readonly #auth: ClusterAuth;
+  readonly #label: string;
+  readonly #limit: number;
   readonly #peers = new Map<string, Peer>();
   #nextId = 0;
   #closed = false;
@@ -71,6 +83,8 @@ export class ZmqRequester {
     this.#log = options.log;
     this.#bad = options.bad;
     this.#auth = options.auth;
+    this.#label = options.label;
+    this.#limit = options.writeBufferBytes ?? DEFAULT_LIMITS.writeBufferBytes;
   }
 
   /**
@@ -159,7 +173,7 @@ export class ZmqRequester {
       : peer.pending.wait(id, timeoutMs, what, undefined, undefined);
     // A call cancelled before it was made is not sent.
     if (cancel?.aborted) return reply;
-    peer.queue.send(bytes).catch((err: unknown) => {
+    this.#enqueue(peer, bytes, id).catch((err: unknown) => {
       peer.pending.reject(
         id,
         new NotDeliveredError(`cannot send to ${peer.endpoint}: ${String(err)}`),
@@ -171,9 +185,28 @@ export class ZmqRequester {
   /** Sends a control message (credit, cancel) to a peer; one that is gone needs none. */
   #control(peer: Peer, message: Record<string, unknown>): void {
     if (peer.closed) return;
-    peer.queue.send(this.#serializer.encode(message)).catch(() => {
+    this.#enqueue(peer, this.#serializer.encode(message)).catch(() => {
       // The peer went away: its requests fail through the disconnect.
     });
+  }
+
+  /**
+   * Queues a message for the peer, in order; a peer for which more than the
+   * limit waits (ZeroMQ took all it takes, and more comes) does not read.
+   */
+  #enqueue(peer: Peer, bytes: Buffer, id?: number): Promise<void> {
+    const sent = peer.queue.send(bytes, id);
+    const waiting = peer.queue.waitingBytes;
+    if (waiting > this.#limit && !peer.closed) {
+      const why = `${peer.endpoint} does not read its requests (${waiting} bytes unsent, over the ${this.#limit}-byte limit)`;
+      this.#log.warn(`zmq ${this.#label} server does not read: dropping the connection`, {
+        endpoint: peer.endpoint,
+        queuedBytes: waiting,
+        limit: this.#limit,
+      });
+      this.#lose(peer, new ConnectionLostError(why));
+    }
+    return sent;
   }
 
   /** Fails every pending request with ConnectionLostError and closes every socket. */
@@ -191,7 +224,8 @@ export class ZmqRequester {
     const dealer = new this.#zmq.Dealer({
       linger: 0,
       maxMessageSize: ZMQ_RECEIVE_LIMIT,
-      sendHighWaterMark: ZMQ_HIGH_WATER,
+      // Past it the DEALER blocks, and requests wait in the peer's queue, counted in bytes.
+      sendHighWaterMark: REQUEST_HIGH_WATER,
       reconnectInterval: 200,
       curveServerKey: curve.serverPublic,
       curvePublicKey: curve.clientPublic,
@@ -303,6 +337,9 @@ export class ZmqRequester {
     if (peer.closed) return;
     peer.closed = true;
     if (this.#peers.get(peer.endpoint) === peer) this.#peers.delete(peer.endpoint);
+    // What ZeroMQ never took never left this process: safe to send elsewhere. The rest may have run.
+    const undelivered = err instanceof NotDeliveredError ? err : new NotDeliveredError(err.message);
+    for (const id of peer.queue.abandon(undelivered)) peer.pending.reject(id, undelivered);
     peer.pending.failAll(err);
     // Closing the socket ends its observer too (closing the observer first rejects its reader).
     peer.dealer.close();
