@@ -26,11 +26,14 @@ export class RecordLogger implements Logger {
   readonly #sinks: LogSink[];
   readonly #fields: Record<string, unknown>;
   readonly #minRank: number;
+  /** `#fields` as JSON members (`,"instance":"…"`), for {@link callOk}; undefined when they cannot be */
+  readonly #fieldsJson: string | undefined;
 
   constructor(sinks: LogSink[], fields: Record<string, unknown> = {}, level: LogLevel = 'info') {
     this.#sinks = sinks;
     this.#fields = fields;
     this.#minRank = levelRank(level);
+    this.#fieldsJson = fieldsJson(fields);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
@@ -52,6 +55,58 @@ export class RecordLogger implements Logger {
 
   child(fields: Record<string, unknown>): Logger {
     return new RecordLogger(this.#sinks, { ...this.#fields, ...fields }, LEVELS[this.#minRank]);
+  }
+
+  /**
+   * The record of a worker that succeeded, the one record of almost every
+   * call: the same record as `info(template.msg, { kind, entrypoint,
+   * duration_ms, parentSpanId })` logged in `worker`'s context, with its
+   * JSON line made from the parts that never change for an entrypoint
+   * rather than by serialising the record. `JSON.stringify` of it and the
+   * object spreads were about 1 µs of the 15 µs of CPU a call costs a
+   * server at 100 calls in flight.
+   */
+  callOk(template: CallRecordTemplate, worker: CallRecordIds, durationMs: number): void {
+    if (this.#minRank > INFO) return;
+    const { traceId, spanId, parentSpanId, service } = worker;
+    if (this.#fieldsJson === undefined) {
+      const fields: Record<string, unknown> = {
+        kind: template.kind,
+        entrypoint: template.entrypoint,
+        duration_ms: durationMs,
+      };
+      if (parentSpanId !== undefined) fields['parentSpanId'] = parentSpanId;
+      (fields as { [CALL_RECORD]?: true })[CALL_RECORD] = true;
+      this.#log('info', template.msg, fields);
+      return;
+    }
+    const time = Date.now();
+    const record: LogRecord = {
+      time,
+      level: 'info',
+      msg: template.msg,
+      ...this.#fields,
+      traceId,
+      spanId,
+      service,
+      kind: template.kind,
+      entrypoint: template.entrypoint,
+      duration_ms: durationMs,
+    };
+    let line = `{"time":${time},"level":"info",${template.msgJson}${this.#fieldsJson},"traceId":${jsonString(traceId)},"spanId":${jsonString(spanId)},"service":${jsonString(service)}${template.tailJson},"duration_ms":${Number.isFinite(durationMs) ? durationMs : 'null'}`;
+    if (parentSpanId !== undefined) {
+      record['parentSpanId'] = parentSpanId;
+      line += `,"parentSpanId":${jsonString(parentSpanId)}`;
+    }
+    line += '}';
+    (record as { [CALL_RECORD]?: true })[CALL_RECORD] = true;
+    for (const sink of this.#sinks) {
+      try {
+        sink.write(record, line);
+      } catch {
+        // A failing sink (closed pipe) must never break the code that logs.
+      }
+    }
   }
 
   #log(level: LogLevel, msg: string, fields: Record<string, unknown> | undefined): void {
@@ -77,6 +132,74 @@ export class RecordLogger implements Logger {
 }
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const INFO = levelRank('info');
+
+/** The parts of a successful worker's record that never change for its entrypoint. */
+export interface CallRecordTemplate {
+  readonly msg: string;
+  readonly kind: string;
+  readonly entrypoint: string;
+  /** `"msg":"…"` */
+  readonly msgJson: string;
+  /** `,"kind":"…","entrypoint":"…"` */
+  readonly tailJson: string;
+}
+
+/** What a successful worker's record takes from the worker. */
+export interface CallRecordIds {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | undefined;
+  readonly service: string;
+}
+
+/** The template of the records of `entrypoint`'s successful workers, `msg` their message. */
+export function callRecordTemplate(
+  kind: string,
+  entrypoint: string,
+  msg: string,
+): CallRecordTemplate {
+  return {
+    msg,
+    kind,
+    entrypoint,
+    msgJson: `"msg":${JSON.stringify(msg)}`,
+    tailJson: `,"kind":${JSON.stringify(kind)},"entrypoint":${JSON.stringify(entrypoint)}`,
+  };
+}
+
+// Keys a successful worker's record sets itself: a logger whose own fields
+// hold one of them takes the general path, so that the record and its line agree.
+const CALL_RECORD_KEYS = new Set([
+  'time',
+  'level',
+  'msg',
+  'traceId',
+  'spanId',
+  'service',
+  'kind',
+  'entrypoint',
+  'duration_ms',
+  'parentSpanId',
+]);
+
+function fieldsJson(fields: Record<string, unknown>): string | undefined {
+  let json = '';
+  for (const key of Object.keys(fields)) {
+    if (CALL_RECORD_KEYS.has(key)) return undefined;
+    const value = safeJson(fields[key]) as string | undefined;
+    // undefined, a function: left out of the record's JSON altogether
+    if (value === undefined) continue;
+    json += `,${JSON.stringify(key)}:${value}`;
+  }
+  return json;
+}
+
+// Ids and names made of these need no escaping in JSON; anything else is escaped by JSON.stringify.
+const PLAIN = /^[\w.:-]*$/;
+function jsonString(value: string): string {
+  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
+}
 
 /**
  * Writes records to a stream: pretty (coloured on a terminal) or one JSON
