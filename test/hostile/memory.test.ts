@@ -9,6 +9,7 @@ import {
   endpointOf,
   cpuMs,
   frame,
+  headerList,
   headers,
   rssMb,
   until,
@@ -50,7 +51,9 @@ describe('hostile peers on the net RPC port', () => {
     // 120 pings of 512 KiB each ask for 60 MB of replies (at full size, 300 × 1 MiB took 64 → 457 MB).
     const payload = 'p'.repeat(512 * 1024);
     for (let i = 0; i < 120; i++) {
-      peer.socket.write(frame([0, i, 'Target', 'svc.ping', { payload }, headers, 5000]));
+      peer.socket.write(
+        frame([0, i, 'Target', 'svc.ping', { payload }, headerList(headers), 5000]),
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
     expect(rssMb(target.pid) - before).toBeLessThan(60);
@@ -73,7 +76,7 @@ describe('hostile peers on the net RPC port', () => {
     const before = rssMb(target.pid);
     const peer = new RawPeer(env.cluster, rpc, false);
     await peer.opened;
-    const ask = frame([0, 1, 'Target', 'svc.recent_logs', {}, headers, 5000]);
+    const ask = frame([0, 1, 'Target', 'svc.recent_logs', {}, headerList(headers), 5000]);
     peer.socket.write(Buffer.concat(Array(400).fill(ask)));
     await target.waitFor(
       (p) => p.hasLog((l) => l.msg === 'rpc peer does not read its replies: dropping it'),

@@ -17,7 +17,7 @@ import type { Limits } from '../limits.js';
 import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
 import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net-guard.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, REQUEST, STREAM } from './net-wire.js';
-import { parseCallHeaders } from '../zmq/wire-check.js';
+import { parseCallHeaderList } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
 import {
   receivedTimeout,
@@ -245,7 +245,7 @@ export class NetRpcServer {
     }
     let headers;
     try {
-      headers = parseCallHeaders(msg[5]);
+      headers = parseCallHeaderList(msg[5]);
     } catch (err) {
       this.#reply(writer, id, { ok: false, error: toWireError(err) });
       return;
