@@ -44,6 +44,28 @@ describe('RecordLogger.callOk', () => {
     expect(line).toBe(JSON.stringify(record));
   });
 
+  it("keeps a container logger's own service, where info() would", () => {
+    const { written, sink } = capture();
+    const log = new RecordLogger([sink], { instance: 'Greeting-1', service: 'Greeting' });
+    log.callOk(template, { ...worker, service: 'Other' }, 2);
+    const { record, line } = written[0]!;
+    expect(line).toBe(JSON.stringify(record));
+    expect(Object.keys(record)).toEqual([
+      'time',
+      'level',
+      'msg',
+      'instance',
+      'service',
+      'traceId',
+      'spanId',
+      'kind',
+      'entrypoint',
+      'duration_ms',
+      'parentSpanId',
+    ]);
+    expect(record.service).toBe('Greeting');
+  });
+
   it('escapes what a peer sent that JSON must escape, and writes what JSON cannot hold as null', () => {
     const { written, sink } = capture();
     const log = new RecordLogger([sink], { instance: 'a "quoted" \\ instance\n' });
@@ -62,6 +84,7 @@ describe('RecordLogger.callOk', () => {
   it('takes the general path when the logger own fields name one of the record fields', () => {
     const { written, sink } = capture();
     const log = new RecordLogger([sink], { service: 'Fixed', kind: 'mine' });
+    // (outside any worker: the general path takes the ids from the current worker, here none)
     log.callOk(template, worker, 1);
     const { record, line } = written[0]!;
     expect(JSON.parse(line!)).toEqual(JSON.parse(JSON.stringify(record)));

@@ -28,12 +28,15 @@ export class RecordLogger implements Logger {
   readonly #minRank: number;
   /** `#fields` as JSON members (`,"instance":"…"`), for {@link callOk}; undefined when they cannot be */
   readonly #fieldsJson: string | undefined;
+  /** whether `#fields` name the service (a container's logger), which a record then keeps */
+  readonly #ownService: boolean;
 
   constructor(sinks: LogSink[], fields: Record<string, unknown> = {}, level: LogLevel = 'info') {
     this.#sinks = sinks;
     this.#fields = fields;
     this.#minRank = levelRank(level);
     this.#fieldsJson = fieldsJson(fields);
+    this.#ownService = Object.hasOwn(fields, 'service');
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
@@ -88,12 +91,17 @@ export class RecordLogger implements Logger {
       ...this.#fields,
       traceId,
       spanId,
-      service,
-      kind: template.kind,
-      entrypoint: template.entrypoint,
-      duration_ms: durationMs,
     };
-    let line = `{"time":${time},"level":"info",${template.msgJson}${this.#fieldsJson},"traceId":${jsonString(traceId)},"spanId":${jsonString(spanId)},"service":${jsonString(service)}${template.tailJson},"duration_ms":${Number.isFinite(durationMs) ? durationMs : 'null'}`;
+    let line = `{"time":${time},"level":"info",${template.msgJson}${this.#fieldsJson},"traceId":${jsonString(traceId)},"spanId":${jsonString(spanId)}`;
+    // As in info(): the logger's own service, where it names one, else the worker's.
+    if (!this.#ownService) {
+      record.service = service;
+      line += `,"service":${jsonString(service)}`;
+    }
+    record['kind'] = template.kind;
+    record['entrypoint'] = template.entrypoint;
+    record['duration_ms'] = durationMs;
+    line += `${template.tailJson},"duration_ms":${Number.isFinite(durationMs) ? durationMs : 'null'}`;
     if (parentSpanId !== undefined) {
       record['parentSpanId'] = parentSpanId;
       line += `,"parentSpanId":${jsonString(parentSpanId)}`;
@@ -176,7 +184,6 @@ const CALL_RECORD_KEYS = new Set([
   'msg',
   'traceId',
   'spanId',
-  'service',
   'kind',
   'entrypoint',
   'duration_ms',
