@@ -172,11 +172,11 @@ export class NetRpcServer {
     };
     this.#peers.set(socket, peer);
     const decoder = new FrameDecoder(this.#maxFrameBytes, this.#budget);
-    const onFrame = (body: Buffer) => this.#serve(body, peer);
+    const onFrame = (buf: Buffer, start: number, end: number) => this.#serve(buf, start, end, peer);
     const onData = (chunk: Buffer) => {
       peer.lastActive = performance.now();
       try {
-        decoder.push(chunk, onFrame);
+        decoder.pushRange(chunk, onFrame);
       } catch (err) {
         this.#badFrame(source, err);
         writer.clear();
@@ -198,8 +198,8 @@ export class NetRpcServer {
   }
 
   /** Decodes one frame and acts on it; throws (closing the connection) when it cannot be read. */
-  #serve(body: Buffer, peer: ServerPeer): void {
-    const msg = this.#serializer.decode(body);
+  #serve(buf: Buffer, start: number, end: number, peer: ServerPeer): void {
+    const msg = this.#serializer.decodeRange(buf, start, end);
     if (!Array.isArray(msg) || typeof msg[1] !== 'number') {
       throw new MalformedRequestError('not an rpc request frame');
     }

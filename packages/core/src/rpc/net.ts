@@ -330,8 +330,8 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   /** @internal */
-  decode(body: Buffer): unknown {
-    return this.#serializer.decode(body);
+  decode(buf: Buffer, start: number, end: number): unknown {
+    return this.#serializer.decodeRange(buf, start, end);
   }
 
   /** @internal */
