@@ -200,10 +200,16 @@ export class FrameWriter {
     this.#flushedAt = this.#now();
     const out = Buffer.allocUnsafe(this.#size);
     let offset = 0;
+    // Byte by byte and TypedArray#set: Buffer's writeUInt32BE and copy check
+    // their arguments in JavaScript first, on every frame of every flush.
     for (const body of bodies) {
-      out.writeUInt32BE(body.length, offset);
-      body.copy(out, offset + FRAME_HEADER_BYTES);
-      offset += FRAME_HEADER_BYTES + body.length;
+      const size = body.length;
+      out[offset] = size >>> 24;
+      out[offset + 1] = (size >>> 16) & 0xff;
+      out[offset + 2] = (size >>> 8) & 0xff;
+      out[offset + 3] = size & 0xff;
+      out.set(body, offset + FRAME_HEADER_BYTES);
+      offset += FRAME_HEADER_BYTES + size;
     }
     this.#bodies = [];
     this.#size = 0;
