@@ -2,9 +2,16 @@ import { DEFAULT_LIMITS } from '../limits.js';
 import { currentContext } from '../context.js';
 import { CALL_RECORD, levelRank, type LogLevel, type LogRecord, type Logger } from './logger.js';
 import { formatPretty } from './pretty.js';
+import {
+  fieldsJson,
+  jsonString,
+  type CallRecordIds,
+  type CallRecordTemplate,
+} from './call-record.js';
 import { LineWriter, type LineWriterOptions } from './writer.js';
 
 export * from './logger.js';
+export { callRecordTemplate, type CallRecordIds, type CallRecordTemplate } from './call-record.js';
 export type { LineWriterOptions } from './writer.js';
 export { formatPretty, colorFor } from './pretty.js';
 
@@ -141,72 +148,6 @@ export class RecordLogger implements Logger {
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const INFO = levelRank('info');
-
-/** The parts of a successful worker's record that never change for its entrypoint. */
-export interface CallRecordTemplate {
-  readonly msg: string;
-  readonly kind: string;
-  readonly entrypoint: string;
-  /** `"msg":"…"` */
-  readonly msgJson: string;
-  /** `,"kind":"…","entrypoint":"…"` */
-  readonly tailJson: string;
-}
-
-/** What a successful worker's record takes from the worker. */
-export interface CallRecordIds {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string | undefined;
-  readonly service: string;
-}
-
-/** The template of the records of `entrypoint`'s successful workers, `msg` their message. */
-export function callRecordTemplate(
-  kind: string,
-  entrypoint: string,
-  msg: string,
-): CallRecordTemplate {
-  return {
-    msg,
-    kind,
-    entrypoint,
-    msgJson: `"msg":${JSON.stringify(msg)}`,
-    tailJson: `,"kind":${JSON.stringify(kind)},"entrypoint":${JSON.stringify(entrypoint)}`,
-  };
-}
-
-// Keys a successful worker's record sets itself: a logger whose own fields
-// hold one of them takes the general path, so that the record and its line agree.
-const CALL_RECORD_KEYS = new Set([
-  'time',
-  'level',
-  'msg',
-  'traceId',
-  'spanId',
-  'kind',
-  'entrypoint',
-  'duration_ms',
-  'parentSpanId',
-]);
-
-function fieldsJson(fields: Record<string, unknown>): string | undefined {
-  let json = '';
-  for (const key of Object.keys(fields)) {
-    if (CALL_RECORD_KEYS.has(key)) return undefined;
-    const value = safeJson(fields[key]) as string | undefined;
-    // undefined, a function: left out of the record's JSON altogether
-    if (value === undefined) continue;
-    json += `,${JSON.stringify(key)}:${value}`;
-  }
-  return json;
-}
-
-// Ids and names made of these need no escaping in JSON; anything else is escaped by JSON.stringify.
-const PLAIN = /^[\w.:-]*$/;
-function jsonString(value: string): string {
-  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
-}
 
 /**
  * Writes records to a stream: pretty (coloured on a terminal) or one JSON
