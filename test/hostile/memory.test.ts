@@ -313,7 +313,7 @@ describe('slow senders on the net RPC port', () => {
           'Target',
           'greet',
           { name: `slow${n}`, pad: 'x'.repeat(15 << 20) },
-          headers,
+          headerList(headers),
           60_000,
         ]),
       );
