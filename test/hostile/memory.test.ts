@@ -204,6 +204,23 @@ describe('hostile peers on the net RPC port', () => {
       expect((error5 as { message: string }).message).toMatch(
         /takes one parameters object, got null/,
       );
+      // Headers as a map, as callers before the list sent them: still read, and still checked.
+      peer.socket.write(
+        frame([
+          0,
+          6,
+          'Target',
+          'greet',
+          { name: 'map' },
+          { traceId: 'm', callIdStack: [], data: {} },
+          5000,
+        ]),
+      );
+      expect(await peer.reply(6)).toEqual([REPLY_OK, 6, 'Hi, map!']);
+      peer.socket.write(
+        frame([0, 7, 'Target', 'emitOne', {}, { traceId: 'm', callIdStack: [{}], data: {} }, 5000]),
+      );
+      expect((await peer.reply(7))[0]).toBe(REPLY_ERROR);
     } finally {
       peer.destroy();
     }

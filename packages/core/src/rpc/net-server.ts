@@ -17,7 +17,7 @@ import type { Limits } from '../limits.js';
 import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
 import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net-guard.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, REQUEST, STREAM } from './net-wire.js';
-import { parseCallHeaderList } from '../zmq/wire-check.js';
+import { parseCallHeaderList, parseCallHeaders } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
 import {
   receivedTimeout,
@@ -245,7 +245,8 @@ export class NetRpcServer {
     }
     let headers;
     try {
-      headers = parseCallHeaderList(msg[5]);
+      // Sent as a list; a map, as callers sent before the list, is still read (upgrade servers first).
+      headers = Array.isArray(msg[5]) ? parseCallHeaderList(msg[5]) : parseCallHeaders(msg[5]);
     } catch (err) {
       this.#reply(writer, id, { ok: false, error: toWireError(err) });
       return;
