@@ -14,6 +14,15 @@ export const REPLY_ERROR = 2;
 
 export const headers = { traceId: 'hostile', callIdStack: [], data: {} };
 
+/** Request headers as the net wire carries them: `[traceId, spanId, traceFlags, callIdStack, data]`. */
+export function headerList(h: {
+  traceId: unknown;
+  callIdStack: unknown;
+  data: unknown;
+}): unknown[] {
+  return [h.traceId, undefined, undefined, h.callIdStack, h.data];
+}
+
 /** Resident memory of a process, in MB. */
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -103,8 +112,13 @@ export class RawPeer {
     });
   }
 
-  request(id: number, method: string, params: unknown, hdrs: unknown = headers): void {
-    this.socket.write(frame([REQUEST, id, 'Target', method, params, hdrs, 5000]));
+  request(
+    id: number,
+    method: string,
+    params: unknown,
+    hdrs: { traceId: unknown; callIdStack: unknown; data: unknown } = headers,
+  ): void {
+    this.socket.write(frame([REQUEST, id, 'Target', method, params, headerList(hdrs), 5000]));
   }
 
   async reply(id: number, timeoutMs = 5000): Promise<unknown[]> {

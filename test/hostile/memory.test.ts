@@ -9,6 +9,7 @@ import {
   endpointOf,
   cpuMs,
   frame,
+  headerList,
   headers,
   rssMb,
   until,
@@ -50,7 +51,9 @@ describe('hostile peers on the net RPC port', () => {
     // 120 pings of 512 KiB each ask for 60 MB of replies (at full size, 300 × 1 MiB took 64 → 457 MB).
     const payload = 'p'.repeat(512 * 1024);
     for (let i = 0; i < 120; i++) {
-      peer.socket.write(frame([0, i, 'Target', 'svc.ping', { payload }, headers, 5000]));
+      peer.socket.write(
+        frame([0, i, 'Target', 'svc.ping', { payload }, headerList(headers), 5000]),
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
     expect(rssMb(target.pid) - before).toBeLessThan(60);
@@ -73,7 +76,7 @@ describe('hostile peers on the net RPC port', () => {
     const before = rssMb(target.pid);
     const peer = new RawPeer(env.cluster, rpc, false);
     await peer.opened;
-    const ask = frame([0, 1, 'Target', 'svc.recent_logs', {}, headers, 5000]);
+    const ask = frame([0, 1, 'Target', 'svc.recent_logs', {}, headerList(headers), 5000]);
     peer.socket.write(Buffer.concat(Array(400).fill(ask)));
     await target.waitFor(
       (p) => p.hasLog((l) => l.msg === 'rpc peer does not read its replies: dropping it'),
@@ -201,6 +204,23 @@ describe('hostile peers on the net RPC port', () => {
       expect((error5 as { message: string }).message).toMatch(
         /takes one parameters object, got null/,
       );
+      // Headers as a map, as callers before the list sent them: still read, and still checked.
+      peer.socket.write(
+        frame([
+          0,
+          6,
+          'Target',
+          'greet',
+          { name: 'map' },
+          { traceId: 'm', callIdStack: [], data: {} },
+          5000,
+        ]),
+      );
+      expect(await peer.reply(6)).toEqual([REPLY_OK, 6, 'Hi, map!']);
+      peer.socket.write(
+        frame([0, 7, 'Target', 'emitOne', {}, { traceId: 'm', callIdStack: [{}], data: {} }, 5000]),
+      );
+      expect((await peer.reply(7))[0]).toBe(REPLY_ERROR);
     } finally {
       peer.destroy();
     }
@@ -310,7 +330,7 @@ describe('slow senders on the net RPC port', () => {
           'Target',
           'greet',
           { name: `slow${n}`, pad: 'x'.repeat(15 << 20) },
-          headers,
+          headerList(headers),
           60_000,
         ]),
       );

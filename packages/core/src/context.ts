@@ -238,9 +238,12 @@ export function outgoingHeaders(
     if (extra) headers.data = { ...headers.data, ...extra };
     return headers;
   }
+  const traceId = newTraceId();
   return {
-    traceId: newTraceId(),
-    callIdStack: [`${fallbackCaller}.call.${randomUUID()}`],
+    traceId,
+    // A call made outside any worker starts a trace of its own: its 128 random
+    // bits name the call too (a random UUID each was most of what a client spent in node:crypto).
+    callIdStack: [`${fallbackCaller}.call.${traceId}`],
     data: defaults || extra ? { ...defaults, ...extra } : {},
     spanId,
     traceFlags: SAMPLED,

@@ -2,6 +2,7 @@ import type { WorkerContext } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import { SvcError } from '../errors.js';
 import { HttpError } from '../http/types.js';
+import { RecordLogger, callRecordTemplate, type CallRecordTemplate } from '../log/index.js';
 import { CALL_RECORD } from '../log/logger.js';
 import { outcomeAttributes } from '../tracing/spans.js';
 import type { ServiceContainer } from './container.js';
@@ -29,6 +30,7 @@ export class OutcomeReporter {
   readonly #container: ServiceContainer;
   readonly #observers = new Set<WorkerObserver>();
   readonly #epNames = new Map<EntrypointMeta, string>();
+  readonly #okRecords = new Map<EntrypointMeta, { method: string; template: CallRecordTemplate }>();
 
   constructor(container: ServiceContainer) {
     this.#container = container;
@@ -70,6 +72,16 @@ export class OutcomeReporter {
     return name;
   }
 
+  /** The template of `ep`'s successful workers' records, made once. */
+  #okRecord(ep: EntrypointMeta, ctx: WorkerContext): CallRecordTemplate {
+    const made = this.#okRecords.get(ep);
+    if (made?.method === ctx.method) return made.template;
+    const entrypoint = `${this.#container.name}.${ctx.method}`;
+    const template = callRecordTemplate(ep.kind, entrypoint, `${ep.kind} ${entrypoint} ok`);
+    this.#okRecords.set(ep, { method: ctx.method, template });
+    return template;
+  }
+
   #logOutcome(
     ep: EntrypointMeta,
     ctx: WorkerContext,
@@ -92,6 +104,10 @@ export class OutcomeReporter {
     if (stream) {
       fields['items'] = stream.items;
       if (stream.stopped !== undefined) fields['stopped'] = stream.stopped;
+    }
+    if (!failed && !stream && log instanceof RecordLogger) {
+      log.callOk(this.#okRecord(ep, ctx), ctx, durationMs);
+      return;
     }
     if (!failed) {
       // Kept in the history; printed only where the output asks for calls (`log.calls`).

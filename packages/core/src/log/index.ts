@@ -2,9 +2,16 @@ import { DEFAULT_LIMITS } from '../limits.js';
 import { currentContext } from '../context.js';
 import { CALL_RECORD, levelRank, type LogLevel, type LogRecord, type Logger } from './logger.js';
 import { formatPretty } from './pretty.js';
+import {
+  fieldsJson,
+  jsonString,
+  type CallRecordIds,
+  type CallRecordTemplate,
+} from './call-record.js';
 import { LineWriter, type LineWriterOptions } from './writer.js';
 
 export * from './logger.js';
+export { callRecordTemplate, type CallRecordIds, type CallRecordTemplate } from './call-record.js';
 export type { LineWriterOptions } from './writer.js';
 export { formatPretty, colorFor } from './pretty.js';
 
@@ -26,11 +33,17 @@ export class RecordLogger implements Logger {
   readonly #sinks: LogSink[];
   readonly #fields: Record<string, unknown>;
   readonly #minRank: number;
+  /** `#fields` as JSON members (`,"instance":"…"`), for {@link callOk}; undefined when they cannot be */
+  readonly #fieldsJson: string | undefined;
+  /** whether `#fields` name the service (a container's logger), which a record then keeps */
+  readonly #ownService: boolean;
 
   constructor(sinks: LogSink[], fields: Record<string, unknown> = {}, level: LogLevel = 'info') {
     this.#sinks = sinks;
     this.#fields = fields;
     this.#minRank = levelRank(level);
+    this.#fieldsJson = fieldsJson(fields);
+    this.#ownService = Object.hasOwn(fields, 'service');
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
@@ -52,6 +65,63 @@ export class RecordLogger implements Logger {
 
   child(fields: Record<string, unknown>): Logger {
     return new RecordLogger(this.#sinks, { ...this.#fields, ...fields }, LEVELS[this.#minRank]);
+  }
+
+  /**
+   * The record of a worker that succeeded, the one record of almost every
+   * call: the same record as `info(template.msg, { kind, entrypoint,
+   * duration_ms, parentSpanId })` logged in `worker`'s context, with its
+   * JSON line made from the parts that never change for an entrypoint
+   * rather than by serialising the record. `JSON.stringify` of it and the
+   * object spreads were about 1 µs of the 15 µs of CPU a call costs a
+   * server at 100 calls in flight.
+   */
+  callOk(template: CallRecordTemplate, worker: CallRecordIds, durationMs: number): void {
+    if (this.#minRank > INFO) return;
+    const { traceId, spanId, parentSpanId, service } = worker;
+    if (this.#fieldsJson === undefined) {
+      const fields: Record<string, unknown> = {
+        kind: template.kind,
+        entrypoint: template.entrypoint,
+        duration_ms: durationMs,
+      };
+      if (parentSpanId !== undefined) fields['parentSpanId'] = parentSpanId;
+      (fields as { [CALL_RECORD]?: true })[CALL_RECORD] = true;
+      this.#log('info', template.msg, fields);
+      return;
+    }
+    const time = Date.now();
+    const record: LogRecord = {
+      time,
+      level: 'info',
+      msg: template.msg,
+      ...this.#fields,
+      traceId,
+      spanId,
+    };
+    let line = `{"time":${time},"level":"info",${template.msgJson}${this.#fieldsJson},"traceId":${jsonString(traceId)},"spanId":${jsonString(spanId)}`;
+    // As in info(): the logger's own service, where it names one, else the worker's.
+    if (!this.#ownService) {
+      record.service = service;
+      line += `,"service":${jsonString(service)}`;
+    }
+    record['kind'] = template.kind;
+    record['entrypoint'] = template.entrypoint;
+    record['duration_ms'] = durationMs;
+    line += `${template.tailJson},"duration_ms":${Number.isFinite(durationMs) ? durationMs : 'null'}`;
+    if (parentSpanId !== undefined) {
+      record['parentSpanId'] = parentSpanId;
+      line += `,"parentSpanId":${jsonString(parentSpanId)}`;
+    }
+    line += '}';
+    (record as { [CALL_RECORD]?: true })[CALL_RECORD] = true;
+    for (const sink of this.#sinks) {
+      try {
+        sink.write(record, line);
+      } catch {
+        // A failing sink (closed pipe) must never break the code that logs.
+      }
+    }
   }
 
   #log(level: LogLevel, msg: string, fields: Record<string, unknown> | undefined): void {
@@ -77,6 +147,7 @@ export class RecordLogger implements Logger {
 }
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const INFO = levelRank('info');
 
 /**
  * Writes records to a stream: pretty (coloured on a terminal) or one JSON

@@ -26,7 +26,8 @@ export interface ConnectionOwner {
   readonly log: Logger;
   /** the handshake run before anything else is sent on a new connection */
   readonly auth: ClusterAuth;
-  decode(body: Buffer): unknown;
+  /** decodes the frame body at `buf[start, end)` */
+  decode(buf: Buffer, start: number, end: number): unknown;
   encode(message: unknown[]): Buffer;
   /** the connection dropped: forget it and stop picking its peer for these services */
   lost(conn: ClientConnection, services: Iterable<string>): void;
@@ -95,11 +96,11 @@ export class ClientConnection {
       if (this.#unwritten.length > 0) this.#unwritten = [];
       write(bytes);
     });
-    const onFrame = (body: Buffer) => this.#onReply(body);
+    const onFrame = (buf: Buffer, start: number, end: number) => this.#onReply(buf, start, end);
     const onData = (chunk: Buffer) => {
       this.lastActive = performance.now();
       try {
-        this.#decoder.push(chunk, onFrame);
+        this.#decoder.pushRange(chunk, onFrame);
       } catch (err) {
         owner.badFrame(endpoint, err);
         this.destroy(`bad frame from ${endpoint}`);
@@ -234,8 +235,8 @@ export class ClientConnection {
     this.#pending.failAll(new ConnectionLostError(why));
   }
 
-  #onReply(body: Buffer): void {
-    const msg = this.#owner.decode(body);
+  #onReply(buf: Buffer, start: number, end: number): void {
+    const msg = this.#owner.decode(buf, start, end);
     if (
       !Array.isArray(msg) ||
       typeof msg[1] !== 'number' ||

@@ -73,6 +73,14 @@ export class FrameDecoder {
    * empty or oversized frame; the stream is unusable after that.
    */
   push(chunk: Buffer, onFrame: (body: Buffer) => void): void {
+    this.pushRange(chunk, (buf, start, end) => onFrame(buf.subarray(start, end)));
+  }
+
+  /**
+   * As {@link push}, with each frame body given as `buf[start, end)` (no
+   * view made of it): for decoders that read a range in place.
+   */
+  pushRange(chunk: Buffer, onFrame: (buf: Buffer, start: number, end: number) => void): void {
     let buf = chunk;
     if (this.#chunks.length > 0) {
       this.#chunks.push(chunk);
@@ -92,7 +100,7 @@ export class FrameDecoder {
     }
   }
 
-  #split(buf: Buffer, onFrame: (body: Buffer) => void): void {
+  #split(buf: Buffer, onFrame: (buf: Buffer, start: number, end: number) => void): void {
     let offset = 0;
     const end = buf.length;
     while (end - offset >= FRAME_HEADER_BYTES) {
@@ -104,7 +112,7 @@ export class FrameDecoder {
       const start = offset + FRAME_HEADER_BYTES;
       if (end - start < size) break;
       offset = start + size;
-      onFrame(buf.subarray(start, offset));
+      onFrame(buf, start, offset);
     }
     // A frame that throws leaves the rest of the stream unread: the caller closes it.
     if (offset < end) {
@@ -192,10 +200,16 @@ export class FrameWriter {
     this.#flushedAt = this.#now();
     const out = Buffer.allocUnsafe(this.#size);
     let offset = 0;
+    // Byte by byte and TypedArray#set: Buffer's writeUInt32BE and copy check
+    // their arguments in JavaScript first, on every frame of every flush.
     for (const body of bodies) {
-      out.writeUInt32BE(body.length, offset);
-      body.copy(out, offset + FRAME_HEADER_BYTES);
-      offset += FRAME_HEADER_BYTES + body.length;
+      const size = body.length;
+      out[offset] = size >>> 24;
+      out[offset + 1] = (size >>> 16) & 0xff;
+      out[offset + 2] = (size >>> 8) & 0xff;
+      out[offset + 3] = size & 0xff;
+      out.set(body, offset + FRAME_HEADER_BYTES);
+      offset += FRAME_HEADER_BYTES + size;
     }
     this.#bodies = [];
     this.#size = 0;

@@ -17,7 +17,7 @@ import type { Limits } from '../limits.js';
 import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
 import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net-guard.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, REQUEST, STREAM } from './net-wire.js';
-import { parseCallHeaders } from '../zmq/wire-check.js';
+import { parseCallHeaderList, parseCallHeaders } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
 import {
   receivedTimeout,
@@ -172,11 +172,11 @@ export class NetRpcServer {
     };
     this.#peers.set(socket, peer);
     const decoder = new FrameDecoder(this.#maxFrameBytes, this.#budget);
-    const onFrame = (body: Buffer) => this.#serve(body, peer);
+    const onFrame = (buf: Buffer, start: number, end: number) => this.#serve(buf, start, end, peer);
     const onData = (chunk: Buffer) => {
       peer.lastActive = performance.now();
       try {
-        decoder.push(chunk, onFrame);
+        decoder.pushRange(chunk, onFrame);
       } catch (err) {
         this.#badFrame(source, err);
         writer.clear();
@@ -198,8 +198,8 @@ export class NetRpcServer {
   }
 
   /** Decodes one frame and acts on it; throws (closing the connection) when it cannot be read. */
-  #serve(body: Buffer, peer: ServerPeer): void {
-    const msg = this.#serializer.decode(body);
+  #serve(buf: Buffer, start: number, end: number, peer: ServerPeer): void {
+    const msg = this.#serializer.decodeRange(buf, start, end);
     if (!Array.isArray(msg) || typeof msg[1] !== 'number') {
       throw new MalformedRequestError('not an rpc request frame');
     }
@@ -245,7 +245,8 @@ export class NetRpcServer {
     }
     let headers;
     try {
-      headers = parseCallHeaders(msg[5]);
+      // Sent as a list; a map, as callers sent before the list, is still read (upgrade servers first).
+      headers = Array.isArray(msg[5]) ? parseCallHeaderList(msg[5]) : parseCallHeaders(msg[5]);
     } catch (err) {
       this.#reply(writer, id, { ok: false, error: toWireError(err) });
       return;

@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.js';
 // Server to caller:
 //   [REPLY_OK, id, result], [REPLY_ERROR, id, wireError]  (also a stream's end)
 //   [ITEM, id, item]       one item of a stream
+// `headers` is a list too: [traceId, spanId, traceFlags, callIdStack, data, traceState?].
 // `timeoutMs` is what remained of the caller's deadline when it sent the
 // request (null: none), so that the two clocks need not agree.
 export const REQUEST = 0;

@@ -16,6 +16,7 @@ import { connectTls, pskOf, RefusedPeers, tlsServerOptions } from './net-tls.js'
 import { REQUEST, STREAM } from './net-wire.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
+import { callHeaderList } from '../zmq/wire-check.js';
 import type {
   RpcCallOptions,
   RpcHandler,
@@ -270,7 +271,8 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     request: RpcRequest,
     options: RpcCallOptions,
   ): Buffer {
-    const { service, method, params, headers, args } = request;
+    const { service, method, params, args } = request;
+    const headers = callHeaderList(request.headers);
     return this.#serializer.encode(
       args === undefined
         ? [kind, id, service, method, params, headers, options.timeout]
@@ -328,8 +330,8 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   /** @internal */
-  decode(body: Buffer): unknown {
-    return this.#serializer.decode(body);
+  decode(buf: Buffer, start: number, end: number): unknown {
+    return this.#serializer.decodeRange(buf, start, end);
   }
 
   /** @internal */

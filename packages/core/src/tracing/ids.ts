@@ -21,15 +21,18 @@ export function newSpanId(): string {
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
+// Made once: each worker checks the span id its caller sent.
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
 
 /** Whether `id` is a valid W3C trace id (32 lowercase hex, not all zeros). */
 export function isTraceId(id: unknown): id is string {
-  return typeof id === 'string' && TRACE_ID.test(id) && id !== '0'.repeat(32);
+  return typeof id === 'string' && TRACE_ID.test(id) && id !== ZERO_TRACE_ID;
 }
 
 /** Whether `id` is a valid W3C span id (16 lowercase hex, not all zeros). */
 export function isSpanId(id: unknown): id is string {
-  return typeof id === 'string' && SPAN_ID.test(id) && id !== '0'.repeat(16);
+  return typeof id === 'string' && SPAN_ID.test(id) && id !== ZERO_SPAN_ID;
 }
 
 /**

@@ -41,7 +41,37 @@ export function checkTraceId(value: unknown): string {
  */
 export function parseCallHeaders(value: unknown): CallHeaders {
   if (!isObject(value)) throw new MalformedRequestError('message lacks headers');
-  const { traceId, callIdStack, data } = value;
+  const { traceId, callIdStack, data, spanId, traceFlags, traceState } = value;
+  return checkCallHeaders(traceId, callIdStack, data, spanId, traceFlags, traceState);
+}
+
+/**
+ * The headers of a `net` request, sent as a list rather than a map (no
+ * keys to write and read on every call): `[traceId, spanId, traceFlags,
+ * callIdStack, data, traceState?]`, checked as {@link parseCallHeaders} checks a map.
+ */
+export function parseCallHeaderList(value: unknown): CallHeaders {
+  if (!Array.isArray(value)) throw new MalformedRequestError('message lacks headers');
+  const [traceId, spanId, traceFlags, callIdStack, data, traceState] = value as unknown[];
+  return checkCallHeaders(traceId, callIdStack, data, spanId, traceFlags, traceState);
+}
+
+/** {@link parseCallHeaderList}'s list of `headers`. */
+export function callHeaderList(headers: CallHeaders): unknown[] {
+  const { traceId, spanId, traceFlags, callIdStack, data, traceState } = headers;
+  return traceState === undefined
+    ? [traceId, spanId, traceFlags, callIdStack, data]
+    : [traceId, spanId, traceFlags, callIdStack, data, traceState];
+}
+
+function checkCallHeaders(
+  traceId: unknown,
+  callIdStack: unknown,
+  data: unknown,
+  spanId: unknown,
+  traceFlags: unknown,
+  traceState: unknown,
+): CallHeaders {
   if (!Array.isArray(callIdStack) || !isObject(data)) {
     throw new MalformedRequestError('message headers are not { traceId, callIdStack, data }');
   }
@@ -63,7 +93,6 @@ export function parseCallHeaders(value: unknown): CallHeaders {
     data,
   };
   // Trace Context fields are optional (older peers send none) and checked by the worker context.
-  const { spanId, traceFlags, traceState } = value;
   if (typeof spanId === 'string') headers.spanId = spanId;
   if (typeof traceFlags === 'number') headers.traceFlags = traceFlags;
   if (typeof traceState === 'string') headers.traceState = traceState;
