@@ -64,7 +64,9 @@ describe('the tour on RabbitMQ and ZooKeeper', () => {
     expect((await run(['inspect', 'Greeting'])).stdout).toContain(
       'rpc Greeting.greet(name: string)',
     );
-    await expect.poll(() => heard(listen, 'Rabbit').length, { timeout: 15_000 }).toBe(1);
+    // 30 s: beside the fifty-instance dashboard test, the machine's two cores are shared by 55
+    // processes and the event took longer than 15 s to be handled and logged once in CI.
+    await expect.poll(() => heard(listen, 'Rabbit').length, { timeout: 30_000 }).toBe(1);
   });
 
   it('carries the trace id from HTTP through RPC and the event', async () => {
