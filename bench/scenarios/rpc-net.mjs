@@ -22,6 +22,14 @@ const svcPrinted = svcInstanceContender('svc instance, SVC_LOG_CALLS=output', {
   client: 'svc/instance-client.mjs',
   env: { SVC_LOG_CALLS: 'output' },
 });
+// The same over TCP (`SVC_RPC_UNIX=0`): by default a caller on the same host
+// reaches its instance by a unix socket, which the baselines do not use.
+const svcTcp = svcInstanceContender('svc instance, SVC_RPC_UNIX=0', {
+  config: 'conf/greeter.yml',
+  service: 'Greeter',
+  client: 'svc/instance-client.mjs',
+  env: { SVC_RPC_UNIX: '0' },
+});
 const rawNet = rpcContender('raw net+msgpack', {
   server: () => ['baselines/raw-net-server.mjs', []],
   client: 'baselines/raw-net-client.mjs',
@@ -34,8 +42,8 @@ const moleculer = rpcContender('Moleculer TCP', {
 export default [1, 100].map((inflight) => ({
   name: `RPC net, ${inflight} in flight`,
   async run() {
-    const [net, instance, printed, raw, mol] = await interleave(
-      [svcNet, svcInstance, svcPrinted, rawNet, moleculer],
+    const [net, instance, printed, tcp, raw, mol] = await interleave(
+      [svcNet, svcInstance, svcPrinted, svcTcp, rawNet, moleculer],
       inflight,
     );
     const row = (what, svc, name, baseline) => ({
@@ -51,6 +59,7 @@ export default [1, 100].map((inflight) => ({
         row('end to end', instance, moleculer.name, mol),
         row('end to end', instance, rawNet.name, raw),
         row('end to end, calls printed', printed, moleculer.name, mol),
+        row('end to end, over TCP', tcp, moleculer.name, mol),
       ],
     };
   },

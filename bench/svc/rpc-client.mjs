@@ -8,7 +8,14 @@ const config = clientConfig();
 // config.payload: the name's length in bytes (the payload-size curve), else 'bench'.
 const name = config.payload ? 'x'.repeat(config.payload) : 'bench';
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-const ctx = { cluster: 'bench', bindHost: '127.0.0.1', log: silent, clientName: 'bench' };
+const ctx = {
+  cluster: 'bench',
+  bindHost: '127.0.0.1',
+  log: silent,
+  clientName: 'bench',
+  // TCP, as the raw baselines: a same-host unix socket is measured end to end
+  rpcUnix: false,
+};
 const registry = new MemoryRegistry(new MemoryRegistryStore());
 const transport = await createRpcTransport(config.url, registry, ctx);
 const options = config.address ? { timeout: 10_000, address: config.address } : { timeout: 10_000 };

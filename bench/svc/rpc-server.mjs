@@ -16,6 +16,8 @@ const ctx = {
   clientName: 'greeter',
   maxWorkers: 200,
   rpcTls: process.argv[3] === 'tls',
+  // TCP, as the raw baselines (a same-host unix socket is measured end to end)
+  rpcUnix: false,
 };
 const registry = new MemoryRegistry(new MemoryRegistryStore());
 const transport = await createRpcTransport(process.argv[2], registry, ctx);

@@ -23,6 +23,8 @@ export interface BackendContext {
   advertiseHost?: string;
   /** serve RPC on `net` over TLS (PSK from the cluster secret) and publish `tls://` endpoints */
   rpcTls?: boolean;
+  /** reach `net` peers on this host by unix socket, and serve one (default true; see rpc/net-local.ts) */
+  rpcUnix?: boolean;
   log: Logger;
   /** name of this process's client identity (service name, or `svc-cli`), for queue names */
   clientName: string;

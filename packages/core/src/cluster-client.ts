@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { closeBackends, type BackendContext, type Backends } from './backends.js';
@@ -141,6 +142,13 @@ export class ClusterClient<M extends object = {}> extends Caller {
   }
 }
 
+/** `SVC_RPC_UNIX` as a client reads it: on unless `0` or `false`; a ConfigError for anything else. */
+function unixSwitch(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw new ConfigError(`SVC_RPC_UNIX: expected 1, 0, true or false, got "${value}"`);
+}
+
 /**
  * Connects to a cluster with the given backends (or those of the
  * environment). `M` maps the service names the client calls to their
@@ -164,6 +172,7 @@ export async function connect<M extends object = {}>(
       cluster,
       bindHost: env['SVC_BIND_HOST'] || '127.0.0.1',
       ...(env['SVC_ADVERTISE_HOST'] ? { advertiseHost: env['SVC_ADVERTISE_HOST'] } : {}),
+      rpcUnix: unixSwitch(env['SVC_RPC_UNIX']),
       log,
       clientName: name,
       auth,

@@ -167,6 +167,7 @@ export class Instance {
       bindHost: cfg.bindHost,
       advertiseHost: cfg.advertiseHost,
       rpcTls: cfg.rpcTls,
+      rpcUnix: cfg.rpcUnix,
       log: this.log,
       clientName: cfg.interfaces[0]?.name ?? 'svc',
       // The most any of its services runs at once: a smaller prefetch would idle workers.

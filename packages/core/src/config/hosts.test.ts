@@ -70,6 +70,17 @@ describe('bind and advertise addresses', () => {
     expect(cfg.http.advertise).toBe('web.example');
   });
 
+  it('reaches same-host peers by unix socket unless rpc_unix or SVC_RPC_UNIX says not', () => {
+    expect(loadInstanceConfig(file(''), {}).rpcUnix).toBe(true);
+    expect(loadInstanceConfig(file('rpc_unix: false\n'), {}).rpcUnix).toBe(false);
+    expect(loadInstanceConfig(file('rpc_unix: false\n'), { SVC_RPC_UNIX: '1' }).rpcUnix).toBe(true);
+    expect(loadInstanceConfig(file(''), { SVC_RPC_UNIX: '0' }).rpcUnix).toBe(false);
+    expect(() => loadInstanceConfig(file(''), { SVC_RPC_UNIX: 'off' })).toThrow(
+      /rpc_unix \(SVC_RPC_UNIX\): expected 1, 0, true or false/,
+    );
+    expect(() => loadInstanceConfig(file('rpc_unix: maybe\n'), {})).toThrow(ConfigError);
+  });
+
   it('rejects a TLS switch it cannot read', () => {
     expect(() => loadInstanceConfig(file(''), { SVC_RPC_TLS: 'yes' })).toThrow(
       /rpc_tls \(SVC_RPC_TLS\): expected 1, 0, true or false/,

@@ -41,6 +41,8 @@ export interface InstanceConfig {
   advertiseHost: string;
   /** RPC on `net` over TLS-PSK keyed by the cluster secret (`rpc_tls`, `SVC_RPC_TLS`) */
   rpcTls: boolean;
+  /** reach `net` peers on this host by unix socket, and serve one (`rpc_unix`, `SVC_RPC_UNIX`; default true) */
+  rpcUnix: boolean;
   /**
    * Where the cluster's secret comes from (`security:`); absent: from
    * `SVC_SECRET` / `SVC_SECRET_FILE`, else this user's file for the cluster.
@@ -96,6 +98,7 @@ const TOP_KEYS = [
   'bind_host',
   'advertise_host',
   'rpc_tls',
+  'rpc_unix',
   'security',
   'http',
   'metrics',
@@ -215,6 +218,13 @@ export function parseInstanceConfig(
     tlsEnv !== undefined
       ? tlsEnv === '1' || tlsEnv === 'true'
       : reader.boolean(top['rpc_tls'], 'rpc_tls', false);
+  const unixEnv = fromEnv('SVC_RPC_UNIX');
+  if (unixEnv !== undefined && !['0', '1', 'true', 'false'].includes(unixEnv))
+    reader.fail('rpc_unix (SVC_RPC_UNIX)', '1, 0, true or false', unixEnv);
+  const rpcUnix =
+    unixEnv !== undefined
+      ? unixEnv === '1' || unixEnv === 'true'
+      : reader.boolean(top['rpc_unix'], 'rpc_unix', true);
   const rpc = reader.string(top['rpc'], 'rpc', DEFAULT_BACKENDS.rpc);
   // zmq is encrypted by CURVE and RabbitMQ by amqps://: a TLS switch there would promise nothing.
   if (rpcTls && schemeOf(rpc) !== 'net')
@@ -247,6 +257,7 @@ export function parseInstanceConfig(
     bindHost,
     advertiseHost,
     rpcTls,
+    rpcUnix,
     ...(Object.keys(security).length > 0 ? { security } : {}),
     http: {
       ...(port === undefined ? {} : { port }),

@@ -37,6 +37,8 @@ export interface ConnectionOwner {
   badFrame(source: string, err: unknown): void;
   /** a connection over TLS-PSK to a `tls://` endpoint (throws a ConfigError when the cluster secret cannot be read) */
   connectTls(host: string, port: number): net.Socket;
+  /** the unix socket of `endpoint` when its server is on this host and serves one (see net-local.ts) */
+  localPath(endpoint: string, host: string): string | undefined;
 }
 
 /** The one reused connection to one peer endpoint, multiplexing calls by id. */
@@ -69,7 +71,12 @@ export class ClientConnection {
     const { host, port, tls } = parseEndpoint(endpoint);
     this.#decoder = new FrameDecoder(owner.maxFrameBytes, owner.budget);
     // Writes before the connect completes are buffered by the socket itself.
-    const socket = tls ? owner.connectTls(host, port) : net.connect({ host, port, noDelay: true });
+    const local = tls ? undefined : owner.localPath(endpoint, host);
+    const socket = tls
+      ? owner.connectTls(host, port)
+      : local !== undefined
+        ? net.connect({ path: local })
+        : net.connect({ host, port, noDelay: true });
     this.#socket = socket;
     const limit = owner.limits.writeBufferBytes;
     const write = backpressuredWrite(socket, {

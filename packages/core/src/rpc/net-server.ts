@@ -19,6 +19,7 @@ import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, REQUEST, STREAM } from './net-wire.js';
 import { parseCallHeaderList, parseCallHeaders } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
+import { localSocketPath, removeStale } from './net-local.js';
 import {
   receivedTimeout,
   type RpcAnswer,
@@ -63,6 +64,11 @@ export class NetRpcServer {
   #sweep: ConnectionSweep | undefined;
   readonly #services = new Set<string>();
   #server: net.Server | undefined;
+  /** the unix socket beside the TCP port, for callers on this host (see net-local.ts) */
+  #local: net.Server | undefined;
+  #localTried = false;
+  /** callers on this host connected by the unix socket now */
+  #localSockets = 0;
   #endpoint: string | undefined;
   #handler: RpcHandler | undefined;
   #closed = false;
@@ -81,6 +87,11 @@ export class NetRpcServer {
   /** Callers' connections open now. */
   get connections(): number {
     return this.#sockets.size;
+  }
+
+  /** Callers' connections open now by the unix socket (callers on this host). */
+  get localConnections(): number {
+    return this.#localSockets;
   }
 
   /** Serves `services` (adding to those served already); resolves to the endpoint. */
@@ -120,12 +131,52 @@ export class NetRpcServer {
     return this.#endpoint;
   }
 
+  /**
+   * Also serves callers on this host at the unix socket of `endpoint` (the
+   * published one) unless `serve` is false; a file left there by a process
+   * killed while it served the same endpoint is removed either way. A socket
+   * that cannot be had leaves TCP alone (logged at debug).
+   */
+  async listenLocal(endpoint: string, serve: boolean): Promise<void> {
+    if (this.#localTried || this.#closed) return;
+    this.#localTried = true;
+    const path = localSocketPath(endpoint);
+    if (path === undefined) return;
+    removeStale(path);
+    if (!serve) return;
+    const local = net.createServer((socket) => {
+      this.#localSockets++;
+      socket.once('close', () => this.#localSockets--);
+      this.#accept(socket);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        local.once('error', reject);
+        local.listen(path, () => {
+          local.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.#log.debug('rpc: no unix socket for callers on this host (TCP only)', {
+        path,
+        err: String(err),
+      });
+      return;
+    }
+    local.on('error', (err) => this.#log.error('rpc local socket error', { err: String(err) }));
+    this.#local = local;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#sweep?.stop();
     for (const socket of this.#sockets.keys()) socket.destroy();
     this.#sockets.clear();
+    const local = this.#local;
+    // Closing a unix socket's server removes its file.
+    if (local) await new Promise<void>((resolve) => local.close(() => resolve()));
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -148,7 +199,10 @@ export class NetRpcServer {
 
   /** Serves an authenticated caller; `rest` is what it sent behind the handshake. */
   #serveSocket(socket: net.Socket, rest: Buffer): void {
-    const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const source =
+      socket.remoteAddress === undefined
+        ? 'a caller on this host (unix socket)'
+        : `${socket.remoteAddress}:${socket.remotePort ?? '?'}`;
     const write = backpressuredWrite(socket, {
       limit: this.#limits.writeBufferBytes,
       pauseReading: true,

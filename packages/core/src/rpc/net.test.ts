@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { ConnectionLostError, RpcTimeoutError, UnknownServiceError } from '../errors.js';
@@ -9,6 +12,7 @@ import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { describeRpcTransport } from '../testing/conformance/rpc.js';
 import { createRpcTransport } from '../backends.js';
 import { NetRpcTransport, parseEndpoint } from './net.js';
+import { localSocketPath, removeStale } from './net-local.js';
 import type { RpcHandler, RpcRequest } from './transport.js';
 
 interface Logged {
@@ -55,6 +59,7 @@ describe('net rpc transport', () => {
   function make(
     registry: Registry = new MemoryRegistry(store),
     limits: BackendContext['limits'] = {},
+    more: Partial<BackendContext> = {},
   ): NetRpcTransport {
     const ctx: BackendContext = {
       cluster: 'test',
@@ -62,6 +67,7 @@ describe('net rpc transport', () => {
       log: recordingLogger(logs),
       clientName: 'test',
       limits,
+      ...more,
     };
     const t = new NetRpcTransport(registry, ctx, { maxFrameBytes: 64 * 1024 });
     toClose.push(t, registry);
@@ -110,6 +116,66 @@ describe('net rpc transport', () => {
       ok: true,
       result: 'Hi, Ann!',
     });
+  });
+
+  it('reaches a server on this host by its unix socket, and by TCP when either side turns that off', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const path = localSocketPath(rpc!)!;
+    expect(existsSync(path)).toBe(true);
+    const client = make();
+    await expect(client.call(greet('Ann'), { timeout: 2000, address: rpc! })).resolves.toEqual({
+      ok: true,
+      result: 'Hi, Ann!',
+    });
+    expect(server.stats()).toMatchObject({ connections: 1, localConnections: 1 });
+
+    // A caller with rpc_unix off uses TCP, to the same server.
+    const tcpCaller = make(undefined, {}, { rpcUnix: false });
+    await tcpCaller.call(greet('Bo'), { timeout: 2000, address: rpc! });
+    expect(server.stats()).toMatchObject({ connections: 2, localConnections: 1 });
+
+    // A server with rpc_unix off has no socket file; callers use TCP.
+    const tcpServer = make(undefined, {}, { rpcUnix: false });
+    const { rpc: tcpOnly } = await tcpServer.listen(['greeter'], greeter);
+    expect(existsSync(localSocketPath(tcpOnly!)!)).toBe(false);
+    await client.call(greet('Cy'), { timeout: 2000, address: tcpOnly! });
+    expect(tcpServer.stats()).toMatchObject({ connections: 1, localConnections: 0 });
+
+    // The file goes with its server.
+    await server.close();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('keeps its unix sockets in a folder only this user may enter, and removes one left by a killed server', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const dir = dirname(localSocketPath(rpc!)!);
+    const st = statSync(dir);
+    expect(st.uid).toBe(process.getuid!());
+    expect(st.mode & 0o777).toBe(0o700);
+
+    // A process SIGKILLed while it listens leaves its socket file behind.
+    const stale = join(dir, `rpc-stale-test-${process.pid}.sock`);
+    const child = spawn(process.execPath, [
+      '-e',
+      `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`,
+    ]);
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(existsSync(stale)).toBe(true);
+    removeStale(stale);
+    expect(existsSync(stale)).toBe(false);
+    // Anything that is not a socket is left alone.
+    const plain = join(dir, `rpc-plain-test-${process.pid}.sock`);
+    writeFileSync(plain, 'not a socket');
+    try {
+      removeStale(plain);
+      expect(existsSync(plain)).toBe(true);
+    } finally {
+      unlinkSync(plain);
+    }
   });
 
   it('multiplexes many calls in flight on one connection and matches each reply', async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { advertiseHostOf, withHost } from '../advertise.js';
 import type { BackendContext } from '../backends.js';
@@ -11,6 +12,7 @@ import { limitsOf, type Limits } from '../limits.js';
 import { ClientConnection, type ConnectionOwner } from './net-client.js';
 import { FrameBudget } from './net-frames.js';
 import { NetRpcServer } from './net-server.js';
+import { isOwnHost, localSocketPath } from './net-local.js';
 import { MAX_ATTEMPTS, afterFailure } from './failover.js';
 import { connectTls, pskOf, RefusedPeers, tlsServerOptions } from './net-tls.js';
 import { REQUEST, STREAM } from './net-wire.js';
@@ -41,6 +43,8 @@ export interface NetRpcStats {
   partialFrameBytes: number;
   /** callers' connections the server holds open now */
   connections: number;
+  /** of those, the ones made by the unix socket of callers on this host */
+  localConnections: number;
   /** callers refused because they did not prove they belong to the cluster */
   refusedPeers: number;
   /** peers whose TLS handshake failed (no cluster key, or not TLS at all) */
@@ -111,6 +115,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
       badFrames: this.#bad.count,
       partialFrameBytes: this.#budget.used,
       connections: this.#server.connections,
+      localConnections: this.#server.localConnections,
       refusedPeers: this.#auth.refused,
       tlsRefused: this.#refused.count,
     };
@@ -119,7 +124,10 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   async listen(services: readonly string[], handler: RpcHandler): Promise<Record<string, string>> {
     if (this.#closed) throw new ConnectionLostError('the RPC transport is closed');
     const bound = await this.#server.listen(services, handler, this.#ctx.bindHost);
-    return { rpc: withHost(bound, advertiseHostOf(this.#ctx)) };
+    const endpoint = withHost(bound, advertiseHostOf(this.#ctx));
+    // Callers on this host reach a `tcp://` endpoint by its unix socket (TLS stays on TCP).
+    if (!this.#ctx.rpcTls) await this.#server.listenLocal(endpoint, this.#unix);
+    return { rpc: endpoint };
   }
 
   // Not async: on the hot path (address known or instance cached) this stays
@@ -307,6 +315,18 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   /** The cluster's TLS key, derived from its secret once, on first use. */
   #key(): Buffer {
     return (this.#tlsKey ??= pskOf(this.#auth.secret(), this.#ctx.cluster));
+  }
+
+  /** Whether same-host peers are reached by unix socket (`rpc_unix`, `SVC_RPC_UNIX`; on by default). */
+  get #unix(): boolean {
+    return this.#ctx.rpcUnix !== false;
+  }
+
+  /** @internal The unix socket serving `endpoint` on this host, when there is one to use. */
+  localPath(endpoint: string, host: string): string | undefined {
+    if (!this.#unix || !isOwnHost(host)) return undefined;
+    const path = localSocketPath(endpoint);
+    return path !== undefined && existsSync(path) ? path : undefined;
   }
 
   /** @internal */

@@ -258,6 +258,7 @@ export function testConfig(
     bindHost: '127.0.0.1',
     advertiseHost: '127.0.0.1',
     rpcTls: false,
+    rpcUnix: true,
     http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
     metrics: { host: '127.0.0.1' },
     log: { level: 'debug' },
