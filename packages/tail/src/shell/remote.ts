@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
-import { Recoverable, start as startRepl } from 'node:repl';
 import { Script } from 'node:vm';
 import { UsageError, type ClusterClient, type InstanceRecord } from '@svc/core';
 import {
@@ -158,6 +157,8 @@ export async function runRemoteShell(options: RemoteShellOptions): Promise<void>
     return;
   }
   let queue: Promise<unknown> = Promise.resolve();
+  // Imported here: node:repl loads node:domain (see runShell).
+  const { Recoverable, start: startRepl } = await import('node:repl');
   const server = startRepl({
     prompt: `svc ${target.id.slice(0, 8)}> `,
     input,

@@ -1,4 +1,3 @@
-import { start as startRepl } from 'node:repl';
 import { inspect, types } from 'node:util';
 import { SvcError, type CallOptions, type ClusterClient, type EmitOptions } from '@svc/core';
 import { formatResult } from '@svc/core/internal';
@@ -125,6 +124,10 @@ export async function runShell(options: ShellOptions): Promise<void> {
   const output = options.output ?? process.stdout;
   const color = Boolean((output as NodeJS.WriteStream).isTTY) && !process.env['NO_COLOR'];
   if (options.banner) output.write(`${options.banner}\n`);
+  // Imported here, not at the top: node:repl loads node:domain, which puts a wrapper
+  // around every event emitted and every I/O callback of the process, and svc
+  // instance imports this package for its log stream.
+  const { start: startRepl } = await import('node:repl');
   const server = startRepl({
     prompt: 'svc> ',
     input,
