@@ -1,6 +1,6 @@
 // The JSON line of a successful worker's record, made from the parts of it
 // that never change for an entrypoint (see RecordLogger.callOk).
-import { safeJson } from './index.js';
+import { safeJson } from './safe-json.js';
 
 /** The parts of a successful worker's record that never change for its entrypoint. */
 export interface CallRecordTemplate {

@@ -9,6 +9,9 @@ import {
   type CallRecordTemplate,
 } from './call-record.js';
 import { LineWriter, type LineWriterOptions } from './writer.js';
+import { safeJson } from './safe-json.js';
+
+export { safeJson };
 
 export * from './logger.js';
 export { callRecordTemplate, type CallRecordIds, type CallRecordTemplate } from './call-record.js';
@@ -322,20 +325,6 @@ export class MemorySink implements LogSink {
   readonly records: LogRecord[] = [];
   write(record: LogRecord): void {
     this.records.push(record);
-  }
-}
-
-export function safeJson(value: unknown): string {
-  try {
-    // Without a replacer first: a replacer function costs a call per key.
-    return JSON.stringify(value);
-  } catch {
-    // a bigint, or a cycle
-  }
-  try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  } catch {
-    return JSON.stringify({ msg: '[unserializable log record]' });
   }
 }
 

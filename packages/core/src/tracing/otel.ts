@@ -19,7 +19,7 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { safeJson } from '../log/index.js';
+import { safeJson } from '../log/safe-json.js';
 import type { Logger } from '../log/logger.js';
 import { w3cTraceId } from './ids.js';
 import type {

@@ -1,7 +1,7 @@
 import type { WorkerContext } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import type { EventMessage } from '../events/transport.js';
-import { safeJson } from '../log/index.js';
+import { safeJson } from '../log/safe-json.js';
 import type { SpanAttributes, SpanStart } from './tracer.js';
 
 // Span names and attributes follow OpenTelemetry's semantic conventions for
