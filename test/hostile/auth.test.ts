@@ -1,10 +1,11 @@
 // Another local user against a running cluster (issue 13, item 1): every
 // listener refuses a peer that cannot prove it belongs to the cluster,
 // before decoding a byte of it, and goes on serving the cluster's own.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterAuth, RecordLogger, type ClusterClient } from '@svc/core';
+import { localSocketPath } from '@svc/core/internal';
 import { controlSocketPath } from '@svc/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, fixture } from '../node/helpers.js';
@@ -45,7 +46,12 @@ beforeAll(async () => {
   endpoints['logs'] = g.endpoints['logs']!;
   endpoints['events'] = l.endpoints['events']!;
   // Found as an attacker finds them (`ss -ltn` lists every port); the registry itself is private.
-  got = await attackAs(user, { ...endpoints, control: controlSocketPath(node.config) });
+  got = await attackAs(user, {
+    ...endpoints,
+    control: controlSocketPath(node.config),
+    // The unix socket beside the RPC port, for callers of the same user on this host.
+    rpcLocal: localSocketPath(endpoints['rpc']),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -98,6 +104,11 @@ describe('another local user', () => {
         p.stderr.includes('Somebody greeted MEMBER'),
       'the member’s event',
     );
+  });
+
+  it('cannot reach the unix socket beside the RPC port, in a folder only the instance’s user may enter', () => {
+    expect(existsSync(localSocketPath(endpoints['rpc']!)!)).toBe(true);
+    expect(got['rpcLocal']).toMatchObject({ how: 'error', error: 'EACCES' });
   });
 
   it('cannot reach the svc node control socket', () => {

@@ -11,6 +11,7 @@ export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
 export { escapeControl } from './log/pretty.js';
 export { LocalRegistry, type LocalRegistryOptions } from './registry/local.js';
 export { localRegistryDir } from './registry/local-files.js';
+export { localSocketPath } from './rpc/net-local.js';
 export { parseJsonSafe } from './serializers/json.js';
 export { defaultSecretFile, loadSecret, type SecretSource } from './security/secret.js';
 export { acceptHandshake, connectHandshake, handshakeKey } from './security/handshake.js';

@@ -1,4 +1,4 @@
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { ConfigError } from './errors.js';
 
 /** Listen errors that mean the address asked for cannot be had here. */
@@ -46,4 +46,11 @@ export function listen(server: Server, at: ListenAt): Promise<void> {
     if ('fd' in at) server.listen({ fd: at.fd }, done);
     else server.listen({ host: at.host, port: at.port }, done);
   });
+}
+
+/** How a connected peer is named in logs: `address:port`, or what a unix socket's peer is. */
+export function peerName(socket: Socket): string {
+  return socket.remoteAddress === undefined && socket.remotePort === undefined
+    ? 'a local process (unix socket)'
+    : `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }

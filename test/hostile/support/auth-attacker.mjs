@@ -124,6 +124,9 @@ if (targets.events) {
   dealer.close();
   out.zmqEvent = { sent, reply };
 }
+if (targets.rpcLocal) {
+  out.rpcLocal = await exchange(targets.rpcLocal, Buffer.from('SVCA'));
+}
 if (targets.control) {
   out.control = await exchange(targets.control, Buffer.from('{"cmd":"status"}\n'));
 }

@@ -9,7 +9,7 @@ import {
   toWireError,
 } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { listen } from '../listen.js';
+import { listen, peerName } from '../listen.js';
 import type { ClusterAuth } from '../security/auth.js';
 import type { MsgpackSerializer } from '../serializers/msgpack.js';
 import { isThenable } from '../sync.js';
@@ -199,10 +199,7 @@ export class NetRpcServer {
 
   /** Serves an authenticated caller; `rest` is what it sent behind the handshake. */
   #serveSocket(socket: net.Socket, rest: Buffer): void {
-    const source =
-      socket.remoteAddress === undefined
-        ? 'a caller on this host (unix socket)'
-        : `${socket.remoteAddress}:${socket.remotePort ?? '?'}`;
+    const source = peerName(socket);
     const write = backpressuredWrite(socket, {
       limit: this.#limits.writeBufferBytes,
       pauseReading: true,

@@ -147,6 +147,20 @@ describe('net rpc transport', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('refuses a local process that connects to the unix socket without the cluster secret, and names it so', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const peer = net.connect({ path: localSocketPath(rpc!)! });
+    await new Promise<void>((resolve) => peer.once('connect', resolve));
+    // A handshake hello of the right size with a wrong proof after it.
+    peer.write(Buffer.concat([Buffer.from('SVCA\x01'), Buffer.alloc(32)]));
+    peer.on('data', () => peer.write(Buffer.alloc(32)));
+    await new Promise((resolve) => peer.once('close', resolve));
+    expect(server.stats().refusedPeers).toBe(1);
+    const refusal = logs.find((l) => l.level === 'warn' && /refused/.test(l.msg));
+    expect(refusal?.fields).toMatchObject({ source: 'a local process (unix socket)' });
+  });
+
   it('keeps its unix sockets in a folder only this user may enter, and removes one left by a killed server', async () => {
     const server = await serve('a');
     const { rpc } = await server.listen(['greeter'], greeter);

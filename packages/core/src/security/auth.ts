@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { ConnectionLostError } from '../errors.js';
+import { peerName } from '../listen.js';
 import type { Logger } from '../log/logger.js';
 import {
   acceptHandshake,
@@ -98,7 +99,7 @@ export class ClusterAuth {
    * logged (summarised), and nothing it sent is given to anyone.
    */
   accept(socket: Socket, listener: string, ready: (rest: Buffer) => void): void {
-    const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const source = peerName(socket);
     let key: Buffer;
     try {
       key = this.#handshakeKey();
