@@ -291,6 +291,54 @@ describe('ZmqRpcTransport', () => {
     expect(log.find('warn', 'does not read')).toHaveLength(0);
   });
 
+  it('hears every reply that comes while its last request waits for room in ZeroMQ (no wake-up lost)', async () => {
+    const client = await transport();
+    // In this process, so that the order of what happens is the test's (inproc, no threads):
+    // ZeroMQ holds 64 + 2 requests for it, and the instance reads 33 at a time.
+    const router = new Router({ linger: 0, receiveHighWaterMark: 2 });
+    cleanup.push(() => router.close());
+    const endpoint = `inproc://${uniqueName('svc-zmq-wakeup-')}`;
+    await router.bind(endpoint);
+    const serializer = new MsgpackSerializer();
+    // One more than ZeroMQ holds: the last one waits for room, and it is the last one sent.
+    const count = 67;
+    const calls = Array.from({ length: count }, (_, n) =>
+      client
+        .call(
+          { service: 'Echo', method: 'echo', params: { n }, headers },
+          { timeout: 3000, address: endpoint },
+        )
+        .then(
+          (r) => (r.ok ? (r.result as number) : -1),
+          () => -1,
+        ),
+    );
+    await sleep(50);
+    let sending: Promise<unknown> = Promise.resolve();
+    const send = (frames: Buffer[]) => (sending = sending.then(() => router.send(frames)));
+    // The instance reads all it holds (the caller hears there is room) and answers the first
+    // call at once; the others once the caller has taken that reply in and waits for more.
+    // A caller whose last send waited in zeromq.js took their signal, unseen, in the same
+    // callback that let that send through: they stayed in ZeroMQ, and its calls timed out.
+    const held: Buffer[][] = [];
+    let released = false;
+    void calls[0]!.then(() => {
+      released = true;
+      for (const frames of held.splice(0)) void send(frames);
+    });
+    for (let seen = 0; seen < count; seen++) {
+      const [routingId, bytes] = await router.receive();
+      const msg = serializer.decode(bytes!) as { i: number; q: { params: { n: number } } };
+      const reply = [
+        routingId!,
+        serializer.encode({ i: msg.i, r: { ok: true, result: msg.q.params.n } }),
+      ];
+      if (seen === 0 || released) void send(reply);
+      else held.push(reply);
+    }
+    expect(await Promise.all(calls)).toEqual(Array.from({ length: count }, (_, n) => n));
+  });
+
   it('gives up an instance that does not read its requests past limits.write_buffer_bytes, and calls others on', async () => {
     const log = new CaptureLogger();
     const client = await transport(log, { writeBufferBytes: 1024 * 1024 });

@@ -46,7 +46,7 @@ export const ZMQ_MAX_MESSAGE = DEFAULT_MAX_MESSAGE_BYTES + 1024;
 export const ZMQ_RECEIVE_LIMIT = 2 * ZMQ_MAX_MESSAGE;
 /**
  * Messages ZeroMQ queues for the instance a caller's DEALER sends to; past
- * it the DEALER blocks and requests wait, in order, in the peer's
+ * it the DEALER's sends fail at once and requests wait, in order, in the peer's
  * {@link SendQueue}, counted in bytes. An instance that never reads its
  * requests pins at most this many messages here (at ZeroMQ's default of
  * 1000 and 1 MiB requests, 1 GB) and `limits.write_buffer_bytes` there.
@@ -96,21 +96,45 @@ export const HEARTBEAT = {
   heartbeatTimeToLive: 6000,
 };
 
+/** The first and the longest pause before a full DEALER is tried again, ms (as ReplyQueue's). */
+const SEND_RETRY_FIRST_MS = 1;
+const SEND_RETRY_MAX_MS = 100;
+
+interface Outgoing {
+  msg: Buffer;
+  tag: number | undefined;
+  done: (err?: Error) => void;
+}
+
 /**
  * zeromq.js allows one pending send per socket: messages wait here, in
  * order, until ZeroMQ takes them. A message may carry a tag (its request's
  * id), so that when the peer is given up the owner knows which requests
  * ZeroMQ never took: they provably never reached the peer.
+ *
+ * The socket must have a send timeout of 0: a send that finds ZeroMQ's
+ * queue full fails at once (EAGAIN), and the message is tried again after
+ * a pause that grows while the queue stays full (no spin). A send that
+ * waits in zeromq.js instead (a blocking DEALER) can lose the socket's
+ * wake-up for replies: zeromq.js checks for replies, then, in the same
+ * callback, checks whether it may send, and that check takes (without
+ * waking the reader) a reply's signal that came in between; when that
+ * send was the last one, every reply then waits in ZeroMQ for good and
+ * every call on the connection times out. A send that does not wait is
+ * followed by zeromq.js's check for replies every time.
  */
 export class SendQueue {
   readonly #socket: { send(msg: Buffer): Promise<void> };
-  readonly #queue: Array<{ msg: Buffer; tag: number | undefined; done: (err?: Error) => void }> =
-    [];
-  /** the tag of the message being handed to ZeroMQ, while it is */
-  #handing: { tag: number | undefined } | undefined;
+  readonly #queue: Outgoing[] = [];
+  /** the message being handed to ZeroMQ, or waiting to be tried again while its queue is full */
+  #head: Outgoing | undefined;
+  #busy = false;
   #waitingBytes = 0;
   #abandoned: Error | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #retryMs = SEND_RETRY_FIRST_MS;
 
+  /** `socket` has a send timeout of 0 (see above). */
   constructor(socket: { send(msg: Buffer): Promise<void> }) {
     this.#socket = socket;
   }
@@ -130,20 +154,22 @@ export class SendQueue {
   }
 
   get idle(): boolean {
-    return this.#handing === undefined && this.#queue.length === 0;
+    return this.#head === undefined && this.#queue.length === 0;
   }
 
   /**
    * Gives up: nothing more is handed to ZeroMQ, and the sends still waiting
    * fail with `err`. Returns the tags of the messages ZeroMQ never took,
-   * the one being handed over included (its send fails when the owner
-   * closes the socket).
+   * the one being handed over included.
    */
   abandon(err: Error): number[] {
     this.#abandoned = err;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     const tags: number[] = [];
-    if (this.#handing?.tag !== undefined) tags.push(this.#handing.tag);
-    for (const item of this.#queue.splice(0)) {
+    const waiting = this.#head ? [this.#head, ...this.#queue.splice(0)] : this.#queue.splice(0);
+    this.#head = undefined;
+    for (const item of waiting) {
       if (item.tag !== undefined) tags.push(item.tag);
       item.done(err);
     }
@@ -152,19 +178,56 @@ export class SendQueue {
   }
 
   async #pump(): Promise<void> {
-    if (this.#handing) return;
-    for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
-      this.#waitingBytes -= item.msg.length;
-      this.#handing = { tag: item.tag };
-      try {
-        await this.#socket.send(item.msg);
-        item.done();
-      } catch (err) {
-        item.done(err instanceof Error ? err : new Error(`send failed: ${String(err)}`));
-      } finally {
-        this.#handing = undefined;
+    if (this.#busy || this.#abandoned) return;
+    this.#busy = true;
+    // A new message tries the head again now; the timer would only repeat it.
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      for (;;) {
+        let item = this.#head;
+        if (!item) {
+          item = this.#queue.shift();
+          if (!item) return;
+          this.#waitingBytes -= item.msg.length;
+          this.#head = item;
+        }
+        const failed = await this.#try(item.msg);
+        // Given up meanwhile: abandon() has settled it.
+        if (this.#abandoned) return;
+        if (failed === 'full') {
+          this.#later();
+          return;
+        }
+        this.#head = undefined;
+        this.#retryMs = SEND_RETRY_FIRST_MS;
+        item.done(failed);
       }
+    } finally {
+      this.#busy = false;
     }
+  }
+
+  /** One send that never waits: 'full' when ZeroMQ's queue is, the error when it failed. */
+  async #try(msg: Buffer): Promise<'full' | Error | undefined> {
+    try {
+      await this.#socket.send(msg);
+      return undefined;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EAGAIN') return 'full';
+      return err instanceof Error ? err : new Error(`send failed: ${String(err)}`);
+    }
+  }
+
+  /** Tries the head again later, each time a little later while ZeroMQ's queue stays full. */
+  #later(): void {
+    const wait = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, SEND_RETRY_MAX_MS);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#pump();
+    }, wait);
+    this.#timer.unref();
   }
 }
 

@@ -224,8 +224,10 @@ export class ZmqRequester {
     const dealer = new this.#zmq.Dealer({
       linger: 0,
       maxMessageSize: ZMQ_RECEIVE_LIMIT,
-      // Past it the DEALER blocks, and requests wait in the peer's queue, counted in bytes.
+      // Past it a send fails at once (never waits in zeromq.js, which can lose the wake-up
+      // for replies: see SendQueue), and requests wait in the peer's queue, counted in bytes.
       sendHighWaterMark: REQUEST_HIGH_WATER,
+      sendTimeout: 0,
       reconnectInterval: 200,
       curveServerKey: curve.serverPublic,
       curvePublicKey: curve.clientPublic,
