@@ -211,20 +211,16 @@ export function parseInstanceConfig(
     (http['advertise'] === undefined
       ? undefined
       : reader.string(http['advertise'], 'http.advertise'));
-  const tlsEnv = fromEnv('SVC_RPC_TLS');
-  if (tlsEnv !== undefined && !['0', '1', 'true', 'false'].includes(tlsEnv))
-    reader.fail('rpc_tls (SVC_RPC_TLS)', '1, 0, true or false', tlsEnv);
-  const rpcTls =
-    tlsEnv !== undefined
-      ? tlsEnv === '1' || tlsEnv === 'true'
-      : reader.boolean(top['rpc_tls'], 'rpc_tls', false);
-  const unixEnv = fromEnv('SVC_RPC_UNIX');
-  if (unixEnv !== undefined && !['0', '1', 'true', 'false'].includes(unixEnv))
-    reader.fail('rpc_unix (SVC_RPC_UNIX)', '1, 0, true or false', unixEnv);
-  const rpcUnix =
-    unixEnv !== undefined
-      ? unixEnv === '1' || unixEnv === 'true'
-      : reader.boolean(top['rpc_unix'], 'rpc_unix', true);
+  // A switch of the file that its environment variable overrides (1, 0, true or false).
+  const onOff = (key: string, envName: string, fallback: boolean): boolean => {
+    const value = fromEnv(envName);
+    if (value === undefined) return reader.boolean(top[key], key, fallback);
+    if (!['0', '1', 'true', 'false'].includes(value))
+      reader.fail(`${key} (${envName})`, '1, 0, true or false', value);
+    return value === '1' || value === 'true';
+  };
+  const rpcTls = onOff('rpc_tls', 'SVC_RPC_TLS', false);
+  const rpcUnix = onOff('rpc_unix', 'SVC_RPC_UNIX', true);
   const rpc = reader.string(top['rpc'], 'rpc', DEFAULT_BACKENDS.rpc);
   // zmq is encrypted by CURVE and RabbitMQ by amqps://: a TLS switch there would promise nothing.
   if (rpcTls && schemeOf(rpc) !== 'net')

@@ -2,6 +2,7 @@ import { BadFrameLog } from '../bad-frames.js';
 import { BackendError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../serializers/serializer.js';
+import { fullQueueBackoff } from './reply-queue.js';
 
 /*
  * Request/reply over ZeroMQ shared by the zmq RPC transport and the local
@@ -96,10 +97,6 @@ export const HEARTBEAT = {
   heartbeatTimeToLive: 6000,
 };
 
-/** The first and the longest pause before a full DEALER is tried again, ms (as ReplyQueue's). */
-const SEND_RETRY_FIRST_MS = 1;
-const SEND_RETRY_MAX_MS = 100;
-
 interface Outgoing {
   msg: Buffer;
   tag: number | undefined;
@@ -132,7 +129,8 @@ export class SendQueue {
   #waitingBytes = 0;
   #abandoned: Error | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #retryMs = SEND_RETRY_FIRST_MS;
+  /** the pauses before a full DEALER is tried again (as ReplyQueue's) */
+  readonly #retry = fullQueueBackoff();
 
   /** `socket` has a send timeout of 0 (see above). */
   constructor(socket: { send(msg: Buffer): Promise<void> }) {
@@ -200,7 +198,7 @@ export class SendQueue {
           return;
         }
         this.#head = undefined;
-        this.#retryMs = SEND_RETRY_FIRST_MS;
+        this.#retry.reset();
         item.done(failed);
       }
     } finally {
@@ -221,8 +219,7 @@ export class SendQueue {
 
   /** Tries the head again later, each time a little later while ZeroMQ's queue stays full. */
   #later(): void {
-    const wait = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, SEND_RETRY_MAX_MS);
+    const wait = this.#retry.next();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#pump();

@@ -1,3 +1,4 @@
+import { Backoff } from '../backoff.js';
 import type { Logger } from '../log/logger.js';
 
 /**
@@ -8,9 +9,14 @@ import type { Logger } from '../log/logger.js';
  */
 export const REPLY_HIGH_WATER = 64;
 
-/** The first and the longest wait before a peer's backlog is tried again, ms. */
-const RETRY_FIRST_MS = 1;
-const RETRY_MAX_MS = 100;
+/**
+ * The pauses before a full ZeroMQ queue is tried again (a peer's backlog
+ * here, a caller's sends in link.ts): 1 ms, doubling while it stays full,
+ * at most 100 ms; no jitter, as nothing else races for the same queue.
+ */
+export function fullQueueBackoff(): Backoff {
+  return new Backoff({ initialMs: 1, maxMs: 100, jitter: 0 });
+}
 
 interface Backlog {
   routingId: Buffer;
@@ -43,7 +49,7 @@ export class ReplyQueue {
   readonly #dropped = new Set<string>();
   #running = false;
   #timer: NodeJS.Timeout | undefined;
-  #retryMs = RETRY_FIRST_MS;
+  readonly #retry = fullQueueBackoff();
 
   constructor(
     router: RouterLike,
@@ -114,7 +120,7 @@ export class ReplyQueue {
           this.#hold(item.peer, fresh, item.bytes);
         }
       }
-      if (progressed) this.#retryMs = RETRY_FIRST_MS;
+      if (progressed) this.#retry.reset();
     } finally {
       this.#running = false;
     }
@@ -173,8 +179,7 @@ export class ReplyQueue {
   /** Tries the backlogs again later, each time a little later while they do not move. */
   #schedule(): void {
     if (this.#backlogs.size === 0 || this.#timer) return;
-    const wait = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+    const wait = this.#retry.next();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#pump();
