@@ -20,7 +20,8 @@ const MAX_PATH = 100;
 let ownFolder: string | null | undefined;
 
 /**
- * This user's folder of local sockets (`<tmpdir>/svc-<uid>`, mode 0700),
+ * This user's folder of local sockets (`$XDG_RUNTIME_DIR/svc-<uid>`, else
+ * `<tmpdir>/svc-<uid>`, as the local registry's; mode 0700),
  * made when missing; undefined where it cannot be had safely: no uid (Windows),
  * or something there this user does not own, that is not a folder, or that
  * others may enter.
@@ -30,7 +31,7 @@ function folder(): string | undefined {
     ownFolder = null;
     const uid = process.getuid?.();
     if (uid !== undefined) {
-      const dir = join(tmpdir(), `svc-${uid}`);
+      const dir = join(process.env['XDG_RUNTIME_DIR'] || tmpdir(), `svc-${uid}`);
       try {
         mkdirSync(dir, { mode: 0o700 });
       } catch {
