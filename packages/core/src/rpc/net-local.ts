@@ -33,7 +33,7 @@ function folder(): string | undefined {
     if (uid !== undefined) {
       const dir = join(process.env['XDG_RUNTIME_DIR'] || tmpdir(), `svc-${uid}`);
       try {
-        mkdirSync(dir, { mode: 0o700 });
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
       } catch {
         // there already (or not makeable: the checks below say which)
       }
