@@ -67,8 +67,17 @@ export class LogStream implements LogSink, InstanceExtension {
 
   write(record: LogRecord, json?: string): void {
     if (this.#clients.size === 0) return;
+    this.#send(json ?? safeJson(record), () => record);
+  }
+
+  callLine(line: string, record: () => LogRecord): void {
+    if (this.#clients.size === 0) return;
+    this.#send(line, record);
+  }
+
+  #send(json: string, record: () => LogRecord): void {
     try {
-      const line = this.#encode(record, json);
+      const line = this.#encode(json, record);
       for (const socket of this.#clients) {
         if (socket.writableLength > this.#maxQueued) {
           this.dropped++;
@@ -81,10 +90,9 @@ export class LogStream implements LogSink, InstanceExtension {
     }
   }
 
-  #encode(record: LogRecord, json?: string): string {
-    const line = json ?? safeJson(record);
+  #encode(line: string, record: () => LogRecord): string {
     if (line.length <= this.#maxRecord) return `${line}\n`;
-    const { time, level, msg, service, instance, traceId } = record;
+    const { time, level, msg, service, instance, traceId } = record();
     return `${safeJson({
       time,
       level,

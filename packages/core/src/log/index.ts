@@ -1,4 +1,3 @@
-import { DEFAULT_LIMITS } from '../limits.js';
 import { currentContext } from '../context.js';
 import { CALL_RECORD, levelRank, type LogLevel, type LogRecord, type Logger } from './logger.js';
 import { formatPretty } from './pretty.js';
@@ -12,6 +11,7 @@ import { LineWriter, type LineWriterOptions } from './writer.js';
 import { safeJson } from './safe-json.js';
 
 export { safeJson };
+export { RingSink } from './ring.js';
 
 export * from './logger.js';
 export { callRecordTemplate, type CallRecordIds, type CallRecordTemplate } from './call-record.js';
@@ -26,6 +26,14 @@ export interface LogSink {
    * makes its own.
    */
   write(record: LogRecord, line?: string): void;
+  /**
+   * The record of a worker that succeeded (the one record of almost every
+   * call), given as its JSON line; `record()` makes the record itself, for
+   * a sink that needs more than the line. A sink without this method is
+   * given `write(record, line)`. Most calls' records are only kept in the
+   * ring, and making the object for nothing was a good part of their cost.
+   */
+  callLine?(line: string, record: () => LogRecord): void;
 }
 
 /**
@@ -94,37 +102,46 @@ export class RecordLogger implements Logger {
       return;
     }
     const time = Date.now();
+    let line = `{"time":${time},"level":"info",${template.msgJson}${this.#fieldsJson},"traceId":${jsonString(traceId)},"spanId":${jsonString(spanId)}`;
+    // As in info(): the logger's own service, where it names one, else the worker's.
+    if (!this.#ownService) line += `,"service":${jsonString(service)}`;
+    line += `${template.tailJson},"duration_ms":${Number.isFinite(durationMs) ? durationMs : 'null'}`;
+    if (parentSpanId !== undefined) line += `,"parentSpanId":${jsonString(parentSpanId)}`;
+    line += '}';
+    let record: LogRecord | undefined;
+    const made = () => (record ??= this.#callRecord(time, template, worker, durationMs));
+    for (const sink of this.#sinks) {
+      try {
+        if (sink.callLine) sink.callLine(line, made);
+        else sink.write(made(), line);
+      } catch {
+        // A failing sink (closed pipe) must never break the code that logs.
+      }
+    }
+  }
+
+  /** The record {@link callOk}'s line says, for the sinks that want it as an object. */
+  #callRecord(
+    time: number,
+    template: CallRecordTemplate,
+    worker: CallRecordIds,
+    durationMs: number,
+  ): LogRecord {
     const record: LogRecord = {
       time,
       level: 'info',
       msg: template.msg,
       ...this.#fields,
-      traceId,
-      spanId,
+      traceId: worker.traceId,
+      spanId: worker.spanId,
     };
-    let line = `{"time":${time},"level":"info",${template.msgJson}${this.#fieldsJson},"traceId":${jsonString(traceId)},"spanId":${jsonString(spanId)}`;
-    // As in info(): the logger's own service, where it names one, else the worker's.
-    if (!this.#ownService) {
-      record.service = service;
-      line += `,"service":${jsonString(service)}`;
-    }
+    if (!this.#ownService) record.service = worker.service;
     record['kind'] = template.kind;
     record['entrypoint'] = template.entrypoint;
     record['duration_ms'] = durationMs;
-    line += `${template.tailJson},"duration_ms":${Number.isFinite(durationMs) ? durationMs : 'null'}`;
-    if (parentSpanId !== undefined) {
-      record['parentSpanId'] = parentSpanId;
-      line += `,"parentSpanId":${jsonString(parentSpanId)}`;
-    }
-    line += '}';
+    if (worker.parentSpanId !== undefined) record['parentSpanId'] = worker.parentSpanId;
     (record as { [CALL_RECORD]?: true })[CALL_RECORD] = true;
-    for (const sink of this.#sinks) {
-      try {
-        sink.write(record, line);
-      } catch {
-        // A failing sink (closed pipe) must never break the code that logs.
-      }
-    }
+    return record;
   }
 
   #log(level: LogLevel, msg: string, fields: Record<string, unknown> | undefined): void {
@@ -176,6 +193,12 @@ export class StreamSink implements LogSink {
     this.#calls = options.calls ?? true;
   }
 
+  callLine(line: string, record: () => LogRecord): void {
+    if (!this.#calls) return;
+    if (this.#format === 'json') this.#writer.write(`${line}\n`, false);
+    else this.#writer.write(`${formatPretty(record(), this.#color)}\n`, false);
+  }
+
   write(record: LogRecord, json?: string): void {
     if (!this.#calls && (record as { [CALL_RECORD]?: true })[CALL_RECORD] === true) return;
     const line =
@@ -192,132 +215,6 @@ export class StreamSink implements LogSink {
   get dropped(): number {
     return this.#writer.dropped;
   }
-}
-
-/**
- * Keeps the most recent records, for `svc tail --trace` after the fact:
- * at most `capacity` records and `maxBytes` bytes (of JSON, counted in
- * characters). A record over `recordBytes` is kept cut down, its long
- * fields ending in a `…[N more characters]` marker and `truncated: true`
- * added; never dropped whole. Counted in records only, 100 greetings with
- * 4 MiB names held 420 MB, and `svc.recent_logs` no longer fitted a frame.
- *
- * Records are held as their JSON lines, parsed again when asked for: one
- * flat string a record instead of an object and the strings it points at
- * (its message, trace and span ids, entrypoint). Every call's record
- * outlives the young generation, so what it holds is what the garbage
- * collector copies and marks: as objects, the ring cost the end-to-end
- * RPC bench about 14 µs of CPU a call; as lines, next to nothing.
- */
-export class RingSink implements LogSink {
-  readonly #capacity: number;
-  readonly #maxBytes: number;
-  readonly #recordBytes: number;
-  #lines: string[] = [];
-  /**
-   * The records of `#lines` already parsed, by the same index: parsed once
-   * when first asked for, so that many `svc.recent_logs` in a row share
-   * them (400 at once, each parsing the whole ring again, took a peer that
-   * did not read its replies from 60 to 180 MB).
-   */
-  #parsed: (LogRecord | undefined)[] = [];
-  /** index of the oldest line kept (those before it are gone, compacted from time to time) */
-  #start = 0;
-  #bytes = 0;
-
-  constructor(
-    capacity = 2000,
-    maxBytes = DEFAULT_LIMITS.logRingBytes,
-    recordBytes = DEFAULT_LIMITS.logRecordBytes,
-  ) {
-    this.#capacity = capacity;
-    this.#maxBytes = maxBytes;
-    this.#recordBytes = Math.min(recordBytes, maxBytes);
-  }
-
-  /** Bytes of records held now (the length of their JSON). */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  write(record: LogRecord, json?: string): void {
-    let line = json ?? safeJson(record);
-    if (line.length > this.#recordBytes) line = safeJson(truncateRecord(record, this.#recordBytes));
-    const lines = this.#lines;
-    lines.push(line);
-    // Kept as long as the lines: a hole here costs nothing until it is asked for.
-    if (this.#parsed.length > 0) this.#parsed.length = lines.length;
-    this.#bytes += line.length;
-    while (
-      lines.length - this.#start > this.#capacity ||
-      (this.#bytes > this.#maxBytes && lines.length - this.#start > 1)
-    ) {
-      this.#bytes -= lines[this.#start]!.length;
-      lines[this.#start] = '';
-      if (this.#parsed.length > 0) this.#parsed[this.#start] = undefined;
-      this.#start++;
-    }
-    if (this.#start > 1024 && this.#start * 2 > lines.length) {
-      this.#lines = lines.slice(this.#start);
-      this.#parsed = this.#parsed.slice(this.#start);
-      this.#start = 0;
-    }
-  }
-
-  /** Records in time order, optionally only those of one trace. */
-  recent(filter: { traceId?: string; limit?: number } = {}): LogRecord[] {
-    const { traceId, limit } = filter;
-    const lines = this.#lines;
-    if (this.#parsed.length < lines.length) this.#parsed.length = lines.length;
-    const records: LogRecord[] = [];
-    for (let i = this.#start; i < lines.length; i++) {
-      // A line that does not hold the id cannot be of the trace: most are left unparsed.
-      if (traceId && !lines[i]!.includes(traceId)) continue;
-      const record = (this.#parsed[i] ??= JSON.parse(lines[i]!) as LogRecord);
-      if (!traceId || record.traceId === traceId) records.push(record);
-    }
-    return limit ? records.slice(-limit) : records;
-  }
-}
-
-/** A record's size, close to its JSON length without making the JSON (strings by length). */
-function recordSize(record: LogRecord): number {
-  let size = 2;
-  for (const key in record) {
-    const value = (record as Record<string, unknown>)[key];
-    size += key.length + 4 + valueSize(value);
-  }
-  return size;
-}
-
-function valueSize(value: unknown): number {
-  if (typeof value === 'string') return value.length + 2;
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return 8;
-  return safeJson(value).length;
-}
-
-/** A copy of a record whose longest fields are cut (with a marker) until it fits `max`. */
-function truncateRecord(record: LogRecord, max: number): LogRecord {
-  const out: Record<string, unknown> = { ...record, truncated: true };
-  const fields = Object.keys(out)
-    .filter((k) => k !== 'time' && k !== 'level')
-    .map((k) => ({ k, size: valueSize(out[k]) }))
-    .sort((a, b) => b.size - a.size);
-  let total = recordSize(out as unknown as LogRecord);
-  // Each field gets at least a short head, so that what it was stays recognisable.
-  const head = Math.max(32, Math.floor(max / (2 * Math.max(1, fields.length))));
-  for (const { k, size } of fields) {
-    if (total <= max) break;
-    if (size <= head + 32) continue;
-    const value = out[k];
-    const text = typeof value === 'string' ? value : safeJson(value);
-    const keep = Math.max(head, text.length - (total - max) - 40);
-    if (keep >= text.length) continue;
-    const cut = `${text.slice(0, keep)}…[${text.length - keep} more characters]`;
-    total += cut.length + 2 - size;
-    out[k] = cut;
-  }
-  return out as unknown as LogRecord;
 }
 
 /** Collects records in memory (for tests and the test kit). */

@@ -40,4 +40,46 @@ describe('RingSink', () => {
     );
     expect(ring.recent({ limit: 3 }).map((r) => r.msg)).toEqual(['r22', 'r23', 'r24']);
   });
+
+  it('keeps every record whole and in order while it is written round and round', () => {
+    // A small ring (4 KiB) of records of many sizes, some not ASCII: it grows, then wraps many times.
+    const ring = new RingSink(50, 4096, 1000);
+    const sizes = [10, 300, 37, 800, 5, 120, 999];
+    for (let i = 0; i < 2000; i++) {
+      const body = (i % 3 === 0 ? 'é€' : 'y').repeat(sizes[i % sizes.length]! % 300);
+      ring.write(record(`r${i}`, { body, traceId: `t${i % 7}` }));
+      const kept = ring.recent();
+      expect(ring.bytes).toBeLessThanOrEqual(4096);
+      expect(kept.at(-1)?.msg).toBe(`r${i}`);
+      expect(kept.at(-1)?.['body']).toBe(body);
+      const first = Number(kept[0]!.msg.slice(1));
+      expect(kept.map((r) => r.msg)).toEqual(kept.map((_, k) => `r${first + k}`));
+      expect(kept.length).toBeLessThanOrEqual(50);
+    }
+    const trace = ring.recent({ traceId: 't3' });
+    expect(trace.length).toBeGreaterThan(0);
+    expect(trace.every((r) => r.traceId === 't3')).toBe(true);
+  });
+
+  it("gives a successful call's line to the ring without making its record", () => {
+    const ring = new RingSink();
+    let made = 0;
+    const line = JSON.stringify(
+      record('rpc Greeter.hello ok', { traceId: 'a1', duration_ms: 0.2 }),
+    );
+    ring.callLine(line, () => {
+      made++;
+      return record('unused');
+    });
+    expect(made).toBe(0);
+    expect(ring.recent({ traceId: 'a1' })).toEqual([JSON.parse(line)]);
+  });
+
+  it('keeps a record of characters that take three bytes each within its byte limit', () => {
+    const ring = new RingSink(10, 1024, 1024);
+    ring.write(record('wide', { body: '€'.repeat(1000) }));
+    const [kept] = ring.recent();
+    expect(kept?.['truncated']).toBe(true);
+    expect(ring.bytes).toBeLessThanOrEqual(1024);
+  });
 });
