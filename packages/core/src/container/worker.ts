@@ -75,14 +75,26 @@ export class WorkerRunner {
       throw err;
     }
     if (!isThenable(result) && binding.pending === undefined && !isStreamLike(ep, result)) {
-      try {
-        this.#outcomes.report(ep, ctx, elapsedMs(started), result, undefined, false);
-      } finally {
-        this.#ended(ctx);
-      }
+      const durationMs = elapsedMs(started);
+      this.#ended(ctx);
+      // Told once the code that ran the worker is done: a transport writes
+      // its reply at the end of the tick, before the microtasks, so the
+      // caller has its answer while the record is made (at one call in
+      // flight the record was on the reply's way). Still before anything
+      // awaiting the worker in this process goes on.
+      queueMicrotask(() => this.#reportLate(ep, ctx, durationMs, result));
       return result;
     }
     return this.#settlePlain(ep, ctx, started, result, binding);
+  }
+
+  #reportLate(ep: EntrypointMeta, ctx: WorkerContext, durationMs: number, result: unknown): void {
+    try {
+      this.#outcomes.report(ep, ctx, durationMs, result, undefined, false);
+    } catch (err) {
+      // Nothing waits on it any more: an observer's error is logged, not thrown.
+      this.#container.log.error(`reporting a worker failed: ${(err as Error).message}`);
+    }
   }
 
   async #settlePlain(
