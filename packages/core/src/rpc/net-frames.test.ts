@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../errors.js';
-import { BUSY_MS, FrameBudget, FrameDecoder, FrameWriter } from './net-frames.js';
+import { FrameBudget, FrameDecoder, FrameWriter } from './net-frames.js';
 
 const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
 /** The rest of this turn of the event loop: its I/O callbacks, then the check phase. */
@@ -14,40 +14,22 @@ function decodeAll(writes: Buffer[]): string[] {
 }
 
 describe('FrameWriter', () => {
-  it("writes at the end of the tick when idle, and after the turn's callbacks when busy", async () => {
+  it('writes the frames of one tick together at its end', async () => {
     const writes: Buffer[] = [];
-    let clock = 1000;
-    const writer = new FrameWriter(
-      (bytes) => writes.push(bytes),
-      () => clock,
-    );
-    // idle: the frames of one tick go out together at its end
+    const writer = new FrameWriter((bytes) => writes.push(bytes));
     for (const s of ['a', 'bb']) writer.push(Buffer.from(s));
     expect(writes).toHaveLength(0);
     await tick();
     expect(decodeAll(writes)).toEqual(['a', 'bb']);
-    // busy (it flushed a moment ago): the end of one callback's ticks writes nothing yet
-    clock += BUSY_MS / 2;
+    // However recently it wrote: at one call in flight, waiting longer only adds latency.
     writer.push(Buffer.from('ccc'));
     await tick();
-    writer.push(Buffer.from('dddd'));
-    expect(writes).toHaveLength(1);
-    await turn();
-    expect(writes).toHaveLength(2);
-    expect(decodeAll(writes)).toEqual(['a', 'bb', 'ccc', 'dddd']);
-    // idle again once the moment has passed
-    clock += BUSY_MS * 2;
-    writer.push(Buffer.from('e'));
-    await tick();
-    expect(writes).toHaveLength(3);
+    expect(decodeAll(writes)).toEqual(['a', 'bb', 'ccc']);
   });
 
-  it('waits for the end of the turn when the caller has other calls in flight, however long it was idle', async () => {
+  it('waits for the end of the turn when the caller has other calls in flight', async () => {
     const writes: Buffer[] = [];
-    const writer = new FrameWriter(
-      (bytes) => writes.push(bytes),
-      () => 1000,
-    );
+    const writer = new FrameWriter((bytes) => writes.push(bytes));
     writer.push(Buffer.from('a'), true);
     await tick();
     expect(writes).toHaveLength(0);
@@ -56,6 +38,26 @@ describe('FrameWriter', () => {
     await turn();
     expect(writes).toHaveLength(1);
     expect(decodeAll(writes)).toEqual(['a', 'b']);
+  });
+
+  it('keeps what is pushed while held, and writes it together on release', async () => {
+    const writes: Buffer[] = [];
+    const writer = new FrameWriter((bytes) => writes.push(bytes));
+    writer.hold();
+    writer.push(Buffer.from('a'));
+    writer.push(Buffer.from('b'), true);
+    await tick();
+    expect(writes).toHaveLength(0);
+    writer.release();
+    expect(decodeAll(writes)).toEqual(['a', 'b']);
+    await turn();
+    expect(writes).toHaveLength(1);
+    // A full slice still goes at once while held.
+    writer.hold();
+    for (let i = 0; i < 16; i++) writer.push(Buffer.from(`s${i}`));
+    expect(writes).toHaveLength(2);
+    writer.release();
+    expect(writes).toHaveLength(2);
   });
 
   it('writes a long burst in slices as it goes, so the peer can start on the first', async () => {

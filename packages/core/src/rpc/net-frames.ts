@@ -133,15 +133,21 @@ export class FrameDecoder {
  * calls or replies costs one socket write per slice instead of one per
  * frame.
  *
- * When the flush runs depends on how busy the writer is. An idle writer
- * (no flush in the last {@link BUSY_MS}) writes at the end of the tick: at
- * one call in flight, waiting any longer only adds latency. A busy one waits
- * for `setImmediate`, after every I/O callback of the turn: an HTTP server
- * reads its requests one socket at a time, and each request's call would
- * otherwise be a write (and a wake-up of the peer) of its own. In bench/,
- * HTTP→RPC went from 0.50x to about 0.85x of the raw baseline with the peer's
- * CPU per call a third lower, while RPC at one in flight kept the end of the
- * tick's rate (setImmediate alone cost it about 8%).
+ * When the flush runs is the caller's to say. By default a frame is written
+ * at the end of the tick: at one call in flight, waiting any longer only
+ * adds latency. A caller that knows of other work in flight on the
+ * connection (`busy`) waits for `setImmediate`, after every I/O callback of
+ * the turn: an HTTP server reads its requests one socket at a time, and
+ * each request's call would otherwise be a write (and a wake-up of the
+ * peer) of its own. In bench/, HTTP→RPC went from 0.50x to about 0.85x of
+ * the raw baseline with the peer's CPU per call a third lower. A server
+ * `hold`s its writer while it decodes a chunk of requests and writes the
+ * replies of those answered at once when it is done with the chunk.
+ *
+ * (The writer used to call itself busy when it had flushed less than 50 µs
+ * before. At one call in flight a round trip over a unix socket takes
+ * about that long, so two calls in three waited for `setImmediate` on both
+ * sides, and the faster a round trip became, the more of them waited.)
  *
  * A burst is written in slices of this many frames (or bytes) rather than
  * at the end of the turn: the peer starts on the first slice while this
@@ -152,32 +158,25 @@ export class FrameDecoder {
  */
 const SLICE_FRAMES = 16;
 const SLICE_BYTES = 64 * 1024;
-/** A writer that flushed less than this many milliseconds ago is busy. */
-export const BUSY_MS = 0.05;
 
 export class FrameWriter {
   readonly #write: (bytes: Buffer) => void;
   #bodies: Buffer[] = [];
   #size = 0;
   #scheduled = false;
-  #flushedAt = -Infinity;
-  readonly #now: () => number;
+  #held = false;
   readonly #flush = () => this.flush();
 
-  /** `now` is a millisecond clock (`performance.now`; tests pass their own). */
-  constructor(write: (bytes: Buffer) => void, now: () => number = () => performance.now()) {
+  constructor(write: (bytes: Buffer) => void) {
     this.#write = write;
-    this.#now = now;
   }
 
   /**
-   * Queues one frame body; it is written at the end of the tick when the
-   * writer was idle, once this turn's I/O callbacks have run when it is
-   * busy, or at once when it completes a slice. `busy` says the caller
-   * knows of other work in flight on this connection (calls awaiting their
-   * replies): the time since the last flush alone misses it whenever
-   * requests arrive more than {@link BUSY_MS} apart, as they do on a
-   * loaded machine, and each request's call then was a write of its own.
+   * Queues one frame body; it is written at the end of the tick, once this
+   * turn's I/O callbacks have run when `busy`, at {@link release} while
+   * the writer is held, or at once when it completes a slice. `busy` says
+   * the caller knows of other work in flight on this connection (calls
+   * awaiting their replies, requests still running).
    */
   push(body: Buffer, busy = false): void {
     this.#bodies.push(body);
@@ -186,18 +185,27 @@ export class FrameWriter {
       this.flush();
       return;
     }
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      if (busy || this.#now() - this.#flushedAt < BUSY_MS) setImmediate(this.#flush);
-      else process.nextTick(this.#flush);
-    }
+    if (this.#held || this.#scheduled) return;
+    this.#scheduled = true;
+    if (busy) setImmediate(this.#flush);
+    else process.nextTick(this.#flush);
+  }
+
+  /** Keeps what is pushed from now on until {@link release} (a chunk of requests is being read). */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Writes what was pushed while held, now. */
+  release(): void {
+    this.#held = false;
+    this.flush();
   }
 
   flush(): void {
     this.#scheduled = false;
     const bodies = this.#bodies;
     if (bodies.length === 0) return;
-    this.#flushedAt = this.#now();
     const out = Buffer.allocUnsafe(this.#size);
     let offset = 0;
     // Byte by byte and TypedArray#set: Buffer's writeUInt32BE and copy check

@@ -226,12 +226,16 @@ export class NetRpcServer {
     const onFrame = (buf: Buffer, start: number, end: number) => this.#serve(buf, start, end, peer);
     const onData = (chunk: Buffer) => {
       peer.lastActive = performance.now();
+      // The replies of the requests answered at once go out together when the chunk is read.
+      writer.hold();
       try {
         decoder.pushRange(chunk, onFrame);
       } catch (err) {
         this.#badFrame(source, err);
         writer.clear();
         socket.destroy();
+      } finally {
+        writer.release();
       }
     };
     socket.on('data', onData);
@@ -277,7 +281,6 @@ export class NetRpcServer {
 
   /** Runs one request (or opens one stream). */
   #request(msg: unknown[], id: number, peer: ServerPeer): void {
-    const { writer } = peer;
     const service: unknown = msg[2];
     const method: unknown = msg[3];
     const timeout = receivedTimeout(msg[6]);
@@ -288,7 +291,7 @@ export class NetRpcServer {
       Number.isNaN(timeout) ||
       (args !== undefined && !Array.isArray(args))
     ) {
-      this.#reply(writer, id, {
+      this.#reply(peer, id, {
         ok: false,
         error: toWireError(new MalformedRequestError('request needs service, method and headers')),
       });
@@ -299,12 +302,12 @@ export class NetRpcServer {
       // Sent as a list; a map, as callers sent before the list, is still read (upgrade servers first).
       headers = Array.isArray(msg[5]) ? parseCallHeaderList(msg[5]) : parseCallHeaders(msg[5]);
     } catch (err) {
-      this.#reply(writer, id, { ok: false, error: toWireError(err) });
+      this.#reply(peer, id, { ok: false, error: toWireError(err) });
       return;
     }
     const handler = this.#handler;
     if (!handler || !this.#services.has(service)) {
-      this.#reply(writer, id, {
+      this.#reply(peer, id, {
         ok: false,
         error: toWireError(new UnknownServiceError(`service "${service}" is not served here`)),
       });
@@ -342,7 +345,7 @@ export class NetRpcServer {
   ): void {
     if (answer.ok !== 'stream') {
       if (listed && peer.running.get(id) === listed) peer.running.delete(id);
-      this.#reply(peer.writer, id, answer);
+      this.#reply(peer, id, answer);
       return;
     }
     const call = listed ?? { cancel: request.cancel!, pump: undefined };
@@ -359,7 +362,7 @@ export class NetRpcServer {
         },
         end: (response) => {
           if (peer.running.get(id) === call) peer.running.delete(id);
-          if (response) this.#reply(peer.writer, id, response);
+          if (response) this.#reply(peer, id, response);
         },
       },
       {
@@ -370,7 +373,7 @@ export class NetRpcServer {
     );
   }
 
-  #reply(writer: FrameWriter, id: number, response: RpcResponse): void {
+  #reply(peer: ServerPeer, id: number, response: RpcResponse): void {
     let body: Buffer;
     try {
       body = response.ok
@@ -383,7 +386,8 @@ export class NetRpcServer {
       const err = new ConfigError(`reply of ${body.length} bytes is over the frame limit`);
       body = this.#serializer.encode([REPLY_ERROR, id, toWireError(err)]);
     }
-    writer.push(body);
+    // Other requests of this caller still running: their replies may join this one's write.
+    peer.writer.push(body, peer.running.size > 0);
   }
 }
 
