@@ -16,6 +16,7 @@ export interface CallRecordTemplate {
 /** What a successful worker's record takes from the worker. */
 export interface CallRecordIds {
   readonly traceId: string;
+  /** W3C span ids (16 hex characters, as a WorkerContext's are): written into JSON as they are */
   readonly spanId: string;
   readonly parentSpanId: string | undefined;
   readonly service: string;

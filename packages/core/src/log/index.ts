@@ -102,11 +102,11 @@ export class RecordLogger implements Logger {
       return;
     }
     const time = Date.now();
-    let line = `{"time":${time},"level":"info",${template.msgJson}${this.#fieldsJson},"traceId":${jsonString(traceId)},"spanId":${jsonString(spanId)}`;
+    let line = `{"time":${time},"level":"info",${template.msgJson}${this.#fieldsJson},"traceId":${jsonString(traceId)},"spanId":"${spanId}"`;
     // As in info(): the logger's own service, where it names one, else the worker's.
     if (!this.#ownService) line += `,"service":${jsonString(service)}`;
     line += `${template.tailJson},"duration_ms":${Number.isFinite(durationMs) ? durationMs : 'null'}`;
-    if (parentSpanId !== undefined) line += `,"parentSpanId":${jsonString(parentSpanId)}`;
+    if (parentSpanId !== undefined) line += `,"parentSpanId":"${parentSpanId}"`;
     line += '}';
     let record: LogRecord | undefined;
     const made = () => (record ??= this.#callRecord(time, template, worker, durationMs));

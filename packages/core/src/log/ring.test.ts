@@ -82,4 +82,15 @@ describe('RingSink', () => {
     expect(kept?.['truncated']).toBe(true);
     expect(ring.bytes).toBeLessThanOrEqual(1024);
   });
+
+  it('grows only to about twice what its records take when the count is what bounds it', () => {
+    const ring = new RingSink(100, 4 * 1024 * 1024, 4096);
+    for (let i = 0; i < 10_000; i++) ring.write(record(`r${i}`, { body: 'z'.repeat(200) }));
+    // 100 records of about 250 bytes: 25 KB held, in a buffer that never grew past its first 64 KiB.
+    expect(ring.bytes).toBeLessThan(30_000);
+    expect(ring.recent().map((r) => r.msg)).toEqual(
+      Array.from({ length: 100 }, (_, i) => `r${9900 + i}`),
+    );
+    expect(ring.bufferBytes).toBeLessThanOrEqual(64 * 1024);
+  });
 });

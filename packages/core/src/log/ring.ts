@@ -57,6 +57,11 @@ export class RingSink {
     this.#lengths = new Int32Array(this.#capacity);
   }
 
+  /** The size of the buffer the records are kept in now. */
+  get bufferBytes(): number {
+    return this.#buf.length;
+  }
+
   /** Bytes of records held now (their JSON, in UTF-8). */
   get bytes(): number {
     return this.#bytes;
@@ -107,14 +112,16 @@ export class RingSink {
 
   /**
    * No room for `size` bytes at the end: a buffer filled for the first
-   * time grows (twice as big, up to the limit); a full-size one starts
-   * again from its beginning, the lines after the last one written (the
-   * oldest) dropped first.
+   * time grows (twice as big, up to the limit) unless the records it holds
+   * take less than half of it (the oldest were dropped for the count); else
+   * it starts again from its beginning, the lines after the last one
+   * written (the oldest) dropped first.
    */
   #makeRoom(size: number): void {
     const old = this.#buf;
     const wrapped = this.#count > 0 && this.#offsets[this.#head]! >= this.#pos;
-    if (!wrapped && old.length < this.#maxBytes) {
+    const freeAtStart = this.#count > 0 ? this.#offsets[this.#head]! : this.#pos;
+    if (!wrapped && old.length < this.#maxBytes && freeAtStart < Math.max(size, old.length / 2)) {
       const bigger = Buffer.allocUnsafe(
         Math.min(this.#maxBytes, Math.max(old.length * 2, this.#pos + size)),
       );
