@@ -94,6 +94,10 @@ export class OutcomeReporter {
     const expected = failed && isExpected(ep, error);
     // Built only when kept: a worker's record costs more than a small worker.
     if (log.enabled?.(failed ? (expected ? 'warn' : 'error') : 'info') === false) return;
+    if (!failed && !stream && log instanceof RecordLogger) {
+      log.callOk(this.#okRecord(ep, ctx), ctx, durationMs);
+      return;
+    }
     const fields: Record<string, unknown> = {
       kind: ep.kind,
       entrypoint: `${name}.${ctx.method}`,
@@ -104,10 +108,6 @@ export class OutcomeReporter {
     if (stream) {
       fields['items'] = stream.items;
       if (stream.stopped !== undefined) fields['stopped'] = stream.stopped;
-    }
-    if (!failed && !stream && log instanceof RecordLogger) {
-      log.callOk(this.#okRecord(ep, ctx), ctx, durationMs);
-      return;
     }
     if (!failed) {
       // Kept in the history; printed only where the output asks for calls (`log.calls`).
