@@ -14,9 +14,12 @@ import { Greeting, testAuth, until, webFiles } from './server.fixture.js';
 
 const webDir = webFiles();
 const dir = mkdtempSync(join(tmpdir(), 'svc-dashboard-node-'));
+const config = join(dir, '.svc.yml');
 afterAll(() => {
   rmSync(webDir, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
+  // Closing the server removes it, unless the test never got there.
+  rmSync(controlSocketPath(config), { force: true });
 });
 
 /** A control socket that answers `status` while `answering`, and else takes requests and keeps them. */
@@ -51,7 +54,6 @@ async function supervisor(config: string) {
 
 describe('the dashboard beside an svc node that does not answer', () => {
   it('starts and reads the instances without waiting for it, and keeps what it said last', async () => {
-    const config = join(dir, '.svc.yml');
     writeFileSync(config, 'instances: {}\n');
     const node = await supervisor(config);
     const hub = new MemoryHub();
