@@ -1,5 +1,5 @@
 import type { ClusterClient, InstanceRecord, ServiceDescription } from '@svc/core';
-import { UsageError } from '@svc/core';
+import { RpcTimeoutError, UsageError } from '@svc/core';
 import { controlRequest, type NodeStatus } from '@svc/node';
 import { MetricsCollector } from '@svc/tail';
 import type {
@@ -21,7 +21,7 @@ export interface ClusterViewOptions {
   intervalMs?: number;
   /** points kept for the charts (default 300: five minutes at one reading a second) */
   historyPoints?: number;
-  /** per-instance answer timeout, ms */
+  /** how long a reading waits for each instance's figures and for the svc node's status, ms (default 800) */
   timeout?: number;
 }
 
@@ -173,10 +173,21 @@ export class ClusterView {
     const config = this.#options.nodeConfig;
     if (config === undefined) return undefined;
     try {
-      const status = (await controlRequest(config, { cmd: 'status' })) as NodeStatus;
+      // Bounded like an instance's figures: a supervisor that does not answer (its loop held
+      // while it starts fifty processes: 21 s on one busy core) must not hold up the reading of
+      // every instance, nor the dashboard's start, which waits for its first reading.
+      const status = (await controlRequest(
+        config,
+        { cmd: 'status' },
+        { timeoutMs: this.#options.timeout ?? 800 },
+      )) as NodeStatus;
       return { config: status.config, running: true, status };
     } catch (err) {
-      return { config, running: false, error: (err as Error).message };
+      const error = (err as Error).message;
+      // A slow answer says nothing of its processes: what it said last stands (restarts check it).
+      const last = this.#snapshot.node;
+      if (err instanceof RpcTimeoutError && last?.status) return { ...last, error };
+      return { config, running: false, error };
     }
   }
 

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, realpathSync, statSync, unlinkSync } 
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SvcError, UsageError } from '@svc/core';
+import { RpcTimeoutError, SvcError, UsageError } from '@svc/core';
 import type { ProcessStatus } from './supervisor.js';
 
 /** What `svc node status` receives. */
@@ -74,10 +74,18 @@ export function controlSocketPath(configFile: string, create = false): string {
   return join(dir, `node-${hash}.sock`);
 }
 
-function send(path: string, request: ControlRequest): Promise<ControlReply> {
+function send(path: string, request: ControlRequest, timeoutMs?: number): Promise<ControlReply> {
   return new Promise((resolvePromise, reject) => {
     const sock = connect(path);
     let data = '';
+    if (timeoutMs !== undefined) {
+      const timer = setTimeout(
+        () =>
+          sock.destroy(new RpcTimeoutError(`the svc node did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      sock.once('close', () => clearTimeout(timer));
+    }
     sock.setEncoding('utf8');
     sock.on('connect', () => sock.write(`${JSON.stringify(request)}\n`));
     sock.on('data', (d: string) => {
@@ -97,16 +105,18 @@ function send(path: string, request: ControlRequest): Promise<ControlReply> {
 
 /**
  * Sends one request to the supervisor of `configFile` and returns its result;
- * a UsageError when none runs, the supervisor's error otherwise.
+ * a UsageError when none runs, an RpcTimeoutError when it has not answered
+ * within `timeoutMs` (default: no limit), the supervisor's error otherwise.
  */
 export async function controlRequest(
   configFile: string,
   request: ControlRequest,
+  options: { timeoutMs?: number } = {},
 ): Promise<unknown> {
   const path = controlSocketPath(configFile);
   let reply: ControlReply;
   try {
-    reply = await send(path, request);
+    reply = await send(path, request, options.timeoutMs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ECONNREFUSED') {
