@@ -82,20 +82,35 @@ export class WorkerRunner {
       // caller has its answer while the record is made (at one call in
       // flight the record was on the reply's way). Still before anything
       // awaiting the worker in this process goes on.
-      queueMicrotask(() => this.#reportLate(ep, ctx, durationMs, result));
+      // One microtask for all the workers of a turn: in Node.js each queueMicrotask
+      // makes an AsyncResource, which AsyncLocalStorage's hooks then see.
+      if (this.#late.push(ep, ctx, durationMs, result) === 4) queueMicrotask(this.#reportLate);
       return result;
     }
     return this.#settlePlain(ep, ctx, started, result, binding);
   }
 
-  #reportLate(ep: EntrypointMeta, ctx: WorkerContext, durationMs: number, result: unknown): void {
-    try {
-      this.#outcomes.report(ep, ctx, durationMs, result, undefined, false);
-    } catch (err) {
-      // Nothing waits on it any more: an observer's error is logged, not thrown.
-      this.#container.log.error(`reporting a worker failed: ${(err as Error).message}`);
+  /** The workers that finished at once and are not reported yet: entrypoint, context, duration, result. */
+  #late: unknown[] = [];
+  readonly #reportLate = (): void => {
+    const late = this.#late;
+    this.#late = [];
+    for (let i = 0; i < late.length; i += 4) {
+      try {
+        this.#outcomes.report(
+          late[i] as EntrypointMeta,
+          late[i + 1] as WorkerContext,
+          late[i + 2] as number,
+          late[i + 3],
+          undefined,
+          false,
+        );
+      } catch (err) {
+        // Nothing waits on it any more: an observer's error is logged, not thrown.
+        this.#container.log.error(`reporting a worker failed: ${(err as Error).message}`);
+      }
     }
-  }
+  };
 
   async #settlePlain(
     ep: EntrypointMeta,
