@@ -43,7 +43,7 @@ class Edge extends Service {
     return await this.call('Back', 'login', {
       user: 'flynn',
       password: 'grid',
-      card: { number: '4111', expiry: '12/30' },
+      card: { number: '4111-1111-1111-1111', expiry: '12/30' },
     });
   }
 }
@@ -206,7 +206,8 @@ describe('W3C Trace Context', () => {
     expect(failure['args']).toEqual({ password: REDACTED });
     expect(failure['traceId']).toMatch(/^[0-9a-f]{32}$/);
     expect(JSON.stringify(sink.records)).not.toContain('hunter2');
-    expect(JSON.stringify(sink.records)).not.toContain('4111');
+    // Not a bare '4111': a random hex span id holds it now and then.
+    expect(JSON.stringify(sink.records)).not.toContain('4111-1111-1111-1111');
     expect(
       tracing.spans.find((s) => s.name === 'Back/refuse' && s.kind === 'server')?.error,
     ).toBeInstanceOf(Error);
