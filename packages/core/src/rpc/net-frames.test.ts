@@ -14,17 +14,27 @@ function decodeAll(writes: Buffer[]): string[] {
 }
 
 describe('FrameWriter', () => {
-  it('writes the frames of one tick together at its end', async () => {
+  it('writes the frames of one tick together at its end, and later ones of the same turn at its end', async () => {
     const writes: Buffer[] = [];
     const writer = new FrameWriter((bytes) => writes.push(bytes));
     for (const s of ['a', 'bb']) writer.push(Buffer.from(s));
     expect(writes).toHaveLength(0);
     await tick();
     expect(decodeAll(writes)).toEqual(['a', 'bb']);
-    // However recently it wrote: at one call in flight, waiting longer only adds latency.
+    // In the same turn (another request of an HTTP server's, read from its own socket), it waits
+    // for the turn's I/O callbacks, and what they push joins the same write.
     writer.push(Buffer.from('ccc'));
     await tick();
-    expect(decodeAll(writes)).toEqual(['a', 'bb', 'ccc']);
+    expect(writes).toHaveLength(1);
+    writer.push(Buffer.from('dddd'));
+    await turn();
+    expect(writes).toHaveLength(2);
+    expect(decodeAll(writes)).toEqual(['a', 'bb', 'ccc', 'dddd']);
+    // In a later turn, however soon (one call in flight): at the end of the tick again.
+    await turn();
+    writer.push(Buffer.from('e'));
+    await tick();
+    expect(decodeAll(writes)).toEqual(['a', 'bb', 'ccc', 'dddd', 'e']);
   });
 
   it('waits for the end of the turn when the caller has other calls in flight', async () => {

@@ -133,21 +133,25 @@ export class FrameDecoder {
  * calls or replies costs one socket write per slice instead of one per
  * frame.
  *
- * When the flush runs is the caller's to say. By default a frame is written
- * at the end of the tick: at one call in flight, waiting any longer only
- * adds latency. A caller that knows of other work in flight on the
- * connection (`busy`) waits for `setImmediate`, after every I/O callback of
- * the turn: an HTTP server reads its requests one socket at a time, and
- * each request's call would otherwise be a write (and a wake-up of the
- * peer) of its own. In bench/, HTTP→RPC went from 0.50x to about 0.85x of
- * the raw baseline with the peer's CPU per call a third lower. A server
- * `hold`s its writer while it decodes a chunk of requests and writes the
- * replies of those answered at once when it is done with the chunk.
+ * When the flush runs depends on what is in flight. By default a frame is
+ * written at the end of the tick: at one call in flight, waiting any longer
+ * only adds latency. A writer that has written already in this turn of the
+ * event loop, or whose caller knows of other work in flight on the
+ * connection (`busy`: calls awaiting replies, requests still running),
+ * waits for `setImmediate`, after every I/O callback of the turn: an HTTP
+ * server reads its requests one socket at a time, and each request's call
+ * would otherwise be a write (and a wake-up of the peer) of its own. In
+ * bench/, HTTP→RPC went from 0.50x to about 0.85x of the raw baseline with
+ * the peer's CPU per call a third lower. A server `hold`s its writer while
+ * it decodes a chunk of requests and writes the replies of those answered
+ * at once when it is done with the chunk.
  *
  * (The writer used to call itself busy when it had flushed less than 50 µs
  * before. At one call in flight a round trip over a unix socket takes
  * about that long, so two calls in three waited for `setImmediate` on both
- * sides, and the faster a round trip became, the more of them waited.)
+ * sides, and the faster a round trip became, the more of them waited. A
+ * turn is counted by one `setImmediate` a turn for all writers, armed by
+ * the first flush.)
  *
  * A burst is written in slices of this many frames (or bytes) rather than
  * at the end of the turn: the peer starts on the first slice while this
@@ -159,13 +163,31 @@ export class FrameDecoder {
 const SLICE_FRAMES = 16;
 const SLICE_BYTES = 64 * 1024;
 
+/** The turns of the event loop in which a writer flushed, counted by their check phases. */
+let turn = 0;
+let turnCounted = false;
+const nextTurn = (): void => {
+  turn++;
+  turnCounted = false;
+};
+/** The current turn, making sure its end is counted. */
+function thisTurn(): number {
+  if (!turnCounted) {
+    turnCounted = true;
+    setImmediate(nextTurn);
+  }
+  return turn;
+}
+
 export class FrameWriter {
   readonly #write: (bytes: Buffer) => void;
   #bodies: Buffer[] = [];
   #size = 0;
   #scheduled = false;
   #held = false;
-  readonly #flush = () => this.flush();
+  /** the turn of this writer's last flush on its own schedule, -1 for none */
+  #flushedTurn = -1;
+  readonly #flush = () => this.#flushNow();
 
   constructor(write: (bytes: Buffer) => void) {
     this.#write = write;
@@ -173,21 +195,22 @@ export class FrameWriter {
 
   /**
    * Queues one frame body; it is written at the end of the tick, once this
-   * turn's I/O callbacks have run when `busy`, at {@link release} while
-   * the writer is held, or at once when it completes a slice. `busy` says
-   * the caller knows of other work in flight on this connection (calls
-   * awaiting their replies, requests still running).
+   * turn's I/O callbacks have run when `busy` or when this writer wrote in
+   * this turn already, at {@link release} while the writer is held, or at
+   * once when it completes a slice. `busy` says the caller knows of other
+   * work in flight on this connection (calls awaiting their replies,
+   * requests still running).
    */
   push(body: Buffer, busy = false): void {
     this.#bodies.push(body);
     this.#size += FRAME_HEADER_BYTES + body.length;
     if (this.#bodies.length >= SLICE_FRAMES || this.#size >= SLICE_BYTES) {
-      this.flush();
+      this.#flushNow();
       return;
     }
     if (this.#held || this.#scheduled) return;
     this.#scheduled = true;
-    if (busy) setImmediate(this.#flush);
+    if (busy || this.#flushedTurn === turn) setImmediate(this.#flush);
     else process.nextTick(this.#flush);
   }
 
@@ -199,6 +222,12 @@ export class FrameWriter {
   /** Writes what was pushed while held, now. */
   release(): void {
     this.#held = false;
+    this.flush();
+  }
+
+  /** {@link flush}, noting the turn it wrote in. */
+  #flushNow(): void {
+    if (this.#bodies.length > 0) this.#flushedTurn = thisTurn();
     this.flush();
   }
 
