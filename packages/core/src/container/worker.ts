@@ -78,12 +78,11 @@ export class WorkerRunner {
       const durationMs = elapsedMs(started);
       this.#ended(ctx);
       // Told once the code that ran the worker is done: a transport writes
-      // its reply at the end of the tick, before the microtasks, so the
-      // caller has its answer while the record is made (at one call in
-      // flight the record was on the reply's way). Still before anything
-      // awaiting the worker in this process goes on.
-      // One microtask for all the workers of a turn: in Node.js each queueMicrotask
-      // makes an AsyncResource, which AsyncLocalStorage's hooks then see.
+      // its reply first, so the caller has its answer while the record is
+      // made (at one call in flight the record was on the reply's way), and
+      // still before anything awaiting the worker in this process goes on.
+      // One microtask for all the workers of a turn: in Node.js each
+      // queueMicrotask makes an AsyncResource, which AsyncLocalStorage's hooks see.
       if (this.#late.push(ep, ctx, durationMs, result) === 4) queueMicrotask(this.#reportLate);
       return result;
     }
