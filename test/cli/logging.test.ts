@@ -15,8 +15,12 @@ const env = new TestEnv();
 beforeAll(() => requireBuild());
 afterAll(() => env.stop());
 
-/** Runs fixtures/logging/burst.mjs to its end; its stderr, stdout and exit code. */
-async function burst(count: number, how: string, readDelayMs = 0) {
+/**
+ * Runs fixtures/logging/burst.mjs to its end; its stderr, stdout and exit
+ * code. `readDelayMs` leaves stderr unread for that long at first;
+ * `slowReader` makes the reader wait 20 ms after each chunk it takes.
+ */
+async function burst(count: number, how: string, readDelayMs = 0, slowReader = false) {
   const child = spawn(process.execPath, [join(cwd, 'burst.mjs'), String(count), how], {
     cwd,
     env: { ...process.env, SVC_LOG_FORMAT: 'json' },
@@ -27,8 +31,17 @@ async function burst(count: number, how: string, readDelayMs = 0) {
     child.stderr.pause();
     setTimeout(() => child.stderr.resume(), readDelayMs);
   }
+  if (slowReader) {
+    child.stderr.on('data', () => {
+      child.stderr.pause();
+      setTimeout(() => child.stderr.resume(), 20);
+    });
+  }
   const proc = new Proc(child);
+  // A slow reader is still reading after the exit: all of it is in once the pipes close.
+  const closed = new Promise((r) => child.once('close', r));
   const { code } = await proc.exited;
+  await closed;
   return { code, stderr: proc.stderr, stdout: proc.stdout };
 }
 
@@ -60,6 +73,20 @@ describe('batched log output', () => {
         out.stderr.indexOf('"line 2999"'),
       );
   });
+
+  it.each([
+    ['an uncaught exception', 'throw', 'crashed on purpose'],
+    ['an unhandled rejection', 'reject', 'rejected on purpose'],
+  ])(
+    "prints %s's own message after the records when the reader is slower than the burst",
+    async (_what, how, message) => {
+      // The records flushed on the crash leave the pipe full: Node's own write of the error must wait, not be lost.
+      const out = await burst(3000, how, 0, true);
+      expect(out.code).toBe(1);
+      expect(numbered(out.stderr, 'line ')).toEqual(upTo(3000));
+      expect(out.stderr.indexOf(message)).toBeGreaterThan(out.stderr.indexOf('"line 2999"'));
+    },
+  );
 
   it('waits for a full pipe on exit instead of dropping what it does not take', async () => {
     // About 1 MB of records, far more than a pipe holds, read only after the process has exited.

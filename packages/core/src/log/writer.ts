@@ -31,7 +31,31 @@ function installExitHook(): void {
   process.on('exit', flushAll);
   // A monitor changes nothing in how the exception is handled; it runs
   // before Node prints it, so the records logged before a crash come first.
-  process.on('uncaughtExceptionMonitor', flushAll);
+  process.on('uncaughtExceptionMonitor', () => {
+    flushAll();
+    if (crashing()) blockStderr();
+  });
+}
+
+/** Whether Node ends the process after the exception being reported (no handler keeps it). */
+function crashing(): boolean {
+  return (
+    process.listenerCount('uncaughtException') === 0 &&
+    !process.hasUncaughtExceptionCaptureCallback()
+  );
+}
+
+/**
+ * Makes stderr's descriptor blocking. Node prints an uncaught error with
+ * one plain write to fd 2, which libuv made non-blocking for a pipe: when
+ * the records flushed just before left the pipe full (a reader slower than
+ * the burst), that write met EAGAIN and the crash's own message was lost.
+ * Blocking, it waits for the reader instead; the process ends right after.
+ */
+function blockStderr(): void {
+  const handle = (process.stderr as { _handle?: { setBlocking?: (on: boolean) => number } })
+    ._handle;
+  handle?.setBlocking?.(true);
 }
 
 /** Sleeps the thread without spinning (only on exit, when the event loop is gone). */
