@@ -45,7 +45,11 @@ export interface ConnectionOwner {
 export class ClientConnection {
   readonly endpoint: string;
   readonly #owner: ConnectionOwner;
-  readonly #socket: net.Socket;
+  #socket: net.Socket;
+  /** writes to the socket, within its write-buffer limit (set once the socket is chosen) */
+  #write: (bytes: Buffer) => void = () => {};
+  /** frames that wait for the handshake; undefined once it passed (or failed) */
+  #held: Buffer[] | undefined = [];
   readonly #writer: FrameWriter;
   readonly #decoder: FrameDecoder;
   readonly #pending = new PendingCalls<number, RpcResponse>();
@@ -70,16 +74,59 @@ export class ClientConnection {
     this.#owner = owner;
     const { host, port, tls } = parseEndpoint(endpoint);
     this.#decoder = new FrameDecoder(owner.maxFrameBytes, owner.budget);
-    // Writes before the connect completes are buffered by the socket itself.
-    const local = tls ? undefined : owner.localPath(endpoint, host);
-    const socket = tls
-      ? owner.connectTls(host, port)
-      : local !== undefined
-        ? net.connect({ path: local })
-        : net.connect({ host, port, noDelay: true });
-    this.#socket = socket;
+    this.#writer = new FrameWriter((bytes) => {
+      if (this.#socket.destroyed) return;
+      // Frames wait until the peer has proved it belongs to the cluster.
+      if (this.#held) {
+        this.#held.push(bytes);
+        return;
+      }
+      // The writer flushes all it holds at once.
+      if (this.#unwritten.length > 0) this.#unwritten = [];
+      this.#write(bytes);
+    });
+    const tcp = () => net.connect({ host, port, noDelay: true });
+    if (tls) {
+      this.#socket = owner.connectTls(host, port);
+      this.#open();
+      return;
+    }
+    const local = owner.localPath(endpoint, host);
+    if (local === undefined) {
+      this.#socket = tcp();
+      this.#open();
+      return;
+    }
+    // The unix socket beside the endpoint. A file left by a server killed
+    // there (SIGKILL leaves it) refuses the connection: the server now at
+    // that port, one that serves no unix socket, is reached by TCP instead.
+    const unix = net.connect({ path: local });
+    this.#socket = unix;
+    const onError = (err: NodeJS.ErrnoException) => {
+      unix.off('connect', onConnect);
+      if (this.#dead) return;
+      owner.log.debug('no server at the unix socket of an endpoint: connecting by TCP', {
+        endpoint,
+        error: err.code ?? err.message,
+      });
+      this.#socket = tcp();
+      this.#open();
+    };
+    const onConnect = () => {
+      unix.off('error', onError);
+      this.#open();
+    };
+    unix.once('error', onError);
+    unix.once('connect', onConnect);
+  }
+
+  /** Runs the handshake on the connection's socket, then lets requests out and replies in. */
+  #open(): void {
+    const socket = this.#socket;
+    const { endpoint } = this;
+    const owner = this.#owner;
     const limit = owner.limits.writeBufferBytes;
-    const write = backpressuredWrite(socket, {
+    this.#write = backpressuredWrite(socket, {
       limit,
       pauseReading: false,
       over: (queued) => {
@@ -90,18 +137,6 @@ export class ClientConnection {
         });
         this.#dead ??= why;
       },
-    });
-    // Frames wait here until the peer has proved it belongs to the cluster.
-    let held: Buffer[] | undefined = [];
-    this.#writer = new FrameWriter((bytes) => {
-      if (socket.destroyed) return;
-      if (held) {
-        held.push(bytes);
-        return;
-      }
-      // The writer flushes all it holds at once.
-      if (this.#unwritten.length > 0) this.#unwritten = [];
-      write(bytes);
     });
     const onFrame = (buf: Buffer, start: number, end: number) => this.#onReply(buf, start, end);
     const onData = (chunk: Buffer) => {
@@ -118,14 +153,14 @@ export class ClientConnection {
         // The peer proved it belongs: from now on what is written may reach its code.
         this.#connected = true;
         owner.reached(this);
-        for (const bytes of held ?? []) write(bytes);
-        held = undefined;
+        for (const bytes of this.#held ?? []) this.#write(bytes);
+        this.#held = undefined;
         this.#unwritten = [];
         socket.on('data', onData);
         if (rest.length > 0) onData(rest);
       },
       failed: (err) => {
-        held = undefined;
+        this.#held = undefined;
         this.#dead ??= err.message;
         this.destroy(err.message);
       },

@@ -35,6 +35,18 @@ function recordingLogger(out: Logged[]): Logger {
   return logger;
 }
 
+/** Leaves a socket file at `path` as a process SIGKILLed while it listens there does. */
+async function leaveStaleSocket(path: string): Promise<void> {
+  const child = spawn(process.execPath, [
+    '-e',
+    `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`,
+  ]);
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  expect(existsSync(path)).toBe(true);
+}
+
 const headers = { traceId: 't1', callIdStack: [], data: {} };
 const greet = (name: string): RpcRequest => ({
   service: 'greeter',
@@ -147,6 +159,26 @@ describe('net rpc transport', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it("reaches a server by TCP when a killed server's socket file is left at its endpoint", async () => {
+    // A server that serves no unix socket, at a port where a SIGKILLed one left its file.
+    const tcpServer = make(undefined, {}, { rpcUnix: false });
+    const { rpc } = await tcpServer.listen(['greeter'], greeter);
+    const path = localSocketPath(rpc!)!;
+    await leaveStaleSocket(path);
+    try {
+      const client = make();
+      for (const name of ['Ann', 'Bo']) {
+        await expect(client.call(greet(name), { timeout: 2000, address: rpc! })).resolves.toEqual({
+          ok: true,
+          result: `Hi, ${name}!`,
+        });
+      }
+      expect(tcpServer.stats()).toMatchObject({ connections: 1, localConnections: 0 });
+    } finally {
+      removeStale(path);
+    }
+  });
+
   it('refuses a local process that connects to the unix socket without the cluster secret, and names it so', async () => {
     const server = await serve('a');
     const { rpc } = await server.listen(['greeter'], greeter);
@@ -169,16 +201,8 @@ describe('net rpc transport', () => {
     expect(st.uid).toBe(process.getuid!());
     expect(st.mode & 0o777).toBe(0o700);
 
-    // A process SIGKILLed while it listens leaves its socket file behind.
     const stale = join(dir, `rpc-stale-test-${process.pid}.sock`);
-    const child = spawn(process.execPath, [
-      '-e',
-      `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`,
-    ]);
-    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    expect(existsSync(stale)).toBe(true);
+    await leaveStaleSocket(stale);
     removeStale(stale);
     expect(existsSync(stale)).toBe(false);
     // Anything that is not a socket is left alone.
