@@ -81,7 +81,7 @@ describe('the registry on a three-server ZooKeeper ensemble', () => {
       let next;
       while ((next = await ensemble.leader()) === undefined || !(await ensemble.allServing())) {
         if (Date.now() - killedAt > 30_000)
-          throw new Error(`no new leader:\n${ensemble.logTail()}`);
+          throw new Error(`no new leader:\n${await ensemble.state()}`);
         await new Promise((r) => setTimeout(r, 200));
       }
       expect(next.id).not.toBe(leader.id);

@@ -4,14 +4,13 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, freePort } from './helpers.js';
+import { alive } from './helpers.js';
 
 const ZK_SERVER = '/usr/share/zookeeper/bin/zkServer.sh';
 
@@ -30,6 +29,45 @@ export function fourLetters(port: number, word: string): Promise<string> {
     socket.on('data', (d) => (reply += d.toString()));
     socket.on('end', done);
   });
+}
+
+/** The first port the kernel hands out by itself (to `listen(0)` and to outgoing connections). */
+function ephemeralStart(): number {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/);
+    return Number(low) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** Whether `port` can be listened on at 127.0.0.1 now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port below the kernel's ephemeral range. A new leader binds its
+ * quorum port only once elected, a minute into a test run: a port the
+ * kernel may hand out meanwhile (to another test's `listen(0)` or outgoing
+ * connection) left it unable to lead, and the ensemble without a leader.
+ * Below that range a port is taken only by a program that asks for it.
+ */
+async function reservedPort(taken: Set<number>): Promise<number> {
+  const top = Math.min(ephemeralStart(), 32768);
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = 20000 + Math.floor(Math.random() * (top - 20000));
+    if (taken.has(port) || !(await canListen(port))) continue;
+    taken.add(port);
+    return port;
+  }
+  throw new Error(`no free port between 20000 and ${top}`);
 }
 
 /** One server of the ensemble. */
@@ -61,14 +99,8 @@ export class ZooKeeperEnsemble {
     if (!existsSync(ZK_SERVER))
       throw new Error(`${ZK_SERVER} is missing: run scripts/zookeeper.sh`);
     const ports: number[] = [];
-    // Nine distinct ports: freePort may hand out the same one twice once it is closed again.
     const seen = new Set<number>();
-    while (ports.length < 9) {
-      const p = await freePort();
-      if (seen.has(p)) continue;
-      seen.add(p);
-      ports.push(p);
-    }
+    while (ports.length < 9) ports.push(await reservedPort(seen));
     const quorum = [1, 2, 3].map(
       (id) => `server.${id}=127.0.0.1:${ports[3 + id - 1]}:${ports[6 + id - 1]}`,
     );
@@ -116,7 +148,7 @@ export class ZooKeeperEnsemble {
     const deadline = Date.now() + timeoutMs;
     while ((await this.leader()) === undefined || !(await this.allServing())) {
       if (Date.now() > deadline)
-        throw new Error(`the ensemble did not elect a leader (see ${this.dir})`);
+        throw new Error(`the ensemble did not elect a leader:\n${await this.state()}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -158,21 +190,19 @@ export class ZooKeeperEnsemble {
     for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   }
 
-  /** The end of each server's log, to explain a failure. */
-  logTail(lines = 30): string {
-    return this.servers
-      .map((s) => {
-        try {
-          const out = join(
-            s.dir,
-            readdirSync(s.dir).find((f) => f.endsWith('.out')) ?? 'zookeeper.out',
-          );
-          return `--- zk${s.id}\n${readFileSync(out, 'utf8').split('\n').slice(-lines).join('\n')}`;
-        } catch {
-          return `--- zk${s.id}: no log`;
-        }
-      })
-      .join('\n');
+  /**
+   * Each server's process and what it answers to `srvr`, to explain a
+   * failure (Debian's ZooKeeper logs nothing: its log4j binding is missing).
+   */
+  async state(): Promise<string> {
+    const lines = [];
+    for (const s of this.servers) {
+      const pid = this.pid(s);
+      const srvr = pid === undefined ? '' : await fourLetters(s.clientPort, 'srvr');
+      const mode = /^Mode: (\w+)/m.exec(srvr)?.[1] ?? (srvr ? srvr.trim() : 'no answer');
+      lines.push(`zk${s.id}: ${pid === undefined ? 'not running' : `pid ${pid}, ${mode}`}`);
+    }
+    return lines.join('\n');
   }
 
   /** Stops every server (SIGKILL: nothing of theirs is kept) and removes their files. */
