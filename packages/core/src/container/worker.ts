@@ -111,31 +111,40 @@ export class WorkerRunner {
     }
   };
 
-  async #settlePlain(
+  /**
+   * The end of a plain worker that returned a promise (or left deferred
+   * calls running). With `then`, not `async`/`await`: under
+   * AsyncLocalStorage's hooks (Node.js before 24) an async function's
+   * promise and each `await`'s own cost hook calls on every call.
+   */
+  #settlePlain(
     ep: EntrypointMeta,
     ctx: WorkerContext,
     started: number,
     returned: unknown,
     binding: WorkerBinding,
   ): Promise<unknown> {
-    let result: unknown;
-    let error: unknown;
-    let failed = false;
-    try {
-      result = await returned;
-      checkResult(ep, result);
-      if (binding.pending) await Promise.allSettled(binding.pending);
-    } catch (err) {
-      error = err;
-      failed = true;
-    }
-    try {
-      this.#outcomes.report(ep, ctx, elapsedMs(started), result, error, failed);
-    } finally {
-      this.#ended(ctx);
-    }
-    if (failed) throw error;
-    return result;
+    const settle = (result: unknown, error: unknown, failed: boolean): unknown => {
+      try {
+        this.#outcomes.report(ep, ctx, elapsedMs(started), result, error, failed);
+      } finally {
+        this.#ended(ctx);
+      }
+      if (failed) throw error;
+      return result;
+    };
+    const fail = (err: unknown) => settle(undefined, err, true);
+    const done = (result: unknown): unknown => {
+      try {
+        checkResult(ep, result);
+      } catch (err) {
+        return fail(err);
+      }
+      if (!binding.pending) return settle(result, undefined, false);
+      return Promise.allSettled(binding.pending).then(() => settle(result, undefined, false));
+    };
+    // A native promise is followed as it is; anything else (a foreign thenable, a value) through one.
+    return (returned instanceof Promise ? returned : Promise.resolve(returned)).then(done, fail);
   }
 
   async #run(ep: EntrypointMeta, ctx: WorkerContext, args: unknown[]): Promise<unknown> {

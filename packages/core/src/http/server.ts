@@ -82,6 +82,18 @@ function lingerOnClose(socket: Socket, lingering: WeakSet<Socket>): void {
   };
 }
 
+/** One request being served: what its record and its error response need. */
+interface Served {
+  res: ServerResponse;
+  method: string;
+  /** the request's path, once its target is parsed ('/' before) */
+  path: string;
+  /** `performance.now()` when it arrived */
+  started: number;
+  traceId: string;
+  spanId: string;
+}
+
 /** What the server knows of one client connection, for a graceful stop. */
 interface ConnectionState {
   /** the response being produced on it, if a request is running */
@@ -121,7 +133,7 @@ export class HttpEntrypointServer {
 
   /** Starts listening; returns the URL it serves at. */
   async start(): Promise<string> {
-    const server = createServer((req, res) => void this.#handle(req, res));
+    const server = createServer((req, res) => this.#handle(req, res));
     server.keepAliveTimeout = 5000;
     server.on('connection', (socket: Socket) => {
       this.#connections.set(socket, { res: undefined, idleSince: performance.now() });
@@ -178,7 +190,13 @@ export class HttpEntrypointServer {
     clearTimeout(timer);
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Serves one request. Not an async function: under AsyncLocalStorage's
+   * hooks (Node.js before 24) every promise, and every `await`'s own, costs
+   * hook calls; a request whose worker answers without a promise makes none
+   * here, and one that awaits makes one.
+   */
+  #handle(req: IncomingMessage, res: ServerResponse): void {
     // A request sent after we said `Connection: close` (the client did not wait to read it):
     // not served; the client sees the connection end and sends it again on a new one.
     if (this.#lingering.has(req.socket)) {
@@ -200,12 +218,18 @@ export class HttpEntrypointServer {
     const spanId = newSpanId();
     res.setHeader('X-Trace-Id', traceId);
     res.setHeader('traceparent', formatTraceparent(traceId, spanId, trace.traceFlags ?? SAMPLED));
-    const method = req.method ?? 'GET';
-    let path = '/';
-    let status = 500;
+    const served: Served = {
+      res,
+      method: req.method ?? 'GET',
+      path: '/',
+      started,
+      traceId,
+      spanId,
+    };
     try {
       const url = parseTarget(req.url ?? '/');
-      path = url.pathname;
+      const path = (served.path = url.pathname);
+      const { method } = served;
       const route = this.#router.match(method, path);
       if (!route) throw new HttpError(404, `no route for ${method} ${path}`);
       if ('allowed' in route) {
@@ -215,53 +239,86 @@ export class HttpEntrypointServer {
           `${method} is not allowed on ${path} (allowed: ${route.allowed.join(', ')})`,
         );
       }
-      const body = hasBody(req)
-        ? await readBody(req, this.#options.maxBodyBytes ?? 1024 * 1024)
-        : undefined;
-      const request = new IncomingRequest(
-        req,
+      // Runs the handler; never throws (a body read later calls it from a promise's callback).
+      const run = (body: unknown) => {
+        const response = new OutgoingResponse(res);
+        let result;
+        try {
+          const request = new IncomingRequest(
+            req,
+            method,
+            path,
+            url.search,
+            route.params,
+            body,
+            traceId,
+          );
+          const { container, ep } = route.target;
+          result = container.dispatch(ep, [request, response], trace, { spanId });
+        } catch (err) {
+          this.#failed(served, err);
+          return;
+        }
+        if (!isThenable(result)) return this.#respond(served, response, result);
+        result.then(
+          (value) => this.#respond(served, response, value),
+          (err: unknown) => this.#failed(served, err),
+        );
+      };
+      if (!hasBody(req)) return run(undefined);
+      readBody(req, this.#options.maxBodyBytes ?? 1024 * 1024).then(run, (err: unknown) =>
+        this.#failed(served, err),
+      );
+    } catch (err) {
+      this.#failed(served, err);
+    }
+  }
+
+  /** Sends what the handler returned (unless it sent its response itself), then records it. */
+  #respond(served: Served, response: OutgoingResponse, result: unknown): void {
+    try {
+      if (!response.sent) sendValue(response, result);
+    } catch (err) {
+      this.#failed(served, err);
+      return;
+    }
+    this.#done(served, served.res.statusCode);
+  }
+
+  #failed(served: Served, err: unknown): void {
+    const { res, traceId, method, path } = served;
+    this.#done(served, this.#sendError(res, err, traceId, method, path));
+  }
+
+  /** The request's access record and the `onHttpRequest` hooks. */
+  #done(served: Served, status: number): void {
+    const { method, path, traceId, spanId } = served;
+    const durationMs = elapsedMs(served.started);
+    const log = this.#options.log;
+    if (log.enabled?.('info') !== false) {
+      // The access record of a request that succeeded, like a worker's, is kept in the history
+      // and printed only on request (`log.calls`); a 4xx or 5xx is always printed: a 404 from
+      // routing has no worker record of its own.
+      log.info(`http ${method} ${path} ${status}`, {
+        [CALL_RECORD]: status < 400,
+        kind: 'http',
+        traceId,
+        spanId,
         method,
         path,
-        url.search,
-        route.params,
-        body,
-        traceId,
-      );
-      const response = new OutgoingResponse(res);
-      const { container, ep } = route.target;
-      let result = container.dispatch(ep, [request, response], trace, { spanId });
-      if (isThenable(result)) result = await result;
-      if (!response.sent) sendValue(response, result);
-      status = res.statusCode;
-    } catch (err) {
-      status = this.#sendError(res, err, traceId, method, path);
-    } finally {
-      const durationMs = elapsedMs(started);
-      const log = this.#options.log;
-      if (log.enabled?.('info') !== false) {
-        // The access record of a request that succeeded, like a worker's, is kept in the history
-        // and printed only on request (`log.calls`); a 4xx or 5xx is always printed: a 404 from
-        // routing has no worker record of its own.
-        log.info(`http ${method} ${path} ${status}`, {
-          [CALL_RECORD]: status < 400,
-          kind: 'http',
-          traceId,
-          spanId,
-          method,
-          path,
-          status,
-          duration_ms: durationMs,
-        });
-      }
-      if (this.#options.hooks.has('onHttpRequest'))
-        await this.#options.hooks.run('onHttpRequest', {
-          method,
-          path,
-          status,
-          durationMs,
-          traceId,
-        });
+        status,
+        duration_ms: durationMs,
+      });
     }
+    // Hooks log their own errors: this never rejects.
+    if (this.#options.hooks.has('onHttpRequest'))
+      void this.#options.hooks.run('onHttpRequest', {
+        method,
+        path,
+        status,
+        durationMs,
+        traceId,
+      });
   }
 
   /**
