@@ -54,6 +54,8 @@ function canListen(port: number): Promise<boolean> {
  */
 async function reservedPort(taken: Set<number>): Promise<number> {
   const top = Math.min(ephemeralStart(), 32768);
+  if (top < 21000)
+    throw new Error(`the kernel's ephemeral ports start at ${top}: no room below them`);
   for (let tries = 0; tries < 1000; tries++) {
     const port = 20000 + Math.floor(Math.random() * (top - 20000));
     if (taken.has(port) || !(await canListen(port))) continue;

@@ -239,7 +239,8 @@ export class HttpEntrypointServer {
           `${method} is not allowed on ${path} (allowed: ${route.allowed.join(', ')})`,
         );
       }
-      // Runs the handler; never throws (a body read later calls it from a promise's callback).
+      // Runs the handler and answers; its errors become the error response (a body read
+      // later calls it from a promise's callback, where a throw would be lost).
       const run = (body: unknown) => {
         const response = new OutgoingResponse(res);
         let result;
