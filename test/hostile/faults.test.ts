@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Cluster, freePort, markedPids } from '../node/helpers.js';
-import { SVC_BIN, TestEnv, requireBuild } from '../support/svc.js';
+import { START_TIMEOUT_MS, SVC_BIN, TestEnv, requireBuild } from '../support/svc.js';
 import { TARGET, cpuMs, until } from './helpers.js';
 
 // Faults that stopped an instance or lost requests (issue 13): a closed
@@ -31,7 +31,7 @@ describe('faults', () => {
     try {
       let err = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      await until(() => err.includes('"msg":"started '), 'the instance to start', 20_000);
+      await until(() => err.includes('"msg":"started '), 'the instance to start', START_TIMEOUT_MS);
       // `svc instance ... 2>&1 | head -1`: the reader goes away.
       child.stderr.destroy();
       child.stdout.destroy();

@@ -30,7 +30,7 @@ describe('hostile peers on the net RPC port', () => {
     requireBuild();
     target = await env.instance('target.yml', { cwd: TARGET, env: { IDLE_TIMEOUT: '1500' } });
     rpc = await endpointOf(env, 'Target');
-  }, 30_000);
+  });
   afterAll(() => env.stop());
 
   async function stillServes(): Promise<void> {
@@ -315,7 +315,7 @@ describe('slow senders on the net RPC port', () => {
       env: { MAX_FRAME_BYTES: String(16 * 1024 * 1024), PARTIAL_FRAME_BYTES: String(64 << 20) },
     });
     rpc = await endpointOf(env, 'Target');
-  }, 30_000);
+  });
   afterAll(() => env.stop());
 
   it('joins 15 MiB frames sent in 1 KiB pieces by three peers at once in linear time', async () => {
@@ -369,7 +369,7 @@ describe('repeated bad frames on the net RPC port', () => {
     requireBuild();
     target = await env.instance('target.yml', { cwd: TARGET });
     rpc = await endpointOf(env, 'Target');
-  }, 30_000);
+  });
   afterAll(() => env.stop());
 
   it('logs the first at once and counts the rest into a periodic summary, instead of going silent', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { AMQP_URL } from '../amqp/helpers.js';
 import { freePort } from '../node/helpers.js';
-import { TestEnv, requireBuild } from '../support/svc.js';
+import { START_TIMEOUT_MS, TestEnv, requireBuild } from '../support/svc.js';
 import { TARGET, until } from './helpers.js';
 
 // Human output and errors (issue 13, item 4): what comes from the wire is
@@ -18,7 +18,11 @@ describe('clean output and errors', () => {
       cwd: TARGET,
       env: { SVC_LOG_FORMAT: 'pretty', SVC_LOG_COLOR: '0', HTTP_PORT: String(port) },
     });
-    await until(() => / INFO +started /.test(proc.stderr), 'the instance to start', 20_000);
+    await until(
+      () => / INFO +started /.test(proc.stderr),
+      'the instance to start',
+      START_TIMEOUT_MS,
+    );
     const forged = 'bob%0a12:00:00.000%20Greeting/deadbeef%20ERROR%20forged%1b%5b31m';
     const res = await fetch(`http://127.0.0.1:${port}/greet?name=${forged}`);
     expect(res.status).toBe(200);

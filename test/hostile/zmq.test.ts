@@ -44,7 +44,7 @@ describe('hostile peers on the zmq RPC port', () => {
       { cluster: env.cluster },
       { log: new RecordLogger([], {}), env: env.env() },
     ).curve();
-  }, 30_000);
+  });
   afterAll(async () => {
     for (const d of dealers) d.close();
     for (const r of routers) r.close();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,17 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SVC_BIN = join(REPO, 'packages/cli/bin/svc.js');
 export const TOUR = join(REPO, 'examples/lymph-tour');
 export const FIXTURES = join(REPO, 'test/fixtures');
+
+/**
+ * How long a test waits for an instance it started to say `started`. A start
+ * needs about half a second of CPU (0.35-0.5 s for test/fixtures/hostile/
+ * target.yml, another 0.5 s in child processes when its TypeScript is compiled
+ * first), but its wall time is whatever share of the two cores it gets: beside
+ * `svc node` starting fifty instances (test/dashboard/fifty.test.ts) it took
+ * 9-11 s with 0.45 s of CPU, and in CI, with Chromium and the other test worker
+ * besides, over the 15 s this used to be.
+ */
+export const START_TIMEOUT_MS = 30_000;
 
 /**
  * `svc inspect`'s text without the built-in `svc.*` methods every instance
@@ -86,8 +97,11 @@ export class Proc {
           `process exited (${this.child.exitCode ?? this.child.signalCode}) while waiting for ${what}:\n${this.stderr}\n${this.stdout}`,
         );
       }
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${what}:\n${this.stderr}\n${this.stdout}`);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what} (${usage(this.pid)}):\n${this.stderr}\n${this.stdout}`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -136,7 +150,11 @@ export class TestEnv {
     options: { cwd?: string; env?: Record<string, string> } = {},
   ): Promise<Proc> {
     const proc = this.spawn(['instance', '--config', config], options);
-    await proc.waitFor((p) => p.hasLog((l) => l.msg.startsWith('started ')), `${config} to start`);
+    await proc.waitFor(
+      (p) => p.hasLog((l) => l.msg.startsWith('started ')),
+      `${config} to start`,
+      START_TIMEOUT_MS,
+    );
     return proc;
   }
 
@@ -170,5 +188,25 @@ export class TestEnv {
     for (const p of all)
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     rmSync(this.registryDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What a process waited on was using, for a timeout's message: its CPU time
+ * so far and the machine's load, which tell a starved process (little CPU, a
+ * high load) from a stuck one (little CPU, an idle machine) or a busy one.
+ */
+function usage(pid: number): string {
+  try {
+    // After the command's closing parenthesis: the state, ..., then utime and stime, in
+    // Linux's clock ticks of 10 ms (USER_HZ).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
+    const cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    return `it used ${cpuMs} ms of CPU; load average ${load}`;
+  } catch {
+    return 'its CPU time is unknown';
   }
 }
