@@ -48,15 +48,22 @@ export class Cleanup {
 }
 
 /**
- * A TCP proxy in front of RabbitMQ: `cut()` destroys every open socket, as
- * a network failure would, without touching the shared broker.
+ * A TCP proxy in front of RabbitMQ (or any TCP server): `cut()` destroys
+ * every open socket, as a network failure would, without touching the
+ * shared broker; `sever()` also drops every new connection until
+ * `restore()`, an outage that lasts.
  */
 export class TcpProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  #severed = false;
 
   constructor(target: { host: string; port: number } = { host: '127.0.0.1', port: 5672 }) {
     this.#server = createServer((client) => {
+      if (this.#severed) {
+        client.destroy();
+        return;
+      }
       const upstream = new Socket();
       this.#sockets.add(client);
       this.#sockets.add(upstream);
@@ -78,15 +85,31 @@ export class TcpProxy {
   /** Starts listening on a free port; resolves with the AMQP URL through the proxy. */
   async listen(): Promise<string> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    return `amqp://guest:guest@127.0.0.1:${this.port}/`;
+  }
+
+  /** The port the proxy listens on (after `listen()`). */
+  get port(): number {
     const addr = this.#server.address();
     if (addr === null || typeof addr === 'string') throw new Error('proxy has no port');
-    return `amqp://guest:guest@127.0.0.1:${addr.port}/`;
+    return addr.port;
   }
 
   /** Destroys every connection through the proxy. */
   cut(): void {
     for (const s of this.#sockets) s.destroy();
     this.#sockets.clear();
+  }
+
+  /** Cuts every connection and drops new ones until `restore()`. */
+  sever(): void {
+    this.#severed = true;
+    this.cut();
+  }
+
+  /** Lets connections through again after `sever()`. */
+  restore(): void {
+    this.#severed = false;
   }
 
   async close(): Promise<void> {

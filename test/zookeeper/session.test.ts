@@ -98,6 +98,9 @@ describe('ZooKeeper registry sessions', () => {
     expect((await ownerOf(path))?.equals(oldSession)).toBe(false);
     expect(await eventually(async () => (await b.lookup(service))[0]?.id === record.id)).toBe(true);
     expect(log.lines.some((l) => l.level === 'warn' && /session expired/.test(l.msg))).toBe(true);
+    // Connected and its records written again: it can serve (the instance's /readyz).
+    expect(typeof a.unavailable).toBe('function');
+    expect(await eventually(() => a.unavailable?.() === undefined)).toBe(true);
 
     // A's watch lives on in the new session.
     const other = makeRecord(service);

@@ -87,6 +87,8 @@ export class Instance {
   #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   #onContainers: Array<(containers: ServiceContainer[]) => void> = [];
   #tracing: Tracing | undefined;
+  /** why the running instance was not ready at the last probe (see #probeReadiness) */
+  #outage: string | undefined;
 
   constructor(options: InstanceOptions) {
     this.#options = options;
@@ -313,10 +315,38 @@ export class Instance {
   /**
    * Why the instance is not ready for traffic (Kubernetes' readiness), or
    * undefined once it has started: its backends connected, every service
-   * started and registered. Not ready again from the moment it stops.
+   * started and registered. While it runs, the first backend that says it
+   * cannot serve (`rpc: RabbitMQ connection lost, reconnecting`) makes it
+   * not ready until that backend is back. Not ready again from the moment
+   * it stops.
    */
   notReady(): string | undefined {
-    return this.#state === 'started' ? undefined : this.#state;
+    if (this.#state !== 'started') return this.#state;
+    const b = this.backends;
+    if (!b) return undefined;
+    for (const [role, backend] of [
+      ['registry', b.registry],
+      ['rpc', b.rpc],
+      ['events', b.events],
+    ] as const) {
+      const why = backend.unavailable?.();
+      if (why !== undefined) return `${role}: ${why}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * What `/readyz` answers. A running instance that turns not ready (a
+   * backend's outage) says so once at warn, and once at info when it is
+   * ready again: as the probes see it, not once per probe.
+   */
+  #probeReadiness(): string | undefined {
+    const why = this.notReady();
+    if (this.#state !== 'started') return why;
+    if (why !== undefined && this.#outage === undefined) this.log.warn(`not ready: ${why}`);
+    if (why === undefined && this.#outage !== undefined) this.log.info('ready again');
+    this.#outage = why;
+    return why;
   }
 
   async #serveMetrics(port: number, host: string): Promise<void> {
@@ -324,7 +354,7 @@ export class Instance {
       {
         metrics: () => renderPrometheus([{ labels: {}, snapshot: this.metrics.snapshot() }]),
         live: () => this.#state !== 'stopped',
-        notReady: () => this.notReady(),
+        notReady: () => this.#probeReadiness(),
       },
       { onError: (err) => this.log.warn(`metrics port: ${err.message}`) },
     );

@@ -71,6 +71,7 @@ export class AmqpConnection {
   #started = false;
   #refs = 0;
   #lastError: Error | undefined;
+  #everConnected = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(url: string, log: Logger, options: AmqpConnectionOptions = {}) {
@@ -121,6 +122,19 @@ export class AmqpConnection {
   /** The live connection, if any. */
   get current(): ChannelModel | undefined {
     return this.#model;
+  }
+
+  /**
+   * Why the connection cannot carry traffic right now, or undefined while
+   * it is up: for an instance's readiness.
+   */
+  unavailable(): string | undefined {
+    if (this.#model) return undefined;
+    if (this.#closed) return 'RabbitMQ connection closed';
+    const why = this.#lastError ? ` (${this.#lastError.message})` : '';
+    return this.#everConnected
+      ? `RabbitMQ connection lost, reconnecting${why}`
+      : `RabbitMQ not connected yet${why}`;
   }
 
   /**
@@ -206,7 +220,9 @@ export class AmqpConnection {
           model.on('close', () => resolve());
         });
         this.#model = model;
-        this.#log.debug('connected to RabbitMQ');
+        if (this.#everConnected) this.#log.info('connected to RabbitMQ again');
+        else this.#log.debug('connected to RabbitMQ');
+        this.#everConnected = true;
         for (const listener of [...this.#listeners]) listener(model);
         this.#notify();
         backoff.reset();

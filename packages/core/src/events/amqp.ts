@@ -300,6 +300,10 @@ export class AmqpEventTransport implements EventTransport {
     return buryOrRequeue(this.#deadLetters, ch, sub.queue, msg, reason, 'an event');
   }
 
+  unavailable(): string | undefined {
+    return this.#conn.unavailable();
+  }
+
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;

@@ -46,6 +46,12 @@ export interface EventTransport {
   subscribe(spec: SubscriptionSpec, handler: EventHandlerFn): Promise<void>;
   /** Starts delivering; returns endpoints to publish in the registry (`{ events: 'tcp://...' }`). */
   start(): Promise<Record<string, string>>;
+  /**
+   * Why events cannot be published or delivered right now (the broker is
+   * out of reach), or undefined when they can; the instance's `/readyz`
+   * reports it. Absent: always available.
+   */
+  unavailable?(): string | undefined;
   /** Stops consuming (in-flight handlers finish or are redelivered) and closes. */
   close(): Promise<void>;
 }

@@ -49,5 +49,11 @@ export interface Registry {
    * (and once soon after the call). Changes are seen within a second.
    */
   watch(service: string, onChange: (instances: InstanceRecord[]) => void): Unsubscribe;
+  /**
+   * Why the registry cannot serve right now (its server is out of reach),
+   * or undefined when it can; the instance's `/readyz` reports it. Absent:
+   * always available.
+   */
+  unavailable?(): string | undefined;
   close(): Promise<void>;
 }

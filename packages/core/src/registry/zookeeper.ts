@@ -61,6 +61,8 @@ export class ZooKeeperRegistry implements Registry {
   readonly #dead = (records: InstanceRecord[]): Set<InstanceRecord> =>
     deadProcesses(records, (r) => this.#processes.get(r));
   #closed = false;
+  /** restores under way (a new session writes our records again) */
+  #restoring = 0;
 
   private constructor(zk: ZkModule, config: ZooKeeperConfig, log: Logger, key: Buffer) {
     this.#zk = zk;
@@ -198,6 +200,14 @@ export class ZooKeeperRegistry implements Registry {
     return this.#views.watch(service, onChange);
   }
 
+  /** Out of touch with ZooKeeper, or a new session has not put our records back yet. */
+  unavailable(): string | undefined {
+    if (this.#closed) return 'ZooKeeper registry closed';
+    if (!this.#session.connected) return 'ZooKeeper session disconnected, reconnecting';
+    if (this.#restoring > 0) return 'ZooKeeper session expired, registering again';
+    return undefined;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -273,20 +283,25 @@ export class ZooKeeperRegistry implements Registry {
     this.#toRemove.clear();
     this.#views.refreshAll();
     let count = 0;
-    for (const [path, record] of [...this.#mine]) {
-      while (!this.#closed && this.#mine.get(path) === record) {
-        try {
-          await writeEphemeral(this.#zk, this.#session, this.#acl, path, this.#nodeData(record));
-          count++;
-          break;
-        } catch (error) {
-          this.#log.warn('zookeeper: could not register again, retrying', {
-            path,
-            error: String(error),
-          });
-          await new Promise((r) => setTimeout(r, 1000));
+    this.#restoring++;
+    try {
+      for (const [path, record] of [...this.#mine]) {
+        while (!this.#closed && this.#mine.get(path) === record) {
+          try {
+            await writeEphemeral(this.#zk, this.#session, this.#acl, path, this.#nodeData(record));
+            count++;
+            break;
+          } catch (error) {
+            this.#log.warn('zookeeper: could not register again, retrying', {
+              path,
+              error: String(error),
+            });
+            await new Promise((r) => setTimeout(r, 1000));
+          }
         }
       }
+    } finally {
+      this.#restoring--;
     }
     this.#log.info('zookeeper: registered again after the session expired', { instances: count });
   }

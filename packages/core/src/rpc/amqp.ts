@@ -329,6 +329,10 @@ export class AmqpRpcTransport implements RpcTransport {
     if (!this.#closing) this.#sub.invalidate(ch);
   }
 
+  unavailable(): string | undefined {
+    return this.#conn.unavailable();
+  }
+
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;

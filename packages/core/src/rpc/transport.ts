@@ -123,6 +123,12 @@ export interface RpcTransport {
    * cannot stream (AMQP).
    */
   stream?(request: RpcRequest, options: RpcCallOptions): AsyncIterator<unknown, unknown>;
+  /**
+   * Why calls cannot be served or made right now (the broker is out of
+   * reach), or undefined when they can; the instance's `/readyz` reports
+   * it. Absent: always available.
+   */
+  unavailable?(): string | undefined;
   /** Stops serving and calling; pending calls fail with ConnectionLostError. */
   close(): Promise<void>;
 }
