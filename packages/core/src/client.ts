@@ -138,7 +138,12 @@ export class Caller implements Calls {
       if (unlink === undefined && span === undefined && rpc.callWith !== undefined) {
         // The common call: its one promise, settled by the transport.
         return new Promise((resolve, reject) =>
-          rpc.callWith!(request, callOptions, (r) => settleWith(r, resolve, reject), reject),
+          rpc.callWith!(
+            request,
+            callOptions,
+            (r) => (r.ok ? resolve(r.result) : reject(fromWireError(r.error))),
+            reject,
+          ),
         );
       }
       response = rpc.call(request, callOptions);
@@ -359,26 +364,6 @@ function spanOf(
     kind,
     attributes,
   };
-}
-
-/**
- * Settles a call's promise with its response. Run by the transport as the
- * reply is read: whatever goes wrong here fails the call, never the reading.
- */
-function settleWith(
-  response: RpcResponse,
-  resolve: (value: unknown) => void,
-  reject: (err: unknown) => void,
-): void {
-  if (response.ok) {
-    resolve(response.result);
-    return;
-  }
-  try {
-    reject(fromWireError(response.error));
-  } catch (err) {
-    reject(err);
-  }
 }
 
 function resultOf(response: RpcResponse): unknown {
