@@ -169,14 +169,7 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     this.#sendAt(endpoint, call.request, call.options, call.resolve, (err) =>
       // The next attempt in a microtask of its own, as it went when attempts were
       // promises: never inside the loop that fails a lost connection's calls.
-      queueMicrotask(() => {
-        try {
-          this.#again(err, endpoint, call);
-        } catch (thrown) {
-          // Nothing may throw out of a microtask: the call fails with it instead.
-          call.reject(thrown instanceof Error ? thrown : new Error(String(thrown)));
-        }
-      }),
+      queueMicrotask(() => this.#again(err, endpoint, call)),
     );
   }
 
