@@ -163,40 +163,6 @@ export function describeRpcTransport(name: string, factory: RpcFactory): void {
       ).rejects.toBeInstanceOf(RpcTimeoutError);
     });
 
-    it('settles callWith (or call, where it has none) once, as the client uses it', async () => {
-      const server = await peer();
-      const client = await peer();
-      const rpc = client.rpc;
-      // What the client does with a transport without callWith.
-      const callWith: NonNullable<RpcTransport['callWith']> =
-        rpc.callWith?.bind(rpc) ??
-        ((req, opts, ok, fail) => void rpc.call(req, opts).then(ok, fail));
-      const service = uniqueName('Settle');
-      await serve(server, service, async (req) =>
-        req.method === 'fail'
-          ? { ok: false, error: { code: ErrorCode.REMOTE, type: 'ValueError', message: 'no' } }
-          : { ok: true, result: req.params },
-      );
-      /** Each outcome as it came, and how many times either callback ran. */
-      const settle = (service: string, method: string) =>
-        new Promise<{ outcome: unknown; times: () => number }>((done) => {
-          let times = 0;
-          const end = (outcome: unknown) => {
-            times++;
-            done({ outcome, times: () => times });
-          };
-          callWith(request(service, method, { n: 1 }), { timeout: 5000 }, end, end);
-        });
-      const ok = await settle(service, 'echo');
-      const failed = await settle(service, 'fail');
-      const nobody = await settle(uniqueName('Nobody'), 'x');
-      await sleep(50);
-      expect(ok.outcome).toEqual({ ok: true, result: { n: 1 } });
-      expect(failed.outcome).toMatchObject({ ok: false, error: { type: 'ValueError' } });
-      expect(nobody.outcome).toBeInstanceOf(UnknownServiceError);
-      expect([ok.times(), failed.times(), nobody.times()]).toEqual([1, 1, 1]);
-    });
-
     it('sends new calls to the survivor once an instance has gone', async () => {
       const a = await peer();
       const b = await peer();
