@@ -134,19 +134,7 @@ export class Caller implements Calls {
       span = this.#clientSpan(request);
       const callOptions = this.#callOptions(service, method, options, ctx);
       unlink = callOptions.unlink;
-      const rpc = this.#backends.rpc;
-      if (unlink === undefined && span === undefined && rpc.callWith !== undefined) {
-        // The common call: its one promise, settled by the transport.
-        return new Promise((resolve, reject) =>
-          rpc.callWith!(
-            request,
-            callOptions,
-            (r) => (r.ok ? resolve(r.result) : reject(fromWireError(r.error))),
-            reject,
-          ),
-        );
-      }
-      response = rpc.call(request, callOptions);
+      response = this.#backends.rpc.call(request, callOptions);
     } catch (err) {
       unlink?.();
       span?.end(err);

@@ -177,48 +177,32 @@ export class ClientConnection {
     request: RpcRequest,
     options: RpcCallOptions,
   ): Promise<RpcResponse> {
-    return new Promise((resolve, reject) =>
-      this.sendWith(id, body, request, options, resolve, reject),
-    );
-  }
-
-  /** As `send`, with the answer handed to `resolve` or `reject` (once; maybe before it returns). */
-  sendWith(
-    id: number,
-    body: Buffer,
-    request: RpcRequest,
-    options: RpcCallOptions,
-    resolve: (response: RpcResponse) => void,
-    reject: (err: Error) => void,
-  ): void {
     if (body.length > this.#owner.maxFrameBytes) {
-      reject(new ConfigError(`request of ${body.length} bytes is over the frame limit`));
-      return;
+      return Promise.reject(
+        new ConfigError(`request of ${body.length} bytes is over the frame limit`),
+      );
     }
     this.#services.add(request.service);
     this.lastActive = performance.now();
     const { timeout, cancel } = options;
-    const { service, method } = request;
-    if (cancel === undefined) {
-      this.#pending.add(id, timeout, service, method, undefined, resolve, reject);
-    } else {
-      this.#pending.add(
-        id,
-        timeout,
-        service,
-        method,
-        undefined,
-        resolve,
-        reject,
-        cancel,
-        this.#cancel,
-      );
-      // A call cancelled before it was made is not sent.
-      if (cancel.aborted) return;
-    }
+    const answer =
+      cancel === undefined
+        ? this.#pending.wait(id, timeout, request.service, request.method, undefined)
+        : this.#pending.wait(
+            id,
+            timeout,
+            request.service,
+            request.method,
+            undefined,
+            cancel,
+            this.#cancel,
+          );
+    // A call cancelled before it was made is not sent.
+    if (cancel?.aborted) return answer;
     this.#unwritten.push(id);
     // Other calls awaiting replies: more are likely to come in this turn.
     this.#writer.push(body, this.#pending.size > 1);
+    return answer;
   }
 
   /** Opens a stream: the request, then the credit of a whole window. */

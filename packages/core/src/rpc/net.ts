@@ -130,46 +130,42 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
     return { rpc: endpoint };
   }
 
+  // Not async: on the hot path (address known or instance cached) this stays
+  // one promise per call instead of three.
   call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
-    return new Promise((resolve, reject) => this.callWith(request, options, resolve, reject));
-  }
-
-  /**
-   * As `call`, with the response handed to `resolve` or `reject`: the
-   * client makes the one promise of a call (a promise per step was three,
-   * and under AsyncLocalStorage's hooks each costs on every call).
-   */
-  callWith(
-    request: RpcRequest,
-    options: RpcCallOptions,
-    resolve: (response: RpcResponse) => void,
-    reject: (err: Error) => void,
-  ): void {
-    if (this.#closed) {
-      reject(new ConnectionLostError('the RPC transport is closed'));
-      return;
-    }
-    if (options.address !== undefined) {
-      this.#sendAt(options.address, request, options, resolve, reject);
-      return;
-    }
-    const call = new Attempts(request, options, resolve, reject);
+    if (this.#closed) return Promise.reject(new ConnectionLostError('the RPC transport is closed'));
+    if (options.address !== undefined) return this.#callAt(options.address, request, options);
     const known = this.#picker.pickKnown(request.service);
-    if (known !== undefined) {
-      this.#attempt(known, call);
-      return;
-    }
-    this.#picker.pick(request.service).then((endpoint) => this.#attempt(endpoint, call), reject);
+    const deadline = Date.now() + options.timeout;
+    const total = options.timeout;
+    if (known !== undefined) return this.#attempt(known, request, options, deadline, total, 1);
+    return this.#picker
+      .pick(request.service)
+      .then((endpoint) => this.#attempt(endpoint, request, options, deadline, total, 1));
   }
 
   /** One attempt of a call at `endpoint`; a failure that allows it goes on to another instance. */
-  #attempt(endpoint: string, call: Attempts): void {
+  #attempt(
+    endpoint: string,
+    request: RpcRequest,
+    options: RpcCallOptions,
+    deadline: number,
+    /** the call's own timeout, for the message of a later attempt's */
+    total: number,
+    attempt: number,
+  ): Promise<RpcResponse> {
     // An error answer is the method's (or of a call it made) and is never retried: a
     // `SVC_ERR_CONTAINER_STOPPED` in it may come from a nested call of a method that ran.
-    this.#sendAt(endpoint, call.request, call.options, call.resolve, (err) =>
-      // The next attempt in a microtask of its own, as it went when attempts were
-      // promises: never inside the loop that fails a lost connection's calls.
-      queueMicrotask(() => this.#again(err, endpoint, call)),
+    return this.#callAt(endpoint, request, options).then(undefined, (err: unknown) =>
+      this.#again(
+        err instanceof Error ? err : new Error(String(err)),
+        endpoint,
+        request,
+        options,
+        deadline,
+        total,
+        attempt,
+      ),
     );
   }
 
@@ -178,62 +174,47 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
    * request never reached this one, or when it may have run but its method
    * is idempotent, and time remains; else the failure itself.
    */
-  #again(error: Error, endpoint: string, call: Attempts): void {
-    const { request, options } = call;
+  #again(
+    error: Error,
+    endpoint: string,
+    request: RpcRequest,
+    options: RpcCallOptions,
+    deadline: number,
+    /** the call's own timeout, for the message of a later attempt's */
+    total: number,
+    attempt: number,
+  ): Promise<RpcResponse> {
+    const fail = () => Promise.reject(error);
     // A timeout of a later attempt ran on what remained: name the call's own.
-    if (
-      call.attempt > 1 &&
-      error instanceof RpcTimeoutError &&
-      error.code === RpcTimeoutError.code
-    ) {
+    if (attempt > 1 && error instanceof RpcTimeoutError && error.code === RpcTimeoutError.code) {
       const what = `${request.service}.${request.method}`;
-      call.reject(new RpcTimeoutError(`${what} did not answer within ${call.total} ms`));
-      return;
+      return Promise.reject(new RpcTimeoutError(`${what} did not answer within ${total} ms`));
     }
     const next = afterFailure(error, this.#picker.idempotent(request.service, request.method));
-    const left = call.deadline - Date.now();
-    const other =
-      next === 'fail' ||
-      this.#closed ||
-      call.attempt >= MAX_ATTEMPTS ||
-      left <= 0 ||
-      options.cancel?.aborted
-        ? undefined
-        : this.#picker.pickKnown(request.service);
+    if (next === 'fail' || this.#closed || attempt >= MAX_ATTEMPTS) return fail();
+    const left = deadline - Date.now();
+    if (left <= 0 || options.cancel?.aborted) return fail();
+    const other = this.#picker.pickKnown(request.service);
     // Nowhere else to go (a lone instance, or every one failed): the failure stands.
-    if (other === undefined || this.#picker.isRefused(other)) {
-      call.reject(error);
-      return;
-    }
+    if (other === undefined || this.#picker.isRefused(other)) return fail();
     this.#log.debug(
       next === 'repeat'
         ? 'repeating an idempotent call, cut by the loss of its instance, on another one'
         : 'sending a call its instance never got to another one',
-      { call: `${request.service}.${request.method}`, endpoint, to: other, attempt: call.attempt },
+      { call: `${request.service}.${request.method}`, endpoint, to: other, attempt },
     );
-    call.attempt += 1;
-    call.options = { ...options, timeout: left };
-    this.#attempt(other, call);
+    const rest = { ...options, timeout: left };
+    return this.#attempt(other, request, rest, deadline, total, attempt + 1);
   }
 
-  #sendAt(
-    endpoint: string,
-    request: RpcRequest,
-    options: RpcCallOptions,
-    resolve: (response: RpcResponse) => void,
-    reject: (err: Error) => void,
-  ): void {
-    if (this.#closed) {
-      reject(new ConnectionLostError('the RPC transport is closed'));
-      return;
-    }
+  #callAt(endpoint: string, request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse> {
+    if (this.#closed) return Promise.reject(new ConnectionLostError('the RPC transport is closed'));
     try {
       const conn = this.#connection(endpoint);
       const id = this.#id();
-      const body = this.#encodeRequest(REQUEST, id, request, options);
-      conn.sendWith(id, body, request, options, resolve, reject);
+      return conn.send(id, this.#encodeRequest(REQUEST, id, request, options), request, options);
     } catch (err) {
-      reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -392,24 +373,5 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   /** @internal Counts a bad frame; the first is logged at once, repeats are summarised. */
   badFrame(source: string, err: unknown): void {
     this.#bad.add(source, err instanceof Error ? err.message : String(err));
-  }
-}
-
-/** A call on its way through its attempts: what it is, where it stands, how it ends. */
-class Attempts {
-  readonly deadline: number;
-  /** the call's own timeout, for the message of a later attempt's */
-  readonly total: number;
-  attempt = 1;
-
-  constructor(
-    readonly request: RpcRequest,
-    /** the current attempt's options: its timeout is what remains of the call's */
-    public options: RpcCallOptions,
-    readonly resolve: (response: RpcResponse) => void,
-    readonly reject: (err: Error) => void,
-  ) {
-    this.total = options.timeout;
-    this.deadline = Date.now() + options.timeout;
   }
 }

@@ -60,46 +60,27 @@ export class PendingCalls<K, T, M = undefined> {
     cancel?: CancelToken,
     onCancel?: (id: K) => void,
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) =>
-      this.add(id, timeoutMs, what, method, meta, resolve, reject, cancel, onCancel),
-    );
-  }
-
-  /**
-   * As `wait`, with the answer handed to `resolve` or `reject` instead of
-   * a promise: for a caller that makes one promise of its own for the
-   * whole call. Either runs once, possibly before `add` returns (a token
-   * aborted already).
-   */
-  add(
-    id: K,
-    timeoutMs: number,
-    what: string,
-    method: string | undefined,
-    meta: M,
-    resolve: (value: T) => void,
-    reject: (err: Error) => void,
-    cancel?: CancelToken,
-    onCancel?: (id: K) => void,
-  ): void {
-    if (cancel?.aborted) {
-      reject(cancel.reason as Error);
-      return;
-    }
-    const deadline = Date.now() + timeoutMs;
-    const call = new PendingCall(resolve, reject, deadline, timeoutMs, what, method, meta);
-    this.#calls.set(id, call);
-    if (deadline < this.#timerAt) this.#arm(deadline);
-    if (cancel) {
-      call.unlink = cancel.onAbort((reason) => {
-        if (this.#calls.get(id) !== call) return;
-        this.#calls.delete(id);
-        call.unlink = undefined;
-        // The canceller's reason, as fetch rejects with its signal's.
-        reject(reason as Error);
-        onCancel?.(id);
-      });
-    }
+    return new Promise<T>((resolve, reject) => {
+      if (cancel?.aborted) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the canceller's reason, as fetch rejects with its signal's
+        reject(cancel.reason);
+        return;
+      }
+      const deadline = Date.now() + timeoutMs;
+      const call = new PendingCall(resolve, reject, deadline, timeoutMs, what, method, meta);
+      this.#calls.set(id, call);
+      if (deadline < this.#timerAt) this.#arm(deadline);
+      if (cancel) {
+        call.unlink = cancel.onAbort((reason) => {
+          if (this.#calls.get(id) !== call) return;
+          this.#calls.delete(id);
+          call.unlink = undefined;
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the canceller's reason, as fetch rejects with its signal's
+          reject(reason);
+          onCancel?.(id);
+        });
+      }
+    });
   }
 
   /** The call `id`, still waiting, if any. */

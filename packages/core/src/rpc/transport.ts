@@ -103,18 +103,6 @@ export interface RpcTransport {
    */
   call(request: RpcRequest, options: RpcCallOptions): Promise<RpcResponse>;
   /**
-   * As `call`, with the response handed to `resolve` or the failure to
-   * `reject` (exactly one of them, once, maybe before it returns) instead
-   * of a promise. Optional: a client whose transport has it makes one
-   * promise per call instead of one per step.
-   */
-  callWith?(
-    request: RpcRequest,
-    options: RpcCallOptions,
-    resolve: (response: RpcResponse) => void,
-    reject: (err: Error) => void,
-  ): void;
-  /**
    * Calls a streaming method and reads its items, which the server
    * produces only as fast as they are read. The iterator ends (`done`,
    * with the stream's result) when the method has, throws the method's
