@@ -73,6 +73,16 @@ export function markedPids(mark: string): number[] {
   return pids;
 }
 
+/** Status and body of a GET of `url`, or undefined while nothing answers there (a probe). */
+export async function probe(url: string): Promise<{ status: number; body: string } | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return undefined;
+  }
+}
+
 export interface HttpReply {
   pid: number;
   index: string;

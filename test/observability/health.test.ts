@@ -2,23 +2,13 @@
 // live as soon as it answers, ready only once started and registered,
 // not ready again from the moment it stops (Kubernetes' probes).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, until } from '../node/helpers.js';
+import { freePort, probe, until } from '../node/helpers.js';
 import { FIXTURES, TestEnv, requireBuild } from '../support/svc.js';
 
 const env = new TestEnv();
 
 beforeAll(() => requireBuild());
 afterAll(() => env.stop());
-
-/** Status and body of a GET, or undefined while nothing listens. */
-async function get(url: string): Promise<{ status: number; body: string } | undefined> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    return { status: res.status, body: await res.text() };
-  } catch {
-    return undefined;
-  }
-}
 
 describe('health endpoints', () => {
   it('says live but not ready while starting, ready once registered, not ready while stopping', async () => {
@@ -30,17 +20,17 @@ describe('health endpoints', () => {
     });
 
     // Starting: the port is open before the services have started.
-    const starting = await until('the metrics port to open', () => get(`${base}/readyz`), 20_000);
+    const starting = await until('the metrics port to open', () => probe(`${base}/readyz`), 20_000);
     expect(starting).toEqual({ status: 503, body: 'not ready: starting\n' });
-    expect(await get(`${base}/healthz`)).toEqual({ status: 200, body: 'ok\n' });
+    expect(await probe(`${base}/healthz`)).toEqual({ status: 200, body: 'ok\n' });
 
     await until(
       'the instance to be ready',
-      async () => (await get(`${base}/readyz`))?.status === 200,
+      async () => (await probe(`${base}/readyz`))?.status === 200,
     );
     await proc.waitFor((p) => p.hasLog((l) => l.msg.startsWith('started ')), 'its "started" line');
-    expect(await get(`${base}/readyz`)).toEqual({ status: 200, body: 'ready\n' });
-    expect((await get(`${base}/nope`))?.status).toBe(404);
+    expect(await probe(`${base}/readyz`)).toEqual({ status: 200, body: 'ready\n' });
+    expect((await probe(`${base}/nope`))?.status).toBe(404);
     const post = await fetch(`${base}/readyz`, { method: 'POST' });
     expect(post.status).toBe(405);
     // Headers past 8 KiB are refused before any handler runs.
@@ -54,17 +44,17 @@ describe('health endpoints', () => {
       await new Promise((r) => setTimeout(r, 200));
       proc.child.kill('SIGTERM');
       const stopping = await until('readiness to drop', async () => {
-        const r = await get(`${base}/readyz`);
+        const r = await probe(`${base}/readyz`);
         return r?.status === 503 ? r : undefined;
       });
       expect(stopping.body).toBe('not ready: stopping\n');
-      expect((await get(`${base}/healthz`))?.status).toBe(200);
+      expect((await probe(`${base}/healthz`))?.status).toBe(200);
       expect(await inFlight).toBe('slept');
     } finally {
       await client.close();
     }
     expect((await proc.exited).code).toBe(0);
-    expect(await get(`${base}/healthz`)).toBeUndefined();
+    expect(await probe(`${base}/healthz`)).toBeUndefined();
   });
 
   it('refuses to start, in one line, when the metrics port is taken', async () => {

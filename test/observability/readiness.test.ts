@@ -4,7 +4,7 @@
 // stays 200 throughout: reconnecting is no reason to restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AMQP_URL, Cleanup, TcpProxy } from '../amqp/helpers.js';
-import { freePort, until } from '../node/helpers.js';
+import { freePort, probe, until } from '../node/helpers.js';
 import { FIXTURES, TestEnv, requireBuild, type Proc } from '../support/svc.js';
 import {
   closeClient,
@@ -19,13 +19,13 @@ const env = new TestEnv();
 beforeAll(() => requireBuild());
 afterAll(() => env.stop());
 
-/** Status and body of a GET, or undefined while nothing listens. */
-async function get(url: string): Promise<{ status: number; body: string } | undefined> {
+/** A client on `backends` calls the instance, and is answered. */
+async function expectServed(backends: { registry?: string; rpc: string }): Promise<void> {
+  const client = await env.client({ ...backends, timeout: 10_000 });
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    return { status: res.status, body: await res.text() };
-  } catch {
-    return undefined;
+    expect(await client.call('Slow', 'sleep', { ms: 1 })).toBe('slept');
+  } finally {
+    await client.close();
   }
 }
 
@@ -55,26 +55,26 @@ async function stop(proc: Proc): Promise<void> {
 async function outage(proc: Proc, proxy: TcpProxy, port: number, reason: RegExp): Promise<void> {
   const readyz = `http://127.0.0.1:${port}/readyz`;
   const healthz = `http://127.0.0.1:${port}/healthz`;
-  expect(await get(readyz)).toEqual({ status: 200, body: 'ready\n' });
+  expect(await probe(readyz)).toEqual({ status: 200, body: 'ready\n' });
 
   proxy.sever();
   const down = await until('readiness to drop', async () => {
-    const r = await get(readyz);
+    const r = await probe(readyz);
     return r?.status === 503 ? r : undefined;
   });
   expect(down.body).toMatch(reason);
-  expect(await get(healthz)).toEqual({ status: 200, body: 'ok\n' });
+  expect(await probe(healthz)).toEqual({ status: 200, body: 'ok\n' });
   // Every probe of the outage says so, and the log says it once.
   for (let i = 0; i < 3; i++) {
-    const r = await get(readyz);
+    const r = await probe(readyz);
     expect(r?.status).toBe(503);
     expect(r?.body).toMatch(reason);
   }
 
   proxy.restore();
-  await until('readiness to return', async () => (await get(readyz))?.status === 200, 30_000);
-  expect(await get(readyz)).toEqual({ status: 200, body: 'ready\n' });
-  expect(await get(healthz)).toEqual({ status: 200, body: 'ok\n' });
+  await until('readiness to return', async () => (await probe(readyz))?.status === 200, 30_000);
+  expect(await probe(readyz)).toEqual({ status: 200, body: 'ready\n' });
+  expect(await probe(healthz)).toEqual({ status: 200, body: 'ok\n' });
 
   await proc.waitFor((p) => p.hasLog((l) => l.msg === 'ready again'), 'its "ready again" line');
   const drops = proc.logs().filter((l) => l.msg.startsWith('not ready: '));
@@ -101,12 +101,7 @@ describe('readiness while a backend is away', () => {
       await outage(proc, proxy, port, /^not ready: rpc: RabbitMQ connection lost, reconnecting/);
 
       // Ready means served: a call through the broker is answered.
-      const client = await env.client({ rpc: AMQP_URL, timeout: 10_000 });
-      try {
-        expect(await client.call('Slow', 'sleep', { ms: 1 })).toBe('slept');
-      } finally {
-        await client.close();
-      }
+      await expectServed({ rpc: AMQP_URL });
     } finally {
       if (proc) await stop(proc);
       await proxy.close();
@@ -134,16 +129,7 @@ describe('readiness while a backend is away', () => {
       );
 
       // Ready means registered: a client on ZooKeeper itself finds the instance and calls it.
-      const client = await env.client({
-        registry: `zookeeper://127.0.0.1:2181${root}`,
-        rpc: 'net',
-        timeout: 10_000,
-      });
-      try {
-        expect(await client.call('Slow', 'sleep', { ms: 1 })).toBe('slept');
-      } finally {
-        await client.close();
-      }
+      await expectServed({ registry: `zookeeper://127.0.0.1:2181${root}`, rpc: 'net' });
     } finally {
       if (proc) await stop(proc);
       await proxy.close();
