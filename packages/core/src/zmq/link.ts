@@ -146,14 +146,6 @@ export class SendQueue {
     });
   }
 
-  /**
-   * ZeroMQ may take messages again (a connection was made): a head that
-   * waits for room is tried now rather than after its pause.
-   */
-  wake(): void {
-    void this.#pump();
-  }
-
   /** Bytes that wait behind the message being handed to ZeroMQ. */
   get waitingBytes(): number {
     return this.#waitingBytes;

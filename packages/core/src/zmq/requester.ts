@@ -57,11 +57,8 @@ export interface RequesterOptions {
  * The calling side: one DEALER per peer endpoint, reused, many requests in
  * flight on each. A peer that disconnects fails its pending requests at
  * once with ConnectionLostError (a dead process's kernel closes its
- * sockets, and ZeroMQ reports it within milliseconds), except those
- * ZeroMQ never took: it takes requests only while the connection is up,
- * so those sent once it had seen the peer's end (before this thread heard
- * of it) fail with NotDeliveredError, as do all of a peer that cannot be
- * reached. ZeroMQ takes at most
+ * sockets, and ZeroMQ reports it within milliseconds); a peer that cannot
+ * be reached fails them with NotDeliveredError. ZeroMQ takes at most
  * REQUEST_HIGH_WATER messages for a peer; the rest wait in order in its
  * SendQueue, and a peer for which more than `writeBufferBytes` wait there
  * does not read its requests: it is given up as one that went away (the
@@ -225,13 +222,6 @@ export class ZmqRequester {
     if (existing) return existing;
     const curve = this.#auth.curve();
     const dealer = new this.#zmq.Dealer({
-      // ZeroMQ takes a request only while the connection is up (handshake done). Without it,
-      // a request sent once the peer had died, but before its `disconnect` reached this
-      // thread, waited in ZeroMQ's queue for a reconnection and failed as one that may have
-      // run. With it, ZeroMQ drops its queue for the peer as soon as its I/O thread sees the
-      // connection end: later sends fail (EAGAIN), the requests wait in the SendQueue, and
-      // the `disconnect` fails them as never delivered, so that they go to another instance.
-      immediate: true,
       linger: 0,
       maxMessageSize: ZMQ_RECEIVE_LIMIT,
       // Past it a send fails at once (never waits in zeromq.js, which can lose the wake-up
@@ -274,8 +264,6 @@ export class ZmqRequester {
       );
     dealer.events.on('handshake', () => {
       handshaken = true;
-      // ZeroMQ takes requests from now on: those that waited for the connection go at once.
-      peer.queue.wake();
     });
     dealer.events.on('handshake:error:protocol', refused);
     dealer.events.on('handshake:error:auth', refused);
