@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { ClusterAuth, MsgpackSerializer, type Logger } from '@svc/core';
 import { FIXTURES, type TestEnv } from '../support/svc.js';
 
+export { cpuMs } from '../support/svc.js';
+
 export const TARGET = join(FIXTURES, 'hostile');
 export const serializer = new MsgpackSerializer({ maxBytes: 64 * 1024 * 1024 });
 
@@ -27,13 +29,6 @@ export function headerList(h: {
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
-}
-
-/** CPU time (user + system) a process has used, in ms. */
-export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 /** The `tcp://host:port` an endpoint kind (`rpc`, `logs`) of the first instance of `service`. */

@@ -198,15 +198,18 @@ export class TestEnv {
  */
 function usage(pid: number): string {
   try {
-    // After the command's closing parenthesis: the state, ..., then utime and stime, in
-    // Linux's clock ticks of 10 ms (USER_HZ).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      .replace(/^.*\) /, '')
-      .split(' ');
-    const cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    return `it used ${cpuMs} ms of CPU; load average ${load}`;
+    return `it used ${cpuMs(pid)} ms of CPU; load average ${load}`;
   } catch {
     return 'its CPU time is unknown';
   }
+}
+
+/** CPU time (user + system) a live process has used so far, in ms (Linux's /proc). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // After the command's closing parenthesis: the state, ..., then utime and stime, in
+  // Linux's clock ticks of 10 ms (USER_HZ).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
