@@ -41,7 +41,9 @@ describe('health endpoints', () => {
     const client = await env.client();
     try {
       const inFlight = client.call('Slow', 'sleep', { ms: 2000 }, { timeout: 10_000 });
-      await new Promise((r) => setTimeout(r, 200));
+      // Stopped only once the call runs: on a loaded machine it may take longer than a
+      // moment to arrive, and a stopping instance refuses a call that arrives.
+      await proc.waitFor((p) => p.hasLog((l) => l.msg === 'sleep started'), 'the call to run');
       proc.child.kill('SIGTERM');
       const stopping = await until('readiness to drop', async () => {
         const r = await probe(`${base}/readyz`);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as errors from './errors.js';
+import { HttpError } from './http/types.js';
 import {
   catalogue,
   fromWireError,
@@ -99,6 +100,18 @@ describe('what an error class says about its errors', () => {
       retryable: false,
       httpStatus: 404,
     });
+  });
+
+  it("takes an `expected` set on one error as that error's own, as test runners set it", () => {
+    const one = new RpcTimeoutError('slow');
+    one.expected = true;
+    expect(one.expected).toBe(true);
+    expect(new RpcTimeoutError('slow').expected).toBe(false);
+    const notFound = new HttpError(404, 'no such user');
+    expect(notFound.expected).toBe(true);
+    notFound.expected = false;
+    expect(notFound.expected).toBe(false);
+    expect(Object.keys(notFound)).not.toContain('expected');
   });
 
   it('names every code of the catalogue in ErrorCode', () => {

@@ -79,9 +79,18 @@ export class SvcError extends Error {
     this.data = options.data;
   }
 
-  /** {@link SvcError.expected} of its class */
+  /**
+   * {@link SvcError.expected} of its class. Assignable: a value set on an
+   * error is that error's own. Test runners write `expected` (and `actual`)
+   * onto the errors they report, as assertion errors carry them; with a
+   * getter alone, vitest's report of an SvcError failed with "Cannot set
+   * property expected ... which has only a getter" and hid the error.
+   */
   get expected(): boolean {
     return (this.constructor as typeof SvcError).expected;
+  }
+  set expected(value: boolean) {
+    ownValue(this, 'expected', value);
   }
   /** {@link SvcError.userMistake} of its class */
   get userMistake(): boolean {
@@ -95,6 +104,16 @@ export class SvcError extends Error {
   get httpStatus(): number {
     return (this.constructor as typeof SvcError).httpStatus;
   }
+}
+
+/** Shadows an accessor of an error's class with a value of the error's own. */
+export function ownValue(error: Error, key: string, value: unknown): void {
+  Object.defineProperty(error, key, {
+    value,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
 }
 
 /** A call did not get an answer in time. */

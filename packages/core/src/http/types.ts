@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, SvcError } from '../errors.js';
+import { ErrorCode, ownValue, SvcError } from '../errors.js';
 
 /**
  * Throw to answer with an HTTP status: `throw new HttpError(404, 'no such
@@ -15,6 +15,9 @@ export class HttpError extends SvcError {
   }
   override get expected(): boolean {
     return this.status < 500;
+  }
+  override set expected(value: boolean) {
+    ownValue(this, 'expected', value);
   }
   override get httpStatus(): number {
     return this.status;
