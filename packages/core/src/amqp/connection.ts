@@ -126,15 +126,16 @@ export class AmqpConnection {
 
   /**
    * Why the connection cannot carry traffic right now, or undefined while
-   * it is up: for an instance's readiness.
+   * it is up: for an instance's readiness. The state only: `/readyz` answers
+   * anyone who reaches the metrics port, and an error's text names hosts and
+   * ports; the error itself is in the log.
    */
   unavailable(): string | undefined {
     if (this.#model) return undefined;
     if (this.#closed) return 'RabbitMQ connection closed';
-    const why = this.#lastError ? ` (${this.#lastError.message})` : '';
     return this.#everConnected
-      ? `RabbitMQ connection lost, reconnecting${why}`
-      : `RabbitMQ not connected yet${why}`;
+      ? 'RabbitMQ connection lost, reconnecting'
+      : 'RabbitMQ not connected yet';
   }
 
   /**
