@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { dirname } from 'node:path';
 import * as tls from 'node:tls';
 import { CancelToken } from '../cancel.js';
 import {
@@ -19,7 +20,7 @@ import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, REQUEST, STREAM } from './net-wire.js';
 import { parseCallHeaderList, parseCallHeaders } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
-import { localSocketPath, removeStale } from './net-local.js';
+import { localSocketPath, removeIfStale, sweepStale } from './net-local.js';
 import {
   receivedTimeout,
   type RpcAnswer,
@@ -67,6 +68,9 @@ export class NetRpcServer {
   /** the unix socket beside the TCP port, for callers on this host (see net-local.ts) */
   #local: net.Server | undefined;
   #localTried = false;
+  /** the sweep of stale socket files beside ours, stopped by close */
+  #sweeping: Promise<void> | undefined;
+  readonly #stopSweep = new AbortController();
   /** callers on this host connected by the unix socket now */
   #localSockets = 0;
   #endpoint: string | undefined;
@@ -134,16 +138,25 @@ export class NetRpcServer {
   /**
    * Also serves callers on this host at the unix socket of `endpoint` (the
    * published one) unless `serve` is false; a file left there by a process
-   * killed while it served the same endpoint is removed either way. A socket
-   * that cannot be had leaves TCP alone (logged at debug).
+   * killed while it served the same endpoint is removed either way (only
+   * when nothing listens on it). A socket that cannot be had leaves TCP
+   * alone (logged). Once it serves, it sweeps the folder's other stale
+   * socket files in the background (see sweepStale).
    */
   async listenLocal(endpoint: string, serve: boolean): Promise<void> {
     if (this.#localTried || this.#closed) return;
     this.#localTried = true;
     const path = localSocketPath(endpoint);
     if (path === undefined) return;
-    removeStale(path);
-    if (!serve) return;
+    // Binding a path that exists fails (EADDRINUSE) even when nobody listens there.
+    const there = await removeIfStale(path);
+    if (!serve || this.#closed) return;
+    if (there === 'live') {
+      // Another live process serves a socket of the same name (two instances publishing
+      // the same host and port, bound to different addresses): it keeps it.
+      this.#log.warn('rpc: another process serves this unix socket (TCP only)', { path });
+      return;
+    }
     const local = net.createServer((socket) => {
       this.#localSockets++;
       socket.once('close', () => this.#localSockets--);
@@ -164,8 +177,23 @@ export class NetRpcServer {
       });
       return;
     }
+    if (this.#closed) {
+      // close() ran while it bound: it closed nothing of this.
+      local.close();
+      return;
+    }
     local.on('error', (err) => this.#log.error('rpc local socket error', { err: String(err) }));
     this.#local = local;
+    // Not awaited: the start does not wait for it; close stops it.
+    this.#sweeping = sweepStale(path, this.#stopSweep.signal).then(
+      ({ looked, removed }) => {
+        const fields = { folder: dirname(path), looked, removed };
+        if (removed > 0)
+          this.#log.info('rpc: removed stale unix socket files of killed processes', fields);
+        else this.#log.debug('rpc: no stale unix socket files removed', fields);
+      },
+      () => {},
+    );
   }
 
   async close(): Promise<void> {
@@ -174,6 +202,8 @@ export class NetRpcServer {
     this.#sweep?.stop();
     for (const socket of this.#sockets.keys()) socket.destroy();
     this.#sockets.clear();
+    this.#stopSweep.abort();
+    await this.#sweeping;
     const local = this.#local;
     // Closing a unix socket's server removes its file.
     if (local) await new Promise<void>((resolve) => local.close(() => resolve()));

@@ -1,8 +1,20 @@
 import { spawn } from 'node:child_process';
-import { existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { ConnectionLostError, RpcTimeoutError, UnknownServiceError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -12,7 +24,11 @@ import { MsgpackSerializer } from '../serializers/msgpack.js';
 import { describeRpcTransport } from '../testing/conformance/rpc.js';
 import { createRpcTransport } from '../backends.js';
 import { NetRpcTransport, parseEndpoint } from './net.js';
-import { localSocketPath, removeStale } from './net-local.js';
+import { FrameBudget } from './net-frames.js';
+import { NetRpcServer } from './net-server.js';
+import { limitsOf } from '../limits.js';
+import { ClusterAuth } from '../security/auth.js';
+import { localSocketPath, removeIfStale, sweepStale } from './net-local.js';
 import type { RpcHandler, RpcRequest } from './transport.js';
 
 interface Logged {
@@ -33,6 +49,25 @@ function recordingLogger(out: Logged[]): Logger {
     child: () => logger,
   };
   return logger;
+}
+
+// The unix sockets of this file's servers go to a runtime folder of its own: the
+// stale files it leaves on purpose are nobody else's to sweep, and its servers'
+// sweeps touch nobody else's (the folder is read on first use).
+const ownRuntime = mkdtempSync(join(tmpdir(), 'svc-xdg-'));
+const outerRuntime = process.env['XDG_RUNTIME_DIR'];
+process.env['XDG_RUNTIME_DIR'] = ownRuntime;
+afterAll(() => {
+  if (outerRuntime === undefined) delete process.env['XDG_RUNTIME_DIR'];
+  else process.env['XDG_RUNTIME_DIR'] = outerRuntime;
+  rmSync(ownRuntime, { recursive: true, force: true });
+});
+
+/** Listens on a unix socket at `path` (as a live server does); close it when done. */
+async function listenAt(path: string): Promise<net.Server> {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return server;
 }
 
 /** Leaves a socket file at `path` as a process SIGKILLed while it listens there does. */
@@ -175,7 +210,7 @@ describe('net rpc transport', () => {
       }
       expect(tcpServer.stats()).toMatchObject({ connections: 1, localConnections: 0 });
     } finally {
-      removeStale(path);
+      await removeIfStale(path);
     }
   });
 
@@ -203,16 +238,153 @@ describe('net rpc transport', () => {
 
     const stale = join(dir, `rpc-stale-test-${process.pid}.sock`);
     await leaveStaleSocket(stale);
-    removeStale(stale);
+    expect(await removeIfStale(stale)).toBe('removed');
     expect(existsSync(stale)).toBe(false);
     // Anything that is not a socket is left alone.
     const plain = join(dir, `rpc-plain-test-${process.pid}.sock`);
     writeFileSync(plain, 'not a socket');
     try {
-      removeStale(plain);
+      expect(await removeIfStale(plain)).toBe('other');
       expect(existsSync(plain)).toBe(true);
     } finally {
       unlinkSync(plain);
+    }
+  });
+
+  it('never removes a socket file a live process listens on', async () => {
+    const server = await serve('a');
+    const { rpc } = await server.listen(['greeter'], greeter);
+    const path = localSocketPath(rpc!)!;
+    expect(await removeIfStale(path)).toBe('live');
+    expect(existsSync(path)).toBe(true);
+    // Nor a listener of another process's.
+    const other = join(dirname(path), `rpc-live-test-${process.pid}.sock`);
+    const child = spawn(process.execPath, [
+      '-e',
+      `require('node:net').createServer().listen(${JSON.stringify(other)}, () => console.log('up'))`,
+    ]);
+    try {
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      expect(await removeIfStale(other)).toBe('live');
+      expect(existsSync(other)).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      await removeIfStale(other);
+    }
+    await expect(make().call(greet('Ann'), { timeout: 2000, address: rpc! })).resolves.toEqual({
+      ok: true,
+      result: 'Hi, Ann!',
+    });
+    expect(server.stats()).toMatchObject({ localConnections: 1 });
+  });
+
+  describe('the unix socket of its own endpoint', () => {
+    // A server's socket file is named after its endpoint: a server gets the name of a
+    // killed one when it gets the same port (and host). Servers here are given the
+    // endpoint their socket is named after, as the transport gives its published one.
+    const servers: NetRpcServer[] = [];
+    afterEach(async () => {
+      await Promise.all(servers.splice(0).map((s) => s.close()));
+    });
+
+    function server(): NetRpcServer {
+      const limits = limitsOf({});
+      const s = new NetRpcServer({
+        serializer: new MsgpackSerializer({ maxBytes: limits.maxFrameBytes }),
+        maxFrameBytes: limits.maxFrameBytes,
+        limits,
+        budget: new FrameBudget(limits.maxFrameBytes),
+        log: recordingLogger(logs),
+        auth: new ClusterAuth({ cluster: 'test' }, { log: recordingLogger(logs) }),
+        badFrame: () => {},
+      });
+      servers.push(s);
+      return s;
+    }
+
+    it('takes the name over from a killed server whose file is left there', async () => {
+      const endpoint = `tcp://127.0.0.1:${40000 + (process.pid % 20000)}`;
+      const path = localSocketPath(endpoint)!;
+      await leaveStaleSocket(path);
+      const s = server();
+      await s.listenLocal(endpoint, true);
+      // It serves there: a connection to the file is one of its own.
+      const peer = net.connect({ path }).on('error', () => {});
+      while (s.localConnections === 0) await new Promise((r) => setTimeout(r, 5));
+      peer.destroy();
+      await s.close();
+      expect(existsSync(path)).toBe(false);
+    });
+
+    it('leaves the file of a live process serving the same name, and serves TCP only', async () => {
+      const endpoint = `tcp://127.0.0.1:${20000 + (process.pid % 20000)}`;
+      const path = localSocketPath(endpoint)!;
+      const child = spawn(process.execPath, [
+        '-e',
+        `require('node:net').createServer((s) => s.on('error', () => {}).end('other')).listen(${JSON.stringify(path)}, () => console.log('up'))`,
+      ]);
+      try {
+        await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+        const s = server();
+        await s.listenLocal(endpoint, true);
+        expect(existsSync(path)).toBe(true);
+        // The other process still answers there.
+        const peer = net.connect({ path });
+        const said = await new Promise<string>((resolve, reject) => {
+          peer.once('data', (d) => resolve(String(d)));
+          peer.once('error', reject);
+        });
+        peer.destroy();
+        expect(said).toBe('other');
+        expect(s.localConnections).toBe(0);
+        expect(logs.find((l) => /another process serves/.test(l.msg))).toMatchObject({
+          level: 'warn',
+          fields: { path },
+        });
+      } finally {
+        child.kill('SIGKILL');
+        await new Promise((resolve) => child.once('exit', resolve));
+        await removeIfStale(path);
+      }
+    });
+  });
+
+  it('sweeps the stale socket files beside its own, and leaves live ones, young ones, symlinks and other files', async () => {
+    const dir = join(ownRuntime, 'sweep');
+    const own = join(dir, 'rpc-own.sock');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { mode: 0o700 });
+    const stale = ['a', 'b', 'c'].map((n) => join(dir, `rpc-stale-${n}.sock`));
+    for (const path of stale) await leaveStaleSocket(path);
+    const ownServer = await listenAt(own);
+    const live = await listenAt(join(dir, 'rpc-live.sock'));
+    // Left a minute ago, as files of processes killed before this one started are.
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    for (const name of readdirSync(dir)) utimesSync(join(dir, name), aMinuteAgo, aMinuteAgo);
+    // Just bound: it may be a server's between its bind and its listen, which refuses too.
+    await leaveStaleSocket(join(dir, 'rpc-young.sock'));
+    symlinkSync(stale[0]!, join(dir, 'rpc-link.sock'));
+    writeFileSync(join(dir, 'rpc-file.sock'), 'not a socket');
+    // Not a file of the `net` transport's (the supervisor's control socket shares the folder).
+    await leaveStaleSocket(join(dir, 'node-other.sock'));
+    try {
+      expect(await sweepStale(own)).toEqual({ looked: 4, removed: 3 });
+      expect(readdirSync(dir).sort()).toEqual([
+        'node-other.sock',
+        'rpc-file.sock',
+        'rpc-link.sock',
+        'rpc-live.sock',
+        'rpc-own.sock',
+        'rpc-young.sock',
+      ]);
+      // Once old enough, the young one goes too.
+      utimesSync(join(dir, 'rpc-young.sock'), aMinuteAgo, aMinuteAgo);
+      expect(await sweepStale(own)).toEqual({ looked: 1, removed: 1 });
+      expect(await sweepStale(own)).toEqual({ looked: 0, removed: 0 });
+    } finally {
+      await new Promise((resolve) => live.close(resolve));
+      await new Promise((resolve) => ownServer.close(resolve));
     }
   });
 
