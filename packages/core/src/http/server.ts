@@ -16,6 +16,7 @@ import {
   parseTraceparent,
   SAMPLED,
 } from '../tracing/ids.js';
+import { noInstance } from '../rpc/failover.js';
 import { Router } from './router.js';
 import {
   hasBody,
@@ -108,7 +109,7 @@ interface ConnectionState {
  * request's span; the trace flows into the RPCs and events made by the
  * handler. Malformed requests get a 4xx with a clear message, a
  * handler that throws gets a 500 and an error record with the trace id,
- * one whose call found no live instance of its service a 503 with
+ * one whose call found no instance of its service to run it a 503 with
  * `Retry-After`.
  */
 export class HttpEntrypointServer {
@@ -366,15 +367,16 @@ export class HttpEntrypointServer {
       status = err.httpStatus;
       message = 'service is stopping';
       retry = true;
-    } else if (err instanceof UnknownServiceError) {
-      // A service the handler called has no live instance: not registered yet (a cluster
-      // starting), gone, or misspelled. A gateway's 503, to try again; the worker logged it
-      // at WARN. One rebuilt from a nested call's answer does not know its service.
+    } else if (noInstance(err)) {
+      // A service the handler called has no instance to run the call: none registered yet (a
+      // cluster starting), every one gone or refusing, or a misspelled name. A gateway's 503,
+      // to try again; the worker logged it at WARN. A refusal, or an UnknownServiceError
+      // rebuilt from a nested call's answer, does not know its service.
       status = err.httpStatus;
       message =
-        err.service === undefined
-          ? 'a service this request needs is unavailable'
-          : `service "${err.service}" is unavailable`;
+        err instanceof UnknownServiceError && err.service !== undefined
+          ? `service "${err.service}" is unavailable`
+          : 'a service this request needs is unavailable';
       retry = true;
     } else if (err instanceof SvcError && err.httpStatus < 500) {
       // The client's doing (a ValidationError, a user error class with its own status): say what.
