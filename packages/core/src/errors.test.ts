@@ -70,8 +70,14 @@ describe('what an error class says about its errors', () => {
     });
     for (const cls of [errors.MethodNotFoundError, errors.IncorrectSignatureError])
       expect(flags(new cls('x'))).toEqual({ ...all, expected: true, userMistake: true });
-    for (const cls of [errors.ConfigError, errors.UsageError, errors.UnknownServiceError])
+    for (const cls of [errors.ConfigError, errors.UsageError])
       expect(flags(new cls('x'))).toEqual({ ...all, userMistake: true });
+    // An upstream with no live instance is unavailable to an HTTP client (503), even misspelled.
+    expect(flags(new errors.UnknownServiceError('x'))).toEqual({
+      ...all,
+      userMistake: true,
+      httpStatus: 503,
+    });
     expect(flags(new errors.ContainerStoppedError('x'))).toEqual({
       ...all,
       retryable: true,
@@ -86,6 +92,22 @@ describe('what an error class says about its errors', () => {
     expect(rebuilt.userMistake).toBe(true);
     expect(rebuilt.httpStatus).toBe(400);
     expect(fromWireError(toWireError(new RangeError('out'))).expected).toBe(false);
+  });
+
+  it('sends an UnknownServiceError as its code, type and message only: its service stays here', () => {
+    const err = new errors.UnknownServiceError('no live instance of service "Greeting"', {
+      service: 'Greeting',
+    });
+    expect(err.service).toBe('Greeting');
+    expect(toWireError(err)).toEqual({
+      code: 'SVC_ERR_UNKNOWN_SERVICE',
+      type: 'UnknownServiceError',
+      message: 'no live instance of service "Greeting"',
+    });
+    const rebuilt = fromWireError(toWireError(err));
+    expect(rebuilt).toBeInstanceOf(errors.UnknownServiceError);
+    expect((rebuilt as errors.UnknownServiceError).service).toBeUndefined();
+    expect(rebuilt.httpStatus).toBe(503);
   });
 
   it("lets a user's error class say it too", () => {

@@ -138,10 +138,31 @@ export class CancelledError extends SvcError {
   static override code: string = ErrorCode.CANCELLED;
   static override expected = true;
 }
-/** No live instance of the called service is known. */
+/**
+ * No live instance of the called service is known (or the instance a
+ * stale record named does not serve it). Over HTTP a handler failing with
+ * it answers 503 with `Retry-After`: for the HTTP client an upstream with
+ * no instance is unavailable, whether it has not registered yet, has gone,
+ * or its name is misspelled (the record, at WARN, names it).
+ */
 export class UnknownServiceError extends SvcError {
   static override code: string = ErrorCode.UNKNOWN_SERVICE;
   static override userMistake = true;
+  static override httpStatus = 503;
+  /**
+   * The service with no instance, when this process found that out; not
+   * on one rebuilt from the wire (a nested call's), which carries only
+   * its code, type and message.
+   */
+  readonly service: string | undefined;
+
+  constructor(
+    message: string,
+    options: { cause?: unknown; data?: unknown; code?: string; service?: string } = {},
+  ) {
+    super(message, options);
+    this.service = options.service;
+  }
 }
 /** The service exists but has no such RPC method. */
 export class MethodNotFoundError extends SvcError {

@@ -2,6 +2,7 @@ import type { WorkerContext } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import { SvcError } from '../errors.js';
 import { HttpError } from '../http/types.js';
+import { noInstance } from '../rpc/failover.js';
 import { RecordLogger, callRecordTemplate, type CallRecordTemplate } from '../log/index.js';
 import { CALL_RECORD } from '../log/logger.js';
 import { outcomeAttributes } from '../tracing/spans.js';
@@ -171,10 +172,15 @@ function items(n: number): string {
 
 /**
  * Whether a worker's error is part of its method's contract rather than a
- * fault: its class says so (a ValidationError, an HttpError below 500), or
- * the entrypoint declares it (`expected: [NotFound]`).
+ * fault: its class says so (a ValidationError, an HttpError below 500), the
+ * entrypoint declares it (`expected: [NotFound]`), or an HTTP route failed
+ * because a service it called has no instance to run the call
+ * ({@link noInstance}): the HTTP server answers that with a 503 to retry, as
+ * a gateway does, logged once at WARN. An RPC worker's stays an error: it is
+ * passed on to its caller as it is.
  */
 export function isExpected(ep: EntrypointMeta, error: unknown): boolean {
   if (error instanceof SvcError && error.expected) return true;
+  if (ep.kind === 'http' && noInstance(error)) return true;
   return (ep.options.expected ?? []).some((cls) => error instanceof cls);
 }

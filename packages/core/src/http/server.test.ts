@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { http } from '../decorators.js';
+import { http, rpc } from '../decorators.js';
 import type { HttpRequestInfo as HttpInfo } from '../hooks.js';
-import { SvcError } from '../errors.js';
+import { SvcError, UnknownServiceError } from '../errors.js';
 import { CALL_RECORD } from '../log/logger.js';
 import { Service } from '../service.js';
+import { RPC } from '../typed.js';
 import { testCluster } from '../testing/index.js';
 import { HttpError, type HttpRequest, type HttpResponse } from './types.js';
 
@@ -167,5 +168,56 @@ describe('errors of HTTP handlers', () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 'no user 7', status: 404 });
     expect(cluster.logs.find((r) => r.msg.includes('no user 7'))?.level).toBe('warn');
+  });
+
+  class Middle extends Service {
+    static override serviceName = 'Middle';
+    declare [RPC]: 'audit';
+    @rpc() async audit() {
+      return await this.call('Audit', 'record', {});
+    }
+  }
+  class Front extends Service {
+    static override serviceName = 'Front';
+    @http('GET', '/direct') async direct() {
+      return await this.call('Audit', 'record', {});
+    }
+    @http('GET', '/nested') async nested() {
+      return await this.call('Middle', 'audit', {});
+    }
+  }
+
+  it('answers a call that found no live instance with 503 and Retry-After, logged at WARN', async () => {
+    const failures: unknown[] = [];
+    await using cluster = await testCluster([Front, Middle], {
+      config: { http: { host: '127.0.0.1', port: 0, trustTraceHeader: false } },
+      plugins: [{ onError: (err) => void failures.push(err) }],
+    });
+    const url = cluster.instances[0]!.httpUrl!;
+    const direct = await fetch(`${url}/direct`);
+    expect(direct.status).toBe(503);
+    expect(direct.headers.get('retry-after')).toBe('1');
+    expect(await direct.json()).toEqual({
+      error: 'service "Audit" is unavailable',
+      status: 503,
+      traceId: direct.headers.get('x-trace-id'),
+    });
+    // Middle's worker fails as before (an error, for its caller to handle); Front's answer,
+    // rebuilt from the wire, does not know which service it was.
+    const nested = await fetch(`${url}/nested`);
+    expect(nested.status).toBe(503);
+    expect(nested.headers.get('retry-after')).toBe('1');
+    expect(((await nested.json()) as { error: string }).error).toBe(
+      'a service this request needs is unavailable',
+    );
+    const records = (entrypoint: string) =>
+      cluster.logs.filter((r) => r['entrypoint'] === entrypoint && r.level !== 'info');
+    expect(records('Front.direct').map((r) => [r.level, r.msg, r['stack']])).toEqual([
+      ['warn', 'http Front.direct failed: no live instance of service "Audit"', undefined],
+    ]);
+    expect(records('Front.nested').map((r) => r.level)).toEqual(['warn']);
+    expect(records('Middle.audit').map((r) => r.level)).toEqual(['error']);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toBeInstanceOf(UnknownServiceError);
   });
 });

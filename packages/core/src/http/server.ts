@@ -4,7 +4,7 @@ import type { ServiceContainer } from '../container/container.js';
 import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
-import { ContainerStoppedError, SvcError } from '../errors.js';
+import { ContainerStoppedError, SvcError, UnknownServiceError } from '../errors.js';
 import { listen } from '../listen.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { Hooks } from '../hooks.js';
@@ -16,6 +16,7 @@ import {
   parseTraceparent,
   SAMPLED,
 } from '../tracing/ids.js';
+import { noInstance } from '../rpc/failover.js';
 import { Router } from './router.js';
 import {
   hasBody,
@@ -107,7 +108,9 @@ interface ConnectionState {
  * response carries `X-Trace-Id` and a W3C `traceparent` naming the
  * request's span; the trace flows into the RPCs and events made by the
  * handler. Malformed requests get a 4xx with a clear message, a
- * handler that throws gets a 500 and an error record with the trace id.
+ * handler that throws gets a 500 and an error record with the trace id,
+ * one whose call found no instance of its service to run it a 503 with
+ * `Retry-After`.
  */
 export class HttpEntrypointServer {
   readonly #router = new Router<{ container: ServiceContainer; ep: HttpEp }>();
@@ -355,12 +358,26 @@ export class HttpEntrypointServer {
   ): number {
     let status = 500;
     let message = 'internal server error';
+    /** a 503 of svc's own: the client may try again in a second */
+    let retry = false;
     if (err instanceof HttpError) {
       status = err.status;
       message = err.message;
     } else if (err instanceof ContainerStoppedError) {
       status = err.httpStatus;
       message = 'service is stopping';
+      retry = true;
+    } else if (noInstance(err)) {
+      // A service the handler called has no instance to run the call: none registered yet (a
+      // cluster starting), every one gone or refusing, or a misspelled name. A gateway's 503,
+      // to try again; the worker logged it at WARN. A refusal, or an UnknownServiceError
+      // rebuilt from a nested call's answer, does not know its service.
+      status = err.httpStatus;
+      message =
+        err instanceof UnknownServiceError && err.service !== undefined
+          ? `service "${err.service}" is unavailable`
+          : 'a service this request needs is unavailable';
+      retry = true;
     } else if (err instanceof SvcError && err.httpStatus < 500) {
       // The client's doing (a ValidationError, a user error class with its own status): say what.
       status = err.httpStatus;
@@ -379,6 +396,7 @@ export class HttpEntrypointServer {
       return status;
     }
     res.statusCode = status;
+    if (retry) res.setHeader('Retry-After', '1');
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(JSON.stringify({ error: message, status, traceId }));
     return status;

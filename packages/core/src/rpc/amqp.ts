@@ -142,6 +142,7 @@ export class AmqpRpcTransport implements RpcTransport {
       p?.reject(
         new UnknownServiceError(
           `no service "${p.what}" listens on RabbitMQ (no queue ${rpcQueueName(p.what)})`,
+          { service: p.what },
         ),
       );
     });

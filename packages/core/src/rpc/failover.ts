@@ -1,14 +1,29 @@
 import type { EntrypointMeta } from '../decorators.js';
-import { ConnectionLostError, SvcError } from '../errors.js';
+import { ConnectionLostError, SvcError, UnknownServiceError } from '../errors.js';
 import type { InstanceRecord } from '../registry/registry.js';
 
 /**
  * A request that provably never reached its instance (the connection was
  * refused, or was lost before the request was written to it): sending it
- * to another instance is safe.
+ * to another instance is safe. A call fails with it when every instance
+ * tried refused it (instances just killed, still listed): over HTTP, the
+ * service is unavailable (503), as when it has no instance at all.
  */
 export class NotDeliveredError extends ConnectionLostError {
   static override retryable = true;
+  static override httpStatus = 503;
+}
+
+/**
+ * Whether a call failed for want of an instance to run it: none is live
+ * (UnknownServiceError), or every one tried refused it before it was
+ * delivered (NotDeliveredError). Nothing ran; trying again later is safe.
+ * An `@http` handler failing with it answers 503 with `Retry-After`, logged
+ * at WARN. Only as this process raised it: a nested call's NotDeliveredError
+ * reaches its caller as a ConnectionLostError, which may have run.
+ */
+export function noInstance(error: unknown): error is UnknownServiceError | NotDeliveredError {
+  return error instanceof UnknownServiceError || error instanceof NotDeliveredError;
 }
 
 /**

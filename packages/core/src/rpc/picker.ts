@@ -103,7 +103,7 @@ export class InstancePicker {
       // The watch may lag behind a fresh registration: look once more before failing.
       this.#list(entry, await this.#registry.lookup(service));
       if (entry.listed.length === 0) {
-        throw new UnknownServiceError(`no live instance of service "${service}"`);
+        throw new UnknownServiceError(`no live instance of service "${service}"`, { service });
       }
     }
     if (this.#nextRetry !== Infinity && this.#now() >= this.#nextRetry) this.#expire();
