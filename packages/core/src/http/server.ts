@@ -246,27 +246,25 @@ export class HttpEntrypointServer {
       // later calls it from a promise's callback, where a throw would be lost).
       const run = (body: unknown) => {
         const response = new OutgoingResponse(res);
+        let request;
+        try {
+          request = new IncomingRequest(req, method, path, url.search, route.params, body, traceId);
+        } catch (err) {
+          this.#failed(served, err);
+          return;
+        }
         let result;
         try {
-          const request = new IncomingRequest(
-            req,
-            method,
-            path,
-            url.search,
-            route.params,
-            body,
-            traceId,
-          );
           const { container, ep } = route.target;
           result = container.dispatch(ep, [request, response], trace, { spanId });
         } catch (err) {
-          this.#failed(served, err);
+          this.#failed(served, err, true);
           return;
         }
         if (!isThenable(result)) return this.#respond(served, response, result);
         result.then(
           (value) => this.#respond(served, response, value),
-          (err: unknown) => this.#failed(served, err),
+          (err: unknown) => this.#failed(served, err, true),
         );
       };
       if (!hasBody(req)) return run(undefined);
@@ -289,9 +287,14 @@ export class HttpEntrypointServer {
     this.#done(served, served.res.statusCode);
   }
 
-  #failed(served: Served, err: unknown): void {
+  /**
+   * Answers a request that failed. `fromWorker`: the error came out of the
+   * handler's worker, which has logged it already (as an error, or at WARN
+   * when expected); any other is logged here.
+   */
+  #failed(served: Served, err: unknown, fromWorker = false): void {
     const { res, traceId, method, path } = served;
-    this.#done(served, this.#sendError(res, err, traceId, method, path));
+    this.#done(served, this.#sendError(res, err, traceId, method, path, fromWorker));
   }
 
   /** The request's access record and the `onHttpRequest` hooks. */
@@ -355,6 +358,7 @@ export class HttpEntrypointServer {
     traceId: string,
     method: string,
     path: string,
+    fromWorker: boolean,
   ): number {
     let status = 500;
     let message = 'internal server error';
@@ -382,8 +386,9 @@ export class HttpEntrypointServer {
       // The client's doing (a ValidationError, a user error class with its own status): say what.
       status = err.httpStatus;
       message = err.message;
-    } else {
-      // The worker logged unexpected handler errors; errors before it (body, routing) are logged here.
+    } else if (!fromWorker) {
+      // The worker logged the handler's own; those before it or after it (the body, the
+      // request, sending the result) are logged here.
       this.#options.log.error(
         `http ${method} ${path} failed: ${(err as Error)?.message ?? String(err)}`,
         {
