@@ -139,6 +139,12 @@ describe('errors of HTTP handlers', () => {
     @http('GET', '/down') down() {
       throw new HttpError(503, 'down for maintenance');
     }
+    @http('GET', '/upstream') upstream() {
+      throw new BadUpstream('the payment provider answered garbage at 10.0.0.7');
+    }
+  }
+  class BadUpstream extends SvcError {
+    static override httpStatus = 502;
   }
 
   it('logs a 4xx HttpError as expected (WARN, no stack, no onError) and a 5xx as a fault', async () => {
@@ -170,6 +176,17 @@ describe('errors of HTTP handlers', () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 'no user 7', status: 404 });
     expect(cluster.logs.find((r) => r.msg.includes('no user 7'))?.level).toBe('warn');
+
+    // A 5xx of its own: that status with its standard phrase; the message, a fault's, is logged.
+    const upstream = await fetch(`${cluster.instances[0]!.httpUrl!}/upstream`);
+    expect(upstream.status).toBe(502);
+    expect(await upstream.json()).toEqual({
+      error: 'bad gateway',
+      status: 502,
+      traceId: upstream.headers.get('x-trace-id'),
+    });
+    const logged = cluster.logs.filter((r) => r.msg.includes('payment provider'));
+    expect(logged.map((r) => r.level)).toEqual(['error']);
   });
 
   class Middle extends Service {

@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { ServiceContainer } from '../container/container.js';
 import type { CallHeaders } from '../context-headers.js';
@@ -352,6 +358,11 @@ export class HttpEntrypointServer {
     return { traceId: newTraceId() };
   }
 
+  #logFailure(err: unknown, traceId: string, method: string, path: string): void {
+    const why = (err as Error)?.message ?? String(err);
+    this.#options.log.error(`http ${method} ${path} failed: ${why}`, { traceId });
+  }
+
   #sendError(
     res: ServerResponse,
     err: unknown,
@@ -386,15 +397,16 @@ export class HttpEntrypointServer {
       // The client's doing (a ValidationError, a user error class with its own status): say what.
       status = err.httpStatus;
       message = err.message;
+    } else if (err instanceof SvcError && err.httpStatus > 500 && err.httpStatus <= 599) {
+      // A class that names its own 5xx (a user's `static httpStatus = 502`): that status, with
+      // its standard phrase; the message, as a 500's, stays in the log.
+      status = err.httpStatus;
+      message = STATUS_CODES[status]?.toLowerCase() ?? message;
+      if (!fromWorker) this.#logFailure(err, traceId, method, path);
     } else if (!fromWorker) {
       // The worker logged the handler's own; those before it or after it (the body, the
       // request, sending the result) are logged here.
-      this.#options.log.error(
-        `http ${method} ${path} failed: ${(err as Error)?.message ?? String(err)}`,
-        {
-          traceId,
-        },
-      );
+      this.#logFailure(err, traceId, method, path);
     }
     if (res.headersSent) {
       res.destroy();
