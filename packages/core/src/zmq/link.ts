@@ -146,6 +146,28 @@ export class SendQueue {
     });
   }
 
+  /**
+   * ZeroMQ may take messages again (a connection was made): a head that
+   * waits for room is tried now rather than after its pause, and again
+   * after the shortest pause if ZeroMQ has not yet attached the connection.
+   */
+  wake(): void {
+    this.#retry.reset();
+    void this.#pump();
+  }
+
+  /**
+   * Bytes that wait beyond the first `n` messages not yet handed to ZeroMQ
+   * (the one being handed over counted among them): while ZeroMQ takes
+   * none, the share it would otherwise hold waits here too.
+   */
+  bytesBeyond(n: number): number {
+    let bytes = this.#waitingBytes;
+    const skip = Math.min(this.#head ? n - 1 : n, this.#queue.length);
+    for (let i = 0; i < skip; i++) bytes -= this.#queue[i]!.msg.length;
+    return bytes;
+  }
+
   /** Bytes that wait behind the message being handed to ZeroMQ. */
   get waitingBytes(): number {
     return this.#waitingBytes;

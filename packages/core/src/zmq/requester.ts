@@ -32,6 +32,8 @@ interface Peer {
   dealer: Dealer;
   queue: SendQueue;
   connected: boolean;
+  /** the CURVE handshake is done: ZeroMQ takes requests (ZMQ_IMMEDIATE) */
+  up: boolean;
   /** the requests sent to this peer that wait for its reply */
   pending: PendingCalls<number, unknown>;
   /** the readers of the streams open with this peer, by request id */
@@ -57,13 +59,16 @@ export interface RequesterOptions {
  * The calling side: one DEALER per peer endpoint, reused, many requests in
  * flight on each. A peer that disconnects fails its pending requests at
  * once with ConnectionLostError (a dead process's kernel closes its
- * sockets, and ZeroMQ reports it within milliseconds); a peer that cannot
- * be reached fails them with NotDeliveredError. ZeroMQ takes at most
- * REQUEST_HIGH_WATER messages for a peer; the rest wait in order in its
- * SendQueue, and a peer for which more than `writeBufferBytes` wait there
- * does not read its requests: it is given up as one that went away (the
- * requests ZeroMQ never took fail with NotDeliveredError, so that they may
- * go to another instance).
+ * sockets, and ZeroMQ reports it within milliseconds), except those
+ * ZeroMQ never took: it takes requests only while the connection is up,
+ * so those sent once it had seen the peer's end (before this thread heard
+ * of it) fail with NotDeliveredError, as do all of a peer that cannot be
+ * reached. ZeroMQ takes at most REQUEST_HIGH_WATER messages for a peer
+ * (none before the connection is up: then they wait in the SendQueue);
+ * the rest wait in order in its SendQueue, and a peer for which more than
+ * `writeBufferBytes` wait there does not read its requests: it is given
+ * up as one that went away (the requests ZeroMQ never took fail with
+ * NotDeliveredError, so that they may go to another instance).
  */
 export class ZmqRequester {
   readonly #zmq: ZmqModule;
@@ -196,7 +201,10 @@ export class ZmqRequester {
    */
   #enqueue(peer: Peer, bytes: Buffer, id?: number): Promise<void> {
     const sent = peer.queue.send(bytes, id);
-    const waiting = peer.queue.waitingBytes;
+    // Until the connection is up ZeroMQ takes nothing (ZMQ_IMMEDIATE): the REQUEST_HIGH_WATER
+    // messages it would hold wait here instead, and only those beyond them count (else a burst
+    // made in the milliseconds before the handshake was given up as a peer that does not read).
+    const waiting = peer.up ? peer.queue.waitingBytes : peer.queue.bytesBeyond(REQUEST_HIGH_WATER);
     if (waiting > this.#limit && !peer.closed) {
       const why = `${peer.endpoint} does not read its requests (${waiting} bytes unsent, over the ${this.#limit}-byte limit)`;
       this.#log.warn(`zmq ${this.#label} server does not read: dropping the connection`, {
@@ -222,6 +230,13 @@ export class ZmqRequester {
     if (existing) return existing;
     const curve = this.#auth.curve();
     const dealer = new this.#zmq.Dealer({
+      // ZeroMQ takes a request only while the connection is up (handshake done). Without it,
+      // a request sent once the peer had died, but before its `disconnect` reached this
+      // thread, waited in ZeroMQ's queue for a reconnection and failed as one that may have
+      // run. With it, ZeroMQ drops its queue for the peer as soon as its I/O thread sees the
+      // connection end: later sends fail (EAGAIN), the requests wait in the SendQueue, and
+      // the `disconnect` fails them as never delivered, so that they go to another instance.
+      immediate: true,
       linger: 0,
       maxMessageSize: ZMQ_RECEIVE_LIMIT,
       // Past it a send fails at once (never waits in zeromq.js, which can lose the wake-up
@@ -239,6 +254,7 @@ export class ZmqRequester {
       dealer,
       queue: new SendQueue(dealer),
       connected: false,
+      up: false,
       pending: new PendingCalls(),
       streams: new Map(),
       cancel: (id) => this.#control(peer, { i: id, x: 1 }),
@@ -249,12 +265,11 @@ export class ZmqRequester {
       peer.connected = true;
     });
     dealer.events.on('disconnect', () => {
-      if (!handshaken) return refused();
+      if (!peer.up) return refused();
       this.#lose(peer, new ConnectionLostError(`the instance at ${endpoint} went away mid-call`));
     });
     // A listener of another cluster (or one that lost our key) fails the CURVE handshake;
     // libzmq may report the disconnect before the handshake's failure.
-    let handshaken = false;
     const refused = () =>
       this.#lose(
         peer,
@@ -263,7 +278,9 @@ export class ZmqRequester {
         ),
       );
     dealer.events.on('handshake', () => {
-      handshaken = true;
+      peer.up = true;
+      // ZeroMQ takes requests from now on: those that waited for the connection go at once.
+      peer.queue.wake();
     });
     dealer.events.on('handshake:error:protocol', refused);
     dealer.events.on('handshake:error:auth', refused);
