@@ -75,23 +75,28 @@ afterAll(async () => {
   await env.stop();
 });
 
+/**
+ * GET /greet, answered 503 with Retry-After and `error` in its body; once
+ * Web has logged the request's access record, resolves with its trace id.
+ */
+async function unavailable(error: string): Promise<string | null> {
+  const res = await fetch(`${webUrl}/greet?name=Flynne`);
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toBe('1');
+  const traceId = res.headers.get('x-trace-id');
+  expect(await res.json()).toEqual({ error, status: 503, traceId });
+  await web.waitFor(
+    (p) => p.hasLog((l) => l.traceId === traceId && l.msg === 'http GET /greet 503'),
+    `the access record of a 503 (${error})`,
+  );
+  return traceId;
+}
+
 describe('a service with no live instance, then once it has started', () => {
   it('answers an @http route calling it 503 with Retry-After, and 200 once it runs', async () => {
-    const res = await fetch(`${webUrl}/greet?name=Flynne`);
-    expect(res.status).toBe(503);
-    expect(res.headers.get('retry-after')).toBe('1');
-    const traceId = res.headers.get('x-trace-id');
-    expect(await res.json()).toEqual({
-      error: 'service "Greeting" is unavailable',
-      status: 503,
-      traceId,
-    });
+    const traceId = await unavailable('service "Greeting" is unavailable');
 
     // Logged once, at WARN and without a stack, as an expected failure, not an unexpected error.
-    await web.waitFor(
-      (p) => p.hasLog((l) => l.traceId === traceId && l.msg === 'http GET /greet 503'),
-      'the access record of the 503',
-    );
     const records = web.logs().filter((l) => l.traceId === traceId);
     expect(records.filter((l) => l.level === 'error')).toEqual([]);
     const warned = records.filter((l) => l.level === 'warn');
@@ -112,19 +117,7 @@ describe('a service with no live instance, then once it has started', () => {
     // the request reached none, and the answer is the same 503.
     const stale = await staleGreeting();
     try {
-      const refused = await fetch(`${webUrl}/greet?name=Flynne`);
-      expect(refused.status).toBe(503);
-      expect(refused.headers.get('retry-after')).toBe('1');
-      const refusedTrace = refused.headers.get('x-trace-id');
-      expect(await refused.json()).toEqual({
-        error: 'a service this request needs is unavailable',
-        status: 503,
-        traceId: refusedTrace,
-      });
-      await web.waitFor(
-        (p) => p.hasLog((l) => l.traceId === refusedTrace && l.msg === 'http GET /greet 503'),
-        'the access record of the second 503',
-      );
+      const refusedTrace = await unavailable('a service this request needs is unavailable');
       const refusal = web.logs().filter((l) => l.traceId === refusedTrace && l.level !== 'info');
       expect(refusal.map((l) => [l.level, l['error'], l['stack']])).toEqual([
         ['warn', 'NotDeliveredError', undefined],
