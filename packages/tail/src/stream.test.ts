@@ -210,6 +210,14 @@ describe('LogStream', () => {
         'refused a log stream subscriber that failed the TLS handshake',
       ]);
       expect(String(warnings[0]!.fields?.['source'])).toMatch(/^127\.0\.0\.1:\d+$/);
+      // One that connects and never starts its TLS handshake holds no stop up.
+      const silent = connect({ host, port });
+      silent.on('error', () => {});
+      await new Promise<void>((r) => silent.once('connect', () => r()));
+      const stopping = Date.now();
+      await stream.stop();
+      expect(Date.now() - stopping).toBeLessThan(1000);
+      silent.destroy();
     } finally {
       await stream.stop();
     }
