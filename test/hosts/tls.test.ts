@@ -187,6 +187,16 @@ describe('the tour across hosts, encrypted (TLS-PSK on net, amqps)', () => {
     expect(greeted('Wrong')).toBe(0);
   });
 
+  it('serves the log stream over TLS too: svc tail on another host reads it', async () => {
+    expect(started(greeting)).toContain(`logs tls://${hosts.address('b')}:`);
+    const tail = hosts.svc('a', ['tail', 'Greeting'], baseEnv);
+    procs.push(tail);
+    await tail.waitFor((p) => p.stderr.includes('following Greeting/'), 'tail to follow Greeting');
+    expect(await (await fetch(`${webUrl}/greet?name=Tailed`)).text()).toBe('Hi, Tailed!');
+    await tail.waitFor((p) => p.stdout.includes('Saying hi to Tailed'), 'the record in tail');
+    tail.child.kill('SIGTERM');
+  });
+
   it('refuses a raw client on another host before a byte of its request is decoded', async () => {
     const port = /rpc tls:\/\/[\d.]+:(\d+)/.exec(started(greeting))![1]!;
     const { stdout } = await run(

@@ -12,6 +12,7 @@ export { escapeControl } from './log/pretty.js';
 export { LocalRegistry, type LocalRegistryOptions } from './registry/local.js';
 export { localRegistryDir } from './registry/local-files.js';
 export { localSocketPath } from './rpc/net-local.js';
+export { RefusedPeers, connectTls, pskOf, tlsServerOptions } from './rpc/net-tls.js';
 export { parseJsonSafe } from './serializers/json.js';
 export { defaultSecretFile, loadSecret, type SecretSource } from './security/secret.js';
 export { acceptHandshake, connectHandshake, handshakeKey } from './security/handshake.js';

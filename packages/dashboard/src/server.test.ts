@@ -29,8 +29,15 @@ let dash: Dashboard;
 let registryReads = 0;
 const webDir = webFiles();
 
-async function startInstance(cls: typeof Greeting | typeof Listen): Promise<Instance> {
-  const logs = createLogStream();
+class Vault extends Service {
+  static override serviceName = 'Vault';
+}
+
+async function startInstance(
+  cls: typeof Greeting | typeof Listen | typeof Vault,
+  options: { tls?: boolean } = {},
+): Promise<Instance> {
+  const logs = createLogStream(options);
   const instance = new Instance({
     config: testConfig([cls]),
     backends: hub.connect(),
@@ -375,6 +382,25 @@ describe('the dashboard server', () => {
       second.destroy();
     } finally {
       await small.close();
+    }
+  });
+
+  it('follows a log stream served over TLS (an instance with rpc_tls)', async () => {
+    const vault = await startInstance(Vault, { tls: true });
+    const view = openStream('/api/logs?services=Vault&level=info');
+    try {
+      expect(vault.endpoints['logs']).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+      expect(await view.opened).toBe(200);
+      // Logged until the dashboard has joined the new stream and passed a record on.
+      await until(() => {
+        vault.log.info('sealed record');
+        return view.events.find(
+          (e) => e.event === 'log' && (e.data as { msg: string }).msg === 'sealed record',
+        );
+      }, 'a record of the TLS log stream');
+    } finally {
+      view.close();
+      await vault.stop({ graceMs: 0 });
     }
   });
 });

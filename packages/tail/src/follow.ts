@@ -1,13 +1,16 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ClusterAuth, InstanceRecord, LogRecord, Registry } from '@svc/core';
+import { connectLogStream, parseLogEndpoint } from './connect.js';
 import { LineDecoder } from './records.js';
+
+export { parseTcpEndpoint } from './connect.js';
 
 /** The instance a record came from, as the registry describes it. */
 export interface LogSource {
   instance: string;
   /** services the instance runs */
   services: string[];
-  /** `tcp://host:port` */
+  /** `tcp://host:port` (`tls://` when the stream is served over TLS) */
   endpoint: string;
   pid: number;
 }
@@ -32,15 +35,6 @@ interface Link {
   source: LogSource;
   socket: Socket;
   open: boolean;
-}
-
-/** Parses `tcp://host:port` (IPv6 hosts in brackets); undefined when it is not one. */
-export function parseTcpEndpoint(endpoint: string): { host: string; port: number } | undefined {
-  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(endpoint);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
 /**
@@ -94,7 +88,7 @@ export class LogFollower {
       if (r.service.startsWith('svc-cli-')) continue;
       if (wanted.size > 0 && !wanted.has(r.service)) continue;
       const endpoint = r.endpoints['logs'];
-      if (typeof endpoint !== 'string' || !parseTcpEndpoint(endpoint)) continue;
+      if (typeof endpoint !== 'string' || !parseLogEndpoint(endpoint)) continue;
       const seen = found.get(endpoint);
       if (seen) {
         if (!seen.services.includes(r.service)) seen.services.push(r.service);
@@ -115,8 +109,13 @@ export class LogFollower {
   }
 
   #open(source: LogSource): Promise<void> {
-    const { host, port } = parseTcpEndpoint(source.endpoint)!;
-    const socket = netConnect({ host, port });
+    let socket: Socket;
+    try {
+      socket = connectLogStream(this.#options.auth, source.endpoint);
+    } catch {
+      // No secret to key TLS with: the auth handshake would fail the same way; try next poll.
+      return Promise.resolve();
+    }
     const link: Link = { source, socket, open: false };
     this.#links.set(source.endpoint, link);
     const decoder = new LineDecoder((record) => {

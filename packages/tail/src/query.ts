@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ClusterAuth } from '@svc/core';
 import { parseJsonSafe } from '@svc/core/internal';
-import { parseTcpEndpoint } from './follow.js';
+import { connectLogStream } from './connect.js';
 
 /** Longest reply line accepted (a ring of 2000 records). */
 const MAX_REPLY_BYTES = 32 * 1024 * 1024;
@@ -18,10 +18,13 @@ export function queryLogStream(
   params: { traceId?: string; limit?: number } = {},
   timeoutMs = 3000,
 ): Promise<unknown> {
-  const target = parseTcpEndpoint(endpoint);
-  if (!target) return Promise.reject(new Error(`not a log stream address: ${endpoint}`));
+  let socket: Socket;
+  try {
+    socket = connectLogStream(auth, endpoint);
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
   return new Promise((resolve, reject) => {
-    const socket = connect(target);
     let buffer = '';
     const done = (err: Error | undefined, value?: unknown) => {
       clearTimeout(timer);

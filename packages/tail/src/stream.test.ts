@@ -1,7 +1,14 @@
 import { connect, type Socket } from 'node:net';
-import { ClusterAuth, RecordLogger, type Instance, type LogRecord } from '@svc/core';
+import {
+  ClusterAuth,
+  RecordLogger,
+  type Instance,
+  type InstanceRecord,
+  type LogRecord,
+} from '@svc/core';
 import { describe, expect, it } from 'vitest';
-import { parseTcpEndpoint } from './follow.js';
+import { LogFollower, parseTcpEndpoint } from './follow.js';
+import { queryLogStream } from './query.js';
 import { LogStream } from './stream.js';
 
 const record = (msg: string): LogRecord => ({ time: Date.now(), level: 'info', msg });
@@ -145,5 +152,82 @@ describe('LogStream', () => {
     await stream.stop();
     expect(Date.now() - started).toBeLessThan(1000);
     silent.destroy();
+  });
+
+  it('serves over TLS-PSK when asked: followers and queries read it, a plain peer gets nothing and is counted once', async () => {
+    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const instance = {
+      id: 'i1',
+      config: { bindHost: '127.0.0.1', rpcTls: true },
+      ring: { recent: () => [] },
+      metrics: { snapshot: () => ({ calls: 7 }) },
+      log: {
+        warn: (msg: string, fields?: Record<string, unknown>) => warnings.push({ msg, fields }),
+      },
+    } as unknown as Instance;
+    const stream = new LogStream({ auth });
+    const { logs } = await stream.start(instance);
+    try {
+      expect(logs).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+      const got: LogRecord[] = [];
+      const listed: InstanceRecord = {
+        id: 'i1',
+        service: 'S',
+        pid: process.pid,
+        endpoints: { logs: logs! },
+      } as unknown as InstanceRecord;
+      const follower = new LogFollower({
+        auth,
+        registry: { list: () => Promise.resolve([listed]) },
+        services: [],
+        onRecord: (r) => got.push(r),
+      });
+      await follower.start();
+      try {
+        expect(follower.sources.map((s) => s.endpoint)).toEqual([logs]);
+        while (stream.subscribers === 0) await new Promise((r) => setTimeout(r, 5));
+        stream.write(record('sealed'));
+        while (got.length === 0) await new Promise((r) => setTimeout(r, 5));
+        expect(got[0]).toMatchObject({ msg: 'sealed', service: 'S', instance: 'i1' });
+      } finally {
+        await follower.close();
+      }
+      expect(await queryLogStream(auth, logs!, 'metrics')).toEqual({ instance: 'i1', calls: 7 });
+      // A plain client, even one with the secret, never gets past TLS.
+      const { host, port } = parseTcpEndpoint(logs!.replace('tls://', 'tcp://'))!;
+      const plain = connect({ host, port });
+      plain.on('error', () => {});
+      let received = '';
+      plain.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      const failed = new Promise<Error>((r) =>
+        auth.connect(plain, logs!, { ready: () => r(new Error('ready')), failed: r }),
+      );
+      stream.write(record('sealed again'));
+      expect((await failed).message).not.toBe('ready');
+      expect(received).not.toContain('sealed');
+      while (stream.tlsRefused === 0) await new Promise((r) => setTimeout(r, 5));
+      expect(warnings.map((w) => w.msg)).toEqual([
+        'refused a log stream subscriber that failed the TLS handshake',
+      ]);
+      expect(String(warnings[0]!.fields?.['source'])).toMatch(/^127\.0\.0\.1:\d+$/);
+      // One that connects and never starts its TLS handshake holds no stop up.
+      const silent = connect({ host, port });
+      silent.on('error', () => {});
+      await new Promise<void>((r) => silent.once('connect', () => r()));
+      const stopping = Date.now();
+      await stream.stop();
+      expect(Date.now() - stopping).toBeLessThan(1000);
+      silent.destroy();
+    } finally {
+      await stream.stop();
+    }
+  });
+
+  it('serves plain TCP without rpc_tls', async () => {
+    const stream = new LogStream({ auth });
+    const instance = { config: { bindHost: '127.0.0.1', rpcTls: false } } as unknown as Instance;
+    const { logs } = await stream.start(instance);
+    await stream.stop();
+    expect(logs).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
   });
 });

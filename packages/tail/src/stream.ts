@@ -1,6 +1,21 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { ClusterAuth, Instance, InstanceExtension, LogRecord, LogSink } from '@svc/core';
-import { parseJsonSafe, safeJson, withHost } from '@svc/core/internal';
+import { createServer as createTlsServer } from 'node:tls';
+import {
+  RecordLogger,
+  type ClusterAuth,
+  type Instance,
+  type InstanceExtension,
+  type LogRecord,
+  type LogSink,
+} from '@svc/core';
+import {
+  RefusedPeers,
+  parseJsonSafe,
+  pskOf,
+  safeJson,
+  tlsServerOptions,
+  withHost,
+} from '@svc/core/internal';
 
 /** Longest request line a subscriber may send (`{"op":"metrics"}`); a longer one closes it. */
 const MAX_REQUEST_BYTES = 4096;
@@ -10,6 +25,11 @@ export interface LogStreamOptions {
   host?: string;
   /** the handshake subscribers pass (default: the instance's, from its cluster's secret) */
   auth?: ClusterAuth;
+  /**
+   * serve over TLS-PSK keyed by the cluster secret, as RPC does (endpoint
+   * `tls://`); default: the instance's `rpc_tls`
+   */
+  tls?: boolean;
   /** bytes queued for one slow subscriber before its records are dropped (default 1 MiB) */
   maxQueuedBytes?: number;
   /** a record whose JSON line is longer is cut down to its standard fields (default 64 KiB) */
@@ -34,6 +54,11 @@ export interface LogStreamOptions {
  * "result":...}` among the records: how `svc top` and `svc tail --trace`
  * reach one given instance when RPC goes through a broker.
  *
+ * With the instance's `rpc_tls` on, it is served over the same TLS-PSK as
+ * RPC (endpoint `tls://host:port`) and the handshake runs inside TLS: log
+ * records carry arguments and errors, so they are not sent in clear where
+ * the calls themselves are not.
+ *
  * It is a {@link LogSink} (the instance's logger writes to it) and an
  * {@link InstanceExtension} (the instance starts it and registers its
  * address as the `logs` endpoint).
@@ -46,18 +71,28 @@ export class LogStream implements LogSink, InstanceExtension {
   readonly #maxRecord: number;
   readonly #maxRepliesQueued: number;
   readonly #host: string | undefined;
+  readonly #tls: boolean | undefined;
   #auth: ClusterAuth | undefined;
   #instance: Instance | undefined;
   #server: Server | undefined;
+  /** over TLS: every TCP connection, those still in the TLS handshake included (stop closes them) */
+  readonly #raw = new Set<Socket>();
+  #refused: RefusedPeers | undefined;
   /** records not sent to a subscriber because its queue was full */
   dropped = 0;
 
   constructor(options: LogStreamOptions = {}) {
     this.#host = options.host;
     this.#auth = options.auth;
+    this.#tls = options.tls;
     this.#maxQueued = options.maxQueuedBytes ?? 1024 * 1024;
     this.#maxRecord = options.maxRecordBytes ?? 64 * 1024;
     this.#maxRepliesQueued = options.maxRepliesQueuedBytes ?? 32 * 1024 * 1024;
+  }
+
+  /** Peers whose TLS handshake failed (no cluster key, or not TLS at all). */
+  get tlsRefused(): number {
+    return this.#refused?.count ?? 0;
   }
 
   /** Number of connected subscribers. */
@@ -109,7 +144,10 @@ export class LogStream implements LogSink, InstanceExtension {
     this.#auth ??= instance?.auth;
     if (!this.#auth)
       throw new Error('a log stream needs its instance or options.auth (its cluster secret)');
-    const server = createServer((socket) => this.#accept(socket));
+    const secure = this.#tls ?? instance?.config.rpcTls ?? false;
+    const server = secure
+      ? this.#tlsServer(this.#auth, instance)
+      : createServer((socket) => this.#accept(socket));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -124,10 +162,33 @@ export class LogStream implements LogSink, InstanceExtension {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('log stream has no port');
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const logs = `tcp://${shown}:${address.port}`;
+    const logs = `${secure ? 'tls' : 'tcp'}://${shown}:${address.port}`;
     // Published where other hosts reach it (advertise_host), unless this stream was given its own host.
     const advertise = this.#host === undefined ? instance?.config.advertiseHost : undefined;
     return { logs: advertise === undefined ? logs : withHost(logs, advertise) };
+  }
+
+  /**
+   * A TLS-PSK server with RPC's key and options: a connection reaches
+   * #accept (and the cluster handshake) only once its TLS handshake proved
+   * the key; one that fails it is counted and logged (summarised) as RPC's are.
+   */
+  #tlsServer(auth: ClusterAuth, instance: Instance | undefined): Server {
+    const refused = new RefusedPeers(instance?.log ?? new RecordLogger([], {}), {
+      one: 'a log stream subscriber',
+      many: 'log stream subscribers',
+    });
+    this.#refused = refused;
+    return createTlsServer(tlsServerOptions(pskOf(auth.secret(), auth.cluster)), (socket) =>
+      this.#accept(socket),
+    )
+      .on('connection', (raw: Socket) => {
+        this.#raw.add(raw);
+        raw.once('close', () => this.#raw.delete(raw));
+      })
+      .on('tlsClientError', (err, socket) =>
+        refused.refused(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err),
+      );
   }
 
   #accept(socket: Socket): void {
@@ -211,9 +272,11 @@ export class LogStream implements LogSink, InstanceExtension {
   }
 
   async stop(): Promise<void> {
-    for (const socket of [...this.#clients, ...this.#handshaking]) socket.destroy();
+    for (const socket of [...this.#clients, ...this.#handshaking, ...this.#raw]) socket.destroy();
     this.#clients.clear();
     this.#handshaking.clear();
+    this.#raw.clear();
+    this.#refused?.close();
     const server = this.#server;
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));

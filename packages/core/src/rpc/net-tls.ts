@@ -59,13 +59,16 @@ export function connectTls(host: string, port: number, key: Buffer): tls.TLSSock
  */
 export class RefusedPeers {
   readonly #log: Logger;
+  readonly #peer: { one: string; many: string };
   readonly #seen = new Set<string>();
   #count = 0;
   #unreported = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(log: Logger) {
+  /** `peer`: what a refused peer is called in the log (default: an RPC peer, RPC peers). */
+  constructor(log: Logger, peer = { one: 'an RPC peer', many: 'RPC peers' }) {
     this.#log = log;
+    this.#peer = peer;
   }
 
   get count(): number {
@@ -77,7 +80,7 @@ export class RefusedPeers {
     const host = source.replace(/:\d+$/, '');
     if (!this.#seen.has(host) && this.#seen.size < 1000) {
       this.#seen.add(host);
-      this.#log.warn('refused an RPC peer that failed the TLS handshake', {
+      this.#log.warn(`refused ${this.#peer.one} that failed the TLS handshake`, {
         source,
         err: err.message,
       });
@@ -86,7 +89,9 @@ export class RefusedPeers {
     this.#unreported++;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
-      this.#log.warn(`refused ${this.#unreported} more RPC peers that failed the TLS handshake`);
+      this.#log.warn(
+        `refused ${this.#unreported} more ${this.#peer.many} that failed the TLS handshake`,
+      );
       this.#unreported = 0;
     }, 60_000).unref();
   }
