@@ -18,6 +18,7 @@ import type { Registry } from '../registry/registry.js';
 import { MsgpackSerializer } from '../serializers/msgpack.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isThenable } from '../sync.js';
+import { NotDeliveredError } from './failover.js';
 import { InstancePicker } from './picker.js';
 import { itemsOf } from './stream.js';
 import { isObject, parseCallHeaders } from '../zmq/wire-check.js';
@@ -170,7 +171,9 @@ export class ZmqRpcTransport implements RpcTransport {
           again && !options.address && attempt < UNDELIVERED_RETRIES && Date.now() < deadline;
         if (!retry) {
           if (!lost) throw err;
-          throw new ConnectionLostError(`${what}: ${err.message}`, { cause: err });
+          // Named for the call; one that never left this process stays one (nothing ran).
+          const Lost = err instanceof NotDeliveredError ? NotDeliveredError : ConnectionLostError;
+          throw new Lost(`${what}: ${err.message}`, { cause: err });
         }
         this.#log.debug('retrying a request on another instance', {
           endpoint,
