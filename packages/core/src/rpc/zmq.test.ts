@@ -419,8 +419,13 @@ describe('ZmqRpcTransport', () => {
     const b = await transport();
     const registry = await LocalRegistry.open(context(), { dir });
     cleanup.push(() => registry.close());
+    let slowStarted!: () => void;
+    const started = new Promise<void>((resolve) => (slowStarted = resolve));
     const { rpc: endpointA } = await a.listen([service], async (req) => {
-      if (req.method === 'slow') await sleep(800);
+      if (req.method === 'slow') {
+        slowStarted();
+        await sleep(800);
+      }
       return { ok: true, result: 'a' };
     });
     const { rpc: endpointB } = await b.listen([service], async () => ({ ok: true, result: 'b' }));
@@ -431,7 +436,9 @@ describe('ZmqRpcTransport', () => {
       { service, method: 'slow', params: {}, headers },
       { timeout: 5000, address: endpointA! },
     );
-    await sleep(100);
+    // Closed once the call runs there: a loaded machine may take longer than a moment to
+    // connect (the CURVE handshake) and deliver it, and a closing server takes no new call.
+    await started;
     const closing = a.close();
     const results: unknown[] = [];
     for (let i = 0; i < 6; i++) {
