@@ -280,6 +280,12 @@ describe('a project made by svc new, outside the repository', () => {
         'svc request',
       );
       expect(reply.trim()).toBe("'Hi, Flynne!'");
+      // The template's schema: a call no compiler checked gets a clear error, not 'Hi, 1!'.
+      const bad = await run('npx', ['svc', 'request', 'Greeting.greet', '{"name": 1}']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.trim()).toBe(
+        'svc: invalid parameters for Greeting.greet: name must be a string, got number 1',
+      );
 
       const status = JSON.parse(
         ok(await run(svc, ['node', 'status', '--json']), 'svc node status'),

@@ -1,5 +1,6 @@
 // The services' tests, written with svc's test kit: a method alone with
 // fakes, then both services together on an in-memory cluster.
+import { ValidationError } from '@svc/core';
 import { entrypointWaiter, testCluster, workerFactory, type TestCluster } from '@svc/core/testing';
 import { describe, expect, it } from 'vitest';
 import { Greeting } from '../services/greeting.js';
@@ -12,6 +13,14 @@ describe('Greeting', () => {
     expect(worker.emitted).toEqual([
       { type: 'greeted', body: { name: 'Flynne' }, options: { source: 'Greeting' } },
     ]);
+  });
+
+  it('refuses a call whose parameters do not match its schema, saying why', async () => {
+    await using cluster = await testCluster([Greeting]);
+    // What `svc request Greeting.greet '{"nam": 1}'` sends: no type check stops it.
+    const call = cluster.client.rpc.Greeting.greet({ nam: 1 } as unknown as { name: string });
+    await expect(call).rejects.toBeInstanceOf(ValidationError);
+    await expect(call).rejects.toThrow(/name/);
   });
 });
 
