@@ -92,6 +92,7 @@ function lingerOnClose(socket: Socket, lingering: WeakSet<Socket>): void {
 /** One request being served: what its record and its error response need. */
 interface Served {
   res: ServerResponse;
+  socket: Socket;
   method: string;
   /** the request's path, once its target is parsed ('/' before) */
   path: string;
@@ -213,14 +214,10 @@ export class HttpEntrypointServer {
       return;
     }
     const started = performance.now();
+    // Cleared in #done: a listener per response cost an `once` wrapper and an emit. A response
+    // never done (its client gone, the handler hung) ends with its socket, which drops the state.
     const state = this.#connections.get(req.socket);
-    if (state) {
-      state.res = res;
-      res.once('close', () => {
-        if (state.res === res) state.res = undefined;
-        state.idleSince = performance.now();
-      });
-    }
+    if (state) state.res = res;
     if (this.#stopping) res.setHeader('Connection', 'close');
     const trace = this.#incomingTrace(req);
     const traceId = trace.traceId;
@@ -229,6 +226,7 @@ export class HttpEntrypointServer {
     res.setHeader('traceparent', formatTraceparent(traceId, spanId, trace.traceFlags ?? SAMPLED));
     const served: Served = {
       res,
+      socket: req.socket,
       method: req.method ?? 'GET',
       path: '/',
       started,
@@ -305,7 +303,12 @@ export class HttpEntrypointServer {
 
   /** The request's access record and the `onHttpRequest` hooks. */
   #done(served: Served, status: number): void {
-    const { method, path, traceId, spanId } = served;
+    const { res, method, path, traceId, spanId } = served;
+    const state = this.#connections.get(served.socket);
+    if (state !== undefined && state.res === res) {
+      state.res = undefined;
+      state.idleSince = performance.now();
+    }
     const durationMs = elapsedMs(served.started);
     const log = this.#options.log;
     if (log.enabled?.('info') !== false) {
