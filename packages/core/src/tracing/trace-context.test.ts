@@ -289,7 +289,9 @@ describe('W3C Trace Context', () => {
     });
     for (const cls of [Back, Edge]) {
       const instance = new Instance({
-        config: testConfig([cls], { http: { host: '127.0.0.1', port: 0 } }),
+        config: testConfig([cls], {
+          http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
+        }),
         backends: hub.connect(),
         classes: { [cls.serviceName]: cls },
         sinks: [sink],
