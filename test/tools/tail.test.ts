@@ -106,6 +106,50 @@ describe('svc tail', () => {
     expect(plain.stdout.trim().split('\n')).toHaveLength(got.length);
   });
 
+  it('--trace prints a finished trace as a tree: Greeting.greet under Web, Listen under Greeting', async () => {
+    const traceId = await greet('Cyd');
+    await listen.waitFor(
+      (p) => p.hasLog((l) => l.traceId === traceId && l.msg === 'event Listen.onGreeted ok'),
+      'Listen to handle the event',
+    );
+    const { code, stdout } = await env.run(['tail', '--trace', traceId, '--no-follow']);
+    expect(code).toBe(0);
+    // After the 12 characters of the trace id and two spaces: two spaces a level, then the message.
+    const rows = stdout
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const m = /^\S+ {2}(\w+)\/[0-9a-f]{8} +\w+ +[0-9a-f]{12} {2}( *)(\S.*?)(?: {2}\(.*)?$/.exec(
+          l,
+        );
+        expect(m, l).not.toBeNull();
+        return { service: m![1]!, depth: m![2]!.length / 2, msg: m![3]! };
+      });
+    // Each line's parent: the nearest line above it one level out.
+    const parentOf = (msg: string) => {
+      const i = rows.findIndex((r) => r.msg === msg);
+      expect(i, msg).toBeGreaterThanOrEqual(0);
+      for (let k = i - 1; k >= 0; k--)
+        if (rows[k]!.depth === rows[i]!.depth - 1) return rows[k]!.msg;
+      return undefined;
+    };
+    expect(rows[0]).toEqual({ service: 'Web', depth: 0, msg: 'http GET /greet 200' });
+    expect(parentOf('http Web.greet ok')).toBe('http GET /greet 200');
+    expect(parentOf('About to greet Cyd')).toBe('http Web.greet ok');
+    expect(parentOf('rpc Greeting.greet ok')).toBe('http Web.greet ok');
+    expect(parentOf('Saying hi to Cyd')).toBe('rpc Greeting.greet ok');
+    expect(parentOf('event Listen.onGreeted ok')).toBe('rpc Greeting.greet ok');
+    expect(parentOf('Somebody greeted Cyd')).toBe('event Listen.onGreeted ok');
+    expect(rows.find((r) => r.msg === 'Somebody greeted Cyd')).toMatchObject({
+      service: 'Listen',
+      depth: 4,
+    });
+    expect(rows).toHaveLength(7);
+    // Durations stay on the call lines.
+    expect(stdout).toMatch(/rpc Greeting\.greet ok {2}\(\d+(\.\d+)? m?s\)/);
+    expect(stdout).not.toContain('\x1b[');
+  });
+
   it('--level and --grep filter live records', async () => {
     const warn = await tail(['--level', 'warn', '--json'], 3);
     const grep = await tail(['--grep', 'zoe'], 3);

@@ -155,6 +155,17 @@ export class Caller implements Calls {
     );
   }
 
+  /**
+   * The span id a call or event goes out with, which its receiver records
+   * as its parent: a client or producer span of its own when spans are
+   * recorded; else the calling worker's span, since a span nobody records
+   * would leave the receiver's records pointing at nothing, where this
+   * way a trace's log records make a tree (`svc tail --trace`).
+   */
+  #sendingSpan(ctx: WorkerContext | undefined): string {
+    return this.#tracer || !ctx ? newSpanId() : ctx.spanId;
+  }
+
   /** The client span of a call, when spans are recorded; its flags go out with the request. */
   #clientSpan(request: RpcRequest): ActiveSpan | undefined {
     const tracer = this.#tracer;
@@ -185,7 +196,7 @@ export class Caller implements Calls {
         this.#context,
         extra && checkContext(extra),
         ctx,
-        newSpanId(),
+        this.#sendingSpan(ctx),
       ),
     };
   }
@@ -305,7 +316,7 @@ export class Caller implements Calls {
     const source = options.source ?? ctx?.service ?? this.#name;
     const extra = options.context && checkContext(options.context);
     const id = randomUUID();
-    const headers = outgoingHeaders(this.#name, this.#context, extra, ctx, newSpanId());
+    const headers = outgoingHeaders(this.#name, this.#context, extra, ctx, this.#sendingSpan(ctx));
     let span: ActiveSpan | undefined;
     if (this.#tracer) {
       const attributes = messagingAttributes(type, 'publish', id);

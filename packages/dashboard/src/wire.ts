@@ -123,8 +123,8 @@ export interface MetricsPoint {
  * records carry its span's W3C id (`spanId`, the id its OTLP export has)
  * and its outcome record the id of the span that caused it
  * (`parentSpanId`): where that span is among the trace's steps the parent
- * is taken as reported; where it is not (a caller's client span and an
- * emitter's producer span go only to OTLP), it is guessed from timing and
+ * is taken as reported; where it is not (with OTLP export on, a caller's
+ * client span and an emitter's producer span go only to OTLP), it is guessed from timing and
  * `inferred` is true.
  */
 export interface Span {

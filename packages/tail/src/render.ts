@@ -39,6 +39,8 @@ export interface RenderOptions {
   color: boolean;
   /** width the service/instance column is padded to */
   whoWidth?: number;
+  /** levels the message is indented (a span tree), two spaces each */
+  indent?: number;
 }
 
 function clock(ms: number): string {
@@ -55,7 +57,7 @@ function duration(ms: number): string {
 
 /**
  * One line for a record: time, service/instance, level, trace id,
- * message, duration when the record carries one, other fields as
+ * message (indented `indent` levels), duration when the record carries one, other fields as
  * `key=value`. Control characters in remote text are escaped so a record
  * cannot drive the terminal.
  */
@@ -78,7 +80,8 @@ export function renderRecord(record: LogRecord, options: RenderOptions): string 
     c(colorFor(service), who),
     c(LEVEL_COLORS[record.level] ?? '', level),
     c(DIM, trace),
-    record.level === 'error' ? c(BOLD, clean(record.msg)) : clean(record.msg),
+    '  '.repeat(options.indent ?? 0) +
+      (record.level === 'error' ? c(BOLD, clean(record.msg)) : clean(record.msg)),
     typeof dur === 'number' ? c(DIM, `(${duration(dur)})`) : undefined,
     extra ? c(DIM, extra) : undefined,
   ]

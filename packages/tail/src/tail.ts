@@ -3,6 +3,7 @@ import { makeFilter, type FilterOptions } from './filter.js';
 import { LogFollower } from './follow.js';
 import { recordKey, traceHistory } from './history.js';
 import { renderRecord } from './render.js';
+import { spanTree } from './tree.js';
 import { UsageError } from '@svc/core';
 import { safeJson } from '@svc/core/internal';
 
@@ -28,21 +29,22 @@ export interface TailOptions extends FilterOptions {
 
 /**
  * `svc tail`: with a trace id, first the records of that trace that the
- * instances still hold, in time order; then, unless `follow` is false,
- * live records of every instance of the services, filtered, until `signal`
+ * instances still hold, as a span tree (see {@link spanTree}; in time
+ * order with `json`); then, unless `follow` is false, live records of
+ * every instance of the services, filtered, as they come, until `signal`
  * aborts.
  */
 export async function runTail(options: TailOptions): Promise<void> {
   const filter = makeFilter(options);
   const follow = options.follow ?? true;
   let whoWidth = 0;
-  const print = (record: LogRecord) => {
+  const print = (record: LogRecord, indent = 0) => {
     if (options.json) {
       options.write(safeJson(record));
       return;
     }
     whoWidth = Math.max(whoWidth, (record.service ?? '-').length + 9);
-    options.write(renderRecord(record, { color: options.color ?? false, whoWidth }));
+    options.write(renderRecord(record, { color: options.color ?? false, whoWidth, indent }));
   };
 
   // While the history is fetched, live records wait here, so none is lost or printed twice.
@@ -92,11 +94,11 @@ export async function runTail(options: TailOptions): Promise<void> {
       const seen = new Set<string>();
       for (const record of history.records)
         whoWidth = Math.max(whoWidth, (record.service ?? '-').length + 9);
-      for (const record of history.records) {
-        if (!filter(record)) continue;
-        seen.add(recordKey(record));
-        print(record);
-      }
+      const shown = history.records.filter(filter);
+      for (const record of shown) seen.add(recordKey(record));
+      // Raw records stay in time order; lines show which call was made by which.
+      if (options.json) for (const record of shown) print(record);
+      else for (const line of spanTree(shown)) print(line.record, line.depth);
       const waiting = pending ?? [];
       pending = undefined;
       for (const record of waiting) if (!seen.has(recordKey(record))) print(record);

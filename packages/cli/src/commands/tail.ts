@@ -20,7 +20,7 @@ export default function tail(program: Command): Command {
     .option('-g, --grep <text>', 'only records whose message or fields contain this text')
     .option(
       '-t, --trace <id>',
-      "only this trace's records; first those the instances still hold, in time order",
+      "only this trace's records; first those the instances still hold, as a tree of calls",
     )
     .option('--json', 'raw records, one JSON object a line')
     .option('--no-follow', 'with --trace: print the records held so far and exit')

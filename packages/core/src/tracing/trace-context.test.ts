@@ -280,4 +280,41 @@ describe('W3C Trace Context', () => {
     );
     expect(server).toMatchObject({ service: 'Back', name: 'Back/refuse', traceId: first.traceId });
   });
+  it('without span recording, names the calling worker as the parent of what it calls and emits', async () => {
+    const hub = new MemoryHub();
+    const sink = new MemorySink();
+    const instances: Instance[] = [];
+    stops.push(async () => {
+      for (const i of instances) await i.stop({ graceMs: 0 });
+    });
+    for (const cls of [Back, Edge]) {
+      const instance = new Instance({
+        config: testConfig([cls], {
+          http: { host: '127.0.0.1', port: 0, trustTraceHeader: false },
+        }),
+        backends: hub.connect(),
+        classes: { [cls.serviceName]: cls },
+        sinks: [sink],
+      });
+      instances.push(instance);
+      await instance.start();
+    }
+    const res = await fetch(`${instances[1]!.httpUrl!}/hop`);
+    expect(await res.text()).toBe('ok');
+    await expect.poll(() => seen.length).toBe(3);
+    const [edge, back, listener] = seen as [WorkerContext, WorkerContext, WorkerContext];
+    // No client or producer span is recorded anywhere: the records' parents are workers' spans.
+    expect(back.parentSpanId).toBe(edge.spanId);
+    expect(listener.parentSpanId).toBe(back.spanId);
+    const outcome = (msg: string) => sink.records.find((r) => r.msg === msg);
+    await expect.poll(() => outcome('event Back.loggedIn ok')).toBeDefined();
+    expect(outcome('rpc Back.login ok')).toMatchObject({
+      spanId: back.spanId,
+      parentSpanId: edge.spanId,
+    });
+    expect(outcome('event Back.loggedIn ok')).toMatchObject({
+      spanId: listener.spanId,
+      parentSpanId: back.spanId,
+    });
+  });
 });
