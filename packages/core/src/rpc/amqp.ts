@@ -359,8 +359,9 @@ export class AmqpRpcTransport implements RpcTransport {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const consumers = [...this.#serverConsumers.values(), this.#replyConsumer];
-    await Promise.allSettled(consumers.map((c) => c?.channel.cancel(c.tag)));
+    const consumers = [...this.#serverConsumers.values()];
+    if (this.#replyConsumer) consumers.push(this.#replyConsumer);
+    await Promise.allSettled(consumers.map((c) => c.channel.cancel(c.tag)));
     this.#pending.failAll(
       new ConnectionLostError('the AMQP RPC transport closed before the reply came'),
     );
