@@ -58,7 +58,7 @@ class AmqpFrameGate {
   readonly #holding: () => boolean;
   /** bytes of the protocol header ("AMQP" 0 0 9 1) still to pass */
   #headerLeft = 8;
-  #buf = Buffer.alloc(0);
+  #buf: Buffer = Buffer.alloc(0);
   #held: Buffer[] = [];
 
   constructor(out: Socket, holding: () => boolean) {
