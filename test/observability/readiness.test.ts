@@ -150,7 +150,8 @@ describe('readiness while a backend is away', () => {
 
       proxy.release();
       // The first probe that says ready: the queue has its consumer by then, not later.
-      for (const deadline = Date.now() + 15_000; ;) {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
         const r = await probe(readyz);
         if (r?.status === 200) break;
         expect(r?.body).toMatch(/^not ready: (rpc|events): RabbitMQ consumers not yet restored\n$/);
