@@ -48,17 +48,74 @@ export class Cleanup {
 }
 
 /**
+ * Passes a client's AMQP bytes on to the broker frame by frame, and holds
+ * back every frame on a channel other than 0 while `holding()` says so:
+ * the connection itself (its handshake, heartbeats, close) goes through,
+ * while opening a channel, declaring and consuming wait for `release()`.
+ */
+class AmqpFrameGate {
+  readonly #out: Socket;
+  readonly #holding: () => boolean;
+  /** bytes of the protocol header ("AMQP" 0 0 9 1) still to pass */
+  #headerLeft = 8;
+  #buf: Buffer = Buffer.alloc(0);
+  #held: Buffer[] = [];
+
+  constructor(out: Socket, holding: () => boolean) {
+    this.#out = out;
+    this.#holding = holding;
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+
+  push(chunk: Buffer): void {
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.#headerLeft > 0) {
+      const n = Math.min(this.#headerLeft, this.#buf.length);
+      this.#out.write(this.#buf.subarray(0, n));
+      this.#buf = this.#buf.subarray(n);
+      this.#headerLeft -= n;
+    }
+    // frame: type (1), channel (2), payload size (4), payload, frame end (1)
+    while (this.#buf.length >= 7) {
+      const total = 7 + this.#buf.readUInt32BE(3) + 1;
+      if (this.#buf.length < total) break;
+      const frame = Buffer.from(this.#buf.subarray(0, total));
+      this.#buf = this.#buf.subarray(total);
+      if (frame.readUInt16BE(1) !== 0 && this.#holding()) this.#held.push(frame);
+      else this.#out.write(frame);
+    }
+  }
+
+  /** Sends the held frames, in order. */
+  release(): void {
+    for (const frame of this.#held) this.#out.write(frame);
+    this.#held = [];
+  }
+}
+
+/**
  * A TCP proxy in front of RabbitMQ (or any TCP server): `cut()` destroys
  * every open socket, as a network failure would, without touching the
  * shared broker; `sever()` also drops every new connection until
- * `restore()`, an outage that lasts.
+ * `restore()`, an outage that lasts. With `{ amqp: true }` it reads the
+ * clients' AMQP frames, and `hold()` keeps every channel's frames from the
+ * broker until `release()`: a client reconnects, and cannot open a
+ * channel, declare or consume meanwhile.
  */
 export class TcpProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  readonly #gates = new Set<AmqpFrameGate>();
   #severed = false;
+  #holding = false;
 
-  constructor(target: { host: string; port: number } = { host: '127.0.0.1', port: 5672 }) {
+  constructor(
+    target: { host: string; port: number } = { host: '127.0.0.1', port: 5672 },
+    options: { amqp?: boolean } = {},
+  ) {
     this.#server = createServer((client) => {
       if (this.#severed) {
         client.destroy();
@@ -67,16 +124,23 @@ export class TcpProxy {
       const upstream = new Socket();
       this.#sockets.add(client);
       this.#sockets.add(upstream);
+      const gate = options.amqp ? new AmqpFrameGate(upstream, () => this.#holding) : undefined;
       const drop = () => {
         client.destroy();
         upstream.destroy();
         this.#sockets.delete(client);
         this.#sockets.delete(upstream);
+        if (gate) this.#gates.delete(gate);
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
       upstream.connect(target.port, target.host, () => {
-        client.pipe(upstream);
+        if (gate) {
+          this.#gates.add(gate);
+          client.on('data', (chunk: Buffer) => gate.push(chunk));
+        } else {
+          client.pipe(upstream);
+        }
         upstream.pipe(client);
       });
     });
@@ -99,6 +163,7 @@ export class TcpProxy {
   cut(): void {
     for (const s of this.#sockets) s.destroy();
     this.#sockets.clear();
+    this.#gates.clear();
   }
 
   /** Cuts every connection and drops new ones until `restore()`. */
@@ -110,6 +175,24 @@ export class TcpProxy {
   /** Lets connections through again after `sever()`. */
   restore(): void {
     this.#severed = false;
+  }
+
+  /** Holds every channel's frames, on open connections and new ones (needs `{ amqp: true }`). */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Frames held on the open connections: a client has connected and waits for a channel. */
+  get held(): number {
+    let n = 0;
+    for (const gate of this.#gates) n += gate.held;
+    return n;
+  }
+
+  /** Sends the held frames on and stops holding. */
+  release(): void {
+    this.#holding = false;
+    for (const gate of this.#gates) gate.release();
   }
 
   async close(): Promise<void> {

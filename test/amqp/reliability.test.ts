@@ -371,6 +371,33 @@ describe('AMQP: connection loss', () => {
     }
   });
 
+  it('closes a transport whose connection is lost as it closes', async () => {
+    // The proxy holds every channel's frames: the subscriber's channel, closed after its queue
+    // was deleted, stays closing, so close() goes straight to closing the connection, which the
+    // cut ends before the broker can answer.
+    const proxy = new TcpProxy(undefined, { amqp: true });
+    const url = await proxy.listen();
+    try {
+      const source = uniqueName('Src');
+      const service = uniqueName('Listen');
+      cleanup.add({ exchanges: [`${source}.events`] });
+      const sub = events(url);
+      await sub.subscribe(
+        { service, handler: 'on', type: 'ping', source, mode: 'pool' },
+        async () => {},
+      );
+      await sub.start();
+      proxy.hold();
+      await broker.ch.deleteQueue(`evt-${source}-ping--${service}.on`);
+      expect(await eventually(() => sub.unavailable() !== undefined, 5000)).toBe(true);
+      proxy.cut();
+      const closed = sub.close().then(() => 'closed');
+      expect(await Promise.race([closed, sleep(5000).then(() => 'still closing')])).toBe('closed');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('fails an emit with a clear BackendError when the broker stays away', async () => {
     const proxy = new TcpProxy({ host: '127.0.0.1', port: 1 });
     const url = await proxy.listen();

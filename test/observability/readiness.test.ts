@@ -3,7 +3,7 @@
 // readiness turns 503 with the reason; restored, it is 200 again. /healthz
 // stays 200 throughout: reconnecting is no reason to restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AMQP_URL, Cleanup, TcpProxy } from '../amqp/helpers.js';
+import { AMQP_URL, Cleanup, TcpProxy, rawConnection } from '../amqp/helpers.js';
 import { freePort, probe, sleep, until } from '../node/helpers.js';
 import { FIXTURES, TestEnv, requireBuild, type Proc } from '../support/svc.js';
 import {
@@ -114,6 +114,56 @@ describe('readiness while a backend is away', () => {
     } finally {
       if (proc) await stop(proc);
       await proxy.close();
+      await cleanup.run();
+    }
+  });
+
+  it('stays not ready after RabbitMQ is back until the instance consumes its queue again', async () => {
+    // The proxy lets the instance reconnect but holds every channel's frames: the connection is
+    // up, the RPC queue is not consumed, and cannot be while the frames are held.
+    const proxy = new TcpProxy(undefined, { amqp: true });
+    const cleanup = new Cleanup();
+    cleanup.add({ queues: ['rpc-Slow'] });
+    const raw = await rawConnection();
+    const consumers = async () => (await raw.ch.checkQueue('rpc-Slow')).consumerCount;
+    let proc: Proc | undefined;
+    try {
+      const url = await proxy.listen();
+      const port = await freePort();
+      const readyz = `http://127.0.0.1:${port}/readyz`;
+      proc = await start({ SVC_RPC: url, SVC_EVENTS: url }, port);
+      expect(await probe(readyz)).toEqual({ status: 200, body: 'ready\n' });
+      expect(await consumers()).toBe(1);
+
+      proxy.hold();
+      proxy.cut();
+      await until('the instance to reconnect and wait for a channel', () => proxy.held > 0);
+      // the old consumer went with the old connection; the new one cannot have come
+      await until('the old consumer to go', async () => (await consumers()) === 0);
+      for (let i = 0; i < 3; i++) {
+        expect(await probe(readyz)).toEqual({
+          status: 503,
+          body: 'not ready: rpc: RabbitMQ consumers not yet restored\n',
+        });
+        await sleep(200);
+      }
+
+      proxy.release();
+      // The first probe that says ready: the queue has its consumer by then, not later.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const r = await probe(readyz);
+        if (r?.status === 200) break;
+        expect(r?.body).toMatch(/^not ready: (rpc|events): RabbitMQ consumers not yet restored\n$/);
+        if (Date.now() > deadline) throw new Error('timed out waiting for readiness to return');
+        await sleep(5);
+      }
+      expect(await consumers()).toBe(1);
+      await expectServed({ rpc: AMQP_URL });
+    } finally {
+      if (proc) await stop(proc);
+      await proxy.close();
+      await raw.conn.close().catch(() => {});
       await cleanup.run();
     }
   });

@@ -252,6 +252,13 @@ export class AmqpConnection {
     const model = this.#model;
     this.#model = undefined;
     this.#notify();
-    if (model) await model.close().catch(() => {});
+    if (model) {
+      // amqplib's close() never settles when the socket ends before the broker's CloseOk
+      // (a connection lost while closing); its 'close' event comes then.
+      await new Promise<void>((resolve) => {
+        model.once('close', () => resolve());
+        model.close().then(resolve, () => resolve());
+      });
+    }
   }
 }

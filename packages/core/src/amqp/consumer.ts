@@ -45,6 +45,26 @@ export class InflightWork {
   }
 }
 
+/** What an AMQP transport's readiness says while a consumer it should have is not consuming. */
+export const CONSUMERS_NOT_RESTORED = 'RabbitMQ consumers not yet restored';
+
+/**
+ * Readiness of a transport's consumers: undefined when every one of
+ * `expected` was started on `current` (the channel now in use, which a
+ * slot makes current only once its set-up has finished), else
+ * {@link CONSUMERS_NOT_RESTORED}. After a reconnect the connection is back
+ * before the channel is re-opened and the queues are consumed again; a
+ * consumer missing (`undefined`) or left on an older channel is not back.
+ */
+export function consumersUnavailable(
+  current: Channel | undefined,
+  expected: ReadonlyArray<{ channel: Channel } | undefined>,
+): string | undefined {
+  if (expected.length === 0) return undefined;
+  if (current !== undefined && expected.every((c) => c?.channel === current)) return undefined;
+  return CONSUMERS_NOT_RESTORED;
+}
+
 /** What copies given-up messages into `<queue>.dead`: a transport's confirmed publisher. */
 export interface DeadLetterPublisher {
   slot: ChannelSlot<ConfirmChannel>;

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
-import { buryOrRequeue, InflightWork, safely, type DeadLetterPublisher } from '../amqp/consumer.js';
+import {
+  buryOrRequeue,
+  consumersUnavailable,
+  InflightWork,
+  safely,
+  type DeadLetterPublisher,
+} from '../amqp/consumer.js';
 import { deadQueueName } from '../amqp/dead-letter.js';
 import { decodeHeaders, encodeHeaders, receivedTraceId } from '../amqp/headers.js';
 import { DeclareCache, publishConfirmed } from '../amqp/publish.js';
@@ -300,8 +306,21 @@ export class AmqpEventTransport implements EventTransport {
     return buryOrRequeue(this.#deadLetters, ch, sub.queue, msg, reason, 'an event');
   }
 
+  /**
+   * Not ready while the connection is away, and after it is back until
+   * every subscription (once started) is consuming again on the channel now
+   * in use: the channel becomes current only once all of them are set up
+   * on it, so ready means an event published now is taken. Reads local
+   * state only: no broker round trip per probe.
+   */
   unavailable(): string | undefined {
-    return this.#conn.unavailable();
+    const down = this.#conn.unavailable();
+    if (down !== undefined) return down;
+    if (!this.#started) return undefined;
+    return consumersUnavailable(
+      this.#sub.current,
+      this.#subs.map((s) => s.consumer),
+    );
   }
 
   async close(): Promise<void> {

@@ -48,8 +48,10 @@ export interface EventTransport {
   start(): Promise<Record<string, string>>;
   /**
    * Why events cannot be published or delivered right now (the broker is
-   * out of reach), or undefined when they can; the instance's `/readyz`
-   * reports it. Absent: always available.
+   * out of reach, or back but the transport not yet consuming its queues
+   * again), or undefined when they can; the instance's `/readyz` reports
+   * it. A short state, never an error's text (it names hosts); cheap,
+   * called on every probe. Absent: always available.
    */
   unavailable?(): string | undefined;
   /** Stops consuming (in-flight handlers finish or are redelivered) and closes. */

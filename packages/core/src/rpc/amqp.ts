@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ChannelSlot } from '../amqp/channel.js';
+import { consumersUnavailable } from '../amqp/consumer.js';
 import { AmqpConnection, type AmqpConnectionOptions } from '../amqp/connection.js';
 import { deadQueueName } from '../amqp/dead-letter.js';
 import { TIMEOUT_HEADER, encodeHeaders } from '../amqp/headers.js';
@@ -54,6 +55,12 @@ interface Sent {
 }
 type Pending = PendingCall<RpcResponse, Sent>;
 
+/** A consumer this transport started: its channel and tag. */
+interface Consumer {
+  channel: Channel;
+  tag: string;
+}
+
 /**
  * RPC through RabbitMQ in Nameko's wire format (NAMEKO-WIRE §1.3–1.7):
  * requests on `nameko-rpc` with key `<service>.<method>`, body
@@ -87,7 +94,10 @@ export class AmqpRpcTransport implements RpcTransport {
   readonly #pending = new PendingCalls<string, RpcResponse, Sent>();
   readonly #server: AmqpRpcServer;
   readonly #services: string[] = [];
-  readonly #consumers: Array<{ channel: Channel; tag: string }> = [];
+  /** each served service's queue consumer, on the channel it was started on last */
+  readonly #serverConsumers = new Map<string, Consumer>();
+  /** the reply queue's consumer, once a call set it up */
+  #replyConsumer: Consumer | undefined;
   #client = false;
   /** the channel whose reply consumer is set up */
   #clientChannel: Channel | undefined;
@@ -162,7 +172,7 @@ export class AmqpRpcTransport implements RpcTransport {
       const { consumerTag } = await ch.consume(this.#replyQueue, (msg) => this.#onReply(ch, msg), {
         noAck: true,
       });
-      this.#consumers.push({ channel: ch, tag: consumerTag });
+      this.#replyConsumer = { channel: ch, tag: consumerTag };
       // Calls whose channel went away before their reply came: their requests
       // may not have reached the broker, so they go out again. One that did
       // runs twice; its first reply settles the call and the second is dropped.
@@ -184,7 +194,7 @@ export class AmqpRpcTransport implements RpcTransport {
       const { consumerTag } = await ch.consume(queue, (msg) => this.#onRequest(ch, service, msg), {
         noAck: false,
       });
-      this.#consumers.push({ channel: ch, tag: consumerTag });
+      this.#serverConsumers.set(service, { channel: ch, tag: consumerTag });
     });
   }
 
@@ -330,14 +340,28 @@ export class AmqpRpcTransport implements RpcTransport {
     if (!this.#closing) this.#sub.invalidate(ch);
   }
 
+  /**
+   * Not ready while the connection is away, and after it is back until
+   * every consumer is consuming again on the channel now in use: each
+   * served service's queue and, once a call has set it up, the reply queue.
+   * A channel counts only once its set-up has finished (the slot makes it
+   * current then), so ready means a request published now is taken. Reads
+   * local state only: no broker round trip per probe.
+   */
   unavailable(): string | undefined {
-    return this.#conn.unavailable();
+    const down = this.#conn.unavailable();
+    if (down !== undefined) return down;
+    const expected = this.#services.map((s) => this.#serverConsumers.get(s));
+    if (this.#clientChannel !== undefined) expected.push(this.#replyConsumer);
+    return consumersUnavailable(this.#sub.current, expected);
   }
 
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    await Promise.allSettled(this.#consumers.map((c) => c.channel.cancel(c.tag)));
+    const consumers = [...this.#serverConsumers.values()];
+    if (this.#replyConsumer) consumers.push(this.#replyConsumer);
+    await Promise.allSettled(consumers.map((c) => c.channel.cancel(c.tag)));
     this.#pending.failAll(
       new ConnectionLostError('the AMQP RPC transport closed before the reply came'),
     );

@@ -113,8 +113,10 @@ export interface RpcTransport {
   stream?(request: RpcRequest, options: RpcCallOptions): AsyncIterator<unknown, unknown>;
   /**
    * Why calls cannot be served or made right now (the broker is out of
-   * reach), or undefined when they can; the instance's `/readyz` reports
-   * it. Absent: always available.
+   * reach, or back but the transport not yet consuming its queues again),
+   * or undefined when they can; the instance's `/readyz` reports it. A
+   * short state, never an error's text (it names hosts); cheap, called on
+   * every probe. Absent: always available.
    */
   unavailable?(): string | undefined;
   /** Stops serving and calling; pending calls fail with ConnectionLostError. */
