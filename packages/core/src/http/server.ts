@@ -25,7 +25,12 @@ import {
 } from '../tracing/ids.js';
 import { noInstance } from '../rpc/failover.js';
 import { Router } from './router.js';
-import { ClosedConnections, clientErrorResponse } from './guard.js';
+import {
+  ClosedConnections,
+  STOP_IDLE_GRACE_MS,
+  clientErrorResponse,
+  lingerOnClose,
+} from './connections.js';
 import {
   hasBody,
   IncomingRequest,
@@ -70,41 +75,6 @@ const TRACE_ID = /^[A-Za-z0-9._-]{1,128}$/;
  * default, set here so that `--max-http-header-size` does not change it.
  */
 const MAX_HEADER_BYTES = 16 * 1024;
-
-/**
- * While stopping, a keep-alive connection idle this long is closed. Not at
- * once: a client reuses a connection the moment its response arrives, and
- * closing it then reset the request already on its way (`ECONNRESET`; 24 to
- * 70 requests per rolling restart under 50 keep-alive connections). A
- * request that does arrive is served with `Connection: close`.
- */
-const STOP_IDLE_GRACE_MS = 1000;
-
-/**
- * While stopping, how long a connection whose last response said
- * `Connection: close` stays open, reading and ignoring what comes, for the
- * client to close its side. Closing at once reset it (RST) when the client
- * had already sent its next request (load tools such as autocannon do),
- * and the client saw an error instead of a closed connection to retry on.
- */
-const CLOSE_LINGER_MS = 2000;
-
-/**
- * Ends a socket after its last response without resetting it: our side is
- * closed (FIN) once written, then the socket is destroyed when the client
- * closes its side, or after {@link CLOSE_LINGER_MS}. Node calls
- * `destroySoon()` after a `Connection: close` response.
- */
-function lingerOnClose(socket: Socket, lingering: WeakSet<Socket>): void {
-  socket.destroySoon = function (this: Socket) {
-    lingering.add(this);
-    if (this.writable) this.end();
-    const timer = setTimeout(() => this.destroy(), CLOSE_LINGER_MS);
-    timer.unref();
-    this.once('end', () => this.destroy());
-    this.once('close', () => clearTimeout(timer));
-  };
-}
 
 /** One request being served: what its record and its error response need. */
 interface Served {
@@ -282,7 +252,9 @@ export class HttpEntrypointServer {
       this.#timedOut.add(socket);
       this.#closed?.count(bodyComing ? 'requestTimedOut' : 'headersTimedOut', socket.remoteAddress);
     }
-    const answered = bodyComing && (state.res === undefined || state.res.headersSent);
+    // No answer once one has begun: it would land inside a response being sent, or after
+    // the one that went out before the body was read.
+    const answered = state?.res !== undefined ? state.res.headersSent : bodyComing;
     if (socket.writable && !answered) socket.write(clientErrorResponse(err.code));
     socket.destroy();
   }
