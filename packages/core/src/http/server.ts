@@ -5,7 +5,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import { Server as NetServer, type AddressInfo, type DropArgument, type Socket } from 'node:net';
 import type { ServiceContainer } from '../container/container.js';
 import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
@@ -172,7 +172,9 @@ export class HttpEntrypointServer {
         sources,
       }),
     );
-    server.on('drop', (peer) => this.#closed?.count('refusedOverCap', peer?.remoteAddress));
+    server.on('drop', (peer?: DropArgument) =>
+      this.#closed?.count('refusedOverCap', peer?.remoteAddress),
+    );
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
       this.#clientError(err, socket),
     );
