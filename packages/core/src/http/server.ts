@@ -235,6 +235,10 @@ export class HttpEntrypointServer {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 1000)))]);
     clearTimeout(timer);
+    // http.Server's own close, now that no connection is left: it stops the timer that looks
+    // for requests past their time, which net.Server's close above leaves running (and
+    // holding this server and its containers).
+    server.close();
     // What the limits closed during the last window, said before the process goes.
     this.#closed?.flush();
   }
