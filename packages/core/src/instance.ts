@@ -233,12 +233,16 @@ export class Instance {
     Object.assign(this.endpoints, await this.backends.events.start());
 
     const httpFd = this.#httpFd();
+    const limits = cfg.limits ?? DEFAULT_LIMITS;
     const http = new HttpEntrypointServer(this.containers, {
       host: cfg.http.host,
       ...(cfg.http.advertise === undefined ? {} : { advertise: cfg.http.advertise }),
       ...(cfg.http.port === undefined ? {} : { port: cfg.http.port }),
       ...(httpFd === undefined ? {} : { fd: httpFd }),
       trustTraceHeader: cfg.http.trustTraceHeader,
+      maxConnections: limits.httpMaxConnections,
+      headersTimeout: limits.httpHeadersTimeout,
+      requestTimeout: limits.httpRequestTimeout,
       log: this.log,
       hooks: this.hooks,
     });

@@ -25,6 +25,12 @@ export interface Limits {
   delayedEvents: number;
   /** bytes of delayed events (their bodies, encoded) an instance holds; more are refused */
   delayedEventBytes: number;
+  /** connections the HTTP entrypoint holds at once, per process; more are closed at once */
+  httpMaxConnections: number;
+  /** milliseconds a client has to send a request's headers, from its first byte (408 after) */
+  httpHeadersTimeout: number;
+  /** milliseconds a client has to send a whole request, headers and body (408 after) */
+  httpRequestTimeout: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -37,6 +43,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   logRingBytes: 4 * 1024 * 1024,
   delayedEvents: 10_000,
   delayedEventBytes: 64 * 1024 * 1024,
+  httpMaxConnections: 1024,
+  httpHeadersTimeout: 10_000,
+  httpRequestTimeout: 30_000,
 });
 
 /** The config keys of `limits:`, in the order docs/limits.md lists them. */
@@ -50,6 +59,9 @@ const KEYS: Record<keyof Limits, { key: string; min: number; max: number }> = {
   logRingBytes: { key: 'log_ring_bytes', min: 1024, max: 1024 * 1024 * 1024 },
   delayedEvents: { key: 'delayed_events', min: 0, max: 10_000_000 },
   delayedEventBytes: { key: 'delayed_event_bytes', min: 0, max: 16 * 1024 * 1024 * 1024 },
+  httpMaxConnections: { key: 'http_max_connections', min: 1, max: 1_000_000 },
+  httpHeadersTimeout: { key: 'http_headers_timeout', min: 100, max: 3_600_000 },
+  httpRequestTimeout: { key: 'http_request_timeout', min: 100, max: 86_400_000 },
 };
 
 export const LIMIT_KEYS = Object.values(KEYS).map((k) => k.key);
@@ -70,6 +82,19 @@ export function parseLimits(reader: ConfigReader, section: unknown): Limits {
   // The ring must hold at least one whole record, and a recent_logs reply must fit a frame.
   out.logRecordBytes = Math.min(out.logRecordBytes, out.logRingBytes);
   out.logRingBytes = Math.min(out.logRingBytes, Math.floor(out.maxFrameBytes / 2));
+  // The headers are part of the request: a longer time for them than for all of it would never
+  // act (and Node's HTTP server refuses one). Asked for both ways, it is a mistake; a request
+  // timeout set alone below the default headers timeout takes it down with it.
+  if (out.httpHeadersTimeout > out.httpRequestTimeout) {
+    if (doc['http_headers_timeout'] !== undefined && doc['http_headers_timeout'] !== null) {
+      reader.fail(
+        'limits.http_headers_timeout',
+        `at most limits.http_request_timeout (${out.httpRequestTimeout}): the headers are part of the request`,
+        doc['http_headers_timeout'],
+      );
+    }
+    out.httpHeadersTimeout = out.httpRequestTimeout;
+  }
   return out;
 }
 

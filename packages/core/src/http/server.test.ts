@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { http, rpc } from '../decorators.js';
 import type { HttpRequestInfo as HttpInfo } from '../hooks.js';
@@ -5,6 +6,7 @@ import { SvcError, UnknownServiceError } from '../errors.js';
 import { CALL_RECORD } from '../log/logger.js';
 import { Service } from '../service.js';
 import { RPC } from '../typed.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import { testCluster } from '../testing/index.js';
 import { HttpError, type HttpRequest, type HttpResponse } from './types.js';
 
@@ -27,10 +29,16 @@ class Api extends Service {
   }
 }
 
-async function api(options: { trust?: boolean } = {}) {
+async function api(options: { trust?: boolean; requestTimeout?: number } = {}) {
   const requests: HttpInfo[] = [];
   const cluster = await testCluster([Api], {
-    config: { http: { host: '127.0.0.1', port: 0, trustTraceHeader: options.trust ?? false } },
+    config: {
+      http: { host: '127.0.0.1', port: 0, trustTraceHeader: options.trust ?? false },
+      limits: {
+        ...DEFAULT_LIMITS,
+        httpRequestTimeout: options.requestTimeout ?? DEFAULT_LIMITS.httpRequestTimeout,
+      },
+    },
     plugins: [{ onHttpRequest: (i) => void requests.push(i) }],
   });
   return { cluster, url: cluster.instances[0]!.httpUrl!, requests };
@@ -103,6 +111,41 @@ describe('the HTTP entrypoint', () => {
     const wrong = await fetch(`${url}/echo`);
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers what it cannot read as Node does: 400 a bad request line, 431 headers over 16 KiB, 408 a body too slow (not after a response)', async () => {
+    const { cluster, url } = await api({ requestTimeout: 500 });
+    await using _ = cluster;
+    const { port } = new URL(url);
+    /** Sends `head`, then a byte of body every 50 ms; what came back once closed, and when. */
+    const exchange = (head: string) =>
+      new Promise<{ got: string; ms: number }>((resolve) => {
+        const started = performance.now();
+        const socket = connect(Number(port), '127.0.0.1');
+        let got = '';
+        socket.setEncoding('latin1').on('data', (d: string) => (got += d));
+        socket.on('error', () => {});
+        const drip = setInterval(() => socket.writable && socket.write('b'), 50);
+        socket.on('close', () => {
+          clearInterval(drip);
+          resolve({ got, ms: performance.now() - started });
+        });
+        socket.write(head);
+      });
+    const statuses = (got: string) => got.match(/HTTP\/1\.1 \d{3}/g);
+    const bad = await exchange('NOT HTTP\r\n\r\n');
+    expect(statuses(bad.got)).toEqual(['HTTP/1.1 400']);
+    const big = await exchange(`GET /get/1 HTTP/1.1\r\nX-Big: ${'h'.repeat(17 * 1024)}\r\n\r\n`);
+    expect(statuses(big.got)).toEqual(['HTTP/1.1 431']);
+    const slow = await exchange('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n');
+    expect(statuses(slow.got)).toEqual(['HTTP/1.1 408']);
+    expect(slow.ms).toBeGreaterThanOrEqual(450);
+    // Answered 404 before its body was read: the body still coming times out, and the
+    // connection closes without a second answer after the first.
+    const answered = await exchange(
+      'POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n',
+    );
+    expect(statuses(answered.got)).toEqual(['HTTP/1.1 404']);
   });
 
   it('honours an incoming X-Trace-Id only when configured to', async () => {

@@ -5,12 +5,13 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import { Server as NetServer, type AddressInfo, type DropArgument, type Socket } from 'node:net';
 import type { ServiceContainer } from '../container/container.js';
 import type { CallHeaders } from '../context-headers.js';
 import { newTraceId } from '../context.js';
 import type { EntrypointMeta } from '../decorators.js';
 import { ContainerStoppedError, SvcError, UnknownServiceError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import { listen } from '../listen.js';
 import { elapsedMs, isThenable } from '../sync.js';
 import type { Hooks } from '../hooks.js';
@@ -24,6 +25,12 @@ import {
 } from '../tracing/ids.js';
 import { noInstance } from '../rpc/failover.js';
 import { Router } from './router.js';
+import {
+  ClosedConnections,
+  STOP_IDLE_GRACE_MS,
+  clientErrorResponse,
+  lingerOnClose,
+} from './connections.js';
 import {
   hasBody,
   IncomingRequest,
@@ -48,6 +55,15 @@ export interface HttpServerOptions {
   trustTraceHeader: boolean;
   /** largest request body accepted, bytes (default 1 MiB) */
   maxBodyBytes?: number;
+  /**
+   * connections held at once by this server (so per process when processes share the
+   * listening socket); more are closed as they arrive (default 1024, `limits.http_max_connections`)
+   */
+  maxConnections?: number;
+  /** ms a client has to send a request's headers; 408 and closed after (default 10 s) */
+  headersTimeout?: number;
+  /** ms a client has to send a whole request, headers and body; 408 and closed after (default 30 s) */
+  requestTimeout?: number;
   log: Logger;
   hooks: Hooks;
 }
@@ -55,39 +71,10 @@ export interface HttpServerOptions {
 const TRACE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
- * While stopping, a keep-alive connection idle this long is closed. Not at
- * once: a client reuses a connection the moment its response arrives, and
- * closing it then reset the request already on its way (`ECONNRESET`; 24 to
- * 70 requests per rolling restart under 50 keep-alive connections). A
- * request that does arrive is served with `Connection: close`.
+ * Largest request line and headers accepted, together (431 beyond). Node's
+ * default, set here so that `--max-http-header-size` does not change it.
  */
-const STOP_IDLE_GRACE_MS = 1000;
-
-/**
- * While stopping, how long a connection whose last response said
- * `Connection: close` stays open, reading and ignoring what comes, for the
- * client to close its side. Closing at once reset it (RST) when the client
- * had already sent its next request (load tools such as autocannon do),
- * and the client saw an error instead of a closed connection to retry on.
- */
-const CLOSE_LINGER_MS = 2000;
-
-/**
- * Ends a socket after its last response without resetting it: our side is
- * closed (FIN) once written, then the socket is destroyed when the client
- * closes its side, or after {@link CLOSE_LINGER_MS}. Node calls
- * `destroySoon()` after a `Connection: close` response.
- */
-function lingerOnClose(socket: Socket, lingering: WeakSet<Socket>): void {
-  socket.destroySoon = function (this: Socket) {
-    lingering.add(this);
-    if (this.writable) this.end();
-    const timer = setTimeout(() => this.destroy(), CLOSE_LINGER_MS);
-    timer.unref();
-    this.once('end', () => this.destroy());
-    this.once('close', () => clearTimeout(timer));
-  };
-}
+const MAX_HEADER_BYTES = 16 * 1024;
 
 /** One request being served: what its record and its error response need. */
 interface Served {
@@ -102,10 +89,12 @@ interface Served {
   spanId: string;
 }
 
-/** What the server knows of one client connection, for a graceful stop. */
+/** What the server knows of one client connection, for a graceful stop and its limits. */
 interface ConnectionState {
   /** the response being produced on it, if a request is running */
   res: ServerResponse | undefined;
+  /** the last request whose headers came on it (its body may still be coming) */
+  req: IncomingMessage | undefined;
   /** `performance.now()` when it last became idle */
   idleSince: number;
 }
@@ -125,8 +114,14 @@ export class HttpEntrypointServer {
   readonly #connections = new Map<Socket, ConnectionState>();
   /** sockets closed on our side after their last response, waiting for the client's close */
   readonly #lingering = new WeakSet<Socket>();
+  /**
+   * connections whose request did not come in time, answered 408 and closed (kept past
+   * their close: the body's read fails after it)
+   */
+  readonly #timedOut = new WeakSet<Socket>();
   #server: Server | undefined;
   #stopping = false;
+  #closed: ClosedConnections | undefined;
 
   constructor(containers: readonly ServiceContainer[], options: HttpServerOptions) {
     this.#options = options;
@@ -143,10 +138,52 @@ export class HttpEntrypointServer {
 
   /** Starts listening; returns the URL it serves at. */
   async start(): Promise<string> {
-    const server = createServer((req, res) => this.#handle(req, res));
+    const maxConnections = this.#options.maxConnections ?? DEFAULT_LIMITS.httpMaxConnections;
+    const requestTimeout = this.#options.requestTimeout ?? DEFAULT_LIMITS.httpRequestTimeout;
+    // Node refuses a headers timeout longer than the request's, which includes them.
+    const headersTimeout = Math.min(
+      this.#options.headersTimeout ?? DEFAULT_LIMITS.httpHeadersTimeout,
+      requestTimeout,
+    );
+    const server = createServer(
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        headersTimeout,
+        requestTimeout,
+        // Node looks for requests past their time every 30 s by default: a 10 s headers
+        // timeout would act after up to 40. It looks only at connections with a request
+        // coming in, not at idle ones.
+        connectionsCheckingInterval: Math.min(Math.max(Math.floor(headersTimeout / 4), 50), 1000),
+      },
+      (req, res) => this.#handle(req, res),
+    );
     server.keepAliveTimeout = 5000;
+    // Past the cap Node closes a connection as it is accepted, before reading a byte of it (or
+    // making a socket of it): a client cannot take the process's descriptors (its RPC,
+    // registry and event sockets would fail with EMFILE).
+    server.maxConnections = maxConnections;
+    this.#closed = new ClosedConnections((counts, sources) =>
+      this.#options.log.warn('http connections closed', {
+        ...counts,
+        maxConnections,
+        headersTimeoutMs: headersTimeout,
+        requestTimeoutMs: requestTimeout,
+        open: this.#connections.size,
+        sources,
+      }),
+    );
+    server.on('drop', (peer?: DropArgument) =>
+      this.#closed?.count('refusedOverCap', peer?.remoteAddress),
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+      this.#clientError(err, socket),
+    );
     server.on('connection', (socket: Socket) => {
-      this.#connections.set(socket, { res: undefined, idleSince: performance.now() });
+      this.#connections.set(socket, {
+        res: undefined,
+        req: undefined,
+        idleSince: performance.now(),
+      });
       if (this.#stopping) lingerOnClose(socket, this.#lingering);
       socket.once('close', () => this.#connections.delete(socket));
     });
@@ -198,6 +235,34 @@ export class HttpEntrypointServer {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 1000)))]);
     clearTimeout(timer);
+    // http.Server's own close, now that no connection is left: it stops the timer that looks
+    // for requests past their time, which net.Server's close above leaves running (and
+    // holding this server and its containers).
+    server.close();
+    // What the limits closed during the last window, said before the process goes.
+    this.#closed?.flush();
+  }
+
+  /**
+   * A request the server cannot read: not received in time (its headers or
+   * its body), or malformed. Answered as Node's own handling does (408, 431,
+   * 400, unless a response has started on the connection), then closed; the
+   * timeouts are counted for the summary line.
+   */
+  #clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const state = this.#connections.get(socket);
+    // A request whose headers came but whose body has not (a response may have gone out,
+    // a 413 or a 404, before the body was read).
+    const bodyComing = state?.req !== undefined && !state.req.complete;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      this.#timedOut.add(socket);
+      this.#closed?.count(bodyComing ? 'requestTimedOut' : 'headersTimedOut', socket.remoteAddress);
+    }
+    // No answer once one has begun: it would land inside a response being sent, or after
+    // the one that went out before the body was read.
+    const answered = state?.res !== undefined ? state.res.headersSent : bodyComing;
+    if (socket.writable && !answered) socket.write(clientErrorResponse(err.code));
+    socket.destroy();
   }
 
   /**
@@ -217,7 +282,10 @@ export class HttpEntrypointServer {
     // Cleared in #done: a listener per response cost an `once` wrapper and an emit. A response
     // never done (its client gone, the handler hung) ends with its socket, which drops the state.
     const state = this.#connections.get(req.socket);
-    if (state) state.res = res;
+    if (state) {
+      state.res = res;
+      state.req = req;
+    }
     if (this.#stopping) res.setHeader('Connection', 'close');
     const trace = this.#incomingTrace(req);
     const traceId = trace.traceId;
@@ -298,6 +366,12 @@ export class HttpEntrypointServer {
    */
   #failed(served: Served, err: unknown, fromWorker = false): void {
     const { res, traceId, method, path } = served;
+    // Its body did not come in time (the body's read fails as the connection closes): the
+    // client was answered 408, and the limits' summary line says so.
+    if (!fromWorker && this.#timedOut.has(served.socket)) {
+      this.#done(served, 408);
+      return;
+    }
     this.#done(served, this.#sendError(res, err, traceId, method, path, fromWorker));
   }
 
