@@ -13,6 +13,13 @@ if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
   exit 0
 fi
 
+# One apt-get at a time on the machine (scripts/debian-package.sh takes the same lock).
+exec 9>/tmp/svc-apt.lock
+flock 9
+if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+  echo "prometheus: $(command -v prometheus)"
+  exit 0
+fi
 echo "prometheus: installing Debian's package"
 export DEBIAN_FRONTEND=noninteractive
 policy=/usr/sbin/policy-rc.d

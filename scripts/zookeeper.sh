@@ -17,6 +17,11 @@ zk_ok() { [ "$(exec 3<>/dev/tcp/127.0.0.1/$PORT && printf ruok >&3 && timeout 2 
 if zk_ok 2>/dev/null; then echo "zookeeper: already running on 127.0.0.1:$PORT"; exit 0; fi
 
 if [ ! -x $ZK_HOME/bin/zkServer.sh ]; then
+  # One apt-get at a time on the machine (scripts/debian-package.sh takes the same lock).
+  exec 9>/tmp/svc-apt.lock
+  flock 9
+fi
+if [ ! -x $ZK_HOME/bin/zkServer.sh ]; then
   echo "zookeeper: installing Debian's package"
   export DEBIAN_FRONTEND=noninteractive
   { apt-get update -qq && apt-get install -y -qq zookeeper; } >"/tmp/svc-zookeeper-install.log" 2>&1 ||

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INSTALL_TIMEOUT_MS, requireDebianPackage } from '../support/system.js';
 import { freePort } from '../node/helpers.js';
 import { REPO, TOUR, TestEnv, requireBuild, type Proc } from '../support/svc.js';
 
@@ -59,14 +60,13 @@ async function attributes(selector: string, name: string): Promise<Array<string 
   return out;
 }
 
+// Installed when missing (Debian's package), before the page's own set-up and its timeout.
+beforeAll(() => requireDebianPackage('chromium', CHROMIUM), INSTALL_TIMEOUT_MS);
+
 beforeAll(async () => {
   requireBuild();
   if (!existsSync(join(REPO, 'packages/dashboard/dist/web/app.js')))
     throw new Error('the dashboard is not built: run `npx pnpm build` (npm test does it) first');
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does it when it is missing)`,
-    );
   mkdirSync(shots, { recursive: true });
   webPort = await freePort();
   const config = join(env.registryDir, 'svc.yml');

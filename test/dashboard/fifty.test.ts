@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INSTALL_TIMEOUT_MS, requireDebianPackage } from '../support/system.js';
 import { TOUR, TestEnv, requireBuild } from '../support/svc.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -21,6 +22,9 @@ const FIFTY_WITH_FIGURES = `(() => {
   return rows.length === 50 &&
     rows.every((r) => !r.querySelector('td.muted') && / %$/.test(r.children[4]?.textContent ?? ''));
 })()`;
+
+// Installed when missing (Debian's package), before the page's own set-up and its timeout.
+beforeAll(() => requireDebianPackage('chromium', CHROMIUM), INSTALL_TIMEOUT_MS);
 
 beforeAll(async () => {
   requireBuild();

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INSTALL_TIMEOUT_MS, requireDebianPackage } from '../support/system.js';
 import { freePort } from '../node/helpers.js';
 import { REPO, TOUR, TestEnv, requireBuild } from '../support/svc.js';
 
@@ -43,6 +44,9 @@ async function api(path: string, body?: unknown): Promise<Response> {
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 }
+
+// Installed when missing (Debian's package), before the page's own set-up and its timeout.
+beforeAll(() => requireDebianPackage('chromium', CHROMIUM), INSTALL_TIMEOUT_MS);
 
 beforeAll(async () => {
   requireBuild();

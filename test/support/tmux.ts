@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { requireDebianPackage } from './system.js';
 
 /**
  * A real terminal for a test: a detached tmux session on a socket of its
@@ -12,11 +13,7 @@ export class Tmux {
   #socketPath: string | undefined;
 
   constructor() {
-    try {
-      execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-    } catch {
-      throw new Error('tmux is not installed (apt-get install tmux): the terminal tests need it');
-    }
+    requireDebianPackage('tmux', 'tmux');
   }
 
   #tmux(args: string[]): string {
