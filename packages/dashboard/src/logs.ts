@@ -137,21 +137,37 @@ export class LogHub {
 
   /**
    * Streams records to a browser: first the latest held ones its query
-   * keeps (one `logs` event holding a JSON array), then each new one (a
-   * `log` event). A bad query throws a `UsageError` and too many
-   * subscribers return false, both before `open` is called.
+   * keeps (one `logs` event holding a JSON array), with those of `history`
+   * (the instances' own records, for a trace) the ring does not hold, then
+   * each new one (a `log` event). A bad query throws a `UsageError` and too
+   * many subscribers return false, both before `open` is called.
    */
-  subscribe(query: LogQuery, open: () => SseStream): boolean {
+  subscribe(query: LogQuery, open: () => SseStream, history: readonly LogRecord[] = []): boolean {
     const filter = makeFilter(query);
     if (this.#subscribers.size >= this.#maxSubscribers) return false;
     const stream = open();
     const sub: Subscriber = { stream, services: new Set(query.services), filter };
-    const backfill: string[] = [];
-    for (let i = this.#ring.length - 1; i >= 0 && backfill.length < BACKFILL; i--) {
+    // Newest first, then oldest first once complete.
+    const held: Kept[] = [];
+    for (let i = this.#ring.length - 1; i >= 0 && held.length < BACKFILL; i--) {
       const kept = this.#ring[i]!;
-      if (wanted(sub, kept.record)) backfill.push(kept.json);
+      if (wanted(sub, kept.record)) held.push(kept);
     }
-    stream.send('logs', `[${backfill.reverse().join(',')}]`);
+    held.reverse();
+    if (history.length > 0) {
+      // Records the ring never got (written before it followed their instance), once each, in
+      // the order they were written.
+      const seen = new Set(held.map((k) => recordKey(k.record)));
+      for (const record of history) {
+        const key = recordKey(record);
+        if (seen.has(key) || !wanted(sub, record)) continue;
+        seen.add(key);
+        held.push(this.#keep(record));
+      }
+      held.sort((a, b) => a.record.time - b.record.time);
+      if (held.length > BACKFILL) held.splice(0, held.length - BACKFILL);
+    }
+    stream.send('logs', `[${held.map((k) => k.json).join(',')}]`);
     this.#subscribers.add(sub);
     stream.onClose(() => this.#subscribers.delete(sub));
     return true;

@@ -86,16 +86,16 @@ function errorOf(reply: Reply): string {
 }
 
 /** A page's live stream: its events as they arrive, until closed. */
-function openStream(path: string) {
+function openStream(path: string, to: Dashboard = dash) {
   const events: Array<{ event: string; data: unknown }> = [];
   let res: IncomingMessage | undefined;
   const opened = new Promise<number>((resolve, reject) => {
     request(
       {
         host: '127.0.0.1',
-        port: dash.port,
+        port: to.port,
         path,
-        headers: { host: `127.0.0.1:${dash.port}`, authorization: `Bearer ${dash.token}` },
+        headers: { host: `127.0.0.1:${to.port}`, authorization: `Bearer ${to.token}` },
       },
       (r) => {
         res = r;
@@ -335,6 +335,51 @@ describe('the dashboard server', () => {
       ).toBe(true);
     } finally {
       view.close();
+    }
+  });
+
+  it("gives a trace's logs view the records written before it followed their instances, each once", async () => {
+    const { traceId } = JSON.parse(
+      (
+        await call('POST', '/api/call', {
+          body: JSON.stringify({ service: 'Greeting', method: 'greet', params: { name: 'Early' } }),
+        })
+      ).body,
+    ) as { traceId: string };
+    await until(() => dash.logs.recordsOf(traceId).length >= 4, 'the records of the call');
+    // A dashboard started after the call (as one opened to look into a request of an hour ago)
+    // never saw its records live; the one that did holds them in its ring and gets them again
+    // from the instances. Both show each record once.
+    const late = await startDashboard({
+      client,
+      cluster: 'test',
+      port: 0,
+      webDir,
+      intervalMs: 100,
+    });
+    try {
+      for (const to of [late, dash]) {
+        const view = openStream(`/api/logs?trace=${traceId}`, to);
+        try {
+          expect(await view.opened).toBe(200);
+          await until(() => view.events.find((e) => e.event === 'logs'), 'the held records');
+          const held = view.events.find((e) => e.event === 'logs')!.data as Array<{
+            msg: string;
+            traceId: string;
+            time: number;
+          }>;
+          const msgs = held.map((r) => r.msg);
+          expect(msgs.filter((m) => m === 'Saying hi to Early')).toHaveLength(1);
+          expect(msgs.filter((m) => m === 'Somebody greeted Early')).toHaveLength(1);
+          expect(held.every((r) => r.traceId === traceId)).toBe(true);
+          const times = held.map((r) => r.time);
+          expect(times).toEqual([...times].sort((a, b) => a - b));
+        } finally {
+          view.close();
+        }
+      }
+    } finally {
+      await late.close();
     }
   });
 

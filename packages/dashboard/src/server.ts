@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ClusterClient, LogLevel } from '@svc/core';
+import type { ClusterClient, LogLevel, LogRecord } from '@svc/core';
 import { SvcError, UsageError } from '@svc/core';
 import { safeJson } from '@svc/core/internal';
-import { traceHistory } from '@svc/tail';
+import { makeFilter, traceHistory } from '@svc/tail';
 import { loadAssets, type Asset } from './assets.js';
 import { RequestError, readJsonBody, sendAsset, sendError, sendJson } from './body.js';
 import { ClusterView, type ClusterSnapshot, type MetricsPoint } from './cluster.js';
@@ -205,7 +205,7 @@ class App {
     }
     if (path === '/api/logs') {
       allow(method, ['GET'], res);
-      this.#logStream(res, url.searchParams);
+      await this.#logStream(res, url.searchParams);
       return;
     }
     const service = /^\/api\/services\/([^/]{1,200})$/.exec(path);
@@ -267,7 +267,7 @@ class App {
     stream.send('traces', safeJson(this.logs.traces.recent()));
   }
 
-  #logStream(res: ServerResponse, params: URLSearchParams): void {
+  async #logStream(res: ServerResponse, params: URLSearchParams): Promise<void> {
     const services = (params.get('services') ?? '')
       .split(',')
       .map((s) => s.trim())
@@ -286,7 +286,18 @@ class App {
       ...(trace === undefined ? {} : { trace }),
     };
     // A bad query is a 400 and a full house a 503, both before the stream opens.
-    if (!this.logs.subscribe(query, () => this.#open(res)))
+    makeFilter(query);
+    // A trace's records written before the dashboard followed their instances (it started
+    // after them, or its connection to one was still coming up) are in the instances' own
+    // histories, where the trace view reads them too.
+    let history: LogRecord[] = [];
+    if (trace !== undefined) {
+      history = await traceHistory(this.client, { services, trace, timeout: 2000 }).then(
+        (h) => h.records,
+        () => [],
+      );
+    }
+    if (!this.logs.subscribe(query, () => this.#open(res), history))
       throw new RequestError(503, 'too many log views are open; close some');
   }
 
