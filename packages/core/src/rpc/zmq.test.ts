@@ -413,6 +413,41 @@ describe('ZmqRpcTransport', () => {
     ).rejects.toBeInstanceOf(NotDeliveredError);
   });
 
+  it('answers the calls running when it stops, though the reply leaves just as it closes', async () => {
+    // A reply and the connection's end in one read of the caller's: its DEALER (ZMQ_IMMEDIATE)
+    // dropped the reply with the connection, three times in ten, and the call failed as lost.
+    const client = await transport();
+    const service = uniqueName('Closing');
+    const outcomes: unknown[] = [];
+    for (let round = 0; round < 30; round++) {
+      const server = await transport();
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let running!: () => void;
+      const started = new Promise<void>((resolve) => (running = resolve));
+      const { rpc: endpoint } = await server.listen([service], async () => {
+        running();
+        await held;
+        return { ok: true, result: round };
+      });
+      const call = client
+        .call(
+          { service, method: 'work', params: {}, headers },
+          { timeout: 5000, address: endpoint! },
+        )
+        .then(
+          (reply) => (reply.ok ? reply.result : reply.error),
+          (err: unknown) => err,
+        );
+      await started;
+      const closing = server.close();
+      release();
+      outcomes.push(await call);
+      await closing;
+    }
+    expect(outcomes).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
   it('lets a stopping server finish its calls while it turns new ones to the other instances', async () => {
     const service = uniqueName('Stopping');
     const a = await transport();

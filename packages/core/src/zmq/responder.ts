@@ -30,6 +30,16 @@ import {
   type ZmqModule,
 } from './link.js';
 
+/**
+ * How long a stopping server stays connected after its last replies: a
+ * caller's DEALER (ZMQ_IMMEDIATE) drops what it has received but not yet
+ * handed to its thread when the connection ends, so replies followed at
+ * once by the close (the same TCP read) were lost, up to a third of them,
+ * and their calls failed as lost mid-call after they had run. A caller whose
+ * thread is busy for longer still loses them (ZeroMQ's, not ours to fix).
+ */
+const REPLY_GRACE_MS = 200;
+
 export interface ResponderOptions {
   serializer: Serializer;
   log: Logger;
@@ -179,10 +189,14 @@ export class ZmqResponder {
     this.#handler = handler;
   }
 
-  /** Stops reading, lets in-flight handlers reply (up to `drainMs`), then closes. */
+  /**
+   * Stops reading, lets in-flight handlers reply (up to `drainMs`), then
+   * closes, {@link REPLY_GRACE_MS} after the last of those replies left.
+   */
   async close(drainMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const replying = this.#inflight.size > 0;
     const drained = Promise.allSettled([...this.#inflight]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, drainMs)))]);
@@ -190,6 +204,7 @@ export class ZmqResponder {
     // What still runs (streams, long calls) loses its callers with the socket: it is told so.
     for (const peer of [...this.#running.keys()]) this.#gone(peer);
     for (let i = 0; i < 50 && !this.#queue.idle; i++) await new Promise((r) => setTimeout(r, 10));
+    if (replying) await new Promise((r) => setTimeout(r, REPLY_GRACE_MS));
     this.#router.close();
     this.#queue.close();
     this.#releaseZap();
