@@ -50,6 +50,8 @@ export class LogFollower {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #polling: Promise<void> | undefined;
+  /** the connections the last registry read started, until each is open or has failed */
+  #opening: Promise<unknown> = Promise.resolve();
   /** lines that were not log records */
   bad = 0;
 
@@ -60,6 +62,7 @@ export class LogFollower {
   /** Reads the registry once and waits for the first connections to open, then keeps polling. */
   async start(): Promise<void> {
     await this.poll();
+    await this.#opening;
     this.#timer = setInterval(() => void this.poll(), this.#options.pollMs ?? 400);
   }
 
@@ -68,7 +71,12 @@ export class LogFollower {
     return [...this.#links.values()].filter((l) => l.open).map((l) => l.source);
   }
 
-  /** One registry read: connect to new instances, drop vanished ones. */
+  /**
+   * One registry read: starts connecting to new instances, drops vanished
+   * ones. It does not wait for the connections: one whose handshake stalls
+   * (up to its timeout) held every later read up, and with it instances
+   * that joined meanwhile, whose records were missed until then.
+   */
   poll(): Promise<void> {
     this.#polling ??= this.#poll().finally(() => (this.#polling = undefined));
     return this.#polling;
@@ -105,7 +113,7 @@ export class LogFollower {
       if (link) link.source.services = source.services;
       else opening.push(this.#open(source));
     }
-    await Promise.all(opening);
+    this.#opening = Promise.all(opening);
   }
 
   #open(source: LogSource): Promise<void> {

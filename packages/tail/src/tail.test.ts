@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { ClusterClient, type LogRecord } from '@svc/core';
 import { describe, expect, it } from 'vitest';
 import { LogFollower } from './follow.js';
@@ -79,6 +80,45 @@ describe('log stream and follower', () => {
       expect(follower.sources.map((s) => s.instance)).toEqual([tour.instances[0]!.id]);
     } finally {
       await follower.close();
+    }
+  });
+
+  it('follows an instance that joins while another one stalls its handshake', async () => {
+    await using tour = await startTour();
+    // A log endpoint that takes the connection and never answers the handshake (an instance
+    // stuck, or a stranger on a dead instance's port): its handshake waits for its timeout.
+    const stalled = createServer(() => {});
+    await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
+    const held = `tcp://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
+    const registry = tour.hub.connect().registry;
+    let listStalled = false;
+    const joined: string[] = [];
+    const follower = new LogFollower({
+      auth: tour.auth,
+      registry: {
+        list: async () => {
+          const records = await registry.list();
+          if (!listStalled) return records;
+          const stuck = { ...records.find((r) => r.service === 'Greeting')! };
+          return [...records, { ...stuck, id: 'stalled', endpoints: { logs: held } }];
+        },
+      },
+      services: ['Greeting'],
+      onRecord: () => {},
+      onJoin: (s) => joined.push(s.instance),
+      pollMs: 50,
+    });
+    await follower.start();
+    try {
+      listStalled = true;
+      await new Promise((r) => setTimeout(r, 200));
+      const second = await tour.add(Greeting);
+      // Well within the stalled handshake's 5 s.
+      await until(() => joined.includes(second.id), 'the new instance', 1500);
+      expect(joined).not.toContain('stalled');
+    } finally {
+      await follower.close();
+      stalled.close();
     }
   });
 });
