@@ -4,6 +4,7 @@
 # machine (test files run in parallel and dpkg takes one at a time). Prints one
 # line; exits non-zero, naming the log, when it cannot be had.
 #   scripts/debian-package.sh PACKAGE COMMAND     e.g. chromium /usr/bin/chromium
+# SVC_APT_NO_RECOMMENDS=1 leaves the package's recommended packages out.
 # The package's own services are not started (no init system here, and a
 # policy-rc.d that forbids it is in place while apt-get runs).
 set -euo pipefail
@@ -35,7 +36,9 @@ if [ ! -e $policy ]; then
   printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy && own_policy=1
 fi
 trap 'if [ $own_policy = 1 ]; then rm -f $policy; fi' EXIT
-{ apt-get update -qq && apt-get install -y -qq "$package"; } >"$log" 2>&1 ||
+recommends=()
+if [ "${SVC_APT_NO_RECOMMENDS:-}" = 1 ]; then recommends=(--no-install-recommends); fi
+{ apt-get update -qq && apt-get install -y -qq "${recommends[@]}" "$package"; } >"$log" 2>&1 ||
   { echo "$package: apt-get failed, see $log" >&2; exit 1; }
 found || { echo "$package: installed, but $command is not there" >&2; exit 1; }
 echo "$package: $(command -v "$command")"
