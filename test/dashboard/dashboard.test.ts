@@ -222,7 +222,8 @@ describe('svc dashboard on the tour', () => {
 
   it('charts calls per entrypoint and CPU and memory per instance', async () => {
     await go('#/metrics');
-    await page.waitForSelector('figure[data-chart="calls/s"] polyline');
+    // Attached, not "visible": a flat series is a polyline of no height, hidden to Playwright.
+    await page.waitForSelector('figure[data-chart="calls/s"] polyline', { state: 'attached' });
     await page.waitForSelector('tr[data-entrypoint="Greeting.greet"]');
     expect(await page.textContent('figure[data-chart="RSS"] .legend')).toMatch(/MiB/);
     await shot('metrics', true);
