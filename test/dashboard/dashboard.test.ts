@@ -222,8 +222,11 @@ describe('svc dashboard on the tour', () => {
 
   it('charts calls per entrypoint and CPU and memory per instance', async () => {
     await go('#/metrics');
-    // Attached, not "visible": a flat series is a polyline of no height, hidden to Playwright.
-    await page.waitForSelector('figure[data-chart="calls/s"] polyline', { state: 'attached' });
+    // A line with points, in the page, not "visible": a flat series is a polyline of no
+    // height, which Playwright counts as hidden.
+    await page.waitForSelector('figure[data-chart="calls/s"] polyline[points*=","]', {
+      state: 'attached',
+    });
     await page.waitForSelector('tr[data-entrypoint="Greeting.greet"]');
     expect(await page.textContent('figure[data-chart="RSS"] .legend')).toMatch(/MiB/);
     await shot('metrics', true);

@@ -77,9 +77,10 @@ describe('svc dashboard with fifty instances', () => {
     // arriving (one a second, later on a loaded machine: 9 s beside another suite's brokers), so
     // it is not timed here; the frames above are what says the page stays responsive.
     await page.click('nav a[href="#/metrics"]');
-    // In the page, not "visible": a series that stayed flat (an RSS that did not move over the
-    // chart's window) is a polyline of no height, which Playwright counts as hidden.
-    await page.waitForSelector('figure[data-chart="RSS"] polyline', {
+    // A line with points, in the page, not "visible": a series that stayed flat (an RSS that
+    // did not move over the chart's window) is a polyline of no height, which Playwright
+    // counts as hidden.
+    await page.waitForSelector('figure[data-chart="RSS"] polyline[points*=","]', {
       state: 'attached',
       timeout: 30_000,
     });
