@@ -289,9 +289,11 @@ class App {
     makeFilter(query);
     // A trace's records written before the dashboard followed their instances (it started
     // after them, or its connection to one was still coming up) are in the instances' own
-    // histories, where the trace view reads them too.
+    // histories, where the trace view reads them too. Only for a whole trace id: an instance
+    // asked for a prefix sends its whole history (2000 records) to be filtered here, for every
+    // logs view a browser opens.
     let history: LogRecord[] = [];
-    if (trace !== undefined) {
+    if (trace !== undefined && trace.length >= FULL_TRACE) {
       history = await traceHistory(this.client, { services, trace, timeout: 2000 }).then(
         (h) => h.records,
         () => [],
