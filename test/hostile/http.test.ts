@@ -68,20 +68,24 @@ const closedLines = (p: Proc): LogLine[] =>
 const sum = (lines: LogLine[], field: string) =>
   lines.reduce((n, l) => n + Number(l[field] ?? 0), 0);
 
-describe('more connections than the HTTP cap', () => {
+/**
+ * The fixture's instance, started for a describe with `limits` (environment variables its
+ * config reads), and the address of its @http routes; stopped after the describe.
+ */
+function hostileTarget(limits: Record<string, string>): { target: Proc; url: string } {
   const env = new TestEnv();
-  let target: Proc;
-  let url: string;
-
+  const started = {} as { target: Proc; url: string };
   beforeAll(async () => {
     requireBuild();
-    target = await env.instance('target.yml', {
-      cwd: TARGET,
-      env: { HTTP_MAX_CONNECTIONS: '8' },
-    });
-    url = await endpointOf(env, 'Target', 'http');
+    started.target = await env.instance('target.yml', { cwd: TARGET, env: limits });
+    started.url = await endpointOf(env, 'Target', 'http');
   });
   afterAll(() => env.stop());
+  return started;
+}
+
+describe('more connections than the HTTP cap', () => {
+  const t = hostileTarget({ HTTP_MAX_CONNECTIONS: '8' });
 
   it('closes connections past the cap at once, serves those under it, and new clients once they go, in one log line', async () => {
     const held: RawHttp[] = [];
@@ -89,21 +93,21 @@ describe('more connections than the HTTP cap', () => {
     try {
       // Eight kept-alive connections, served: the cap.
       for (let i = 0; i < 8; i++) {
-        const client = new RawHttp(url);
+        const client = new RawHttp(t.url);
         held.push(client);
         await client.opened;
         await client.greet(`held${i}`);
       }
       // Twenty more, at once: each closed as it arrives, before a byte is read.
-      for (let i = 0; i < 20; i++) over.push(new RawHttp(url));
+      for (let i = 0; i < 20; i++) over.push(new RawHttp(t.url));
       await until(() => over.every((c) => c.closed), 'the connections over the cap to close', 3000);
       expect(over.map((c) => c.received)).toEqual(Array(20).fill(''));
       // Those under the cap are still served, on the same connections.
       for (const [i, client] of held.entries()) await client.greet(`again${i}`);
       expect(held.filter((c) => c.closed)).toEqual([]);
       // One line for the burst, not one per connection.
-      await target.waitFor((p) => sum(closedLines(p), 'refusedOverCap') === 20, 'the log line');
-      const lines = closedLines(target);
+      await t.target.waitFor((p) => sum(closedLines(p), 'refusedOverCap') === 20, 'the log line');
+      const lines = closedLines(t.target);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ level: 'warn', refusedOverCap: 20, maxConnections: 8 });
       expect(lines[0]!['sources']).toEqual(['127.0.0.1']);
@@ -114,7 +118,7 @@ describe('more connections than the HTTP cap', () => {
     let served: { status: number; body: string } | undefined;
     const deadline = Date.now() + 5000;
     while (!served && Date.now() < deadline) {
-      served = await get(`${url}/greet?name=after`).catch(() => undefined);
+      served = await get(`${t.url}/greet?name=after`).catch(() => undefined);
       if (!served) await new Promise((r) => setTimeout(r, 50));
     }
     expect(served).toEqual({ status: 200, body: 'Hi, after!' });
@@ -122,19 +126,7 @@ describe('more connections than the HTTP cap', () => {
 });
 
 describe('clients that send a request too slowly', () => {
-  const env = new TestEnv();
-  let target: Proc;
-  let url: string;
-
-  beforeAll(async () => {
-    requireBuild();
-    target = await env.instance('target.yml', {
-      cwd: TARGET,
-      env: { HTTP_HEADERS_TIMEOUT: '1000', HTTP_REQUEST_TIMEOUT: '2000' },
-    });
-    url = await endpointOf(env, 'Target', 'http');
-  });
-  afterAll(() => env.stop());
+  const t = hostileTarget({ HTTP_HEADERS_TIMEOUT: '1000', HTTP_REQUEST_TIMEOUT: '2000' });
 
   it('are answered 408 and disconnected after the headers or request timeout, while a normal client is served throughout', async () => {
     // A normal client on a kept-alive connection of its own, asking every 50 ms.
@@ -143,24 +135,26 @@ describe('clients that send a request too slowly', () => {
     let stop = false;
     const normal = (async () => {
       for (let n = 0; !stop; n++) {
-        const got = await get(`${url}/greet?name=n${n}`, agent).catch((err: Error) => err.message);
+        const got = await get(`${t.url}/greet?name=n${n}`, agent).catch(
+          (err: Error) => err.message,
+        );
         answers.push(typeof got === 'string' ? got : got.status);
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
     // A kept-alive connection left idle between two requests, for longer than the headers
     // timeout: no request is coming on it, so no timeout runs (only keep-alive's 5 s).
-    const idle = new RawHttp(url);
+    const idle = new RawHttp(t.url);
     const attackers: RawHttp[] = [];
     try {
       await idle.opened;
       await idle.greet('before');
       // Sends part of its headers, then nothing.
-      const partial = new RawHttp(url);
+      const partial = new RawHttp(t.url);
       // Sends its headers a byte every 100 ms: never done, never idle.
-      const dribbler = new RawHttp(url);
+      const dribbler = new RawHttp(t.url);
       // Sends its headers at once, then its body a byte every 100 ms.
-      const slowBody = new RawHttp(url);
+      const slowBody = new RawHttp(t.url);
       attackers.push(partial, dribbler, slowBody);
       await Promise.all(attackers.map((c) => c.opened));
       partial.socket.write('GET /greet?name=slow HTTP/1.1\r\nHost: target\r\n');
@@ -187,21 +181,21 @@ describe('clients that send a request too slowly', () => {
       // Its headers came in time: the request timeout closed it, not the headers'.
       expect(slowBody.closedAfter).toBeGreaterThanOrEqual(1900);
       expect(slowBody.closedAfter).toBeLessThan(4000);
-      await target.waitFor(
+      await t.target.waitFor(
         (p) =>
           sum(closedLines(p), 'headersTimedOut') === 2 &&
           sum(closedLines(p), 'requestTimedOut') === 1,
         'the timeouts to be logged',
       );
-      expect(closedLines(target).length).toBeLessThanOrEqual(2);
-      expect(closedLines(target)[0]).toMatchObject({
+      expect(closedLines(t.target).length).toBeLessThanOrEqual(2);
+      expect(closedLines(t.target)[0]).toMatchObject({
         level: 'warn',
         headersTimeoutMs: 1000,
         requestTimeoutMs: 2000,
       });
       // The body's read that failed is the access record's 408, not an error of the server's.
-      expect(target.hasLog((l) => l.msg === 'http POST /echo 408')).toBe(true);
-      expect(target.hasLog((l) => l.level === 'error')).toBe(false);
+      expect(t.target.hasLog((l) => l.msg === 'http POST /echo 408')).toBe(true);
+      expect(t.target.hasLog((l) => l.level === 'error')).toBe(false);
       await idle.greet('after');
       expect(idle.closed).toBe(false);
     } finally {
