@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOUR, TestEnv, requireBuild, type Proc } from '../support/svc.js';
+import { parentIn, treeRows } from '../support/tree.js';
 
 interface OtlpValue {
   stringValue?: string;
@@ -246,5 +247,40 @@ describe('OpenTelemetry export of the tour', () => {
     const greetOutcome = lines().find((l) => l['entrypoint'] === 'Greeting.greet')!;
     expect(greetOutcome['spanId']).toBe(said('Saying hi to Sam')['spanId']);
     expect(greetOutcome['parentSpanId']).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('svc tail --trace nests the calls of an exported trace under the workers that made them', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/greet?name=Tam`);
+    expect(res.status).toBe(200);
+    const traceId = res.headers.get('x-trace-id')!;
+    // Every span exported (the last one, Listen's, ends last) and so every record written.
+    const ofTrace = () => spans.filter((s) => s.traceId === traceId);
+    await node.waitFor(() => ofTrace().length === 5, 'the five spans of the request', 15_000);
+    const { code, stdout, stderr } = await env.run(['tail', '--trace', traceId, '--no-follow']);
+    expect(code, stderr).toBe(0);
+    const rows = treeRows(stdout);
+    const parentOf = (msg: string) => parentIn(rows, msg);
+    expect(rows[0]).toEqual({ service: 'Web', depth: 0, msg: 'http GET /greet 200' });
+    expect(parentOf('http Web.greet ok')).toBe('http GET /greet 200');
+    expect(parentOf('About to greet Tam')).toBe('http Web.greet ok');
+    // Its parent is Web's client span, which no record holds: Web's record names the span it sent.
+    expect(parentOf('rpc Greeting.greet ok')).toBe('http Web.greet ok');
+    expect(parentOf('Saying hi to Tam')).toBe('rpc Greeting.greet ok');
+    // Its parent is Greeting's producer span.
+    expect(parentOf('event Listen.onGreeted ok')).toBe('rpc Greeting.greet ok');
+    expect(parentOf('Somebody greeted Tam')).toBe('event Listen.onGreeted ok');
+    expect(rows.find((r) => r.msg === 'Somebody greeted Tam')).toMatchObject({
+      service: 'Listen',
+      depth: 4,
+    });
+    expect(rows).toHaveLength(7);
+
+    // What was exported is unchanged: the callee's span hangs under the client span, not the worker.
+    const find = (name: string, kind: number) =>
+      ofTrace().find((s) => s.name === name && s.kind === kind)!;
+    expect(find('Greeting/greet', SERVER).parentSpanId).toBe(find('Greeting/greet', CLIENT).spanId);
+    expect(find('process greeted', CONSUMER).parentSpanId).toBe(
+      find('publish greeted', PRODUCER).spanId,
+    );
   });
 });

@@ -1,6 +1,7 @@
 // svc tail against a real cluster of `svc instance` processes on the embedded defaults.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestEnv, requireBuild, type LogLine, type Proc } from '../support/svc.js';
+import { parentIn, treeRows } from '../support/tree.js';
 
 const env = new TestEnv();
 const PRINT_CALLS = { SVC_LOG_CALLS: 'output' };
@@ -114,25 +115,8 @@ describe('svc tail', () => {
     );
     const { code, stdout } = await env.run(['tail', '--trace', traceId, '--no-follow']);
     expect(code).toBe(0);
-    // After the 12 characters of the trace id and two spaces: two spaces a level, then the message.
-    const rows = stdout
-      .trim()
-      .split('\n')
-      .map((l) => {
-        const m = /^\S+ {2}(\w+)\/[0-9a-f]{8} +\w+ +[0-9a-f]{12} {2}( *)(\S.*?)(?: {2}\(.*)?$/.exec(
-          l,
-        );
-        expect(m, l).not.toBeNull();
-        return { service: m![1]!, depth: m![2]!.length / 2, msg: m![3]! };
-      });
-    // Each line's parent: the nearest line above it one level out.
-    const parentOf = (msg: string) => {
-      const i = rows.findIndex((r) => r.msg === msg);
-      expect(i, msg).toBeGreaterThanOrEqual(0);
-      for (let k = i - 1; k >= 0; k--)
-        if (rows[k]!.depth === rows[i]!.depth - 1) return rows[k]!.msg;
-      return undefined;
-    };
+    const rows = treeRows(stdout);
+    const parentOf = (msg: string) => parentIn(rows, msg);
     expect(rows[0]).toEqual({ service: 'Web', depth: 0, msg: 'http GET /greet 200' });
     expect(parentOf('http Web.greet ok')).toBe('http GET /greet 200');
     expect(parentOf('About to greet Cyd')).toBe('http Web.greet ok');

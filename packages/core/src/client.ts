@@ -131,7 +131,7 @@ export class Caller implements Calls {
     try {
       const ctx = currentContext();
       const request = this.#request(service, method, params, options, ctx);
-      span = this.#clientSpan(request);
+      span = this.#clientSpan(request, ctx);
       const callOptions = this.#callOptions(service, method, options, ctx);
       unlink = callOptions.unlink;
       response = this.#backends.rpc.call(request, callOptions);
@@ -160,14 +160,19 @@ export class Caller implements Calls {
    * as its parent: a client or producer span of its own when spans are
    * recorded; else the calling worker's span, since a span nobody records
    * would leave the receiver's records pointing at nothing, where this
-   * way a trace's log records make a tree (`svc tail --trace`).
+   * way a trace's log records make a tree (`svc tail --trace`). With spans
+   * recorded, the worker lists the ids it sent in its own record instead
+   * ({@link WorkerContext.sent}): nothing more goes on the wire.
    */
   #sendingSpan(ctx: WorkerContext | undefined): string {
     return this.#tracer || !ctx ? newSpanId() : ctx.spanId;
   }
 
-  /** The client span of a call, when spans are recorded; its flags go out with the request. */
-  #clientSpan(request: RpcRequest): ActiveSpan | undefined {
+  /**
+   * The client span of a call, when spans are recorded; its flags go out with
+   * the request, and the calling worker notes its id for its log record.
+   */
+  #clientSpan(request: RpcRequest, ctx: WorkerContext | undefined): ActiveSpan | undefined {
     const tracer = this.#tracer;
     if (!tracer) return undefined;
     const span = tracer.start(
@@ -176,6 +181,7 @@ export class Caller implements Calls {
       }),
     );
     request.headers.traceFlags = span.traceFlags;
+    ctx?.sent(request.headers.spanId!);
     return span;
   }
 
@@ -265,7 +271,7 @@ export class Caller implements Calls {
       if (!rpc.stream) throw new UsageError(`${STREAMS_NEED_DIRECT}; this one is ${rpc.kind}`);
       const ctx = currentContext();
       const request = this.#request(service, method, params, options, ctx);
-      span = this.#clientSpan(request);
+      span = this.#clientSpan(request, ctx);
       const callOptions = this.#callOptions(service, method, options, ctx);
       unlink = callOptions.unlink;
       return rpc.stream(request, callOptions);
@@ -323,6 +329,7 @@ export class Caller implements Calls {
       attributes['svc.event.source'] = source;
       span = this.#tracer.start(spanOf(headers, `publish ${type}`, 'producer', attributes));
       headers.traceFlags = span.traceFlags;
+      ctx?.sent(headers.spanId!);
     }
     try {
       await this.#backends.events.publish(

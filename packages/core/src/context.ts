@@ -9,6 +9,13 @@ import type { ActiveSpan } from './tracing/tracer.js';
 /** Nameko keeps the caller's stack plus its own entry, at most this many (parent_calls_tracked + 1). */
 export const MAX_CALL_ID_STACK = 11;
 
+/**
+ * A worker's record lists the span ids of at most this many of the calls
+ * and events it sent (19 bytes each in its JSON line): a record past the log
+ * stream's 64 KiB is cut down to its standard fields.
+ */
+export const MAX_SENT_SPAN_IDS = 256;
+
 export type EntrypointKind = 'rpc' | 'event' | 'timer' | 'http';
 
 /**
@@ -32,6 +39,15 @@ export class WorkerContext {
   readonly traceState: string | undefined;
   /** the span an exporter records for this worker, when tracing export is on */
   span: ActiveSpan | undefined;
+  /**
+   * With export on, the span ids of the calls and events this worker sent
+   * (their client and producer spans, the first {@link MAX_SENT_SPAN_IDS}),
+   * which their receivers name as parents; its log record lists them, so
+   * that the records of a trace make a tree (`svc tail --trace`) with no
+   * record of those spans. Undefined until it sends one, and always with
+   * export off: its calls go out with its own span id then.
+   */
+  sentSpanIds: string[] | undefined;
   /** user context data (Nameko's `context_data`: language, user_id, auth_token...) */
   readonly data: Record<string, unknown>;
   readonly startedAt = Date.now();
@@ -86,6 +102,7 @@ export class WorkerContext {
         : SAMPLED;
     this.traceState = checkTracestate(headers?.traceState);
     this.span = undefined;
+    this.sentSpanIds = undefined;
     this.#args = init.args;
     this.#parent = Array.isArray(headers?.callIdStack) ? headers.callIdStack : undefined;
     this.data = headers?.data ? { ...headers.data } : {};
@@ -173,6 +190,12 @@ export class WorkerContext {
       this.#callIdStack = parent.slice(-MAX_CALL_ID_STACK);
     }
     return this.#callIdStack;
+  }
+
+  /** Notes that a call or event went out from this worker by the span `spanId` (its client or producer span). */
+  sent(spanId: string): void {
+    const ids = (this.sentSpanIds ??= []);
+    if (ids.length < MAX_SENT_SPAN_IDS) ids.push(spanId);
   }
 
   /** The headers of a call or event made from inside this worker, by the span `spanId` (the call's own). */

@@ -24,6 +24,7 @@ const SHOWN = new Set([
   'traceId',
   'spanId',
   'parentSpanId',
+  'sentSpanIds',
   'kind',
   'entrypoint',
   'duration_ms',

@@ -132,7 +132,12 @@ describe('LogStream', () => {
   });
 
   it('sends nothing to a peer without the cluster secret, and stops without waiting for one that stalls', async () => {
-    const stream = new LogStream({ auth });
+    // The stranger is closed when its handshake times out: 200 ms here, rather than the default 5 s.
+    const impatient = new ClusterAuth(
+      { cluster: 'test' },
+      { log: new RecordLogger([], {}), timeoutMs: 200 },
+    );
+    const stream = new LogStream({ auth: impatient });
     const { logs } = await stream.start();
     const { host, port } = parseTcpEndpoint(logs!)!;
     const stranger = connect({ host, port });
@@ -144,8 +149,11 @@ describe('LogStream', () => {
     await closed;
     expect(received).toBe(0);
     expect(stream.subscribers).toBe(0);
-    // One that connects and says nothing holds no stop up.
-    await expectStopsDespiteSilent(stream, host, port);
+    await stream.stop();
+    // One that connects and says nothing holds no stop up: stop does not wait for the default 5 s.
+    const patient = new LogStream({ auth });
+    const started = parseTcpEndpoint((await patient.start()).logs!)!;
+    await expectStopsDespiteSilent(patient, started.host, started.port);
   });
 
   it('serves over TLS-PSK when asked: followers and queries read it, a plain peer gets nothing and is counted once', async () => {

@@ -43,6 +43,35 @@ describe('spanTree', () => {
     ]);
   });
 
+  it('puts a call under the worker that sent it when the call had a client span of its own (export on)', () => {
+    // The tour with spans exported: Greeting's parent is Web's client span, Listen's is Greeting's
+    // producer span; neither has a record, and the workers that sent them list their ids.
+    const records = [
+      line('About to greet Ann', 'web', 1007),
+      line('Saying hi to Ann', 'greet', 1011),
+      line('Somebody greeted Ann', 'listen', 1011),
+      {
+        ...call('rpc Greeting.greet ok', 'greet', 'client-of-web', 1012, 1.5),
+        sentSpanIds: ['producer-of-greet'],
+      },
+      call('event Listen.onGreeted ok', 'listen', 'producer-of-greet', 1012, 0.5),
+      { ...call('http Web.greet ok', 'web', undefined, 1013, 6.5), sentSpanIds: ['client-of-web'] },
+      { ...call('http GET /greet 200', 'web', undefined, 1014, 9.5), method: 'GET' },
+      // A list that is not one is ignored.
+      { ...call('rpc Other.x ok', 'other', 'elsewhere', 1020, 1), sentSpanIds: 'client-of-web' },
+    ];
+    expect(shape(records)).toEqual([
+      'http GET /greet 200',
+      '  http Web.greet ok',
+      '    About to greet Ann',
+      '    rpc Greeting.greet ok',
+      '      Saying hi to Ann',
+      '      event Listen.onGreeted ok',
+      '        Somebody greeted Ann',
+      'rpc Other.x ok',
+    ]);
+  });
+
   it('puts an HTTP request outside its handler even when whole-millisecond times say it started later', () => {
     // Handler 1009.95–1013.95, request 1009.85–1014.05: written as 1013 and 1014.
     const records = [

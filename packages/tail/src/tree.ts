@@ -39,7 +39,9 @@ const byTime = (a: { at: number; index: number }, b: { at: number; index: number
  * The records of a trace as a tree of spans, depth first. A call record
  * (one with `duration_ms`: a worker's outcome, an HTTP access record) is
  * its span's line; a span's other records (its worker's log lines) and
- * the spans whose `parentSpanId` is it go one level under it, in the order
+ * the spans whose `parentSpanId` is it, or one of the ids its call records
+ * list in `sentSpanIds` (the client and producer spans of its calls and
+ * events, when spans are exported), go one level under it, in the order
  * they started (a call at its record's time less its duration). Two call
  * records of one span (an HTTP request and its handler) nest, the longer
  * one outside. A span whose parent is not among the records, or
@@ -83,9 +85,21 @@ export function spanTree(records: readonly LogRecord[], maxDepth = MAX_DEPTH): T
     }
   }
 
+  // With span export on, a call goes out by a client span of its own (an event by a producer span),
+  // which no record holds: its receiver's parent is found through the record of the worker that
+  // sent it, which lists the ids it sent.
+  const sentBy = new Map<string, Span>();
+  for (const span of spans.values())
+    for (const call of span.calls) {
+      const sent = call['sentSpanIds'];
+      if (Array.isArray(sent))
+        for (const id of sent as unknown[]) if (typeof id === 'string') sentBy.set(id, span);
+    }
+
   const roots: Span[] = [];
   for (const span of spans.values()) {
-    const parent = span.parent === undefined ? undefined : spans.get(span.parent);
+    const parent =
+      span.parent === undefined ? undefined : (spans.get(span.parent) ?? sentBy.get(span.parent));
     if (parent && parent !== span) parent.children.push(span);
     else roots.push(span);
   }

@@ -106,6 +106,8 @@ export class OutcomeReporter {
     };
     // The one record of the worker's span names its parent, so a trace's records make a tree.
     if (ctx.parentSpanId !== undefined) fields['parentSpanId'] = ctx.parentSpanId;
+    // With export on, its calls' and events' own spans are their receivers' parents: it names them.
+    if (ctx.sentSpanIds !== undefined) fields['sentSpanIds'] = [...ctx.sentSpanIds];
     if (stream) {
       fields['items'] = stream.items;
       if (stream.stopped !== undefined) fields['stopped'] = stream.stopped;

@@ -66,6 +66,19 @@ describe('RecordLogger.callOk', () => {
     expect(record.service).toBe('Greeting');
   });
 
+  it("lists the span ids the worker's calls and events went out with, in the record and its line alike", () => {
+    const { written, sink } = capture();
+    const log = new RecordLogger([sink], { instance: 'Greeting-1' });
+    const sentSpanIds = ['53995c3f42cd8ad8', 'e457b5a2e4d86bd1'];
+    log.callOk(template, { ...worker, sentSpanIds }, 1);
+    const { record, line } = written[0]!;
+    expect(record['sentSpanIds']).toEqual(sentSpanIds);
+    expect(line).toBe(JSON.stringify(record));
+    // The general path (a logger whose own fields name a record field) says the same.
+    new RecordLogger([sink], { kind: 'mine' }).callOk(template, { ...worker, sentSpanIds }, 1);
+    expect(written[1]!.record['sentSpanIds']).toEqual(sentSpanIds);
+  });
+
   it('escapes what a peer sent that JSON must escape, and writes what JSON cannot hold as null', () => {
     const { written, sink } = capture();
     const log = new RecordLogger([sink], { instance: 'a "quoted" \\ instance\n' });

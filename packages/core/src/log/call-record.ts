@@ -20,6 +20,8 @@ export interface CallRecordIds {
   readonly spanId: string;
   readonly parentSpanId: string | undefined;
   readonly service: string;
+  /** the span ids of the calls and events the worker sent, when they had spans of their own (export on) */
+  readonly sentSpanIds?: readonly string[] | undefined;
 }
 
 /** The template of the records of `entrypoint`'s successful workers, `msg` their message. */
@@ -49,6 +51,7 @@ const CALL_RECORD_KEYS = new Set([
   'entrypoint',
   'duration_ms',
   'parentSpanId',
+  'sentSpanIds',
 ]);
 
 export function fieldsJson(fields: Record<string, unknown>): string | undefined {

@@ -26,6 +26,7 @@ const STANDARD = new Set([
   'traceId',
   'spanId',
   'parentSpanId',
+  'sentSpanIds',
 ]);
 
 /** A colour that stays the same for a name across runs and tools. */

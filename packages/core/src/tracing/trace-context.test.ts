@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterClient } from '../cluster-client.js';
-import type { WorkerContext } from '../context.js';
+import { MAX_SENT_SPAN_IDS, WorkerContext } from '../context.js';
 import { event, http, rpc, timer } from '../decorators.js';
 import { RPC } from '../typed.js';
 import { Instance } from '../instance.js';
@@ -148,6 +148,25 @@ describe('W3C Trace Context', () => {
     expect(span('consumer', 'process logged_in').spanId).toBe(listener.spanId);
     await expect.poll(() => tracing.spans.every((s) => s.ended)).toBe(true);
     expect(span('server', 'GET /hop').end).toMatchObject({ 'http.response.status_code': 200 });
+  });
+
+  it("with span recording, lists in each worker's record the spans its calls and events went out with", async () => {
+    const { url, tracing, sink } = await cluster({ trust: false });
+    expect(await (await fetch(`${url}/hop`)).text()).toBe('ok');
+    await expect.poll(() => seen.length).toBe(3);
+    const outcome = (msg: string) => sink.records.find((r) => r.msg === msg);
+    await expect.poll(() => outcome('event Back.loggedIn ok')).toBeDefined();
+    await expect.poll(() => outcome('http Edge.hop ok')).toBeDefined();
+    const span = (kind: string, name: string) =>
+      tracing.spans.find((s) => s.kind === kind && s.name === name)!;
+    // Edge's worker sent the call by its client span, Back's the event by its producer span.
+    expect(outcome('http Edge.hop ok')!['sentSpanIds']).toEqual([
+      span('client', 'Back/login').spanId,
+    ]);
+    expect(outcome('rpc Back.login ok')!['sentSpanIds']).toEqual([
+      span('producer', 'publish logged_in').spanId,
+    ]);
+    expect(outcome('event Back.loggedIn ok')).not.toHaveProperty('sentSpanIds');
   });
 
   it('ignores traceparent unless the edge is trusted, and a malformed one even then', async () => {
@@ -316,5 +335,19 @@ describe('W3C Trace Context', () => {
       spanId: listener.spanId,
       parentSpanId: back.spanId,
     });
+    // and none lists spans it sent: its own span is what they name.
+    for (const r of sink.records) expect(r).not.toHaveProperty('sentSpanIds');
+  });
+});
+
+describe('WorkerContext.sent', () => {
+  it('keeps the first span ids a worker sent, up to a bound, so its record stays small', () => {
+    const ctx = new WorkerContext({ service: 'S', method: 'm', kind: 'rpc' });
+    expect(ctx.sentSpanIds).toBeUndefined();
+    const ids = Array.from({ length: MAX_SENT_SPAN_IDS + 10 }, (_, i) =>
+      i.toString(16).padStart(16, '0'),
+    );
+    for (const id of ids) ctx.sent(id);
+    expect(ctx.sentSpanIds).toEqual(ids.slice(0, MAX_SENT_SPAN_IDS));
   });
 });

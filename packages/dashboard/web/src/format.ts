@@ -44,6 +44,7 @@ export function extraFields(record: Record<string, unknown>): string {
     'traceId',
     'spanId',
     'parentSpanId',
+    'sentSpanIds',
   ]);
   return Object.entries(record)
     .filter(([k]) => !skip.has(k))
