@@ -283,4 +283,50 @@ describe('OpenTelemetry export of the tour', () => {
       find('publish greeted', PRODUCER).spanId,
     );
   });
+
+  it("the dashboard's trace view nests the calls of an exported trace as reported, not by timing", async () => {
+    const dashboard = env.spawn(['dashboard', '--port', '0']);
+    try {
+      const address = /http:\/\/127\.0\.0\.1:(\d+)\/#token=(\S+)/;
+      await dashboard.waitFor((p) => address.test(p.stdout), 'the dashboard', 30_000);
+      const [, dashPort, token] = address.exec(dashboard.stdout)!;
+      const res = await fetch(`http://127.0.0.1:${port}/greet?name=Kim`);
+      expect(res.status).toBe(200);
+      const traceId = res.headers.get('x-trace-id')!;
+      // Every span exported (the last one, Listen's, ends last) and so every record written.
+      await node.waitFor(
+        () => spans.filter((s) => s.traceId === traceId).length === 5,
+        'the five spans of the request',
+        15_000,
+      );
+      const answer = await fetch(`http://127.0.0.1:${dashPort}/api/traces/${traceId}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(answer.status).toBe(200);
+      const trace = (await answer.json()) as {
+        spans: { id: string; parentId?: string; name: string; inferred: boolean }[];
+      };
+      const step = (name: string) => {
+        const found = trace.spans.filter((s) => s.name === name);
+        expect(found, `${name} in ${JSON.stringify(trace.spans)}`).toHaveLength(1);
+        return found[0]!;
+      };
+      const request = step('GET /greet 200');
+      const handler = step('Web.greet');
+      // Their parents are Web's client span and Greeting's producer span, which no record holds:
+      // the records of the workers that sent them list them.
+      expect(step('Greeting.greet')).toMatchObject({ parentId: handler.id, inferred: false });
+      expect(step('Listen.onGreeted')).toMatchObject({
+        parentId: step('Greeting.greet').id,
+        inferred: false,
+      });
+      expect(handler).toMatchObject({ parentId: request.id, inferred: false });
+      expect(request.parentId).toBeUndefined();
+      // So the page does not say "steps nested by timing".
+      expect(trace.spans.filter((s) => s.inferred)).toEqual([]);
+    } finally {
+      dashboard.child.kill('SIGTERM');
+      await dashboard.exited;
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import type { LogRecord } from '@svc/core';
 import { describe, expect, it } from 'vitest';
-import { TraceIndex, buildTrace, spanOf } from './traces.js';
+import { TraceIndex, buildTrace, spanOf, type Span } from './traces.js';
 
 const T = '3aee29331e4c9232c4407d3923fb1576';
 const WEB = 'd5c5d0840abc37c1';
@@ -47,6 +47,36 @@ function greetRecords(): LogRecord[] {
   ];
 }
 
+/** The same request's records with OTLP export on: each callee names the span its caller sent. */
+function exportedRecords(): LogRecord[] {
+  const ids: Record<string, Record<string, unknown>> = {
+    'About to greet Sam': { spanId: 'aaaaaaaaaaaaaaaa' },
+    'Saying hi to Sam': { spanId: 'bbbbbbbbbbbbbbbb' },
+    'Somebody greeted Sam': { spanId: 'cccccccccccccccc' },
+    'event Listen.onGreeted ok': { spanId: 'cccccccccccccccc', parentSpanId: '2222222222222222' },
+    'rpc Greeting.greet ok': {
+      spanId: 'bbbbbbbbbbbbbbbb',
+      parentSpanId: '1111111111111111',
+      sentSpanIds: ['2222222222222222'],
+    },
+    'http Web.greet ok': { spanId: 'aaaaaaaaaaaaaaaa', sentSpanIds: ['1111111111111111'] },
+    'http GET /greet 200': { spanId: 'aaaaaaaaaaaaaaaa' },
+  };
+  return greetRecords().map((r) => ({ ...r, ...ids[r.msg] }));
+}
+
+/** Every span once, each after its parent: a tree. */
+function expectTree(spans: readonly Span[], count: number): void {
+  expect(spans).toHaveLength(count);
+  const seen = new Set<string>();
+  for (const s of spans) {
+    if (s.parentId !== undefined) expect(seen.has(s.parentId)).toBe(true);
+    else expect(s.inferred).toBe(false);
+    seen.add(s.id);
+  }
+  expect(seen.size).toBe(count);
+}
+
 describe('buildTrace', () => {
   it('nests HTTP request, handler, RPC and event handler as a waterfall, each with its log lines', () => {
     const trace = buildTrace(T, greetRecords());
@@ -68,7 +98,8 @@ describe('buildTrace', () => {
     expect(trace.start).toBeCloseTo(1000470 - 60.063, 3);
     expect(trace.duration).toBeCloseTo(60.063, 3);
     expect(trace.services).toEqual(['Greeting', 'Listen', 'Web']);
-    expect(trace.spans.every((s) => s.inferred)).toBe(true);
+    // Nothing names a parent: every step but the first (nothing to guess) is nested by timing.
+    expect(trace.spans.map((s) => s.inferred)).toEqual([false, true, true, true]);
   });
 
   it('makes the emitter the parent of an event handler that ran after the emitter returned', () => {
@@ -192,6 +223,148 @@ describe('buildTrace', () => {
     expect(handler).toMatchObject({ parentId: request.id, inferred: false });
     // A caller's client span is not in the records: the calls' parents are guessed.
     expect(second!.inferred).toBe(true);
+  });
+
+  it('nests a call under the step whose record lists the span it was sent by, as reported', () => {
+    const trace = buildTrace(T, exportedRecords());
+    expect(trace.spans.map((s) => s.name)).toEqual([
+      'GET /greet 200',
+      'Web.greet',
+      'Greeting.greet',
+      'Listen.onGreeted',
+    ]);
+    const [request, handler, rpc, event] = trace.spans;
+    expect(handler).toMatchObject({ parentId: request!.id, inferred: false });
+    expect(rpc).toMatchObject({ parentId: handler!.id, inferred: false });
+    expect(event).toMatchObject({ parentId: rpc!.id, inferred: false });
+    expect(trace.spans.some((s) => s.inferred)).toBe(false);
+    expect(rpc!.logs.map((l) => l.msg)).toEqual(['Saying hi to Sam']);
+  });
+
+  it('nests an event handler under the emitter that lists it even when it seems to start first', () => {
+    // Greeting emits at once and returns; Listen's handler, longer, starts in the same millisecond
+    // as Greeting's method: by time alone it would come first.
+    const records = exportedRecords();
+    const greet = records.find((r) => r['entrypoint'] === 'Greeting.greet')!;
+    const listen = records.find((r) => r['entrypoint'] === 'Listen.onGreeted')!;
+    greet.time = 1000430;
+    greet['duration_ms'] = 2;
+    listen.time = 1000440;
+    listen['duration_ms'] = 12.5;
+    const trace = buildTrace(T, records);
+    const rpc = trace.spans.find((s) => s.name === 'Greeting.greet')!;
+    const event = trace.spans.find((s) => s.name === 'Listen.onGreeted')!;
+    expect(event).toMatchObject({ parentId: rpc.id, inferred: false });
+    expectTree(trace.spans, 4);
+  });
+
+  it('guesses from timing the parent of a call whose sending span no record lists', () => {
+    // Web's worker sent more than 256 calls (or its record is gone): Greeting's parent is guessed.
+    const records = exportedRecords();
+    delete records.find((r) => r['entrypoint'] === 'Web.greet')!['sentSpanIds'];
+    const trace = buildTrace(T, records);
+    const handler = trace.spans.find((s) => s.name === 'Web.greet')!;
+    const rpc = trace.spans.find((s) => s.name === 'Greeting.greet')!;
+    const event = trace.spans.find((s) => s.name === 'Listen.onGreeted')!;
+    expect(rpc).toMatchObject({ parentId: handler.id, inferred: true });
+    expect(event).toMatchObject({ parentId: rpc.id, inferred: false });
+  });
+
+  it('makes a tree of records that name themselves, each other in a cycle, or one sent id twice', () => {
+    const step = (time: number, name: string, spanId: string, extra = {}): LogRecord => ({
+      time,
+      level: 'info',
+      msg: `rpc ${name} ok`,
+      instance: name,
+      service: name.split('.')[0]!,
+      traceId: T,
+      spanId,
+      kind: 'rpc',
+      entrypoint: name,
+      duration_ms: 10,
+      ...extra,
+    });
+    const records: LogRecord[] = [
+      step(100, 'Root.a', 'r000000000000000', { sentSpanIds: ['1111111111111111'] }),
+      // lists the id it reports as its own parent
+      step(110, 'Self.a', 's000000000000000', {
+        parentSpanId: 'x000000000000000',
+        sentSpanIds: ['x000000000000000'],
+      }),
+      // two spans reporting each other's span ids as their parents
+      step(120, 'Loop.a', 'a000000000000000', { parentSpanId: 'b000000000000000' }),
+      step(125, 'Loop.b', 'b000000000000000', { parentSpanId: 'a000000000000000' }),
+      // a cycle through sent ids, of three
+      step(130, 'Ring.a', 'c000000000000000', {
+        parentSpanId: '3333333333333333',
+        sentSpanIds: ['4444444444444444'],
+      }),
+      step(135, 'Ring.b', 'd000000000000000', {
+        parentSpanId: '4444444444444444',
+        sentSpanIds: ['5555555555555555'],
+      }),
+      step(140, 'Ring.c', 'e000000000000000', {
+        parentSpanId: '5555555555555555',
+        sentSpanIds: ['3333333333333333'],
+      }),
+      // a later record claims the root's sent id too, and one lists garbage
+      step(150, 'Thief.a', 'f000000000000000', {
+        sentSpanIds: ['1111111111111111', 7, null, { length: 1 }],
+      }),
+      step(160, 'Child.a', '9000000000000000', { parentSpanId: '1111111111111111' }),
+      // reports its own span id as its parent
+      step(170, 'Own.a', '8000000000000000', { parentSpanId: '8000000000000000' }),
+    ];
+    for (const order of ['as written', 'reversed']) {
+      const trace = buildTrace(T, order === 'reversed' ? [...records].reverse() : records);
+      expectTree(trace.spans, records.length);
+      const byName = (name: string) => trace.spans.find((s) => s.name === name)!;
+      // The first claimant is the parent, exactly.
+      expect(byName('Child.a'), order).toMatchObject({
+        parentId: byName('Root.a').id,
+        inferred: false,
+      });
+      for (const name of ['Self.a', 'Own.a'])
+        expect(byName(name).parentId).not.toBe(byName(name).id);
+      // Each cycle is cut once, at its earliest span: the others keep their exact parents.
+      expect(byName('Loop.a').inferred).toBe(true);
+      expect(byName('Loop.b')).toMatchObject({ parentId: byName('Loop.a').id, inferred: false });
+      expect(byName('Ring.a').inferred).toBe(true);
+      expect(byName('Ring.b')).toMatchObject({ parentId: byName('Ring.a').id, inferred: false });
+      expect(byName('Ring.c')).toMatchObject({ parentId: byName('Ring.b').id, inferred: false });
+    }
+  });
+
+  it('makes a tree of any records that reuse a few span ids every way', () => {
+    // A fixed pseudo-random sequence (a linear congruential generator): the same cases every run.
+    let seed = 42;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'].map((c) => c.repeat(16));
+    for (let round = 0; round < 300; round++) {
+      const records: LogRecord[] = [];
+      const count = 1 + next(12);
+      for (let i = 0; i < count; i++) {
+        const record: LogRecord = {
+          time: 1000 + next(20),
+          level: 'info',
+          msg: 'step',
+          instance: `i${next(3)}`,
+          traceId: T,
+          kind: ['rpc', 'event', 'http'][next(3)]!,
+          entrypoint: `S.m${i}`,
+          duration_ms: next(15) / 2,
+        };
+        if (next(4) > 0) record.spanId = ids[next(ids.length)]!;
+        if (next(4) > 0) record['parentSpanId'] = ids[next(ids.length)]!;
+        if (next(3) > 0)
+          record['sentSpanIds'] = Array.from({ length: next(4) }, () => ids[next(ids.length)]!);
+        records.push(record);
+      }
+      expectTree(buildTrace(T, records).spans, count);
+    }
   });
 
   it('reads no span from records that only look like outcomes', () => {

@@ -51,13 +51,25 @@ export function spanOf(
 
 /**
  * A trace from its log records. Spans come from outcome and access
- * records; each span's parent is guessed from timing: the innermost
- * earlier span that was still running when it ended (a caller waits for
- * its callee), else, and always for an event handler (its emitter does not
- * wait for it), the latest one started before it. Spans are put in one order first
- * (start time; of two starting within the clock's slack, the one ending
- * later first), and a parent is always earlier in it, so the result is a
- * tree whatever the timings.
+ * records. A span's parent is, where the records say so exactly: the step
+ * with the same span id that started before it (an HTTP handler's
+ * request); else the step whose span id it reports as its parent; else
+ * (OTLP export on: it reports its caller's client or producer span) the
+ * step whose record lists that id in `sentSpanIds`. Otherwise it is
+ * guessed from timing: the innermost earlier span that was still running
+ * when it ended (a caller waits for its callee), else, and always for an
+ * event handler (its emitter does not wait for it), the latest one
+ * started before it.
+ *
+ * Spans are put in one order first (start time; of two starting within
+ * the clock's slack, the one ending later first; then a span whose exact
+ * parent came later is moved after it), and a parent is always earlier in
+ * it, so the result is a tree whatever the records say: an exact link
+ * that would close a cycle (a span naming itself, records naming each
+ * other) is dropped at the cycle's earliest span, which is then nested by
+ * timing. Of two records listing the same sent id, the earlier one's span
+ * is the parent. Parents are found in maps built once per trace (and, by
+ * timing, on a stack), never by scanning the other spans.
  */
 export function buildTrace(traceId: string, records: readonly LogRecord[]): Trace {
   const mine = records.filter((r) => r.traceId === traceId);
@@ -65,6 +77,8 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
   const plain: LogRecord[] = [];
   // the span that caused each step, by the W3C id its outcome record reported
   const reported = new Map<Span, string>();
+  // the client and producer span ids each step's record lists (OTLP export on)
+  const sentOf = new Map<Span, readonly unknown[]>();
   for (const record of mine) {
     const s = spanOf(record);
     if (s) {
@@ -73,9 +87,11 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
         ...rest,
         id: `${s.instance ?? '?'}:${s.name}:${record.time}:${spans.length}`,
         logs: [],
-        inferred: true,
+        inferred: false,
       };
       if (parentSpanId !== undefined) reported.set(span, parentSpanId);
+      const sent = record['sentSpanIds'];
+      if (Array.isArray(sent)) sentOf.set(span, sent as unknown[]);
       spans.push(span);
     } else plain.push(record);
   }
@@ -89,32 +105,80 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
       spans[j] = a;
     }
   }
-  spans.forEach((span, i) => {
-    // Reported first: the step whose span caused this one, or (an HTTP handler) the request
-    // whose access record has the same span id. Only an earlier step, so it stays a tree.
+
+  // The lookups, built once, in that order: the spans of each span id, and the first span that
+  // lists each sent id.
+  const bySpanId = new Map<string, Span[]>();
+  const sentBy = new Map<string, Span>();
+  const exact = new Map<Span, Span>();
+  for (const span of spans) {
+    if (span.spanId === undefined) continue;
+    const same = bySpanId.get(span.spanId);
+    // An HTTP handler's records carry its request's span id: the one before is around it.
+    if (same) {
+      exact.set(span, same[same.length - 1]!);
+      same.push(span);
+    } else bySpanId.set(span.spanId, [span]);
+  }
+  for (const span of spans)
+    for (const id of sentOf.get(span) ?? [])
+      if (typeof id === 'string' && !sentBy.has(id)) sentBy.set(id, span);
+  for (const span of spans) {
     const cause = reported.get(span);
-    for (let k = i - 1; k >= 0; k--) {
-      const p = spans[k]!;
-      if (p.spanId === undefined) continue;
-      if (p.spanId === cause || p.spanId === span.spanId) {
-        span.parentId = p.id;
-        span.inferred = false;
-        return;
-      }
+    if (exact.has(span) || cause === undefined) continue;
+    // The innermost step with the reported span id (a handler, not its request).
+    const parent = bySpanId.get(cause)?.at(-1) ?? sentBy.get(cause);
+    if (parent && parent !== span) exact.set(span, parent);
+  }
+
+  // Each span has one exact parent at most: a cycle is found by walking up from each span once.
+  const order = new Map(spans.map((s, i) => [s, i]));
+  const walked = new Map<Span, 'walking' | 'done'>();
+  for (const span of spans) {
+    const path: Span[] = [];
+    let up: Span | undefined = span;
+    while (up && !walked.has(up)) {
+      walked.set(up, 'walking');
+      path.push(up);
+      up = exact.get(up);
     }
-    let containing: Span | undefined;
-    let before: Span | undefined;
-    for (let k = i - 1; k >= 0; k--) {
-      const p = spans[k]!;
-      before ??= p;
-      if (end(p) + SLACK >= end(span)) {
-        containing = p;
-        break;
-      }
+    if (up && walked.get(up) === 'walking') {
+      const cycle = path.slice(path.indexOf(up));
+      let first = cycle[0]!;
+      for (const s of cycle) if (order.get(s)! < order.get(first)!) first = s;
+      exact.delete(first);
     }
-    // An emitter never waits for the handlers of its event: no containment to go by.
-    const parent = span.kind === 'event' ? before : (containing ?? before);
+    for (const s of path) walked.set(s, 'done');
+  }
+  // Time order, but a span whose exact parent started later (clocks, a hostile record) after it.
+  const ordered: Span[] = [];
+  const placed = new Set<Span>();
+  for (const span of spans) {
+    const chain: Span[] = [];
+    for (let up: Span | undefined = span; up && !placed.has(up); up = exact.get(up)) {
+      placed.add(up);
+      chain.push(up);
+    }
+    for (let k = chain.length - 1; k >= 0; k--) ordered.push(chain[k]!);
+  }
+
+  // The earlier spans still running when each ended, the latest on top: one ending sooner than a
+  // later one never contains a span that the later one does not, so it leaves the stack for good.
+  const running: Span[] = [];
+  ordered.forEach((span, i) => {
+    const parent = exact.get(span);
     if (parent) span.parentId = parent.id;
+    else {
+      while (running.length > 0 && end(running.at(-1)!) + SLACK < end(span)) running.pop();
+      const before = ordered[i - 1];
+      // An emitter never waits for the handlers of its event: no containment to go by.
+      const guess = span.kind === 'event' ? before : (running.at(-1) ?? before);
+      if (guess) {
+        span.parentId = guess.id;
+        span.inferred = true;
+      }
+    }
+    running.push(span);
   });
 
   // A record belongs to the innermost span with its span id (a worker's records carry it),
@@ -122,10 +186,8 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
   const logs: LogRecord[] = [];
   for (const record of plain) {
     let owner: Span | undefined;
-    for (const s of spans) {
-      if (s.spanId === undefined || s.spanId !== record.spanId) continue;
-      if (!owner || s.duration < owner.duration) owner = s;
-    }
+    const same = record.spanId === undefined ? undefined : bySpanId.get(record.spanId);
+    for (const s of same ?? []) if (!owner || s.duration < owner.duration) owner = s;
     if (owner) {
       owner.logs.push(record);
       continue;
@@ -146,7 +208,7 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
     traceId,
     start,
     duration: last - start,
-    spans: depthFirst(spans),
+    spans: depthFirst(ordered),
     logs,
     services: [...new Set([...spans.map((s) => s.service), ...plainServices(plain)])].sort(),
   };
