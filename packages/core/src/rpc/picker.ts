@@ -130,6 +130,19 @@ export class InstancePicker {
     this.#refreshAll();
   }
 
+  /**
+   * The instance at `endpoint` said it stops: it leaves the picks of every
+   * service at once, as one that failed us (until the registry drops it or
+   * lists another instance there, or the backoff passes).
+   */
+  leaving(endpoint: string): void {
+    for (const [service, known] of this.#known) {
+      if (known.ids.has(endpoint)) return this.evict(service, endpoint);
+    }
+    // Called by address only: nothing lists it.
+    this.evict('', endpoint);
+  }
+
   /** The endpoint answered (a connection to it was made): its past failures are forgotten. */
   reachable(endpoint: string): void {
     if (this.#refused.delete(endpoint)) this.#refreshAll();

@@ -18,6 +18,7 @@ import {
   uniqueName,
 } from '../testing/conformance/index.js';
 import { createRpcTransport } from '../backends.js';
+import { CLOSE_HANDSHAKE_MS } from '../zmq/responder.js';
 import { ZmqRpcTransport } from './zmq.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'svc-zmq-test-'));
@@ -446,6 +447,171 @@ describe('ZmqRpcTransport', () => {
       await closing;
     }
     expect(outcomes).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  /** A DEALER of the cluster (it holds the keys) that sends and reads what the test says. */
+  function rawCaller(endpoint: string): Dealer {
+    const keys = new ClusterAuth({ cluster: 'test' }, { log: new CaptureLogger() }).curve();
+    const raw = new Dealer({
+      linger: 0,
+      curveServerKey: keys.serverPublic,
+      curvePublicKey: keys.clientPublic,
+      curveSecretKey: keys.clientSecret,
+    });
+    cleanup.push(() => raw.close());
+    raw.connect(endpoint);
+    return raw;
+  }
+
+  it('closes once a caller has acknowledged the notice after its last reply, not on an earlier or repeated acknowledgement', async () => {
+    const server = await transport();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const { rpc: endpoint } = await server.listen(['Echo'], async () => {
+      await held;
+      return { ok: true, result: 'done' };
+    });
+    const raw = rawCaller(endpoint!);
+    const serializer = new MsgpackSerializer();
+    const next = async () => serializer.decode((await raw.receive())[0]!);
+    // An acknowledgement of a notice never sent is a bad frame.
+    await raw.send(serializer.encode({ a: 1 }));
+    expect(await eventually(() => server.badFrames === 1)).toBe(true);
+    await raw.send(
+      serializer.encode({
+        i: 1,
+        q: { service: 'Echo', method: 'echo', params: {}, headers, timeout: 10_000 },
+      }),
+    );
+    await sleep(100);
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    // Told at once; the acknowledgement (twice) does not cover the reply that comes after it.
+    expect(await next()).toEqual({ g: 1 });
+    await raw.send(serializer.encode({ a: 1 }));
+    await raw.send(serializer.encode({ a: 1 }));
+    release();
+    expect(await next()).toEqual({ i: 1, r: { ok: true, result: 'done' } });
+    expect(await next()).toEqual({ g: 2 });
+    await sleep(300);
+    expect(closed).toBe(false);
+    const acked = Date.now();
+    await raw.send(serializer.encode({ a: 2 }));
+    await closing;
+    expect(Date.now() - acked).toBeLessThan(CLOSE_HANDSHAKE_MS / 2);
+    expect(server.badFrames).toBe(1);
+  });
+
+  it('does not wait past its bound for a caller that never acknowledges, however it keeps calling', async () => {
+    const server = await transport();
+    const { rpc: endpoint } = await server.listen(['Echo'], async () => ({ ok: true, result: 1 }));
+    const raw = rawCaller(endpoint!);
+    const serializer = new MsgpackSerializer();
+    const request = (i: number) =>
+      serializer.encode({
+        i,
+        q: { service: 'Echo', method: 'echo', params: {}, headers, timeout: 10_000 },
+      });
+    await raw.send(request(0));
+    expect(serializer.decode((await raw.receive())[0]!)).toEqual({
+      i: 0,
+      r: { ok: true, result: 1 },
+    });
+    const started = Date.now();
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    // It reads everything and acknowledges nothing, and calls on: each call is refused
+    // (retryable) and followed by another notice.
+    const got: unknown[] = [];
+    const reading = (async () => {
+      for await (const [bytes] of raw) got.push(serializer.decode(bytes!));
+    })().catch(() => {});
+    for (let i = 1; !closed; i++) {
+      await raw.send(request(i));
+      await sleep(50);
+    }
+    await closing;
+    expect(Date.now() - started).toBeLessThan(CLOSE_HANDSHAKE_MS + 1000);
+    raw.close();
+    await reading;
+    expect(got[0]).toEqual({ g: 1 });
+    const refusals = got.filter((m) => (m as { i?: number }).i !== undefined);
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const refusal of refusals) {
+      expect(refusal).toMatchObject({ e: { code: 'SVC_ERR_CONTAINER_STOPPED' } });
+    }
+    expect(got).toContainEqual({ g: 2 });
+  });
+
+  it('closes an idle server at once, and one whose callers are idle after a round trip', async () => {
+    const alone = await transport();
+    await alone.listen(['Echo'], async () => ({ ok: true, result: 1 }));
+    let started = Date.now();
+    await alone.close();
+    expect(Date.now() - started).toBeLessThan(CLOSE_HANDSHAKE_MS / 4);
+
+    const server = await transport();
+    const { rpc: endpoint } = await server.listen(['Echo'], async (req) => ({
+      ok: true,
+      result: req.params,
+    }));
+    const client = await transport();
+    await expectStillServes(client, endpoint!);
+    started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(CLOSE_HANDSHAKE_MS / 4);
+    // The caller was told: it sends no new call there (nothing ran, the call may go elsewhere).
+    await expect(
+      client.call(
+        { service: 'Echo', method: 'echo', params: {}, headers },
+        { timeout: 5000, address: endpoint! },
+      ),
+    ).rejects.toBeInstanceOf(NotDeliveredError);
+  });
+
+  it('counts a message of a kind it does not know as a bad frame, and serves on', async () => {
+    const server = await transport();
+    const { rpc: endpoint } = await server.listen(['Echo'], async (req) => ({
+      ok: true,
+      result: req.params,
+    }));
+    const raw = rawCaller(endpoint!);
+    const serializer = new MsgpackSerializer();
+    await raw.send(serializer.encode({ i: 3, z: 1 }));
+    await raw.send(serializer.encode({ z: 1 }));
+    await raw.send(serializer.encode({ a: 'soon' }));
+    expect(await eventually(() => server.badFrames === 3)).toBe(true);
+    await expectStillServes(await transport(), endpoint!);
+  });
+
+  it('counts a reply of a kind it does not know as a bad frame, acknowledges a stop notice and calls that instance no more', async () => {
+    // (No server in this process: its ZAP handler would refuse the raw one, which has no domain.)
+    const client = await transport();
+    const { router, endpoint } = await rawServer();
+    const serializer = new MsgpackSerializer();
+    const call = client.call(
+      { service: 'Echo', method: 'echo', params: { n: 1 }, headers },
+      { timeout: 5000, address: endpoint },
+    );
+    const [routingId, bytes] = await router.receive();
+    const { i } = serializer.decode(bytes!) as { i: number };
+    for (const odd of [{ i, z: 1 }, { z: 1 }, { g: 'soon' }, { g: 0 }]) {
+      await router.send([routingId!, serializer.encode(odd)]);
+    }
+    await router.send([routingId!, serializer.encode({ i, r: { ok: true, result: 'one' } })]);
+    expect(await call).toEqual({ ok: true, result: 'one' });
+    expect(client.badFrames).toBe(4);
+    // A notice it knows: acknowledged by its number, and no new call goes there.
+    await router.send([routingId!, serializer.encode({ g: 7 })]);
+    const [, ack] = await router.receive();
+    expect(serializer.decode(ack!)).toEqual({ a: 7 });
+    await expect(
+      client.call(
+        { service: 'Echo', method: 'echo', params: {}, headers },
+        { timeout: 5000, address: endpoint },
+      ),
+    ).rejects.toThrow(`the instance at ${endpoint} is stopping`);
+    expect(client.badFrames).toBe(4);
   });
 
   it('lets a stopping server finish its calls while it turns new ones to the other instances', async () => {

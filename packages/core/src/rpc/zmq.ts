@@ -86,6 +86,8 @@ export class ZmqRpcTransport implements RpcTransport {
       bad: this.#bad,
       label: 'rpc',
       writeBufferBytes: limitsOf(ctx.limits).writeBufferBytes,
+      // An instance that stops gets no new calls from here, before the registry says it left.
+      onLeaving: (endpoint) => this.#picker.leaving(endpoint),
     });
   }
 

@@ -18,6 +18,18 @@ import { fullQueueBackoff } from './reply-queue.js';
  * DEALER per peer. The calling side is requester.ts, the serving side
  * responder.ts; the ROUTER learns of a DEALER that went away from the empty
  * message ZMQ_ROUTER_NOTIFY delivers.
+ *
+ * A server that stops closes each connection with a handshake (no id: it
+ * is about the connection, not a request):
+ *   notice   { g: <n> }                        ROUTER → DEALER: this server stops; n counts
+ *                                              the notices sent on the connection, from 1
+ *   ack      { a: <n> }                        DEALER → ROUTER: the caller has read every
+ *                                              message that came before notice n
+ * A caller's DEALER (ZMQ_IMMEDIATE) drops what it has received but not yet
+ * handed to its thread when the connection ends, so the server closes only
+ * once every caller it told has acknowledged its last notice (one follows
+ * whatever it sends while stopping), or at a bound. A peer that does not
+ * know these messages counts them as bad frames.
  */
 
 /** The zeromq module's namespace. */

@@ -81,11 +81,6 @@ export class ReplyQueue {
     this.#dropped.delete(peer);
   }
 
-  /** Nothing waits to be handed to ZeroMQ. */
-  get idle(): boolean {
-    return !this.#running && this.#queue.length === 0 && this.#backlogs.size === 0;
-  }
-
   /** Bytes waiting in backlogs, all peers together. */
   get backlogBytes(): number {
     let sum = 0;

@@ -13,7 +13,7 @@ import type { ClusterAuth } from '../security/auth.js';
 import { PendingCalls } from '../rpc/pending.js';
 import { StreamReader } from '../rpc/stream.js';
 import type { Serializer } from '../serializers/serializer.js';
-import { isObject } from './wire-check.js';
+import { isNoticeNumber, isObject } from './wire-check.js';
 import {
   HEARTBEAT,
   NotDeliveredError,
@@ -40,6 +40,8 @@ interface Peer {
   streams: Map<number, StreamReader>;
   /** tells the peer to stop request `id` */
   cancel: (id: number) => void;
+  /** the peer said it stops: no new request goes to it */
+  leaving: boolean;
   closed: boolean;
 }
 
@@ -53,6 +55,8 @@ export interface RequesterOptions {
   label: string;
   /** bytes of requests waiting for one peer that does not read, past which it is given up (`limits.write_buffer_bytes`) */
   writeBufferBytes?: number;
+  /** called once when the instance at `endpoint` says it stops (to leave it out of picks) */
+  onLeaving?: (endpoint: string) => void;
 }
 
 /**
@@ -69,6 +73,12 @@ export interface RequesterOptions {
  * `writeBufferBytes` wait there does not read its requests: it is given
  * up as one that went away (the requests ZeroMQ never took fail with
  * NotDeliveredError, so that they may go to another instance).
+ *
+ * A peer that stops says so (a notice, see link.ts): from then on requests
+ * for it fail at once with NotDeliveredError (they go to another
+ * instance), and each notice is acknowledged as it is read, which is after
+ * every reply that came before it on the connection, so that the peer
+ * closes only once those replies are in this thread's hands.
  */
 export class ZmqRequester {
   readonly #zmq: ZmqModule;
@@ -78,6 +88,7 @@ export class ZmqRequester {
   readonly #auth: ClusterAuth;
   readonly #label: string;
   readonly #limit: number;
+  readonly #onLeaving: ((endpoint: string) => void) | undefined;
   readonly #peers = new Map<string, Peer>();
   #nextId = 0;
   #closed = false;
@@ -90,6 +101,7 @@ export class ZmqRequester {
     this.#auth = options.auth;
     this.#label = options.label;
     this.#limit = options.writeBufferBytes ?? DEFAULT_LIMITS.writeBufferBytes;
+    this.#onLeaving = options.onLeaving;
   }
 
   /**
@@ -118,6 +130,7 @@ export class ZmqRequester {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    if (peer.leaving) return Promise.reject(stopping(endpoint));
     return this.#send(peer, id, bytes, timeoutMs, what, cancel);
   }
 
@@ -136,6 +149,7 @@ export class ZmqRequester {
     if (this.#closed) throw new ConnectionLostError('the transport is closed');
     const id = this.#nextId++;
     const peer = this.#peer(endpoint);
+    if (peer.leaving) throw stopping(endpoint);
     const bytes = this.#serializer.encode({ i: id, q: body });
     const reader = new StreamReader({
       credit: (n) => {
@@ -258,6 +272,7 @@ export class ZmqRequester {
       pending: new PendingCalls(),
       streams: new Map(),
       cancel: (id) => this.#control(peer, { i: id, x: 1 }),
+      leaving: false,
       closed: false,
     };
     this.#peers.set(endpoint, peer);
@@ -330,6 +345,10 @@ export class ZmqRequester {
       }
       return;
     }
+    // The close handshake's notice has no request id: it is about the connection.
+    if (isObject(msg) && !('i' in msg) && 'g' in msg) {
+      return this.#stopping(peer, msg['g'], source);
+    }
     if (!isObject(msg) || !isId(msg['i'])) return this.#bad.add(source, 'not a reply envelope');
     const id = msg['i'];
     // A reply to a request that timed out meanwhile is expected, not bad.
@@ -337,6 +356,21 @@ export class ZmqRequester {
     else if (isObject(msg['e'])) peer.pending.reject(id, fromWireError(msg['e']));
     else if ('y' in msg) this.#item(peer, id, msg['y'], source);
     else this.#bad.add(source, 'not a reply envelope');
+  }
+
+  /**
+   * The peer stops (notice `n`): no new request goes to it, and the notice
+   * is acknowledged now, as every message that came before it on this
+   * connection has been handled (they come in order, and each is handled
+   * as it is read).
+   */
+  #stopping(peer: Peer, n: unknown, source: string): void {
+    if (!isNoticeNumber(n)) return this.#bad.add(source, 'a stop notice needs a number');
+    if (!peer.leaving) {
+      peer.leaving = true;
+      this.#onLeaving?.(peer.endpoint);
+    }
+    this.#control(peer, { a: n });
   }
 
   /** One item of a stream; an item of a stream this side stopped reading is dropped. */
@@ -363,4 +397,9 @@ export class ZmqRequester {
     // Closing the socket ends its observer too (closing the observer first rejects its reader).
     peer.dealer.close();
   }
+}
+
+/** What a request for a peer that said it stops fails with: it never left, it may go elsewhere. */
+function stopping(endpoint: string): NotDeliveredError {
+  return new NotDeliveredError(`the instance at ${endpoint} is stopping`);
 }

@@ -16,7 +16,7 @@ import type { ClusterAuth } from '../security/auth.js';
 import { MAX_CREDIT, StreamPump } from '../rpc/stream.js';
 import type { ItemSource } from '../rpc/transport.js';
 import type { Serializer } from '../serializers/serializer.js';
-import { isObject } from './wire-check.js';
+import { isNoticeNumber, isObject } from './wire-check.js';
 import { acquireZap } from './zap.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { REPLY_HIGH_WATER, ReplyQueue } from './reply-queue.js';
@@ -31,14 +31,16 @@ import {
 } from './link.js';
 
 /**
- * How long a stopping server stays connected after its last replies: a
- * caller's DEALER (ZMQ_IMMEDIATE) drops what it has received but not yet
- * handed to its thread when the connection ends, so replies followed at
- * once by the close (the same TCP read) were lost, up to a third of them,
- * and their calls failed as lost mid-call after they had run. A caller whose
- * thread is busy for longer still loses them (ZeroMQ's, not ours to fix).
+ * How long a stopping server waits, once its running calls have replied (or
+ * were given up), for its callers to acknowledge its last notices (the
+ * close handshake, see link.ts). A caller's DEALER (ZMQ_IMMEDIATE) drops
+ * what it has received but not yet handed to its thread when the
+ * connection ends: a reply followed by the close was lost, and its call
+ * failed as lost mid-call after it had run. The bound is for callers that
+ * never answer (an older release, a hostile or a dead one): none keeps a
+ * server up past it.
  */
-const REPLY_GRACE_MS = 200;
+export const CLOSE_HANDSHAKE_MS = 2000;
 
 export interface ResponderOptions {
   serializer: Serializer;
@@ -90,6 +92,12 @@ interface Running {
   pump: StreamPump | undefined;
 }
 
+/** A caller told that this server stops: the notices sent it, and the last it acknowledged. */
+interface Told {
+  sent: number;
+  acked: number;
+}
+
 /**
  * The serving side: a ROUTER bound on `tcp://<host>:*` that hands each
  * well-formed request to the handler and sends back its reply. Bad frames
@@ -103,6 +111,15 @@ export class ZmqResponder {
   readonly #inflight = new Set<Promise<void>>();
   /** requests still running, by the caller's routing id (hex), then request id */
   readonly #running = new Map<string, Map<number, Running>>();
+  /** the callers that have sent something, by routing id (hex), until they go away */
+  readonly #peers = new Map<string, Buffer>();
+  /** while stopping: the callers told so, by routing id (hex) */
+  readonly #told = new Map<string, Told>();
+  /** while stopping: the callers sent something since their last notice, to be told (again) */
+  readonly #owed = new Map<string, Buffer>();
+  #flushing: NodeJS.Immediate | undefined;
+  /** while the close waits for acknowledgements: ends the wait */
+  #settle: (() => void) | undefined;
   #handler: RequestHandler;
   #closed = false;
   #releaseZap: () => void = () => {};
@@ -121,8 +138,12 @@ export class ZmqResponder {
       limitBytes: options.writeBufferBytes ?? DEFAULT_LIMITS.writeBufferBytes,
       log: options.log,
       label: `zmq ${options.label}`,
-      // Dropped for not reading: what runs for it is cancelled, as when it goes away.
-      onDrop: (peer) => this.#gone(peer),
+      // Dropped for not reading: what runs for it is cancelled, as when it goes away, and
+      // nothing more reaches it (nor a notice: it is not waited for).
+      onDrop: (peer) => {
+        this.#gone(peer);
+        this.#forget(peer);
+      },
     });
     void this.#receive();
   }
@@ -190,24 +211,86 @@ export class ZmqResponder {
   }
 
   /**
-   * Stops reading, lets in-flight handlers reply (up to `drainMs`), then
-   * closes, {@link REPLY_GRACE_MS} after the last of those replies left.
+   * Stops: tells every caller so (they send new calls elsewhere), refuses
+   * new requests (retryable), lets in-flight handlers reply (up to
+   * `drainMs`), then closes once every caller told has acknowledged the
+   * notice that followed the last message sent to it, or
+   * {@link CLOSE_HANDSHAKE_MS} after the drain. With no caller connected
+   * it closes at once.
    */
   async close(drainMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const replying = this.#inflight.size > 0;
+    for (const [peer, routingId] of this.#peers) this.#owe(peer, routingId);
     const drained = Promise.allSettled([...this.#inflight]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, drainMs)))]);
     clearTimeout(timer);
     // What still runs (streams, long calls) loses its callers with the socket: it is told so.
     for (const peer of [...this.#running.keys()]) this.#gone(peer);
-    for (let i = 0; i < 50 && !this.#queue.idle; i++) await new Promise((r) => setTimeout(r, 10));
-    if (replying) await new Promise((r) => setTimeout(r, REPLY_GRACE_MS));
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(bound);
+        this.#settle = undefined;
+        resolve();
+      };
+      const bound = setTimeout(done, CLOSE_HANDSHAKE_MS);
+      this.#settle = done;
+      this.#check();
+    });
+    clearImmediate(this.#flushing);
     this.#router.close();
     this.#queue.close();
     this.#releaseZap();
+  }
+
+  /**
+   * Sends `bytes` to a caller; while stopping, a notice follows (soon, after
+   * what else goes to it meanwhile), so that the close waits until it has
+   * read them.
+   */
+  #send(routingId: Buffer, bytes: Buffer): void {
+    this.#queue.send(routingId, bytes);
+    if (this.#closed) this.#owe(routingId.toString('hex'), routingId);
+  }
+
+  #owe(peer: string, routingId: Buffer): void {
+    // A handler that replies after the close, or to a peer dropped for not reading: nothing
+    // reaches it any more, and it is not waited for.
+    if (this.#router.closed || this.#queue.dropped(peer)) return;
+    this.#owed.set(peer, routingId);
+    this.#flushing ??= setImmediate(() => {
+      this.#flushing = undefined;
+      this.#tell();
+    });
+  }
+
+  /** Sends a notice to every caller owed one: each is numbered, and acknowledged by number. */
+  #tell(): void {
+    const { serializer } = this.#options;
+    for (const [peer, routingId] of this.#owed) {
+      let told = this.#told.get(peer);
+      if (!told) this.#told.set(peer, (told = { sent: 0, acked: 0 }));
+      told.sent++;
+      this.#queue.send(routingId, serializer.encode({ g: told.sent }));
+    }
+    this.#owed.clear();
+    this.#check();
+  }
+
+  /** Ends the close's wait when every caller told has acknowledged its last notice. */
+  #check(): void {
+    if (!this.#settle || this.#owed.size > 0) return;
+    for (const told of this.#told.values()) if (told.acked < told.sent) return;
+    this.#settle();
+  }
+
+  /** A caller went away or was dropped: nothing more reaches it, and it is not waited for. */
+  #forget(peer: string): void {
+    this.#peers.delete(peer);
+    this.#told.delete(peer);
+    this.#owed.delete(peer);
+    this.#check();
   }
 
   async #receive(): Promise<void> {
@@ -231,10 +314,13 @@ export class ZmqResponder {
     const source = `${label} peer ${peer} on ${this.endpoint}`;
     if (rest.length === 1 && rest[0]!.length === 0) {
       this.#queue.gone(peer);
-      return this.#gone(peer);
+      this.#gone(peer);
+      return this.#forget(peer);
     }
     // Dropped for not reading its replies: nothing more of it is taken until it goes away.
     if (this.#queue.dropped(peer)) return;
+    // Bounded by the peers connected: each is forgotten when ZeroMQ reports it gone.
+    if (!this.#peers.has(peer)) this.#peers.set(peer, routingId);
     if (rest.length !== 1) return bad.add(source, `${rest.length} frames, expected 1`);
     let msg: unknown;
     try {
@@ -251,9 +337,13 @@ export class ZmqResponder {
       const id = peekId(rest[0]!);
       if (id !== undefined) {
         const error = toWireError(new DecodeError(`the request could not be read: ${reason}`));
-        this.#queue.send(routingId, serializer.encode({ i: id, e: error }));
+        this.#send(routingId, serializer.encode({ i: id, e: error }));
       }
       return;
+    }
+    // The close handshake's acknowledgement has no request id: it is about the connection.
+    if (isObject(msg) && !('i' in msg) && 'a' in msg) {
+      return this.#acknowledged(peer, msg['a'], source);
     }
     if (!isObject(msg) || !isId(msg['i'])) return bad.add(source, 'not a request envelope');
     const id = msg['i'];
@@ -316,7 +406,7 @@ export class ZmqResponder {
         } catch (err) {
           bytes = serializer.encode({ i: id, e: toWireError(err) });
         }
-        this.#queue.send(routingId, bytes);
+        this.#send(routingId, bytes);
       })
       .catch((err: unknown) => {
         this.#options.log.debug('could not send a reply', { source, err });
@@ -348,7 +438,7 @@ export class ZmqResponder {
               throw new ConfigError(`an item of ${bytes.length} bytes is over the message limit`);
             }
             // A caller that went away is told by the disconnect, which stops the stream.
-            this.#queue.send(routingId, bytes);
+            this.#send(routingId, bytes);
           },
           end: (response) => {
             forget();
@@ -362,6 +452,20 @@ export class ZmqResponder {
         },
       );
     });
+  }
+
+  /**
+   * A caller acknowledged notice `n`: it has read all that came before. One
+   * of no notice sent it (or a number never sent) is a bad frame; one older
+   * than the last, or repeated, changes nothing.
+   */
+  #acknowledged(peer: string, n: unknown, source: string): void {
+    const told = this.#told.get(peer);
+    if (!isNoticeNumber(n) || !told || n > told.sent) {
+      return this.#options.bad.add(source, 'an acknowledgement of no notice sent to it');
+    }
+    if (n > told.acked) told.acked = n;
+    this.#check();
   }
 
   /** A caller went away: what runs for it is cancelled. */

@@ -6,6 +6,13 @@ import { MalformedRequestError } from '../errors.js';
 export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Whether a decoded value can be the number of a stop notice or of its
+ * acknowledgement (`{ g: n }`, `{ a: n }`: see link.ts): a positive safe integer.
+ */
+export const isNoticeNumber = (v: unknown): v is number =>
+  Number.isSafeInteger(v) && (v as number) >= 1;
+
 /** Longest trace id kept from a peer (ours are 32 hex characters). */
 export const MAX_TRACE_ID = 128;
 /** Most call ids a received stack may hold, and the longest one. */
