@@ -367,6 +367,84 @@ describe('buildTrace', () => {
     }
   });
 
+  it('builds a trace of a chain of calls 50,000 deep, every call under its caller', () => {
+    // A recursion as deep would overflow the stack: the depth-first order is kept on a stack.
+    const depth = 50_000;
+    const id = (i: number) => (i + 1).toString(16).padStart(16, '0');
+    const records: LogRecord[] = [];
+    for (let i = 0; i < depth; i++) {
+      records.push({
+        time: 2_000_000 - i,
+        level: 'info',
+        msg: 'rpc Loop.step ok',
+        service: 'Loop',
+        instance: 'loop-1',
+        traceId: T,
+        spanId: id(i),
+        ...(i > 0 ? { parentSpanId: id(i - 1) } : {}),
+        kind: 'rpc',
+        entrypoint: 'Loop.step',
+        duration_ms: 2 * (depth - i),
+      });
+    }
+    const trace = buildTrace(T, records);
+    expect(trace.spans).toHaveLength(depth);
+    expect(
+      trace.spans.every((s, i) => s.parentId === (i === 0 ? undefined : trace.spans[i - 1]!.id)),
+    ).toBe(true);
+    expect(trace.spans.some((s) => s.inferred)).toBe(false);
+  });
+
+  it('gives the log lines of a trace of 200,000 records their steps, or the trace', () => {
+    // 200,000 spread into Math.min overflowed the stack; each line scanned every span.
+    const records: LogRecord[] = [];
+    const outer = { time: 1_000_000, duration: 100_000 };
+    records.push({
+      time: outer.time,
+      level: 'info',
+      msg: 'timer Batch.run ok',
+      service: 'Batch',
+      instance: 'batch-1',
+      traceId: T,
+      kind: 'timer',
+      entrypoint: 'Batch.run',
+      duration_ms: outer.duration,
+    });
+    for (let i = 0; i < 200_000; i++) {
+      const instance = i % 2 === 0 ? 'batch-1' : 'elsewhere';
+      records.push({
+        time: 900_001 + (i % 99_999),
+        level: 'info',
+        msg: `line ${i}`,
+        service: 'Batch',
+        instance,
+        traceId: T,
+      });
+    }
+    // A short step inside, with a line of its own time.
+    records.push({
+      time: 950_010,
+      level: 'info',
+      msg: 'rpc Batch.one ok',
+      service: 'Batch',
+      instance: 'batch-1',
+      traceId: T,
+      kind: 'rpc',
+      entrypoint: 'Batch.one',
+      duration_ms: 10,
+    });
+    const trace = buildTrace(T, records);
+    const [run, one] = [trace.spans[0]!, trace.spans[1]!];
+    expect([run.name, one.name]).toEqual(['Batch.run', 'Batch.one']);
+    expect(one.parentId).toBe(run.id);
+    expect(trace.logs).toHaveLength(100_000);
+    expect(run.logs.length + one.logs.length).toBe(100_000);
+    expect(one.logs.every((r) => r.time >= 950_000 - 1 && r.time <= 950_010 + 1)).toBe(true);
+    expect(one.logs.length).toBeGreaterThan(0);
+    expect(trace.start).toBe(900_000);
+    expect(trace.duration).toBe(100_000);
+  });
+
   it('reads no span from records that only look like outcomes', () => {
     expect(
       spanOf({ time: 1, level: 'info', msg: 'x', traceId: T, kind: 'rpc', duration_ms: 'fast' }),

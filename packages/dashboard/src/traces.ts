@@ -6,6 +6,12 @@ export type { Span, Trace, TraceSummary };
 /** Clock slack between a span's start as computed and the records around it, ms. */
 const SLACK = 1;
 
+/** How far a span moves back among spans starting within the slack of it (see buildTrace). */
+const MAX_SLACK_MOVES = 64;
+
+/** How many spans of its instance a log record's owner is looked for among (see innermostAt). */
+const MAX_OWNER_LOOKBACK = 512;
+
 /** A worker's outcome record (`rpc Greeting.greet ok`) or an HTTP access record (`http GET /greet 200`). */
 export function spanOf(
   record: LogRecord,
@@ -97,7 +103,8 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
   }
   spans.sort((a, b) => a.start - b.start);
   for (let i = 1; i < spans.length; i++) {
-    for (let j = i; j > 0; j--) {
+    // Bounded: a burst of spans all starting within the slack would make this quadratic.
+    for (let j = i; j > 0 && i - j < MAX_SLACK_MOVES; j--) {
       const a = spans[j - 1]!;
       const b = spans[j]!;
       if (Math.abs(a.start - b.start) > SLACK || end(b) <= end(a)) break;
@@ -184,26 +191,33 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
   // A record belongs to the innermost span with its span id (a worker's records carry it),
   // else to the innermost span of its instance that was running when it was made.
   const logs: LogRecord[] = [];
+  const byInstance = new Map<string | undefined, Span[]>();
+  for (const s of spans) {
+    const list = byInstance.get(s.instance);
+    if (list) list.push(s);
+    else byInstance.set(s.instance, [s]);
+  }
+  for (const list of byInstance.values()) list.sort((a, b) => a.start - b.start);
   for (const record of plain) {
     let owner: Span | undefined;
     const same = record.spanId === undefined ? undefined : bySpanId.get(record.spanId);
     for (const s of same ?? []) if (!owner || s.duration < owner.duration) owner = s;
-    if (owner) {
-      owner.logs.push(record);
-      continue;
-    }
-    for (const s of spans) {
-      if (s.instance !== record.instance) continue;
-      if (record.time < s.start - SLACK || record.time > end(s) + SLACK) continue;
-      if (!owner || s.duration < owner.duration) owner = s;
-    }
+    owner ??= innermostAt(byInstance.get(record.instance), record.time);
     if (owner) owner.logs.push(record);
     else logs.push(record);
   }
 
-  const times = [...spans.flatMap((s) => [s.start, end(s)]), ...mine.map((r) => r.time)];
-  const start = times.length > 0 ? Math.min(...times) : 0;
-  const last = times.length > 0 ? Math.max(...times) : 0;
+  let start = Infinity;
+  let last = -Infinity;
+  for (const s of spans) {
+    start = Math.min(start, s.start);
+    last = Math.max(last, end(s));
+  }
+  for (const r of mine) {
+    start = Math.min(start, r.time);
+    last = Math.max(last, r.time);
+  }
+  if (start === Infinity) start = last = 0;
   return {
     traceId,
     start,
@@ -216,6 +230,34 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
 
 function end(s: Span): number {
   return s.start + s.duration;
+}
+
+/**
+ * The shortest of `spans` (sorted by start) running at `time`, within the
+ * slack: looked for back from the last one started by then. One that
+ * started before `time - d` lasts longer than `d`, so the search stops
+ * there once a candidate of `d` is found, and after
+ * {@link MAX_OWNER_LOOKBACK} spans in any case (a trace of thousands of
+ * calls stays a matter of milliseconds; a record then unowned is shown at
+ * the trace's level).
+ */
+function innermostAt(spans: readonly Span[] | undefined, time: number): Span | undefined {
+  if (spans === undefined) return undefined;
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (spans[mid]!.start - SLACK <= time) lo = mid + 1;
+    else hi = mid;
+  }
+  let owner: Span | undefined;
+  for (let i = lo - 1; i >= 0 && lo - i <= MAX_OWNER_LOOKBACK; i--) {
+    const s = spans[i]!;
+    if (owner && time - s.start > owner.duration + 2 * SLACK) break;
+    if (time > end(s) + SLACK) continue;
+    if (!owner || s.duration < owner.duration) owner = s;
+  }
+  return owner;
 }
 
 function plainServices(records: readonly LogRecord[]): string[] {
@@ -231,11 +273,13 @@ function depthFirst(spans: readonly Span[]): Span[] {
     else children.set(s.parentId, [s]);
   }
   const out: Span[] = [];
-  const visit = (s: Span) => {
+  // A stack, not recursion: a chain of calls thousands deep is a trace as good as any.
+  const stack = [...(children.get(undefined) ?? [])].reverse();
+  for (let s = stack.pop(); s !== undefined; s = stack.pop()) {
     out.push(s);
-    for (const c of children.get(s.id) ?? []) visit(c);
-  };
-  for (const root of children.get(undefined) ?? []) visit(root);
+    const kids = children.get(s.id);
+    if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]!);
+  }
   return out;
 }
 
