@@ -85,8 +85,8 @@ class Host {
   }
 }
 
-async function registry(log = memoryLogger()): Promise<Registry> {
-  const r = await createRegistry(url, context(log));
+async function registry(log = memoryLogger(), registryUrl = url): Promise<Registry> {
+  const r = await createRegistry(registryUrl, context(log));
   cleanups.push(() => r.close());
   return r;
 }
@@ -284,5 +284,20 @@ describe('DeadNodeReaper: removing the node of a dead process of this host', () 
     expect(lines.filter((l) => l.level !== 'debug').map((l) => `${l.level} ${l.msg}`)).toEqual([
       'warn zookeeper: could not remove the record of an instance whose process is gone; it stays until its session expires',
     ]);
+  });
+
+  it('leaves the node to a reader of its host without the credentials, which still leaves it out of lookup() and list()', async () => {
+    const node = await deadNode(authUrl);
+    const service = node.instance.split('/')[0]!;
+    const lines: LogLine[] = [];
+    const reader = await registry(memoryLogger(lines), authUrlWithoutCredentials);
+    expect(await reader.lookup(service)).toEqual([]);
+    expect((await reader.list()).filter((r) => r.service === service)).toEqual([]);
+    expect(
+      await eventually(() =>
+        lines.some((l) => l.level === 'warn' && /could not remove/.test(l.msg)),
+      ),
+    ).toBe(true);
+    expect(await exists(node.path)).toBe(true);
   });
 });
