@@ -99,7 +99,8 @@ async function measure(kind, size) {
     const seenNew = [];
     const seenGone = [];
     // The killed instance runs on this host: on ZooKeeper too, readers check its pid (a
-    // killed instance of another host would stay for its session's timeout, about 10 s).
+    // killed instance of another host would stay for its session's timeout, about 10 s, unless a
+    // reader of its own host removed its node).
     for (let i = 0; i < settings.runs; i++) {
       const before = current.length;
       const one = await start(
@@ -162,7 +163,7 @@ export default ['local', 'zookeeper'].map((kind) => ({
         notes:
           kind === 'zookeeper'
             ? [
-                'a killed instance of this host is left out once its pid is gone (checked every 250 ms while watched); one of another host, when its session expires (the sessionTimeout of the registry URL)',
+                'a killed instance of this host is left out once its pid is gone (checked every 250 ms while watched), and its node removed; one of another host, once a reader of its own host removes its node, else when its session expires (the sessionTimeout of the registry URL)',
               ]
             : [],
       },

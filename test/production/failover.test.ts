@@ -1,8 +1,8 @@
 // No call lost to an instance that is gone (issue 17, item 1): ZooKeeper registry, RPC on
 // `net` and on `zmq`, a steady load of calls from a client, and `kill -9` of one Greeting of
 // three. Callers of other hosts see the dead instance in the registry until its session
-// expires, and must not wait for that; on this host the registry leaves it out within 250 ms,
-// and calls sent to it meanwhile go elsewhere.
+// expires or a reader of its host removes its node, and must not wait for that; on this host
+// the registry leaves it out within 250 ms, and calls sent to it meanwhile go elsewhere.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterClient } from '@svc/core';
@@ -111,8 +111,8 @@ describe.each(['net', 'zmq'])('kill -9 of a Greeting under load, on ZooKeeper an
         }),
       );
       expect(fresh).toEqual(Array.from({ length: 12 }, (_, i) => 100_000 + i));
-      // ZooKeeper has not dropped it (its session outlives the process by seconds), but
-      // readers of this host check its pid: it is left out already.
+      // Its session outlives the process by seconds, but readers of this host check its pid:
+      // it is left out already (and its node removed by them).
       expect((await client.discover()).get('Greeting')).toHaveLength(2);
 
       // A new instance registers meanwhile: the registry's news must not bring the dead one back.

@@ -39,3 +39,6 @@ export {
   type PrometheusSource,
 } from './metrics/prometheus.js';
 export { MetricsServer, type MetricsEndpoints } from './metrics/server.js';
+export { parseZooKeeperUrl } from './zookeeper/config.js';
+export { DeadNodeReaper, type DeadNode } from './zookeeper/reaper.js';
+export { ZooKeeperSession } from './zookeeper/session.js';

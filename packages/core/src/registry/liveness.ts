@@ -56,14 +56,25 @@ export async function processStartTime(pid: number): Promise<string | undefined>
 export async function isProcessAlive(pid: number, startTime?: string): Promise<boolean> {
   const signal = signalPid(pid);
   if (signal === 'none') return false;
-  return aliveByStat(await readProcStat(pid), signal, startTime);
+  return fateByStat(await readProcStat(pid), signal, startTime) === undefined;
 }
 
 /** As {@link isProcessAlive}, at once (no file read waits on the thread pool). */
 export function isProcessAliveSync(pid: number, startTime?: string): boolean {
+  return deathOf(pid, startTime) === undefined;
+}
+
+/** Why a process of this host counts as dead. */
+export type ProcessDeath = 'gone' | 'zombie' | 'pid reused';
+
+/**
+ * Why process `pid` of this host counts as dead ({@link isProcessAlive}'s
+ * rules), or undefined while it runs or cannot be told dead. At once.
+ */
+export function deathOf(pid: number, startTime?: string): ProcessDeath | undefined {
   const signal = signalPid(pid);
-  if (signal === 'none') return false;
-  return aliveByStat(readProcStatSync(pid), signal, startTime);
+  if (signal === 'none') return 'gone';
+  return fateByStat(readProcStatSync(pid), signal, startTime);
 }
 
 /** Signal 0: `none` when no such process exists, `denied` when it is another user's. */
@@ -78,16 +89,17 @@ function signalPid(pid: number): 'none' | 'denied' | 'ok' {
   return 'ok';
 }
 
-function aliveByStat(
+/** Undefined while the process counts as alive. */
+function fateByStat(
   stat: ProcStat | null | 'gone',
   signal: 'denied' | 'ok',
   startTime: string | undefined,
-): boolean {
+): ProcessDeath | undefined {
   // Another user's process hidden from us (/proc mounted with hidepid): it exists.
-  if (stat === 'gone') return signal === 'denied';
-  if (stat === null) return true;
-  if (stat.state === 'Z' || stat.state === 'X') return false;
-  return startTime === undefined || stat.start === startTime;
+  if (stat === 'gone') return signal === 'denied' ? undefined : 'gone';
+  if (stat === null) return undefined;
+  if (stat.state === 'Z' || stat.state === 'X') return 'zombie';
+  return startTime === undefined || stat.start === startTime ? undefined : 'pid reused';
 }
 
 let ownSpace: string | null | undefined;

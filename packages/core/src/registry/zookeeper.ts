@@ -13,6 +13,7 @@ import {
 import { type ZkModule, ZooKeeperSession, zkCode } from '../zookeeper/session.js';
 import { ServiceViews, type Watcher } from '../zookeeper/views.js';
 import { writeEphemeral } from '../zookeeper/ephemeral.js';
+import { DeadNodeReaper, type DeadNode } from '../zookeeper/reaper.js';
 import { ClusterAuth } from '../security/auth.js';
 import { recordKey, signRecord, verifyRecord } from '../zookeeper/signed.js';
 import { deadProcesses, ownIdentity, type ProcessIdentity } from './liveness.js';
@@ -33,9 +34,11 @@ async function loadClient(): Promise<ZkModule> {
  * keep current. A node of a process in this host's pid space (its node
  * says which: `pidSpace()` in liveness.ts) is left out as soon as that
  * process is gone: watched services are checked every 250 ms
- * (`LIVENESS_CHECK_MS`), others when looked up. A session the server
- * expired is replaced and every record this client registered is written
- * again.
+ * (`LIVENESS_CHECK_MS`), others when looked up. Such a node is also
+ * removed from ZooKeeper, once, if unchanged since read (`DeadNodeReaper`),
+ * so that other hosts see the instance leave too, not at its session's
+ * expiry. A session the server expired is replaced and every record this
+ * client registered is written again.
  */
 export class ZooKeeperRegistry implements Registry {
   readonly kind = 'zookeeper';
@@ -58,8 +61,19 @@ export class ZooKeeperRegistry implements Registry {
   #own: ProcessIdentity | undefined;
   /** the process named in each record read, kept beside it: callers see records as registered */
   readonly #processes = new WeakMap<InstanceRecord, ProcessIdentity>();
-  readonly #dead = (records: InstanceRecord[]): Set<InstanceRecord> =>
-    deadProcesses(records, (r) => this.#processes.get(r));
+  /** the node each record was read from, as read: what a removal of a dead one is conditional on */
+  readonly #nodes = new WeakMap<InstanceRecord, Omit<DeadNode, 'process'>>();
+  #reaper!: DeadNodeReaper;
+  /**
+   * Which records belong to processes of this host that are gone: left
+   * out of what callers see, and their nodes removed from ZooKeeper (once
+   * each), so that other hosts see them leave too, not at session expiry.
+   */
+  readonly #dead = (records: InstanceRecord[]): Set<InstanceRecord> => {
+    const dead = deadProcesses(records, (r) => this.#processes.get(r));
+    if (dead.size > 0) this.#reaper.reap(this.#deadNodes(dead));
+    return dead;
+  };
   #closed = false;
   /** restores under way (a new session writes our records again) */
   #restoring = 0;
@@ -90,6 +104,12 @@ export class ZooKeeperRegistry implements Registry {
     const auth = ctx.auth ?? new ClusterAuth({ cluster: ctx.cluster }, { log });
     const registry = new ZooKeeperRegistry(zk, config, log, recordKey(auth.secret()));
     registry.#own = await ownIdentity();
+    registry.#reaper = new DeadNodeReaper({
+      zk,
+      session: () => registry.#session,
+      log,
+      ours: (path) => registry.#mine.has(path),
+    });
     registry.#views = new ServiceViews({
       read: (service, watcher) => registry.#read(service, watcher),
       connected: () => registry.#session.connected,
@@ -212,6 +232,8 @@ export class ZooKeeperRegistry implements Registry {
     if (this.#closed) return;
     this.#closed = true;
     this.#views.close();
+    // A tool that looked once (`svc discover`) still removes the dead records it found.
+    await this.#reaper.close();
     // Closing the session makes the server delete every ephemeral node of ours at once,
     // but not the service nodes made to hold them. What is still registered (the
     // subscriber of `svc subscribe`, under a service name of its own) is removed here,
@@ -258,6 +280,14 @@ export class ZooKeeperRegistry implements Registry {
             error: String(error),
           }),
       );
+    }
+  }
+
+  *#deadNodes(dead: Iterable<InstanceRecord>): Iterable<DeadNode> {
+    for (const record of dead) {
+      const node = this.#nodes.get(record);
+      const process = this.#processes.get(record);
+      if (node && process) yield { ...node, process };
     }
   }
 
@@ -337,11 +367,14 @@ export class ZooKeeperRegistry implements Registry {
       children.filter(isNodeName).map(async (id) => {
         const node = `${path}/${id}`;
         let data: Buffer | undefined;
+        let stat: Zk.Stat | undefined;
         try {
-          data = await session.call<Buffer | undefined>('getData', (c, done) =>
-            watcher
-              ? c.getData(node, watcher, (e, d) => done(e, d ?? undefined))
-              : c.getData(node, (e, d) => done(e, d ?? undefined)),
+          [data, stat] = await session.call<[Buffer | undefined, Zk.Stat | undefined]>(
+            'getData',
+            (c, done) =>
+              watcher
+                ? c.getData(node, watcher, (e, d, s) => done(e, [d ?? undefined, s ?? undefined]))
+                : c.getData(node, (e, d, s) => done(e, [d ?? undefined, s ?? undefined])),
           );
         } catch (error) {
           // Gone since the children were read; the children watch tells us.
@@ -366,6 +399,14 @@ export class ZooKeeperRegistry implements Registry {
         } = read.record as InstanceRecord & Partial<Record<'pidSpace' | 'pidStart', unknown>>;
         if (typeof space === 'string' && typeof start === 'string')
           this.#processes.set(record, { pid: record.pid, space, start });
+        if (stat)
+          this.#nodes.set(record, {
+            path: node,
+            instance: `${service}/${id}`,
+            version: stat.version,
+            czxid: stat.czxid,
+            owner: stat.ephemeralOwner,
+          });
         return record;
       }),
     );
