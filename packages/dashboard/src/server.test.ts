@@ -54,18 +54,19 @@ async function startInstance(
 function call(
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; body?: string } = {},
+  options: { headers?: Record<string, string>; body?: string; to?: Dashboard } = {},
 ): Promise<Reply> {
+  const to = options.to ?? dash;
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: '127.0.0.1',
-        port: dash.port,
+        port: to.port,
         method,
         path,
         headers: {
-          host: `127.0.0.1:${dash.port}`,
-          authorization: `Bearer ${dash.token}`,
+          host: `127.0.0.1:${to.port}`,
+          authorization: `Bearer ${to.token}`,
           ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
           ...options.headers,
         },
@@ -240,6 +241,49 @@ describe('the dashboard server', () => {
     }, 'both steps of the trace');
     expect(trace.spans!.map((s) => s.name)).toEqual(['Greeting.greet', 'Listen.onGreeted']);
     expect(trace.spans![0]!.logs.map((l) => l.msg)).toEqual(['Saying hi to Flynne']);
+  });
+
+  it('leaves the steps and records past its limits out of a trace, and says how many', async () => {
+    const small = await startDashboard({
+      client,
+      cluster: 'test',
+      port: 0,
+      webDir,
+      intervalMs: 100,
+      maxTraceSpans: 1,
+      maxTraceRecords: 0,
+    });
+    try {
+      const outcome = JSON.parse(
+        (
+          await call('POST', '/api/call', {
+            body: JSON.stringify({ service: 'Greeting', method: 'greet', params: { name: 'Sam' } }),
+          })
+        ).body,
+      ) as { traceId: string };
+      // The whole trace, as the full dashboard answers it, then the same through the limits.
+      const whole = await until(async () => {
+        const t = JSON.parse((await call('GET', `/api/traces/${outcome.traceId}`)).body) as {
+          spans?: Array<{ name: string; logs: unknown[] }>;
+          logs?: unknown[];
+        };
+        return (t.spans?.length ?? 0) >= 2 ? t : undefined;
+      }, 'both steps of the trace');
+      const records = whole.spans!.reduce((n, s) => n + s.logs.length, whole.logs!.length);
+      const limited = await call('GET', `/api/traces/${outcome.traceId}`, { to: small });
+      expect(limited.status).toBe(200);
+      const trace = JSON.parse(limited.body) as {
+        spans: Array<{ name: string; logs: unknown[] }>;
+        logs: unknown[];
+        omitted: { spans: number; records: number };
+      };
+      expect(trace.spans.map((s) => [s.name, s.logs.length])).toEqual([['Greeting.greet', 0]]);
+      expect(trace.logs).toEqual([]);
+      expect(trace.omitted).toEqual({ spans: whole.spans!.length - 1, records });
+      expect(records).toBeGreaterThan(0);
+    } finally {
+      await small.close();
+    }
   });
 
   it('answers a failed call with the error, its code and the trace id', async () => {

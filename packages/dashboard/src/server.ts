@@ -11,7 +11,7 @@ import { callMethod, debugInstance, emitEvent } from './explorer.js';
 import { checkRequest, newToken } from './guard.js';
 import { LogHub, mergeRecords } from './logs.js';
 import { SseStream } from './sse.js';
-import { buildTrace } from './traces.js';
+import { buildTrace, limitTrace } from './traces.js';
 import type { ServiceDetail, TraceAnswer } from './wire.js';
 
 /** The port `svc dashboard` listens on unless told otherwise. */
@@ -37,6 +37,10 @@ export interface DashboardOptions {
   maxStreams?: number;
   /** where the built front end is (default: this package's `dist/web`) */
   webDir?: string;
+  /** most steps a trace's answer holds, the first in depth-first order (default 2000) */
+  maxTraceSpans?: number;
+  /** most log records a trace's answer holds in all (default 10,000) */
+  maxTraceRecords?: number;
 }
 
 /** A running dashboard. */
@@ -75,6 +79,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     body: options.maxBodyBytes ?? 256 * 1024,
     queued: options.maxQueuedBytes ?? 2 * 1024 * 1024,
     streams: options.maxStreams ?? 32,
+    traceSpans: options.maxTraceSpans ?? 2000,
+    traceRecords: options.maxTraceRecords ?? 10_000,
   };
   const app = new App(options.client, view, logs, assets, limits);
   const server = createServer((req, res) => void app.handle(req, res, port, token));
@@ -144,7 +150,13 @@ class App {
     readonly view: ClusterView,
     readonly logs: LogHub,
     readonly assets: Map<string, Asset>,
-    readonly limits: { body: number; queued: number; streams: number },
+    readonly limits: {
+      body: number;
+      queued: number;
+      streams: number;
+      traceSpans: number;
+      traceRecords: number;
+    },
   ) {}
 
   /** After each reading: the same bytes to every page, serialized once. */
@@ -324,7 +336,7 @@ class App {
     if (records.length === 0)
       throw new RequestError(404, `no instance holds records of trace ${traceId} any more`);
     return {
-      ...buildTrace(traceId, records),
+      ...limitTrace(buildTrace(traceId, records), this.limits.traceSpans, this.limits.traceRecords),
       unreachable: history.failures.map((f) => ({
         service: f.instance.service,
         instance: f.instance.id,

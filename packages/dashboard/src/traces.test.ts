@@ -1,6 +1,6 @@
 import type { LogRecord } from '@svc/core';
 import { describe, expect, it } from 'vitest';
-import { TraceIndex, buildTrace, spanOf, type Span } from './traces.js';
+import { TraceIndex, buildTrace, limitTrace, spanOf, type Span } from './traces.js';
 
 const T = '3aee29331e4c9232c4407d3923fb1576';
 const WEB = 'd5c5d0840abc37c1';
@@ -458,6 +458,21 @@ describe('buildTrace', () => {
     expect(
       spanOf({ time: 1, level: 'info', msg: 'x', traceId: T, kind: 'rpc', duration_ms: 1 }),
     ).toBeUndefined();
+  });
+});
+
+describe('limitTrace', () => {
+  it('keeps the first steps depth-first and the first records, and counts the rest', () => {
+    const whole = buildTrace(T, greetRecords());
+    expect(limitTrace(whole, 10, 100)).toBe(whole);
+    const names = whole.spans.map((s) => s.name);
+    const cut = limitTrace(whole, 2, 1);
+    expect(cut.spans.map((s) => s.name)).toEqual(names.slice(0, 2));
+    expect(cut.spans[1]!.parentId).toBe(cut.spans[0]!.id);
+    const shownRecords = cut.spans.reduce((n, s) => n + s.logs.length, cut.logs.length);
+    const allRecords = whole.spans.reduce((n, s) => n + s.logs.length, whole.logs.length);
+    expect(shownRecords).toBe(1);
+    expect(cut.omitted).toEqual({ spans: names.length - 2, records: allRecords - 1 });
   });
 });
 

@@ -228,6 +228,39 @@ export function buildTrace(traceId: string, records: readonly LogRecord[]): Trac
   };
 }
 
+/**
+ * `trace` as a view shows it: its first `maxSpans` steps (depth-first, so
+ * every step kept has its parent) and at most `maxRecords` log records in
+ * all, those of the steps first; `omitted` counts what was left out, if
+ * anything was. A batch job of thousands of calls in one trace is a
+ * legitimate trace, and a page of all its steps is not one to read.
+ */
+export function limitTrace(
+  trace: Trace,
+  maxSpans: number,
+  maxRecords: number,
+): Trace & { omitted?: { spans: number; records: number } } {
+  let omittedRecords = 0;
+  const shown = trace.spans.slice(0, maxSpans);
+  for (let i = maxSpans; i < trace.spans.length; i++) omittedRecords += trace.spans[i]!.logs.length;
+  let left = maxRecords;
+  const spans = shown.map((span) => {
+    if (span.logs.length <= left) {
+      left -= span.logs.length;
+      return span;
+    }
+    omittedRecords += span.logs.length - left;
+    const cut = { ...span, logs: span.logs.slice(0, left) };
+    left = 0;
+    return cut;
+  });
+  const logs = trace.logs.slice(0, left);
+  omittedRecords += trace.logs.length - logs.length;
+  const omittedSpans = trace.spans.length - shown.length;
+  if (omittedSpans === 0 && omittedRecords === 0) return trace;
+  return { ...trace, spans, logs, omitted: { spans: omittedSpans, records: omittedRecords } };
+}
+
 function end(s: Span): number {
   return s.start + s.duration;
 }

@@ -168,6 +168,8 @@ export interface Trace {
 /** `GET /api/traces/ID`: the trace, and the instances that could not be asked for it. */
 export interface TraceAnswer extends Trace {
   unreachable: Array<{ service: string; instance: string; error: string }>;
+  /** steps and records of a big trace that the answer leaves out (`svc tail --trace` prints them) */
+  omitted?: { spans: number; records: number };
 }
 
 /** What the list of recent traces shows of one trace. */

@@ -175,6 +175,14 @@ export function TraceView({ id }: { id: string }) {
               ))}
             </article>
           ) : null}
+          {trace.omitted ? (
+            <p class="notice" data-omitted>
+              This trace is too big to show whole: {trace.omitted.spans} more steps and{' '}
+              {trace.omitted.records} more log records are not shown here.{' '}
+              <span class="mono">svc tail --trace {trace.traceId} --no-follow</span> prints them
+              all.
+            </p>
+          ) : null}
           {trace.unreachable.length > 0 ? (
             <p class="muted small">
               Not answering:{' '}
