@@ -93,15 +93,7 @@ describe('ZmqRpcTransport', () => {
       result: req.params,
     }));
     // A member of the cluster (it holds the keys) that sends garbage.
-    const keys = new ClusterAuth({ cluster: 'test' }, { log }).curve();
-    const raw = new Dealer({
-      linger: 0,
-      curveServerKey: keys.serverPublic,
-      curvePublicKey: keys.clientPublic,
-      curveSecretKey: keys.clientSecret,
-    });
-    cleanup.push(() => raw.close());
-    raw.connect(endpoint!);
+    const raw = rawCaller(endpoint!);
     await raw.send(Buffer.from('this is not MessagePack \xc1\xc1'));
     await raw.send([Buffer.from('two'), Buffer.from('frames')]);
     await raw.send(Buffer.from([0xc1]));
@@ -126,15 +118,7 @@ describe('ZmqRpcTransport', () => {
       result: req.params,
     }));
     // A member of the cluster (it holds the keys) that sends what cannot be decoded.
-    const keys = new ClusterAuth({ cluster: 'test' }, { log: new CaptureLogger() }).curve();
-    const raw = new Dealer({
-      linger: 0,
-      curveServerKey: keys.serverPublic,
-      curvePublicKey: keys.clientPublic,
-      curveSecretKey: keys.clientSecret,
-    });
-    cleanup.push(() => raw.close());
-    raw.connect(endpoint!);
+    const raw = rawCaller(endpoint!);
     const serializer = new MsgpackSerializer({ maxBytes: 64 * 1024 * 1024 });
     // 100,000 nested lists: more than the decoder's stack takes.
     // { i: 41, q: [[[...null]]] }
