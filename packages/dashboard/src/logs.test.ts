@@ -56,4 +56,15 @@ describe('mergeRecords', () => {
     const b = [record(1), record(2)];
     expect(mergeRecords(a, b).map((r) => r.time)).toEqual([1, 2, 3]);
   });
+
+  it("merges a 100,000-record trace's held records into its 200,000-record history, each once", () => {
+    // A guard on size: a record looked for among the others would take minutes.
+    const history = Array.from({ length: 200_000 }, (_, i) =>
+      record(i, { instance: `i${i % 500}` }),
+    );
+    const held = history.filter((_, i) => i % 2 === 0).reverse();
+    const merged = mergeRecords(held, history);
+    expect(merged).toHaveLength(200_000);
+    expect(merged.every((r, i) => r.time === i && r.instance === `i${i % 500}`)).toBe(true);
+  });
 });

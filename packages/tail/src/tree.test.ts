@@ -152,6 +152,30 @@ describe('spanTree', () => {
     ]);
   });
 
+  it('nests the 100,000 calls of one batch job under their caller, each with its own line', () => {
+    // A guard on size: every child found by a scan of the other spans would take minutes.
+    const n = 100_000;
+    const records: LogRecord[] = [
+      call('timer Batch.run ok', 'root', undefined, 1000 + 2 * n, 2 * n),
+    ];
+    for (let i = 0; i < n; i++) {
+      records.push(line(`item ${i}`, `c${i}`, 1000 + 2 * i));
+      records.push(call(`rpc Item.do ok`, `c${i}`, 'root', 1001 + 2 * i, 1));
+    }
+    const lines = spanTree(records);
+    expect(lines).toHaveLength(2 * n + 1);
+    expect(lines[0]).toMatchObject({ depth: 0, record: { msg: 'timer Batch.run ok' } });
+    expect(
+      lines
+        .slice(1)
+        .every((l, k) =>
+          k % 2 === 0
+            ? l.depth === 1 && l.record.msg === 'rpc Item.do ok' && l.record.spanId === `c${k / 2}`
+            : l.depth === 2 && l.record.msg === `item ${(k - 1) / 2}`,
+        ),
+    ).toBe(true);
+  });
+
   it('keeps its column layout: the indentation goes before the message, after the trace id', () => {
     const base = { time: 0, level: 'info' as const, msg: 'hi', traceId: 'a'.repeat(32) };
     const flat = renderRecord(base, { color: false });
