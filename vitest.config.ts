@@ -13,7 +13,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+          include: [
+            'packages/*/src/**/*.test.ts',
+            'packages/dashboard/web/src/**/*.test.ts',
+            'examples/*/test/**/*.test.ts',
+          ],
           testTimeout: 20_000,
         },
       },

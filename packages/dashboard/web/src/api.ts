@@ -1,5 +1,7 @@
 // Talks to the dashboard's server: every request carries the token in a header, never in a URL.
 
+import { SseBlocks } from './sse.js';
+
 const KEY = 'svc-dashboard-token';
 
 /** Takes the token from `#token=...` (once, then drops it from the address bar), else from this tab's storage. */
@@ -90,23 +92,20 @@ export function follow(
       }
       onState('live');
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = '';
+      const blocks = new SseBlocks();
+      const onBlock = (block: string) => {
+        let event = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) event = line.slice(7);
+          else if (line.startsWith('data: ')) data += line.slice(6);
+        }
+        if (data !== '') onEvent(event, data);
+      };
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let event = 'message';
-          let data = '';
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) event = line.slice(7);
-            else if (line.startsWith('data: ')) data += line.slice(6);
-          }
-          if (data !== '') onEvent(event, data);
-        }
+        blocks.push(value, onBlock);
       }
     } catch (err) {
       if (abort.signal.aborted) return;
