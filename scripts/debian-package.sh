@@ -38,7 +38,8 @@ fi
 trap 'if [ $own_policy = 1 ]; then rm -f $policy; fi' EXIT
 recommends=()
 if [ "${SVC_APT_NO_RECOMMENDS:-}" = 1 ]; then recommends=(--no-install-recommends); fi
-{ apt-get update -qq && apt-get install -y -qq "${recommends[@]}" "$package"; } >"$log" 2>&1 ||
+# Not handed to apt-get: a daemon a package starts would hold the lock as long as it runs.
+{ apt-get update -qq && apt-get install -y -qq "${recommends[@]}" "$package"; } >"$log" 2>&1 9>&- ||
   { echo "$package: apt-get failed, see $log" >&2; exit 1; }
 found || { echo "$package: installed, but $command is not there" >&2; exit 1; }
 echo "$package: $(command -v "$command")"

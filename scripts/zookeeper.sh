@@ -27,6 +27,9 @@ if [ ! -x $ZK_HOME/bin/zkServer.sh ]; then
   { apt-get update -qq && apt-get install -y -qq zookeeper; } >"/tmp/svc-zookeeper-install.log" 2>&1 ||
     { echo "zookeeper: apt-get failed, see /tmp/svc-zookeeper-install.log" >&2; exit 1; }
 fi
+# Let go of the lock before the server starts: the daemon would inherit it, and hold every later
+# install (scripts/debian-package.sh) for as long as it runs.
+exec 9>&-
 
 mkdir -p "$ZK_DIR/data"
 cat >"$CFG" <<CFG
