@@ -51,6 +51,45 @@ describe('svc instance says what went wrong in one line', () => {
   });
 });
 
+describe('svc request of a service that is not running', () => {
+  it('names the services that are, for a name nothing runs under (a typo): exit 2', async () => {
+    const relay = await env.instance('relay.yml', { cwd: `${FIXTURES}/unavailable` });
+    try {
+      const { code, stdout, stderr } = await env.run(['request', 'Rlay.greet', '{"name":"x"}']);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr.trim()).toBe('svc: no live instance of service "Rlay" (running: Relay)');
+    } finally {
+      relay.child.kill('SIGTERM');
+      await relay.exited;
+    }
+  });
+
+  it('says the method it called failed, exit 1, when what is not running is a service that method calls', async () => {
+    // Relay runs; the Greeting it calls does not. The command line was right: Relay failed.
+    const relay = await env.instance('relay.yml', { cwd: `${FIXTURES}/unavailable` });
+    try {
+      const { code, stdout, stderr } = await env.run(['request', 'Relay.greet', '{"name":"x"}']);
+      expect(code).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr.trim()).toBe(
+        'svc: remote error UnknownServiceError (SVC_ERR_UNKNOWN_SERVICE): no live instance of service "Greeting"',
+      );
+    } finally {
+      relay.child.kill('SIGTERM');
+      await relay.exited;
+    }
+  });
+
+  it('says no service runs at all in an empty cluster', async () => {
+    const { code, stderr } = await env.run(['request', 'Greeting.greet', '{"name":"x"}']);
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe(
+      'svc: no live instance of service "Greeting" (no service is running in this cluster)',
+    );
+  });
+});
+
 describe('svc tail --trace of a trace no instance holds', () => {
   it('says so, and keeps following for records of it', async () => {
     const echo = await env.instance('echo.yml', { cwd: `${FIXTURES}/echo` });

@@ -1,4 +1,12 @@
-import { connect, loadInstanceConfig, UsageError, type ClusterClient } from '@svc/core';
+import {
+  RemoteError,
+  UnknownServiceError,
+  UsageError,
+  connect,
+  loadInstanceConfig,
+  toWireError,
+  type ClusterClient,
+} from '@svc/core';
 import { parseJsonSafe } from '@svc/core/internal';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
@@ -45,6 +53,35 @@ export async function clientFor(opts: ClusterOptions, name = 'svc-cli'): Promise
     ...(opts.timeout ? { timeout: opts.timeout } : {}),
     ...(fromFile?.security ? { security: fromFile.security } : {}),
   });
+}
+
+/**
+ * What a failed call of `service` says on the command line. No live instance
+ * of the service asked for is the user's (a typo, or it is not started): said
+ * with the services that do run. The same error met by the called method
+ * itself (a call it made to a service that is not running) comes back over
+ * the wire without its service: that is the method's failure, a remote error
+ * (exit 1), not a mistake in the command line.
+ */
+export async function explainCallError(
+  err: unknown,
+  client: ClusterClient,
+  service: string,
+): Promise<unknown> {
+  if (!(err instanceof UnknownServiceError)) return err;
+  if (err.service === undefined) return new RemoteError(toWireError(err));
+  if (err.service !== service) return err;
+  let running: string[];
+  try {
+    running = [...(await client.discover()).keys()].sort();
+  } catch {
+    return err;
+  }
+  const known =
+    running.length === 0
+      ? 'no service is running in this cluster'
+      : `running: ${running.join(', ')}`;
+  return new UnknownServiceError(`${err.message} (${known})`, { service, cause: err });
 }
 
 /** Runs `fn` with a connected client and always closes it. */
