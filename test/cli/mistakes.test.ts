@@ -1,8 +1,10 @@
 // Mistakes and failures of `svc instance` and `svc tail`, with real processes:
 // one clear line each, never the "unexpected error (a bug)" banner.
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, TestEnv, requireBuild } from '../support/svc.js';
+import { FIXTURES, TOUR, TestEnv, requireBuild } from '../support/svc.js';
 
 const env = new TestEnv();
 
@@ -48,6 +50,36 @@ describe('svc instance says what went wrong in one line', () => {
     expect(stderr.trim()).toBe(
       'svc: Refuses: onStart failed: cannot reach the database at 127.0.0.1:1',
     );
+  });
+});
+
+describe('svc node with an HTTP instance that has no socket of its own', () => {
+  it('says, from the process that cannot bind the port, to give the instance a socket', async () => {
+    // Each process of Web binds WEB_PORT for itself: the second finds it taken by the first
+    // (as would a restart's new process, started before the old one stops).
+    const free: Server = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const { port } = free.address() as { port: number };
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const config = join(env.registryDir, 'nosocket.svc.yml');
+    writeFileSync(
+      config,
+      `instances:
+  Web: { command: svc instance --config=conf/web.yml, numprocesses: 2, cwd: ${TOUR}, env: { WEB_PORT: '${port}' } }
+`,
+    );
+    const node = env.spawn(['node', '--config', config, '--max-crashes', '1']);
+    try {
+      const hint =
+        `svc: cannot bind 127.0.0.1:${port}: EADDRINUSE (address already in use); under svc node, ` +
+        `give Web a socket in .svc.yml (sockets: { Web: { port: ${port} } }): every process of it, ` +
+        `and a restart's new one, then shares the port`;
+      await node.waitFor((p) => `${p.stdout}${p.stderr}`.includes(hint), 'the hint');
+      expect(`${node.stdout}${node.stderr}`).not.toMatch(/\n\s+at /);
+    } finally {
+      node.child.kill('SIGTERM');
+      await node.exited;
+    }
   });
 });
 
