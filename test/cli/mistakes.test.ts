@@ -113,6 +113,13 @@ describe('svc request of a service that is not running', () => {
     }
   });
 
+  it('svc top --once says no service runs, rather than print empty tables', async () => {
+    const { code, stdout, stderr } = await env.run(['top', '--once', '--window', '100']);
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('no services are running in this cluster\n');
+  });
+
   it('says no service runs at all in an empty cluster', async () => {
     const { code, stderr } = await env.run(['request', 'Greeting.greet', '{"name":"x"}']);
     expect(code).toBe(2);
