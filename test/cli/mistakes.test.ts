@@ -53,6 +53,25 @@ describe('svc instance says what went wrong in one line', () => {
   });
 });
 
+describe('svc node outside the folder of its .svc.yml', () => {
+  it('says there is none here, and where the nearest one above is: exit 2', async () => {
+    const { code, stdout, stderr } = await env.run(['node'], { cwd: join(TOUR, 'services') });
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim()).toBe(
+      `svc: no .svc.yml in ${join(TOUR, 'services')}; there is one in ${TOUR}: run svc node there, or pass --config ../.svc.yml`,
+    );
+  });
+
+  it('says there is none, and how to name one, where no folder above has one', async () => {
+    const { code, stderr } = await env.run(['node'], { cwd: env.registryDir });
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe(
+      `svc: no .svc.yml in ${env.registryDir}: svc node runs the cluster that file lists (see svc node --help); run it in the project's folder, or pass --config FILE`,
+    );
+  });
+});
+
 describe('svc node with an HTTP instance that has no socket of its own', () => {
   it('says, from the process that cannot bind the port, to give the instance a socket', async () => {
     // Each process of Web binds WEB_PORT for itself: the second finds it taken by the first
