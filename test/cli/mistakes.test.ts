@@ -132,6 +132,24 @@ describe('svc request of a service that is not running', () => {
     }
   });
 
+  it('svc shell -c says the same of a method whose own call finds no instance', async () => {
+    const relay = await env.instance('relay.yml', { cwd: `${FIXTURES}/unavailable` });
+    try {
+      const { code, stderr } = await env.run([
+        'shell',
+        '-c',
+        'await rpc.Relay.greet({ name: "x" })',
+      ]);
+      expect(code).toBe(1);
+      expect(stderr.trim()).toBe(
+        'svc: remote error UnknownServiceError (SVC_ERR_UNKNOWN_SERVICE): no live instance of service "Greeting"',
+      );
+    } finally {
+      relay.child.kill('SIGTERM');
+      await relay.exited;
+    }
+  });
+
   it('svc top --once says no service runs, rather than print empty tables', async () => {
     const { code, stdout, stderr } = await env.run(['top', '--once', '--window', '100']);
     expect(code).toBe(0);

@@ -69,7 +69,7 @@ export async function explainCallError(
   service: string,
 ): Promise<unknown> {
   if (!(err instanceof UnknownServiceError)) return err;
-  if (err.service === undefined) return new RemoteError(toWireError(err));
+  if (err.service === undefined) return nestedAsRemote(err);
   if (err.service !== service) return err;
   let running: string[];
   try {
@@ -82,6 +82,17 @@ export async function explainCallError(
       ? 'no service is running in this cluster'
       : `running: ${running.join(', ')}`;
   return new UnknownServiceError(`${err.message} (${known})`, { service, cause: err });
+}
+
+/**
+ * An UnknownServiceError that came back over the wire (it has no `service`:
+ * the called method met it on a call of its own) as the remote error it is;
+ * any other error as it is.
+ */
+export function nestedAsRemote(err: unknown): unknown {
+  return err instanceof UnknownServiceError && err.service === undefined
+    ? new RemoteError(toWireError(err))
+    : err;
 }
 
 /** Runs `fn` with a connected client and always closes it. */
