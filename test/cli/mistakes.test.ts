@@ -53,6 +53,38 @@ describe('svc instance says what went wrong in one line', () => {
   });
 });
 
+describe('svc node restart whose new process dies before it is ready', () => {
+  it("says why, with the new process's last line, not only its exit code", async () => {
+    // One Web on a fixed port and no socket: the restart's new process finds it taken.
+    const free: Server = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const { port } = free.address() as { port: number };
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const config = join(env.registryDir, 'restart.svc.yml');
+    writeFileSync(
+      config,
+      `instances:
+  Web: { command: svc instance --config=conf/web.yml, cwd: ${TOUR}, env: { WEB_PORT: '${port}' } }
+`,
+    );
+    const node = env.spawn(['node', '--config', config]);
+    try {
+      await node.waitFor((p) => p.stderr.includes('running 1 processes'), 'the node to start');
+      await node.waitFor((p) => `${p.stdout}${p.stderr}`.includes('started Web'), 'Web to start');
+      const { code, stderr } = await env.run(['node', 'restart', '--config', config, 'Web']);
+      expect(code).toBe(1);
+      expect(stderr.trim()).toMatch(
+        new RegExp(
+          `^svc: restart of Web failed: Web\\.0: the new process \\(pid \\d+\\) exited with code 2 before it was ready; it said: svc: cannot bind 127\\.0\\.0\\.1:${port}: EADDRINUSE \\(address already in use\\); under svc node, give Web a socket`,
+        ),
+      );
+    } finally {
+      node.child.kill('SIGTERM');
+      await node.exited;
+    }
+  });
+});
+
 describe('svc node outside the folder of its .svc.yml', () => {
   it('says there is none here, and where the nearest one above is: exit 2', async () => {
     const { code, stdout, stderr } = await env.run(['node'], { cwd: join(TOUR, 'services') });
