@@ -7,7 +7,7 @@ import {
   toWireError,
   type ClusterClient,
 } from '@svc/core';
-import { parseJsonSafe } from '@svc/core/internal';
+import { escapeControl, parseJsonSafe } from '@svc/core/internal';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 /** Options every command that talks to a cluster takes. */
@@ -72,6 +72,7 @@ export async function explainCallError(
   if (err.service === undefined) return nestedAsRemote(err);
   if (err.service !== service) return err;
   let running: string[];
+  // Names read from the registry, shown escaped as every name from the cluster is.
   try {
     running = [...(await client.discover()).keys()].sort();
   } catch {
@@ -80,7 +81,7 @@ export async function explainCallError(
   const known =
     running.length === 0
       ? 'no service is running in this cluster'
-      : `running: ${running.join(', ')}`;
+      : `running: ${running.map((name) => escapeControl(name)).join(', ')}`;
   return new UnknownServiceError(`${err.message} (${known})`, { service, cause: err });
 }
 
