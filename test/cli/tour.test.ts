@@ -235,7 +235,12 @@ describe('bad input gets one clear line and a non-zero exit', () => {
     [
       'an unknown service',
       ['request', 'Nobody.greet', '{}'],
-      /^svc: no live instance of service "Nobody"$/,
+      /^svc: no live instance of service "Nobody" \(running: Greeting, Listen, Web\)$/,
+    ],
+    [
+      'a misspelled service, for svc inspect',
+      ['inspect', 'Greting'],
+      /^svc: no live instance of service "Greting" \(running: Greeting, Listen, Web\)$/,
     ],
     [
       'an unknown method',

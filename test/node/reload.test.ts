@@ -136,7 +136,7 @@ describe('svc node reloads', () => {
     const restart = await cluster.svcAsync('node', 'restart', 'Web', '--config', cluster.config);
     expect(restart.status).toBe(1);
     expect(restart.stderr).toMatch(
-      /^svc: restart of Web failed: Web\.0: the new process \(pid \d+\) exited with code 1 before it was ready\n$/,
+      /^svc: restart of Web failed: Web\.0: the new process \(pid \d+\) exited with code 1 before it was ready; it said: this version does not start\n$/,
     );
     await cluster.waitOutput(/the old one \(pid \d+\) keeps running/);
     expect(cluster.output).toMatch(/Web\.0 +\| this version does not start/);

@@ -1,5 +1,6 @@
 // svc top and svc shell against a real cluster of `svc instance` processes,
 // as plain text (--once, -c) and in a real terminal (tmux).
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SVC_BIN, TOUR, TestEnv, requireBuild, type Proc } from '../support/svc.js';
 import { Tmux } from '../support/tmux.js';
@@ -131,6 +132,58 @@ describe('svc shell -c', () => {
     const typo = await env.run(['shell', '-c', 'await rpc.Greeting.greet(']);
     expect(typo.code).toBe(1);
     expect(typo.stderr).toMatch(/^svc shell: SyntaxError: /);
+  });
+});
+
+describe('svc shell on stdin', () => {
+  it('answers piped inputs one after the other, in order, before it closes the connection', async () => {
+    // `printf '...' | svc shell`: every input is answered, in the order given, even the
+    // last ones that are still waiting on the cluster when the input ends.
+    const child = spawn(process.execPath, [SVC_BIN, 'shell'], {
+      cwd: TOUR,
+      env: env.env({ NO_COLOR: '1' }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.end(
+      [
+        'await rpc.Greeting.greet({ name: "Piped" })',
+        'const n = 21',
+        'await emit("greeted", { name: "Piper" })',
+        'await rpc.Greeting.greet({',
+        '  name: "Two lines" })',
+        'await rpc.Greeting.nope()',
+        'n * 2',
+        'await rpc.Greeting.greet({ name: "Last" })',
+      ].join('\n'),
+    );
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    clearTimeout(timer);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const answers = stdout
+      .split('\n')
+      .slice(1)
+      .map((l) => l.replace(/^(svc> |\.\.\. )+/, ''))
+      .filter((l) => l.trim() !== '');
+    expect(answers).toEqual([
+      "'Hi, Piped!'",
+      "'Hi, Two lines!'",
+      'Uncaught [MethodNotFoundError: Greeting has no RPC method "nope"] {',
+      "  code: 'SVC_ERR_METHOD_NOT_FOUND',",
+      "  data: { service: 'Greeting', method: 'nope' }",
+      '}',
+      '42',
+      "'Hi, Last!'",
+    ]);
+    await listen.waitFor(
+      (p) => p.hasLog((l) => l.msg === 'Somebody greeted Piper'),
+      'Listen to receive the piped event',
+    );
   });
 });
 

@@ -1,5 +1,13 @@
-import { connect, loadInstanceConfig, UsageError, type ClusterClient } from '@svc/core';
-import { parseJsonSafe } from '@svc/core/internal';
+import {
+  RemoteError,
+  UnknownServiceError,
+  UsageError,
+  connect,
+  loadInstanceConfig,
+  toWireError,
+  type ClusterClient,
+} from '@svc/core';
+import { escapeControl, parseJsonSafe } from '@svc/core/internal';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 /** Options every command that talks to a cluster takes. */
@@ -45,6 +53,47 @@ export async function clientFor(opts: ClusterOptions, name = 'svc-cli'): Promise
     ...(opts.timeout ? { timeout: opts.timeout } : {}),
     ...(fromFile?.security ? { security: fromFile.security } : {}),
   });
+}
+
+/**
+ * What a failed call of `service` says on the command line. No live instance
+ * of the service asked for is the user's (a typo, or it is not started): said
+ * with the services that do run. The same error met by the called method
+ * itself (a call it made to a service that is not running) comes back over
+ * the wire without its service: that is the method's failure, a remote error
+ * (exit 1), not a mistake in the command line.
+ */
+export async function explainCallError(
+  err: unknown,
+  client: ClusterClient,
+  service: string,
+): Promise<unknown> {
+  if (!(err instanceof UnknownServiceError)) return err;
+  if (err.service === undefined) return nestedAsRemote(err);
+  if (err.service !== service) return err;
+  let running: string[];
+  // Names read from the registry, shown escaped as every name from the cluster is.
+  try {
+    running = [...(await client.discover()).keys()].sort();
+  } catch {
+    return err;
+  }
+  const known =
+    running.length === 0
+      ? 'no service is running in this cluster'
+      : `running: ${running.map((name) => escapeControl(name)).join(', ')}`;
+  return new UnknownServiceError(`${err.message} (${known})`, { service, cause: err });
+}
+
+/**
+ * An UnknownServiceError that came back over the wire (it has no `service`:
+ * the called method met it on a call of its own) as the remote error it is;
+ * any other error as it is.
+ */
+export function nestedAsRemote(err: unknown): unknown {
+  return err instanceof UnknownServiceError && err.service === undefined
+    ? new RemoteError(toWireError(err))
+    : err;
 }
 
 /** Runs `fn` with a connected client and always closes it. */

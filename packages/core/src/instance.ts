@@ -248,7 +248,11 @@ export class Instance {
     });
     if (http.hasRoutes) {
       this.#http = http;
-      this.endpoints['http'] = await http.start();
+      try {
+        this.endpoints['http'] = await http.start();
+      } catch (err) {
+        throw httpPortHint(err, httpFd, cfg.http.port);
+      }
     }
     for (const ext of this.#options.extensions ?? [])
       Object.assign(this.endpoints, await ext.start(this));
@@ -427,6 +431,23 @@ export class Instance {
       // Not started by svc node after all: nothing to tell.
     }
   }
+}
+
+/**
+ * Under `svc node`, an HTTP port every process of an instance binds for
+ * itself is taken by its sibling, or by the process a restart replaces
+ * (which stops only once the new one is ready): said with the fix, a socket
+ * of the instance's name in `.svc.yml`, which the supervisor binds once.
+ */
+function httpPortHint(err: unknown, httpFd: number | undefined, port: number | undefined): unknown {
+  const name = process.env['SVC_INSTANCE_NAME'];
+  const code = (err as { cause?: { code?: unknown } }).cause?.code;
+  if (!(err instanceof ConfigError) || code !== 'EADDRINUSE') return err;
+  if (httpFd !== undefined || process.env['SVC_NODE'] !== '1' || !name) return err;
+  return new ConfigError(
+    `${err.message}; under svc node, give ${name} a socket in .svc.yml (sockets: { ${name}: { port: ${port ?? 'N'} } }): every process of it, and a restart's new one, then shares the port`,
+    { cause: err.cause },
+  );
 }
 
 function sleep(ms: number): Promise<void> {

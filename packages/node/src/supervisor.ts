@@ -85,6 +85,8 @@ export class Supervisor {
   private readonly rolling = new Map<string, Promise<void>>();
   private readonly rollAgain = new Set<string>();
   private readonly slotOf = new WeakMap<ChildProcess, Slot>();
+  /** Each child's last non-empty stderr line: why a new process of a restart died, said to its caller. */
+  private readonly lastError = new WeakMap<ChildProcess, () => string | undefined>();
   private readonly restartDelays: Backoff;
   private reaper: Reaper | undefined;
   private stopping = false;
@@ -245,6 +247,10 @@ export class Supervisor {
         // The old process died meanwhile too: back to the crash path (backoff, hold).
         this.crashed(slot, info, fresh.startedAt, fresh.pid);
       }
+      // The node's output shows the process's own lines; whoever asked for the restart
+      // (`svc node restart`, in another terminal) gets its last one here.
+      const said = this.lastError.get(fresh)?.();
+      if (said !== undefined) return `${why}; it said: ${plain(said).slice(0, 500)}`;
       return why;
     }
     slot.child = fresh;
@@ -273,16 +279,21 @@ export class Supervisor {
   private async spawn(slot: Slot): Promise<ChildProcess | ExitInfo> {
     const name = slot.instance.name;
     const socket = this.sockets.get(name);
+    let lastError: string | undefined;
     const child = await spawnChild({
       instance: slot.instance,
       index: slot.index,
       cluster: this.options.cluster,
       socket: socket ? { fd: socket.fd, port: socket.port } : undefined,
       svcCommand: this.options.svcCommand,
-      onLine: (stream, line) => this.output.line(name, slot.index, stream, line),
+      onLine: (stream, line) => {
+        if (stream === 'stderr' && line.trim() !== '') lastError = line;
+        this.output.line(name, slot.index, stream, line);
+      },
     });
     if (!('pid' in child)) return child;
     this.slotOf.set(child, slot);
+    this.lastError.set(child, () => lastError);
     if (this.stopping) child.signal('SIGKILL');
     this.reaper?.add(child.pid);
     this.output.note(`${name}.${slot.index} started (pid ${child.pid})`);
@@ -407,4 +418,9 @@ export class Supervisor {
     this.sockets.clear();
     this.reaper?.close();
   }
+}
+
+/** A line of a child's output without its colours (SGR sequences), trimmed. */
+function plain(line: string): string {
+  return line.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '').trim();
 }

@@ -1,7 +1,14 @@
 import type { MethodDescription, ServiceDescription } from '@svc/core';
 import { clean } from '@svc/tail';
 import type { Command } from 'commander';
-import { clusterOptions, milliseconds, out, withClient, type ClusterOptions } from '../util.js';
+import {
+  clusterOptions,
+  explainCallError,
+  milliseconds,
+  out,
+  withClient,
+  type ClusterOptions,
+} from '../util.js';
 
 // Everything printed here came over the wire: control characters are escaped.
 
@@ -84,9 +91,13 @@ export default function inspectCommand(program: Command): Command {
       .option('--timeout <ms>', 'fail after this many milliseconds', milliseconds, 5000)
       .option('--json', 'print the description as JSON'),
   ).action(async (service: string, opts: ClusterOptions & { timeout: number; json?: boolean }) => {
-    const description = await withClient(opts, (client) =>
-      client.inspect(service, { timeout: opts.timeout }),
-    );
+    const description = await withClient(opts, async (client) => {
+      try {
+        return await client.inspect(service, { timeout: opts.timeout });
+      } catch (err) {
+        throw await explainCallError(err, client, service);
+      }
+    });
     if (opts.json) out(JSON.stringify(description, null, 2));
     else for (const line of formatDescription(description)) out(line);
   });

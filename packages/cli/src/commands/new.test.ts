@@ -57,7 +57,10 @@ describe('svc new', () => {
       dependencies: { '@svc/cli': '^1.2.3', '@svc/core': '^1.2.3' },
       devDependencies: DEV_DEPENDENCIES,
     });
-    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toMatch(/^# my-services\n/);
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    expect(readme).toMatch(/^# my-services\n/);
+    // A second HTTP service without a socket runs one process and can not be restarted.
+    expect(readme).toMatch(/## Add a service\n[^#]*needs a socket of its name under\s+`sockets:`/);
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toContain('node_modules/');
   });
 

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '@svc/core';
 import { controlRequest, runNode, type NodeStatus } from '@svc/node';
@@ -5,6 +7,25 @@ import type { Command } from 'commander';
 import { precompile } from '../typescript.js';
 
 const DEFAULT_CONFIG = '.svc.yml';
+
+/**
+ * `svc node` without `--config` in a folder with no `.svc.yml` (a project's
+ * `services/`, say): says so, and where the nearest one above is.
+ */
+function requireDefaultConfig(): void {
+  const here = process.cwd();
+  if (existsSync(join(here, DEFAULT_CONFIG))) return;
+  for (let dir = dirname(here); dir !== dirname(dir); dir = dirname(dir)) {
+    if (!existsSync(join(dir, DEFAULT_CONFIG))) continue;
+    const rel = relative(here, join(dir, DEFAULT_CONFIG));
+    throw new UsageError(
+      `no ${DEFAULT_CONFIG} in ${here}; there is one in ${dir}: run svc node there, or pass --config ${rel}`,
+    );
+  }
+  throw new UsageError(
+    `no ${DEFAULT_CONFIG} in ${here}: svc node runs the cluster that file lists (see svc node --help); run it in the project's folder, or pass --config FILE`,
+  );
+}
 
 function number(flag: string, min: number) {
   return (value: string): number => {
@@ -136,6 +157,7 @@ export default function register(program: Command): Command {
     )
     .addHelpText('after', HELP)
     .action(async (opts: RunOptions) => {
+      if (opts.config === DEFAULT_CONFIG) requireDefaultConfig();
       const svcBin = fileURLToPath(new URL('../../bin/svc.js', import.meta.url));
       const code = await runNode({
         configFile: opts.config,

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { inspect } from 'node:util';
 import {
   clusterOptions,
+  explainCallError,
   milliseconds,
   out,
   parseJsonArg,
@@ -68,7 +69,7 @@ Examples:
         try {
           result = await client.call(service, method, params, options);
         } catch (err) {
-          if (!streamsItsResults(err)) throw err;
+          if (!streamsItsResults(err)) throw await explainCallError(err, client, service);
           await printStream(client, service, method, params, options, opts.json === true);
           return;
         }

@@ -9,7 +9,7 @@ import {
   runShell,
   shellScope,
 } from '@svc/tail';
-import { milliseconds } from '../util.js';
+import { milliseconds, nestedAsRemote } from '../util.js';
 
 interface ShellFlags {
   command?: string;
@@ -73,7 +73,7 @@ Examples:
         try {
           value = await evaluate(flags.command, shellScope(client));
         } catch (err) {
-          if (err instanceof SvcError) throw err;
+          if (err instanceof SvcError) throw nestedAsRemote(err);
           // The user's code failed (a typo, a TypeError): show it as they wrote it, not as a bug of svc.
           const e = err instanceof Error ? err : new Error(String(err));
           process.stderr.write(`svc shell: ${e.name}: ${e.message}\n`);

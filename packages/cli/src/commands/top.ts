@@ -49,6 +49,11 @@ by a column (again: reverse), r reverses, q quits.`,
       try {
         await requireRunning(client, services);
         if (flags.once) {
+          // As svc discover says it: two empty tables look like a cluster whose figures failed.
+          if (services.length === 0 && (await client.discover()).size === 0) {
+            process.stderr.write('no services are running in this cluster\n');
+            return;
+          }
           process.stdout.write(renderOnce(await sampleOnce(client, { services, windowMs })));
         } else {
           await runTop({

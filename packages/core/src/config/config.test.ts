@@ -154,6 +154,17 @@ describe('instance config', () => {
     );
   });
 
+  it('says a missing class is missing, and what its section holds instead (a misspelled key)', () => {
+    expect(() =>
+      loadInstanceConfig(file('interfaces:\n  A:\n    clas: ./a.ts#A\n    ttl: 3\n'), {}),
+    ).toThrow(
+      /conf\.yml: interfaces\.A\.class: missing: the service's class, as "module#Export" \(like \.\.\/services\/greeting\.ts#Greeting\); the section has clas, ttl, read as the service's own settings$/,
+    );
+    expect(() => loadInstanceConfig(file('interfaces:\n  A: {}\n'), {})).toThrow(
+      /conf\.yml: interfaces\.A\.class: missing: the service's class, as "module#Export" \(like \.\.\/services\/greeting\.ts#Greeting\)$/,
+    );
+  });
+
   it('reads tracing.otlp and tracing.protocol, and names a bad value', () => {
     const iface = 'interfaces: { A: { class: ./a.ts#A } }\n';
     expect(loadInstanceConfig(file(iface), {}).tracing).toEqual({});

@@ -169,6 +169,18 @@ export function parseInstanceConfig(
   const interfaces: InterfaceConfig[] = Object.entries(interfacesDoc).map(([name, section]) => {
     const path = `interfaces.${name}`;
     const s = reader.object(section, path);
+    if (s['class'] === undefined || s['class'] === null) {
+      // Other keys of the section are the service's own settings, so a misspelled `class:`
+      // is not an unknown key: show what the section holds.
+      const others = Object.keys(s).filter((k) => k !== 'class');
+      const holds =
+        others.length === 0
+          ? ''
+          : `; the section has ${others.join(', ')}, read as the service's own settings`;
+      throw new ConfigError(
+        `${reader.file}: ${path}.class: missing: the service's class, as "module#Export" (like ../services/greeting.ts#Greeting)${holds}`,
+      );
+    }
     const cls = reader.string(s['class'], `${path}.class`);
     if (!cls.includes('#')) reader.fail(`${path}.class`, 'a "module#Export" reference', cls);
     const maxWorkers = reader.optionalInteger(s['max_workers'], `${path}.max_workers`, 1, 10_000);

@@ -1,3 +1,5 @@
+import { createInterface } from 'node:readline';
+import { PassThrough } from 'node:stream';
 import { inspect, types } from 'node:util';
 import { SvcError, type CallOptions, type ClusterClient, type EmitOptions } from '@svc/core';
 import { formatResult } from '@svc/core/internal';
@@ -128,10 +130,15 @@ export async function runShell(options: ShellOptions): Promise<void> {
   // around every event emitted and every I/O callback of the process, and svc
   // instance imports this package for its log stream.
   const { start: startRepl } = await import('node:repl');
+  // Input that is not a terminal (`printf ... | svc shell`) arrives all at once: Node's REPL
+  // would start every line at once, out of order, and close on its end while calls still
+  // wait. Such input is handed to the REPL one line at a time instead (see feedLines).
+  const piped = !(input as NodeJS.ReadStream).isTTY;
   const server = startRepl({
     prompt: 'svc> ',
-    input,
+    input: piped ? new PassThrough() : input,
     output,
+    ...(piped ? { terminal: false } : {}),
     useGlobal: false,
     ignoreUndefined: true,
     preview: false,
@@ -161,10 +168,50 @@ export async function runShell(options: ShellOptions): Promise<void> {
   };
   process.on('unhandledRejection', onRejection);
   try {
-    await new Promise<void>((resolve) => server.on('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) => server.on('exit', () => resolve()));
+    if (piped) await feedLines(server, input, exited);
+    await exited;
   } finally {
     process.off('unhandledRejection', onRejection);
   }
+}
+
+type Repl = import('node:repl').REPLServer;
+
+/**
+ * Hands `input` to the REPL line by line: each line once the REPL has
+ * answered the one before (shown its next prompt, after the evaluation and
+ * any calls it awaited have ended, or an error was printed), so inputs run
+ * in order, names one declares are there for the next, and an input
+ * continued on the next line (an open bracket) is continued as in a
+ * terminal. Closes the REPL after the last line is answered, or stops when
+ * the REPL exits first (`.exit`).
+ */
+async function feedLines(
+  server: Repl,
+  input: NodeJS.ReadableStream,
+  exited: Promise<void>,
+): Promise<void> {
+  let closed = false;
+  void exited.then(() => (closed = true));
+  let answered: (() => void) | undefined;
+  const displayPrompt = server.displayPrompt.bind(server);
+  server.displayPrompt = (preserveCursor?: boolean) => {
+    displayPrompt(preserveCursor);
+    answered?.();
+  };
+  const lines = createInterface({ input, crlfDelay: Infinity, terminal: false });
+  try {
+    for await (const line of lines) {
+      if (closed) break;
+      const next = new Promise<void>((resolve) => (answered = resolve));
+      server.write(`${line}\n`);
+      await Promise.race([next, exited]);
+    }
+  } finally {
+    lines.close();
+  }
+  if (!closed) server.close();
 }
 
 /** An error raised by the cluster, with its stack cut to its first line. */
