@@ -168,7 +168,8 @@ describe('svc shell on stdin', () => {
     const answers = stdout
       .split('\n')
       .slice(1)
-      .map((l) => l.replace(/^(svc> |\.\.\. )+/, ''))
+      // The REPL's prompts: its continuation prompt is `... ` before Node.js 24, `| ` since.
+      .map((l) => l.replace(/^(svc> |\.\.\. |\| )+/, ''))
       .filter((l) => l.trim() !== '');
     expect(answers).toEqual([
       "'Hi, Piped!'",
