@@ -154,6 +154,26 @@ describe('instance config', () => {
     );
   });
 
+  it('takes a misspelled max_workers for what it is, not for a setting of the service', () => {
+    for (const key of ['maxWorkers', 'max_worker', 'max-workers', 'max_workres', 'MAX_WORKERS'])
+      expect(() =>
+        loadInstanceConfig(file(`interfaces:\n  A:\n    class: ./a.ts#A\n    ${key}: 4\n`), {}),
+      ).toThrow(
+        `interfaces.A.${key}: did you mean max_workers? (the section's other keys are the service's own settings, so this one would change nothing)`,
+      );
+    // The service's own settings, even those that start alike, stay its own.
+    const config = loadInstanceConfig(
+      file(
+        'interfaces:\n  A:\n    class: ./a.ts#A\n    max_workers: 4\n    max_items: 9\n    workers: 2\n',
+      ),
+      {},
+    );
+    expect(config.interfaces[0]).toMatchObject({
+      maxWorkers: 4,
+      options: { max_items: 9, workers: 2 },
+    });
+  });
+
   it('says a missing class is missing, and what its section holds instead (a misspelled key)', () => {
     expect(() =>
       loadInstanceConfig(file('interfaces:\n  A:\n    clas: ./a.ts#A\n    ttl: 3\n'), {}),

@@ -183,6 +183,13 @@ export function parseInstanceConfig(
     }
     const cls = reader.string(s['class'], `${path}.class`);
     if (!cls.includes('#')) reader.fail(`${path}.class`, 'a "module#Export" reference', cls);
+    // Every other key is the service's own setting, so a misspelled `max_workers` would be one
+    // too, and silently change nothing.
+    const lookalike = Object.keys(s).find((k) => k !== 'max_workers' && nearMaxWorkers(k));
+    if (lookalike !== undefined)
+      throw new ConfigError(
+        `${reader.file}: ${path}.${lookalike}: did you mean max_workers? (the section's other keys are the service's own settings, so this one would change nothing)`,
+      );
     const maxWorkers = reader.optionalInteger(s['max_workers'], `${path}.max_workers`, 1, 10_000);
     return { name, class: cls, ...(maxWorkers === undefined ? {} : { maxWorkers }), options: s };
   });
@@ -301,4 +308,24 @@ export function parseInstanceConfig(
     interfaces,
     raw: top,
   };
+}
+
+/**
+ * Whether `key` is `max_workers` as typed by mistake: another case or
+ * separator (`maxWorkers`, `max-workers`), one letter off, or two swapped.
+ */
+function nearMaxWorkers(key: string): boolean {
+  const a = key.toLowerCase().replace(/[_-]/g, '');
+  const b = 'maxworkers';
+  if (Math.abs(a.length - b.length) > 1) return false;
+  // One edit at most: skip the common prefix and suffix, and what is left differs by one letter.
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  let j = 0;
+  while (j < a.length - i && j < b.length - i && a[a.length - 1 - j] === b[b.length - 1 - j]) j++;
+  const restA = a.slice(i, a.length - j);
+  const restB = b.slice(i, b.length - j);
+  if (restA.length <= 1 && restB.length <= 1) return true;
+  // Two letters swapped (`max_workres`).
+  return restA.length === 2 && restA === restB[1]! + restB[0]!;
 }
