@@ -10,6 +10,9 @@ import {
 import { escapeControl, parseJsonSafe } from '@svc/core/internal';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
+/** What `svc discover` and `svc top --once` say of a cluster with no instance registered. */
+export const NO_SERVICES = 'no services are running in this cluster';
+
 /** Options every command that talks to a cluster takes. */
 export interface ClusterOptions {
   config?: string;

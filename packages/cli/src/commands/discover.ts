@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { clusterOptions, out, withClient, type ClusterOptions } from '../util.js';
+import { clusterOptions, NO_SERVICES, out, withClient, type ClusterOptions } from '../util.js';
 
 export default function discover(program: Command): Command {
   return clusterOptions(
@@ -15,7 +15,7 @@ export default function discover(program: Command): Command {
       return;
     }
     if (services.size === 0) {
-      process.stderr.write('no services are running in this cluster\n');
+      process.stderr.write(`${NO_SERVICES}\n`);
       return;
     }
     for (const [name, instances] of services) {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError, connect, type ClusterClient } from '@svc/core';
 import { renderOnce, runTop, sampleOnce } from '@svc/tail';
+import { NO_SERVICES } from '../util.js';
 
 interface TopFlags {
   once?: boolean;
@@ -51,7 +52,7 @@ by a column (again: reverse), r reverses, q quits.`,
         if (flags.once) {
           // As svc discover says it: two empty tables look like a cluster whose figures failed.
           if (services.length === 0 && (await client.discover()).size === 0) {
-            process.stderr.write('no services are running in this cluster\n');
+            process.stderr.write(`${NO_SERVICES}\n`);
             return;
           }
           process.stdout.write(renderOnce(await sampleOnce(client, { services, windowMs })));

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
+import { Script } from 'node:vm';
 import { UsageError, type ClusterClient, type InstanceRecord } from '@svc/core';
 import {
   DEFAULT_EVAL_TIMEOUT,
@@ -8,7 +9,6 @@ import {
   type InspectorAddress,
 } from '@svc/core/internal';
 import { clusterCompletion, completeRpc, type CompletionSource } from './complete.js';
-import { incomplete } from './input.js';
 
 /** A running instance found by its id, with the address its built-ins answer at. */
 export interface InstanceTarget {
@@ -226,6 +226,21 @@ async function runLines(
     const printed = await run(pending);
     if (printed?.text !== undefined) output.write(`${printed.text}\n`);
   }
+}
+
+/** Whether code only lacks its end (an open bracket, string or template): the REPL then reads on. */
+export function incomplete(code: string): boolean {
+  for (const body of [`return (\n${code}\n);`, code]) {
+    try {
+      new Script(`(async function () {\n${body}\n})`);
+      return false;
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) return false;
+      if (!/Unexpected end of input|Unterminated (template|string)/.test(err.message)) continue;
+      if (body === code) return true;
+    }
+  }
+  return false;
 }
 
 const IN_SCOPE = ['services', 'containers', 'instance', 'rpc', 'emit', 'context'];
