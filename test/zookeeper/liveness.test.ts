@@ -1,30 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type zookeeper from 'node-zookeeper-client';
-import { createRegistry, type InstanceRecord, type Registry } from '@svc/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { InstanceRecord } from '@svc/core';
 import { eventually, makeRecord, uniqueName } from '@svc/core/testing/conformance';
-import {
-  closeClient,
-  context,
-  ensureZooKeeper,
-  rawClient,
-  removeTree,
-  repoRoot,
-  uniqueRoot,
-} from './helpers.js';
+import { repoRoot } from './helpers.js';
+import { useSharedZooKeeper } from './shared-zookeeper.js';
 
-const root = uniqueRoot();
-const url = `zookeeper://127.0.0.1:2181${root}`;
-let raw: zookeeper.Client;
-const open: Registry[] = [];
+const zk = useSharedZooKeeper();
+const { root, url, registry } = zk;
 const children: ChildProcess[] = [];
-
-async function registry(): Promise<Registry> {
-  const r = await createRegistry(url, context());
-  open.push(r);
-  return r;
-}
 
 /**
  * A real process that registers one instance of `service` under its own
@@ -62,19 +46,11 @@ function killed(child: ChildProcess): Promise<void> {
   return exited;
 }
 
-beforeAll(async () => {
-  ensureZooKeeper();
-  raw = await rawClient('127.0.0.1:2181');
-});
-afterEach(async () => {
+// Before the fixture closes the test's registries (after-hooks run last-registered first).
+afterEach(() => {
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
-  await Promise.allSettled(open.splice(0).map((r) => r.close()));
-});
-afterAll(async () => {
-  await removeTree(raw, root);
-  await closeClient(raw);
 });
 
 describe('ZooKeeper registry: processes of this host', () => {
@@ -96,7 +72,7 @@ describe('ZooKeeper registry: processes of this host', () => {
       // The watcher also removes its node, so other hosts see it leave before the session expires.
       const ids = () =>
         new Promise<string[]>((resolve, reject) =>
-          raw.getChildren(`${root}/services/${service}`, (e, c) =>
+          zk.raw.getChildren(`${root}/services/${service}`, (e, c) =>
             e ? reject(new Error(e.toString())) : resolve(c),
           ),
         );

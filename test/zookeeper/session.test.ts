@@ -1,31 +1,14 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import zookeeper from 'node-zookeeper-client';
 import { createRegistry, type InstanceRecord, type Registry } from '@svc/core';
 import { eventually, makeRecord, uniqueName } from '@svc/core/testing/conformance';
-import {
-  closeClient,
-  closeSessionOf,
-  context,
-  ensureZooKeeper,
-  memoryLogger,
-  rawClient,
-  removeTree,
-  repoRoot,
-  uniqueRoot,
-} from './helpers.js';
+import { closeSessionOf, context, memoryLogger, repoRoot } from './helpers.js';
+import { useSharedZooKeeper } from './shared-zookeeper.js';
 
-const root = uniqueRoot();
-const url = `zookeeper://127.0.0.1:2181${root}`;
-let raw: zookeeper.Client;
-const open: Registry[] = [];
-
-async function registry(registryUrl = url, log = memoryLogger()): Promise<Registry> {
-  const r = await createRegistry(registryUrl, context(log));
-  open.push(r);
-  return r;
-}
+const zk = useSharedZooKeeper();
+const { root, url, registry } = zk;
 
 interface Credentials {
   id: Buffer;
@@ -39,12 +22,12 @@ function credentialsOf(r: Registry): Credentials {
 }
 
 function ownerOf(path: string): Promise<Buffer | undefined> {
-  return new Promise((resolve) => raw.exists(path, (e, stat) => resolve(stat?.ephemeralOwner)));
+  return new Promise((resolve) => zk.raw.exists(path, (e, stat) => resolve(stat?.ephemeralOwner)));
 }
 
 function create(path: string, data: Buffer, mode: number): Promise<void> {
   return new Promise((resolve, reject) =>
-    raw.create(path, data, mode, (e) => (e ? reject(new Error(e.toString())) : resolve())),
+    zk.raw.create(path, data, mode, (e) => (e ? reject(new Error(e.toString())) : resolve())),
   );
 }
 
@@ -61,18 +44,6 @@ async function forceExpiry(r: Registry): Promise<void> {
   if (!(await eventually(() => !credentialsOf(r).id.equals(before.id), 15_000)))
     throw new Error('the registry did not notice that its session expired');
 }
-
-beforeAll(async () => {
-  ensureZooKeeper();
-  raw = await rawClient('127.0.0.1:2181');
-});
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((r) => r.close()));
-});
-afterAll(async () => {
-  await removeTree(raw, root);
-  await closeClient(raw);
-});
 
 describe('ZooKeeper registry sessions', () => {
   it('registers every instance again and re-arms watches after its session expired', async () => {
