@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InstanceRecord } from '@svc/core';
 import { eventually, makeRecord, uniqueName } from '@svc/core/testing/conformance';
-import { repoRoot } from './helpers.js';
+import { registeringProcess } from './helpers.js';
 import { useSharedZooKeeper } from './shared-zookeeper.js';
 
 const zk = useSharedZooKeeper();
@@ -15,28 +14,9 @@ const children: ChildProcess[] = [];
  * pid (as `svc instance` does) and stays; resolves once it is registered.
  */
 async function registeredChild(service: string): Promise<ChildProcess> {
-  const script = [
-    "import { createRegistry } from '@svc/core';",
-    'const log = { debug() {}, info() {}, warn() {}, error() {}, child() { return log; } };',
-    "const ctx = { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'child' };",
-    'const registry = await createRegistry(process.env.ZK_URL, ctx);',
-    'const record = { ...JSON.parse(process.env.RECORD), pid: process.pid };',
-    'await registry.register(record);',
-    "process.stdout.write('registered\\n');",
-    'setInterval(() => {}, 1000);',
-  ].join('\n');
   // The default session timeout (10 s): a killed child's node outlives the 1.5 s asserted.
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: join(repoRoot, 'test'),
-    env: { ...process.env, ZK_URL: url, RECORD: JSON.stringify(makeRecord(service)) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child } = await registeringProcess(url, makeRecord(service), { ownPid: true });
   children.push(child);
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  if (!(await eventually(() => out.includes('registered'), 15_000)))
-    throw new Error(`the child did not register: ${out}`);
   return child;
 }
 

@@ -12,7 +12,14 @@ import {
   parseZooKeeperUrl,
   type DeadNode,
 } from '@svc/core/internal';
-import { context, memoryLogger, removeTree, repoRoot, type LogLine } from './helpers.js';
+import {
+  context,
+  memoryLogger,
+  registeringProcess,
+  removeTree,
+  repoRoot,
+  type LogLine,
+} from './helpers.js';
 import { useSharedZooKeeper } from './shared-zookeeper.js';
 
 // Another pid namespace is another host for the liveness check: pidSpace()
@@ -142,29 +149,11 @@ describe('DeadNodeReaper: removing the node of a dead process of this host', () 
     const service = uniqueName('Reaped');
     const record = makeRecord(service);
     // A real process of this pid space registers and is SIGKILLed: its node stays with its session.
-    const script = [
-      "import { createRegistry } from '@svc/core';",
-      'const log = { debug() {}, info() {}, warn() {}, error() {}, child() { return log; } };',
-      "const ctx = { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'child' };",
-      'const registry = await createRegistry(process.env.ZK_URL, ctx);',
-      'await registry.register({ ...JSON.parse(process.env.RECORD), pid: process.pid });',
-      "process.stdout.write('registered\\n');",
-      'setInterval(() => {}, 1000);',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: join(repoRoot, 'test'),
-      env: { ...process.env, ZK_URL: registryUrl, RECORD: JSON.stringify(record) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const { child, exited } = await registeringProcess(registryUrl, record, { ownPid: true });
     cleanups.push(async () => {
       child.kill('SIGKILL');
       await exited;
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    if (!(await eventually(() => out.includes('registered'), 15_000)))
-      throw new Error('the child did not register');
     child.kill('SIGKILL');
     await exited;
     const path = `${parseZooKeeperUrl(registryUrl).root}/services/${service}/${record.id}`;

@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import zookeeper from 'node-zookeeper-client';
 import { createRegistry, type InstanceRecord, type Registry } from '@svc/core';
 import { eventually, makeRecord, uniqueName } from '@svc/core/testing/conformance';
-import { closeSessionOf, context, memoryLogger, repoRoot } from './helpers.js';
+import { closeSessionOf, context, memoryLogger, registeringProcess } from './helpers.js';
 import { useSharedZooKeeper } from './shared-zookeeper.js';
 
 const zk = useSharedZooKeeper();
@@ -129,27 +127,9 @@ describe('ZooKeeper registry sessions', () => {
     const record = makeRecord(service);
     // 4s is the smallest session timeout the shared server grants (2 ticks of 2s).
     const childUrl = `${url}?sessionTimeout=4000`;
-    const script = [
-      "import { createRegistry } from '@svc/core';",
-      'const log = { debug() {}, info() {}, warn() {}, error() {}, child() { return log; } };',
-      "const ctx = { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'child' };",
-      'const registry = await createRegistry(process.env.ZK_URL, ctx);',
-      'await registry.register(JSON.parse(process.env.RECORD));',
-      "process.stdout.write('registered\\n');",
-      'setInterval(() => {}, 1000);',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: join(repoRoot, 'test'),
-      env: { ...process.env, ZK_URL: childUrl, RECORD: JSON.stringify(record) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // Under this process's pid (the record's): only the session's end removes its node.
+    const { child, exited } = await registeringProcess(childUrl, record, { ownPid: false });
     try {
-      const registered = await eventually(() => out.includes('registered'), 15_000);
-      expect(registered, `child said: ${out}`).toBe(true);
       expect(await eventually(async () => (await observer.lookup(service)).length === 1)).toBe(
         true,
       );
