@@ -1,36 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ConnectionLostError, createRpcTransport, type Logger } from '@svc/core';
+import { ConnectionLostError, createRpcTransport } from '@svc/core';
 import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silent, startRpcFixture } from './support/rpc-fixture.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/net-rpc-server.mjs', import.meta.url));
-const silent: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child: () => silent,
-};
 const headers = { traceId: 't', callIdStack: [], data: {} };
-
-async function startServer(
-  children: ChildProcess[],
-): Promise<{ child: ChildProcess; rpc: string }> {
-  const child = spawn(process.execPath, [fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const lines = createInterface({ input: child.stdout });
-  const [line] = (await Promise.race([
-    once(lines, 'line'),
-    once(child, 'exit').then(() => {
-      throw new Error('the net rpc server fixture exited before printing its endpoint');
-    }),
-  ])) as [string];
-  const { rpc } = JSON.parse(line) as { rpc: string };
-  return { child, rpc };
-}
 
 describe('net rpc transport across processes', () => {
   const children: ChildProcess[] = [];
@@ -39,7 +15,7 @@ describe('net rpc transport across processes', () => {
   });
 
   it('fails a call in flight with ConnectionLostError as soon as the serving process is killed', async () => {
-    const { child, rpc } = await startServer(children);
+    const { child, rpc } = await startRpcFixture(fixture, children);
     // The fixture's cluster: both sides take its secret from this user's file for it.
     const ctx = { cluster: 'test', bindHost: '127.0.0.1', log: silent, clientName: 't' };
     const client = await createRpcTransport(

@@ -1,22 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface, type Interface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createRpcTransport, type Logger, type RpcTransport } from '@svc/core';
+import { createRpcTransport, type RpcTransport } from '@svc/core';
 import { MemoryRegistry, MemoryRegistryStore } from '@svc/core/testing';
 import { makeRecord } from '@svc/core/testing/conformance';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silent, startRpcFixture } from './support/rpc-fixture.js';
 
 // The instance that stops runs in another process, so that this one (the caller) can block its
 // event loop while ZeroMQ's thread goes on taking in what the instance sends.
 const fixture = fileURLToPath(new URL('./fixtures/zmq-rpc-server.mjs', import.meta.url));
-const silent: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child: () => silent,
-};
 const ctx = { cluster: 'test', bindHost: '127.0.0.1', log: silent, clientName: 'test' };
 const headers = { traceId: 't', callIdStack: [], data: {} };
 
@@ -44,9 +36,7 @@ describe('a zmq instance that stops', () => {
   });
 
   async function startServer(): Promise<Server> {
-    const child = spawn(process.execPath, [fixture], { stdio: ['pipe', 'pipe', 'inherit'] });
-    children.push(child);
-    const lines: Interface = createInterface({ input: child.stdout });
+    const { child, rpc, lines } = await startRpcFixture(fixture, children, 'pipe');
     const waiting: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
     lines.on('line', (text) => {
       for (const w of waiting.splice(0)) {
@@ -61,13 +51,6 @@ describe('a zmq instance that stops', () => {
           reject(new Error(`the zmq server fixture exited before ${pattern}`)),
         );
       });
-    const [first] = (await Promise.race([
-      once(lines, 'line'),
-      once(child, 'exit').then(() => {
-        throw new Error('the zmq server fixture exited before printing its endpoint');
-      }),
-    ])) as [string];
-    const { rpc } = JSON.parse(first) as { rpc: string };
     return { child, rpc, line };
   }
 

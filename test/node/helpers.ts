@@ -120,6 +120,7 @@ export interface ProcessRow {
   state: string;
   restarts: number;
   uptimeMs: number | null;
+  reason?: string;
 }
 
 /** A temp folder holding a `.svc.yml`, and the `svc node` processes started on it. */

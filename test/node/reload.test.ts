@@ -157,7 +157,14 @@ describe('svc node reloads', () => {
     cluster.start('--backoff', '50', '--max-crashes', '3', '--ready-delay', '8000');
     await cluster.waitOutput(/held off/);
     const rows = await cluster.status();
-    expect(rows[0]).toMatchObject({ name: 'Crash', pid: null, state: 'held', restarts: 2 });
+    expect(rows[0]).toMatchObject({
+      name: 'Crash',
+      pid: null,
+      state: 'held',
+      restarts: 2,
+      reason:
+        'exited with code 3, 3 quick crashes in a row; it said: crashing on purpose; run `svc node restart Crash` once fixed',
+    });
     expect(rows[1]).toMatchObject({ name: 'Sleep', restarts: 0 });
     expect(rows[1]?.pid).toBeGreaterThan(0);
     expect(cluster.output).toMatch(/Crash\.0 +\| crashing on purpose/);
@@ -180,7 +187,9 @@ describe('svc node reloads', () => {
 
     // A manual restart tries again (and, still broken, fails and is held off again).
     const restart = cluster.svc('node', 'restart', 'Crash', '--config', cluster.config);
-    expect(restart.stderr).toBe('svc: restart of Crash failed: Crash.0 did not become ready\n');
+    expect(restart.stderr).toMatch(
+      /^svc: restart of Crash failed: Crash\.0 \(pid \d+\) exited with code 3 before it was ready; it said: crashing on purpose\n$/,
+    );
     expect(restart.status).toBe(1);
     await cluster.waitOutput(/held off[^]*held off/);
     expect(cluster.output.match(/Crash\.0 started/g)).toHaveLength(6);

@@ -1,29 +1,21 @@
 // What the svc CLI leaves in ZooKeeper once it has exited: nothing of its own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type zookeeper from 'node-zookeeper-client';
 import { TestEnv, requireBuild } from '../support/svc.js';
-import { closeClient, ensureZooKeeper, rawClient, removeTree, uniqueRoot } from './helpers.js';
+import { useSharedZooKeeper } from './shared-zookeeper.js';
 
-const root = uniqueRoot();
+const zk = useSharedZooKeeper();
+const { root } = zk;
 const env = new TestEnv();
-let raw: zookeeper.Client;
 
 function children(path: string): Promise<string[]> {
   return new Promise((resolve, reject) =>
-    raw.getChildren(path, (e, c) => (e ? reject(new Error(e.toString())) : resolve(c))),
+    zk.raw.getChildren(path, (e, c) => (e ? reject(new Error(e.toString())) : resolve(c))),
   );
 }
 
-beforeAll(async () => {
-  requireBuild();
-  ensureZooKeeper();
-  raw = await rawClient('127.0.0.1:2181');
-});
-afterAll(async () => {
-  await env.stop();
-  await removeTree(raw, root);
-  await closeClient(raw);
-});
+beforeAll(() => requireBuild());
+// Before the fixture removes the root (after-hooks run last-registered first).
+afterAll(() => env.stop());
 
 describe('the svc CLI on a ZooKeeper registry', () => {
   it('removes the service node of its svc subscribe subscriber when it exits', async () => {

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -13,7 +13,8 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BackendContext, Logger } from '@svc/core';
+import type { BackendContext, InstanceRecord, Logger } from '@svc/core';
+import { eventually } from '@svc/core/testing/conformance';
 import zookeeper from 'node-zookeeper-client';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -101,6 +102,43 @@ export async function removeTree(client: Client, path: string): Promise<void> {
   );
   for (const child of children) await removeTree(client, `${path}/${child}`);
   await new Promise<void>((resolve) => client.remove(path, () => resolve()));
+}
+
+/**
+ * A real process that registers `record` on the registry `url` and stays (its session with
+ * it); with `ownPid`, under its own pid, as `svc instance` does. Resolves once it has
+ * registered; killed, and an Error with what it printed, when it has not within 15 s.
+ */
+export async function registeringProcess(
+  url: string,
+  record: InstanceRecord,
+  options: { ownPid: boolean },
+): Promise<{ child: ChildProcess; exited: Promise<void> }> {
+  const script = [
+    "import { createRegistry } from '@svc/core';",
+    'const log = { debug() {}, info() {}, warn() {}, error() {}, child() { return log; } };',
+    "const ctx = { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'child' };",
+    'const registry = await createRegistry(process.env.ZK_URL, ctx);',
+    'const record = JSON.parse(process.env.RECORD);',
+    `await registry.register(${options.ownPid ? '{ ...record, pid: process.pid }' : 'record'});`,
+    "process.stdout.write('registered\\n');",
+    'setInterval(() => {}, 1000);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: join(repoRoot, 'test'),
+    env: { ...process.env, ZK_URL: url, RECORD: JSON.stringify(record) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  if (!(await eventually(() => out.includes('registered'), 15_000))) {
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`the child did not register: ${out}`);
+  }
+  return { child, exited };
 }
 
 export function freePort(): Promise<number> {

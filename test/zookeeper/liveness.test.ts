@@ -1,58 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type zookeeper from 'node-zookeeper-client';
-import { createRegistry, type InstanceRecord, type Registry } from '@svc/core';
+import type { ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { InstanceRecord } from '@svc/core';
 import { eventually, makeRecord, uniqueName } from '@svc/core/testing/conformance';
-import {
-  closeClient,
-  context,
-  ensureZooKeeper,
-  rawClient,
-  removeTree,
-  repoRoot,
-  uniqueRoot,
-} from './helpers.js';
+import { registeringProcess } from './helpers.js';
+import { useSharedZooKeeper } from './shared-zookeeper.js';
 
-const root = uniqueRoot();
-const url = `zookeeper://127.0.0.1:2181${root}`;
-let raw: zookeeper.Client;
-const open: Registry[] = [];
+const zk = useSharedZooKeeper();
+const { root, url, registry } = zk;
 const children: ChildProcess[] = [];
-
-async function registry(): Promise<Registry> {
-  const r = await createRegistry(url, context());
-  open.push(r);
-  return r;
-}
 
 /**
  * A real process that registers one instance of `service` under its own
  * pid (as `svc instance` does) and stays; resolves once it is registered.
  */
 async function registeredChild(service: string): Promise<ChildProcess> {
-  const script = [
-    "import { createRegistry } from '@svc/core';",
-    'const log = { debug() {}, info() {}, warn() {}, error() {}, child() { return log; } };',
-    "const ctx = { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'child' };",
-    'const registry = await createRegistry(process.env.ZK_URL, ctx);',
-    'const record = { ...JSON.parse(process.env.RECORD), pid: process.pid };',
-    'await registry.register(record);',
-    "process.stdout.write('registered\\n');",
-    'setInterval(() => {}, 1000);',
-  ].join('\n');
   // The default session timeout (10 s): a killed child's node outlives the 1.5 s asserted.
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: join(repoRoot, 'test'),
-    env: { ...process.env, ZK_URL: url, RECORD: JSON.stringify(makeRecord(service)) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child } = await registeringProcess(url, makeRecord(service), { ownPid: true });
   children.push(child);
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  if (!(await eventually(() => out.includes('registered'), 15_000)))
-    throw new Error(`the child did not register: ${out}`);
   return child;
 }
 
@@ -62,19 +26,11 @@ function killed(child: ChildProcess): Promise<void> {
   return exited;
 }
 
-beforeAll(async () => {
-  ensureZooKeeper();
-  raw = await rawClient('127.0.0.1:2181');
-});
-afterEach(async () => {
+// Before the fixture closes the test's registries (after-hooks run last-registered first).
+afterEach(() => {
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
-  await Promise.allSettled(open.splice(0).map((r) => r.close()));
-});
-afterAll(async () => {
-  await removeTree(raw, root);
-  await closeClient(raw);
 });
 
 describe('ZooKeeper registry: processes of this host', () => {
@@ -96,7 +52,7 @@ describe('ZooKeeper registry: processes of this host', () => {
       // The watcher also removes its node, so other hosts see it leave before the session expires.
       const ids = () =>
         new Promise<string[]>((resolve, reject) =>
-          raw.getChildren(`${root}/services/${service}`, (e, c) =>
+          zk.raw.getChildren(`${root}/services/${service}`, (e, c) =>
             e ? reject(new Error(e.toString())) : resolve(c),
           ),
         );

@@ -13,22 +13,21 @@ import {
   type DeadNode,
 } from '@svc/core/internal';
 import {
-  closeClient,
   context,
-  ensureZooKeeper,
   memoryLogger,
-  rawClient,
+  registeringProcess,
   removeTree,
   repoRoot,
-  uniqueRoot,
   type LogLine,
 } from './helpers.js';
+import { useSharedZooKeeper } from './shared-zookeeper.js';
 
 // Another pid namespace is another host for the liveness check: pidSpace()
 // (registry/liveness.ts) names a process's boot id and pid namespace, and
 // a reader checks /proc only for records of its own.
 
-const root = uniqueRoot();
+const zk = useSharedZooKeeper();
+const { root } = zk;
 /** A long session: a killed instance's node would outlive every wait below. */
 const SESSION_TIMEOUT_MS = 30_000;
 const url = `zookeeper://127.0.0.1:2181${root}?sessionTimeout=${SESSION_TIMEOUT_MS}`;
@@ -37,7 +36,6 @@ const authRoot = `${root}-auth`;
 const digest = 'svc-cluster:zk-password';
 const authUrl = `zookeeper://${digest}@127.0.0.1:2181${authRoot}?sessionTimeout=${SESSION_TIMEOUT_MS}`;
 const authUrlWithoutCredentials = `zookeeper://127.0.0.1:2181${authRoot}`;
-let raw: zookeeper.Client;
 const cleanups: (() => Promise<void> | void)[] = [];
 
 /** A pid namespace of its own running fixtures/host.mjs as its pid 1; its lines are kept. */
@@ -93,23 +91,20 @@ async function registry(log = memoryLogger(), registryUrl = url): Promise<Regist
 
 function children(path: string): Promise<string[]> {
   return new Promise((resolve, reject) =>
-    raw.getChildren(path, (e, c) => (e ? reject(new Error(e.toString())) : resolve(c))),
+    zk.raw.getChildren(path, (e, c) => (e ? reject(new Error(e.toString())) : resolve(c))),
   );
 }
 
-beforeAll(async () => {
-  ensureZooKeeper();
-  raw = await rawClient('127.0.0.1:2181');
+beforeAll(() => {
   // To read and clean up the cluster with credentials too.
-  raw.addAuthInfo('digest', Buffer.from(digest));
+  zk.raw.addAuthInfo('digest', Buffer.from(digest));
 });
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
+// Before the fixture removes the root and closes its client (after-hooks run last-registered first).
 afterAll(async () => {
-  await removeTree(raw, root);
-  await removeTree(raw, authRoot);
-  await closeClient(raw);
+  await removeTree(zk.raw, authRoot);
 });
 
 describe('ZooKeeper registry: an instance killed on another host', () => {
@@ -154,34 +149,16 @@ describe('DeadNodeReaper: removing the node of a dead process of this host', () 
     const service = uniqueName('Reaped');
     const record = makeRecord(service);
     // A real process of this pid space registers and is SIGKILLed: its node stays with its session.
-    const script = [
-      "import { createRegistry } from '@svc/core';",
-      'const log = { debug() {}, info() {}, warn() {}, error() {}, child() { return log; } };',
-      "const ctx = { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'child' };",
-      'const registry = await createRegistry(process.env.ZK_URL, ctx);',
-      'await registry.register({ ...JSON.parse(process.env.RECORD), pid: process.pid });',
-      "process.stdout.write('registered\\n');",
-      'setInterval(() => {}, 1000);',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: join(repoRoot, 'test'),
-      env: { ...process.env, ZK_URL: registryUrl, RECORD: JSON.stringify(record) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const { child, exited } = await registeringProcess(registryUrl, record, { ownPid: true });
     cleanups.push(async () => {
       child.kill('SIGKILL');
       await exited;
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    if (!(await eventually(() => out.includes('registered'), 15_000)))
-      throw new Error('the child did not register');
     child.kill('SIGKILL');
     await exited;
     const path = `${parseZooKeeperUrl(registryUrl).root}/services/${service}/${record.id}`;
     const [data, stat] = await new Promise<[Buffer, zookeeper.Stat]>((resolve, reject) =>
-      raw.getData(path, (e, d, s) => (e ? reject(new Error(e.toString())) : resolve([d, s]))),
+      zk.raw.getData(path, (e, d, s) => (e ? reject(new Error(e.toString())) : resolve([d, s]))),
     );
     const written = JSON.parse(data.toString()) as { pidSpace: string; pidStart: string };
     return {
@@ -207,7 +184,7 @@ describe('DeadNodeReaper: removing the node of a dead process of this host', () 
 
   function exists(path: string): Promise<boolean> {
     return new Promise((resolve, reject) =>
-      raw.exists(path, (e, s) => (e ? reject(new Error(e.toString())) : resolve(s !== null))),
+      zk.raw.exists(path, (e, s) => (e ? reject(new Error(e.toString())) : resolve(s !== null))),
     );
   }
 
@@ -228,7 +205,7 @@ describe('DeadNodeReaper: removing the node of a dead process of this host', () 
     const node = await deadNode();
     // Written again since it was read: its version is no longer the one read.
     await new Promise<void>((resolve, reject) =>
-      raw.setData(node.path, Buffer.from('{}'), -1, (e) =>
+      zk.raw.setData(node.path, Buffer.from('{}'), -1, (e) =>
         e ? reject(new Error(e.toString())) : resolve(),
       ),
     );
@@ -244,13 +221,13 @@ describe('DeadNodeReaper: removing the node of a dead process of this host', () 
     const node = await deadNode();
     // Removed and made again (a restart reusing the id): version 0 again, another node.
     const data = await new Promise<Buffer>((resolve, reject) =>
-      raw.getData(node.path, (e, d) => (e ? reject(new Error(e.toString())) : resolve(d))),
+      zk.raw.getData(node.path, (e, d) => (e ? reject(new Error(e.toString())) : resolve(d))),
     );
     await new Promise<void>((resolve, reject) =>
-      raw.remove(node.path, -1, (e) => (e ? reject(new Error(e.toString())) : resolve())),
+      zk.raw.remove(node.path, -1, (e) => (e ? reject(new Error(e.toString())) : resolve())),
     );
     await new Promise<void>((resolve, reject) =>
-      raw.create(node.path, data, zookeeper.CreateMode.EPHEMERAL, (e) =>
+      zk.raw.create(node.path, data, zookeeper.CreateMode.EPHEMERAL, (e) =>
         e ? reject(new Error(e.toString())) : resolve(),
       ),
     );

@@ -1,31 +1,12 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import zookeeper from 'node-zookeeper-client';
 import { createRegistry, type InstanceRecord, type Registry } from '@svc/core';
 import { eventually, makeRecord, uniqueName } from '@svc/core/testing/conformance';
-import {
-  closeClient,
-  closeSessionOf,
-  context,
-  ensureZooKeeper,
-  memoryLogger,
-  rawClient,
-  removeTree,
-  repoRoot,
-  uniqueRoot,
-} from './helpers.js';
+import { closeSessionOf, context, memoryLogger, registeringProcess } from './helpers.js';
+import { useSharedZooKeeper } from './shared-zookeeper.js';
 
-const root = uniqueRoot();
-const url = `zookeeper://127.0.0.1:2181${root}`;
-let raw: zookeeper.Client;
-const open: Registry[] = [];
-
-async function registry(registryUrl = url, log = memoryLogger()): Promise<Registry> {
-  const r = await createRegistry(registryUrl, context(log));
-  open.push(r);
-  return r;
-}
+const zk = useSharedZooKeeper();
+const { root, url, registry } = zk;
 
 interface Credentials {
   id: Buffer;
@@ -39,12 +20,12 @@ function credentialsOf(r: Registry): Credentials {
 }
 
 function ownerOf(path: string): Promise<Buffer | undefined> {
-  return new Promise((resolve) => raw.exists(path, (e, stat) => resolve(stat?.ephemeralOwner)));
+  return new Promise((resolve) => zk.raw.exists(path, (e, stat) => resolve(stat?.ephemeralOwner)));
 }
 
 function create(path: string, data: Buffer, mode: number): Promise<void> {
   return new Promise((resolve, reject) =>
-    raw.create(path, data, mode, (e) => (e ? reject(new Error(e.toString())) : resolve())),
+    zk.raw.create(path, data, mode, (e) => (e ? reject(new Error(e.toString())) : resolve())),
   );
 }
 
@@ -61,18 +42,6 @@ async function forceExpiry(r: Registry): Promise<void> {
   if (!(await eventually(() => !credentialsOf(r).id.equals(before.id), 15_000)))
     throw new Error('the registry did not notice that its session expired');
 }
-
-beforeAll(async () => {
-  ensureZooKeeper();
-  raw = await rawClient('127.0.0.1:2181');
-});
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((r) => r.close()));
-});
-afterAll(async () => {
-  await removeTree(raw, root);
-  await closeClient(raw);
-});
 
 describe('ZooKeeper registry sessions', () => {
   it('registers every instance again and re-arms watches after its session expired', async () => {
@@ -158,27 +127,9 @@ describe('ZooKeeper registry sessions', () => {
     const record = makeRecord(service);
     // 4s is the smallest session timeout the shared server grants (2 ticks of 2s).
     const childUrl = `${url}?sessionTimeout=4000`;
-    const script = [
-      "import { createRegistry } from '@svc/core';",
-      'const log = { debug() {}, info() {}, warn() {}, error() {}, child() { return log; } };',
-      "const ctx = { cluster: 'test', bindHost: '127.0.0.1', log, clientName: 'child' };",
-      'const registry = await createRegistry(process.env.ZK_URL, ctx);',
-      'await registry.register(JSON.parse(process.env.RECORD));',
-      "process.stdout.write('registered\\n');",
-      'setInterval(() => {}, 1000);',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: join(repoRoot, 'test'),
-      env: { ...process.env, ZK_URL: childUrl, RECORD: JSON.stringify(record) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // Under this process's pid (the record's): only the session's end removes its node.
+    const { child, exited } = await registeringProcess(childUrl, record, { ownPid: false });
     try {
-      const registered = await eventually(() => out.includes('registered'), 15_000);
-      expect(registered, `child said: ${out}`).toBe(true);
       expect(await eventually(async () => (await observer.lookup(service)).length === 1)).toBe(
         true,
       );

@@ -39,6 +39,10 @@ export const DEFAULT_OPTIONS: SupervisorOptions = {
   runtimeFiles: [],
 };
 
+// svc's exit status for a user's mistake, a bad config above all (EXIT_USAGE in the CLI's
+// errors.ts), and many a tool's for a bad command line: restarting does not fix either.
+const EXIT_USAGE = 2;
+
 // Once a process of an instance has written `ready`, later ones are waited for
 // that long: the instance evidently announces readiness, slowly or not.
 const ANNOUNCED_READY_TIMEOUT_MS = 30_000;
@@ -55,6 +59,8 @@ export interface ProcessStatus {
   state: string;
   restarts: number;
   uptimeMs: number | null;
+  /** why a held process is held, with its last line and what to do; only on a held process */
+  reason?: string;
 }
 
 interface Slot {
@@ -64,6 +70,8 @@ interface Slot {
   state: 'starting' | 'running' | 'backoff' | 'held' | 'stopped';
   restarts: number;
   quickCrashes: number;
+  /** why the slot is held (with state 'held') */
+  heldBecause: string | undefined;
   timer: NodeJS.Timeout | undefined;
   /** a replacement started by a rolling restart, not yet ready */
   candidate: ChildProcess | undefined;
@@ -129,6 +137,7 @@ export class Supervisor {
           state: 'starting',
           restarts: 0,
           quickCrashes: 0,
+          heldBecause: undefined,
           timer: undefined,
           candidate: undefined,
         };
@@ -162,6 +171,7 @@ export class Supervisor {
       state,
       restarts: slot.restarts,
       uptimeMs: child ? now - child.startedAt : null,
+      ...(state === 'held' && slot.heldBecause !== undefined ? { reason: slot.heldBecause } : {}),
     });
     const rows: ProcessStatus[] = [];
     for (const slot of this.slots) {
@@ -225,8 +235,11 @@ export class Supervisor {
       this.output.note(`${label}: starting (restart #${slot.restarts})`);
       await this.launch(slot);
       const child = slot.child;
-      if (child && (await this.waitReady(slot, child))) return undefined;
-      return `${label} did not become ready`;
+      if (!child) return `${label} did not become ready`;
+      if (await this.waitReady(slot, child)) return undefined;
+      // Not ready means it exited: whoever asked gets why, as for a replacement below.
+      const info = await child.exited;
+      return `${label} (pid ${child.pid}) ${describeExit(info)} before it was ready${this.said(child)}`;
     }
     const fresh = await this.spawn(slot);
     if (!('pid' in fresh)) {
@@ -245,13 +258,11 @@ export class Supervisor {
         this.output.note(`${why}; the old one (pid ${old.pid}) keeps running`);
       } else {
         // The old process died meanwhile too: back to the crash path (backoff, hold).
-        this.crashed(slot, info, fresh.startedAt, fresh.pid);
+        this.crashed(slot, info, fresh.startedAt, fresh);
       }
       // The node's output shows the process's own lines; whoever asked for the restart
       // (`svc node restart`, in another terminal) gets its last one here.
-      const said = this.lastError.get(fresh)?.();
-      if (said !== undefined) return `${why}; it said: ${plain(said).slice(0, 500)}`;
-      return why;
+      return `${why}${this.said(fresh)}`;
     }
     slot.child = fresh;
     slot.restarts++;
@@ -265,6 +276,7 @@ export class Supervisor {
   private async launch(slot: Slot): Promise<void> {
     if (this.stopping) return;
     slot.state = 'starting';
+    slot.heldBecause = undefined;
     const child = await this.spawn(slot);
     if (!('pid' in child)) {
       this.crashed(slot, child, Date.now());
@@ -304,6 +316,12 @@ export class Supervisor {
     return child;
   }
 
+  /** `; it said: <its last stderr line>`, or nothing when it wrote none. */
+  private said(child: ChildProcess): string {
+    const line = this.lastError.get(child)?.();
+    return line === undefined ? '' : `; it said: ${plain(line).slice(0, 500)}`;
+  }
+
   private async waitReady(slot: Slot, child: ChildProcess): Promise<boolean> {
     const delay = this.announces.has(slot.instance.name)
       ? ANNOUNCED_READY_TIMEOUT_MS
@@ -329,12 +347,16 @@ export class Supervisor {
       slot.state = 'stopped';
       return;
     }
-    this.crashed(slot, info, child.startedAt, child.pid);
+    this.crashed(slot, info, child.startedAt, child);
   }
 
-  private crashed(slot: Slot, info: ExitInfo, startedAt: number, pid?: number): void {
+  /** `child` is undefined when the command could not be started at all. */
+  private crashed(slot: Slot, info: ExitInfo, startedAt: number, child?: ChildProcess): void {
     const label = `${slot.instance.name}.${slot.index}`;
     const uptime = Date.now() - startedAt;
+    const pid = child?.pid;
+    // A process that had not become ready yet (the slot still starting) ended its start.
+    const beforeReady = slot.state === 'starting';
     slot.child = undefined;
     if (slot.candidate) {
       // A rolling restart is already starting this slot's replacement.
@@ -347,10 +369,23 @@ export class Supervisor {
     slot.quickCrashes = uptime < this.options.minUptimeMs ? slot.quickCrashes + 1 : 0;
     const who = pid === undefined ? label : `${label} (pid ${pid})`;
     const what = `${who} ${describeExit(info)} after ${(uptime / 1000).toFixed(1)}s`;
+    const said = child ? this.said(child) : '';
+    const restartCommand = `\`svc node restart ${slot.instance.name}\``;
+    // Only before it is ready: a process that served a while and then exits 2 may have met
+    // something passing, and restarts like any crash (and is held after maxCrashes of them).
+    if (info.code === EXIT_USAGE && beforeReady) {
+      slot.state = 'held';
+      slot.heldBecause = `${describeExit(info)} before it was ready (a config or usage error)${said}; fix the config, then run ${restartCommand}`;
+      this.output.note(
+        `${what} before it was ready: held off at once (a config or usage error)${said}; fix the config, then run ${restartCommand}`,
+      );
+      return;
+    }
     if (slot.quickCrashes >= this.options.maxCrashes) {
       slot.state = 'held';
+      slot.heldBecause = `${describeExit(info)}, ${slot.quickCrashes} quick crashes in a row${said}; run ${restartCommand} once fixed`;
       this.output.note(
-        `${what}; it crashed ${slot.quickCrashes} times in a row within ${this.options.minUptimeMs / 1000}s of starting: held off (run \`svc node restart ${slot.instance.name}\` once fixed)`,
+        `${what}; it crashed ${slot.quickCrashes} times in a row within ${this.options.minUptimeMs / 1000}s of starting: held off (run ${restartCommand} once fixed)${said}`,
       );
       return;
     }

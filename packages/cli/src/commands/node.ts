@@ -87,8 +87,10 @@ server.listen({ fd: 3 })).
 
 A crashed process restarts after --backoff ms, doubled after each crash within
 --min-uptime of its start; after --max-crashes such crashes in a row it is held
-off until \`svc node restart NAME\`. Ctrl-C (or SIGTERM) stops every process:
-SIGTERM, then SIGKILL after --grace seconds; a second Ctrl-C kills at once.
+off until \`svc node restart NAME\`; one that exits with status 2 (a config or
+usage error) before it is ready is held off at once. Ctrl-C (or SIGTERM) stops
+every process: SIGTERM, then SIGKILL after --grace seconds; a second Ctrl-C
+kills at once.
 If the supervisor is killed, a watchdog process kills its children.
 
 Examples:
@@ -180,7 +182,7 @@ export default function register(program: Command): Command {
   node
     .command('status')
     .description(
-      'list every process of the running svc node: name, index, pid, state, restarts, uptime',
+      'list every process of the running svc node: name, index, pid, state, restarts, uptime, and why a held one is held',
     )
     .option('-c, --config <file>', 'the cluster file of that node', DEFAULT_CONFIG)
     .option('--json', 'print the status as JSON')
@@ -206,6 +208,11 @@ export default function register(program: Command): Command {
         `svc node (pid ${status.pid}) running ${status.config}${sockets ? `; sockets: ${sockets}` : ''}\n`,
       );
       process.stdout.write(`${table(rows)}\n`);
+      // Why a held process is held, and what to do, under the table (a row would be too wide).
+      for (const p of status.processes) {
+        if (p.reason !== undefined)
+          process.stdout.write(`${p.name}.${p.index} is held: ${p.reason}\n`);
+      }
     });
 
   node

@@ -129,6 +129,37 @@ describe('buildSample', () => {
     expect(s.entrypoints.find((e) => e.name === 'Greeting.greet')!.callsPerSec).toBe(3);
   });
 
+  it('matches each entrypoint to its own previous figures by name, whatever the order, renamed or removed', () => {
+    const before = snap(1000, [10, 1], [4, 4]);
+    const now = snap(2000, [13, 1], [0, 0]);
+    // Since the first reading: Greeting.greet moved to the end, Greeting.fail was renamed
+    // Greeting.hello (new figures, counted from zero), and a new Greeting.bye came first.
+    const [greet, fail] = now.entrypoints as [
+      MetricsSnapshot['entrypoints'][number],
+      MetricsSnapshot['entrypoints'][number],
+    ];
+    now.entrypoints = [
+      { ...fail, name: 'Greeting.bye', calls: 2, errors: 0 },
+      { ...fail, name: 'Greeting.hello', calls: 5, errors: 1 },
+      greet,
+    ];
+    const s = buildSample(
+      new Map([['a', { snapshot: now, services: ['Greeting'] }]]),
+      new Map([['a', { snapshot: before, services: ['Greeting'] }]]),
+    );
+    const rates = Object.fromEntries(
+      s.entrypoints.map((e) => [e.name, [e.callsPerSec, e.errorsPerSec, e.calls]]),
+    );
+    expect(rates).toEqual({
+      'Greeting.bye': [2, 0, 2],
+      'Greeting.hello': [5, 1, 5],
+      'Greeting.greet': [3, 0, 13],
+    });
+    // The instance's: 20 calls and 2 errors now, against the 10 and 1 of the one entrypoint it
+    // still has (the removed Greeting.fail's figures count in neither reading).
+    expect(s.instances[0]).toMatchObject({ callsPerSec: 10, errorsPerSec: 1 });
+  });
+
   it('gives two readers of one process the same CPU use: reading resets nothing', () => {
     const metrics = new Metrics();
     try {

@@ -176,8 +176,12 @@ export function buildSample(
     let callsBefore = 0;
     let errorsBefore = 0;
     const latencies: HistogramData[] = [];
+    // The previous reading's entrypoints by name, looked up once each: a scan per entrypoint
+    // is quadratic in an instance's entrypoints. The first of a repeated name wins, as it did.
+    const oldByName = new Map<string, MetricsSnapshot['entrypoints'][number]>();
+    for (const e of before?.entrypoints ?? []) if (!oldByName.has(e.name)) oldByName.set(e.name, e);
     for (const ep of snapshot.entrypoints) {
-      const old = before?.entrypoints.find((e) => e.name === ep.name);
+      const old = oldByName.get(ep.name);
       calls += ep.calls;
       errors += ep.errors;
       callsBefore += old?.calls ?? 0;
