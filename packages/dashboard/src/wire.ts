@@ -82,6 +82,8 @@ export interface ProcessStatusView {
   state: string;
   restarts: number;
   uptimeMs: number | null;
+  /** why a held process is held: how it ended, its last stderr line, what to do; only when held */
+  reason?: string;
 }
 
 export interface NodeView {

@@ -79,14 +79,11 @@ export function NodeView() {
             <tbody>
               {processes
                 .filter((p) => p.name === name)
-                .map((p) => {
+                .flatMap((p) => {
                   const inst = p.pid === null ? undefined : byPid.get(p.pid);
-                  return (
-                    <tr
-                      key={`${p.index}-${p.pid ?? 'none'}`}
-                      data-pid={p.pid ?? ''}
-                      data-state={p.state}
-                    >
+                  const key = `${p.index}-${p.pid ?? 'none'}`;
+                  const row = (
+                    <tr key={key} data-pid={p.pid ?? ''} data-state={p.state}>
                       <td>{p.index}</td>
                       <td class="mono">{p.pid ?? '-'}</td>
                       <td>
@@ -105,6 +102,17 @@ export function NodeView() {
                       </td>
                     </tr>
                   );
+                  // Why it is held (the supervisor's words, its last stderr line among them), under
+                  // its row: one long line, too wide for a cell of its own.
+                  if (p.reason === undefined) return [row];
+                  return [
+                    row,
+                    <tr key={`${key}-reason`}>
+                      <td colSpan={6} data-held-reason>
+                        held: {p.reason}
+                      </td>
+                    </tr>,
+                  ];
                 })}
             </tbody>
           </table>
