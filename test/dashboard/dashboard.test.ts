@@ -84,10 +84,7 @@ sockets:
   Web: { port: ${webPort} }
 `,
   );
-  // A long --ready-delay: Broken, starting beside nine others, must not be taken for ready
-  // before it exits (it once took longer than the default 1.5 s, and was restarted before it
-  // was held). The tour's instances say when they are ready, so none of them waits for it.
-  node = env.spawn(['node', '--config', config, '--ready-delay', '30000']);
+  node = env.spawn(['node', '--config', config]);
   dashboard = env.spawn(['dashboard', '--port', '0', '--node', config]);
   await dashboard.waitFor(
     (p) => /http:\/\/127\.0\.0\.1:\d+\/#token=\S+/.test(p.stdout),

@@ -19,8 +19,9 @@ describe('svc node and a config error', () => {
   Sleep: { command: node ${fixture('sleeper.mjs')} }
 `);
     writeFileSync(join(cluster.dir, 'bad.yml'), 'registry: local\nintrfaces: {}\n');
-    // A long --ready-delay: a slow machine must not take the process for ready before it exits.
-    cluster.start('--backoff', '50', '--ready-delay', '8000');
+    // `svc instance` says when it is ready: however short --ready-delay, a slow start that ends
+    // in a config error is not taken for ready first (and restarted before it is held).
+    cluster.start('--backoff', '50', '--ready-delay', '1');
     await cluster.waitOutput(/held off/);
     expect(cluster.output).toMatch(
       new RegExp(
@@ -37,7 +38,7 @@ describe('svc node and a config error', () => {
         `^exited with code 2 before it was ready \\(a config or usage error\\); it said: ${UNKNOWN_KEY}; fix the config, then run \`svc node restart Bad\`$`,
       ),
     );
-    // (Sleep is still starting: it never says it is ready, and --ready-delay is long.)
+    // (Sleep never says it is ready: running once --ready-delay passed.)
     expect(rows[1]).toMatchObject({ name: 'Sleep', restarts: 0 });
     expect(rows[1]).not.toHaveProperty('reason');
 

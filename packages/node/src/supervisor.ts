@@ -1,6 +1,7 @@
 import { SvcError, UsageError } from '@svc/core';
 import { Backoff } from '@svc/core/internal';
 import { describeExit, spawnChild, type ChildProcess, type ExitInfo } from './child.js';
+import type { ParsedCommand } from './command.js';
 import type { InstanceConfig, NodeConfig } from './config.js';
 import type { Output } from './output.js';
 import { startReaper, type Reaper } from './reaper.js';
@@ -129,6 +130,9 @@ export class Supervisor {
       ),
     );
     for (const instance of this.config.instances) {
+      // `svc instance` says when it is ready: its first process is not taken for ready after
+      // --ready-delay on a slow start (a config error exiting later is then held at once).
+      if (runsSvcInstance(instance.parsed)) this.announces.add(instance.name);
       for (let index = 0; index < instance.numprocesses; index++) {
         const slot: Slot = {
           instance,
@@ -458,4 +462,9 @@ export class Supervisor {
 /** A line of a child's output without its colours (SGR sequences), trimmed. */
 function plain(line: string): string {
   return line.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '').trim();
+}
+
+/** Whether a command runs `svc instance`, which announces its readiness. */
+function runsSvcInstance(command: ParsedCommand): boolean {
+  return command.kind === 'argv' && command.file === 'svc' && command.args[0] === 'instance';
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '@svc/core';
+import { escapeControl } from '@svc/core/internal';
 import { controlRequest, runNode, type NodeStatus } from '@svc/node';
 import type { Command } from 'commander';
 import { precompile } from '../typescript.js';
@@ -81,7 +82,8 @@ The file (.svc.yml in the current folder unless --config says otherwise):
 
 Every child gets SVC_NODE=1, SVC_CLUSTER, SVC_INSTANCE_NAME,
 SVC_INSTANCE_INDEX (0-based) and SVC_READY_FD=4 (write "ready\\n" there once
-serving; a child that never does counts as ready after --ready-delay). With a
+serving, as svc instance does; any other child that never does counts as
+ready after --ready-delay). With a
 socket of its instance's name: SVC_SOCKET_FD=3 and SVC_SOCKET_PORT (call
 server.listen({ fd: 3 })).
 
@@ -211,7 +213,8 @@ export default function register(program: Command): Command {
       // Why a held process is held, and what to do, under the table (a row would be too wide).
       for (const p of status.processes) {
         if (p.reason !== undefined)
-          process.stdout.write(`${p.name}.${p.index} is held: ${p.reason}\n`);
+          // The reason quotes the process's own last line: shown, never obeyed by the terminal.
+          process.stdout.write(`${p.name}.${p.index} is held: ${escapeControl(p.reason)}\n`);
       }
     });
 
