@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { ClusterAuth, MsgpackSerializer, type Logger } from '@svc/core';
+import { ClusterAuth, MsgpackSerializer } from '@svc/core';
+import { silent } from '../support/rpc-fixture.js';
 import { FIXTURES, type TestEnv } from '../support/svc.js';
 
 export { cpuMs } from '../support/svc.js';
@@ -59,14 +60,6 @@ export function frame(message: unknown): Buffer {
 }
 
 /** A raw connection to a net RPC port: writes what it is told, decodes the replies. */
-const silent: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => silent,
-};
-
 export class RawPeer {
   readonly socket: Socket;
   readonly replies: unknown[][] = [];
