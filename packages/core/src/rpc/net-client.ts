@@ -90,8 +90,7 @@ export class ClientConnection {
   #unwritten: number[] = [];
   /** the handshake's reader while it reads from a plain socket (see {@link #onRead}) */
   #handshakeRead: ((bytes: Buffer) => void) | undefined;
-  readonly #onFrame = (buf: Buffer, start: number, end: number) =>
-    this.#onReply(buf, start, end);
+  readonly #onFrame = (buf: Buffer, start: number, end: number) => this.#onReply(buf, start, end);
 
   constructor(endpoint: string, owner: ConnectionOwner) {
     this.endpoint = endpoint;
