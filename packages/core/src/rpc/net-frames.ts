@@ -81,28 +81,60 @@ export class FrameDecoder {
    * view made of it): for decoders that read a range in place.
    */
   pushRange(chunk: Buffer, onFrame: (buf: Buffer, start: number, end: number) => void): void {
+    this.#push(chunk, chunk.length, false, onFrame);
+  }
+
+  /**
+   * As {@link pushRange}, for the first `length` bytes of a buffer that is
+   * overwritten after the call (a socket's `onread` buffer): what is kept
+   * of them for a frame not yet whole is copied, and each frame body is
+   * valid during its `onFrame` call only (whatever outlives it must be
+   * copied out of `buf`).
+   */
+  pushReused(
+    buf: Buffer,
+    length: number,
+    onFrame: (buf: Buffer, start: number, end: number) => void,
+  ): void {
+    this.#push(buf, length, true, onFrame);
+  }
+
+  #push(
+    chunk: Buffer,
+    length: number,
+    reused: boolean,
+    onFrame: (buf: Buffer, start: number, end: number) => void,
+  ): void {
     let buf = chunk;
+    let end = length;
     if (this.#chunks.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
+      const bytes = length === chunk.length ? chunk : chunk.subarray(0, length);
+      this.#buffered += length;
       if (this.#buffered < this.#need) {
+        // Kept until the frame is whole: a reused buffer's bytes are gone by then.
+        this.#chunks.push(reused ? Buffer.from(bytes) : bytes);
         this.#account();
         return;
       }
+      this.#chunks.push(bytes);
       buf = Buffer.concat(this.#chunks, this.#buffered);
+      end = buf.length;
       this.#chunks = [];
       this.#buffered = 0;
     }
     try {
-      this.#split(buf, onFrame);
+      this.#split(buf, end, onFrame);
     } finally {
       this.#account();
     }
   }
 
-  #split(buf: Buffer, onFrame: (buf: Buffer, start: number, end: number) => void): void {
+  #split(
+    buf: Buffer,
+    end: number,
+    onFrame: (buf: Buffer, start: number, end: number) => void,
+  ): void {
     let offset = 0;
-    const end = buf.length;
     while (end - offset >= FRAME_HEADER_BYTES) {
       const size = buf.readUInt32BE(offset);
       if (size === 0) throw new DecodeError('empty frame');
@@ -117,7 +149,7 @@ export class FrameDecoder {
     // A frame that throws leaves the rest of the stream unread: the caller closes it.
     if (offset < end) {
       // Copy the tail: keeping a view would pin the whole chunk until the frame completes.
-      const tail = Buffer.from(buf.subarray(offset));
+      const tail = Buffer.from(buf.subarray(offset, end));
       this.#chunks = [tail];
       this.#buffered = tail.length;
       this.#need =

@@ -350,8 +350,8 @@ export class NetRpcTransport implements RpcTransport, ConnectionOwner {
   }
 
   /** @internal */
-  decode(buf: Buffer, start: number, end: number): unknown {
-    return this.#serializer.decodeRange(buf, start, end);
+  decode(buf: Buffer, start: number, end: number, copyBinaries: boolean): unknown {
+    return this.#serializer.decodeRange(buf, start, end, copyBinaries);
   }
 
   /** @internal */

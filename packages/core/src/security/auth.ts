@@ -7,6 +7,7 @@ import {
   connectHandshake,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   handshakeKey,
+  type PeerBytes,
 } from './handshake.js';
 import { curveKeys, type CurveKeys } from './curve.js';
 import { Refusals } from './refusals.js';
@@ -118,12 +119,14 @@ export class ClusterAuth {
   /**
    * Runs the client's side of the handshake on a socket from `net.connect`;
    * nothing else may be written to it before `ready`. `failed` gets a
-   * ConnectionLostError that says why.
+   * ConnectionLostError that says why. `read` is given for a socket read
+   * through `onread` (see {@link connectHandshake}).
    */
   connect(
     socket: Socket,
     endpoint: string,
     callbacks: { ready(rest: Buffer): void; failed(err: Error): void },
+    read?: PeerBytes,
   ): void {
     let key: Buffer;
     try {
@@ -133,13 +136,19 @@ export class ClusterAuth {
       callbacks.failed(err as Error);
       return;
     }
-    connectHandshake(socket, key, this.#timeoutMs, {
-      ready: (rest) => callbacks.ready(rest),
-      failed: (reason) =>
-        callbacks.failed(
-          new ConnectionLostError(`cannot authenticate with ${endpoint}: ${reason}`),
-        ),
-    });
+    connectHandshake(
+      socket,
+      key,
+      this.#timeoutMs,
+      {
+        ready: (rest) => callbacks.ready(rest),
+        failed: (reason) =>
+          callbacks.failed(
+            new ConnectionLostError(`cannot authenticate with ${endpoint}: ${reason}`),
+          ),
+      },
+      read,
+    );
   }
 
   /** Logs what is pending of the refusal summary. */

@@ -52,8 +52,9 @@ export interface HandshakeCallbacks {
   /**
    * The peer proved it knows the secret. `rest` is what it sent after the
    * handshake (possibly empty), not yet read by anyone. Called from the
-   * socket's own `data` event, so that no byte can arrive in between:
-   * attach the next reader synchronously.
+   * read that brought the handshake's last bytes (the socket's own `data`
+   * event, or its owner's `onread` callback), so that no byte can arrive in
+   * between: attach the next reader synchronously.
    */
   ready(rest: Buffer): void;
   /** The peer failed (the socket is destroyed already); `reason` says how. */
@@ -61,23 +62,40 @@ export interface HandshakeCallbacks {
 }
 
 /**
- * Accumulates exactly `size` bytes from `socket`, then hands them and the
- * rest over; a handshake is its steps chained. The listener is removed
+ * Where a handshake reads its peer's bytes: subscribes `onData` to them and
+ * returns what unsubscribes it. Each chunk must stay as it is after the
+ * call (a message split across reads is kept until it is whole): a
+ * socket's `data` chunks do; a socket read through `onread` into a reused
+ * buffer hands on copies.
+ */
+export type PeerBytes = (onData: (bytes: Buffer) => void) => () => void;
+
+/** A socket's `data` events, the default {@link PeerBytes}. */
+function socketData(socket: Socket): PeerBytes {
+  return (onData) => {
+    socket.on('data', onData);
+    return () => socket.off('data', onData);
+  };
+}
+
+/**
+ * Accumulates exactly `size` bytes from `read`, then hands them and the
+ * rest over; a handshake is its steps chained. The reader is unsubscribed
  * before `done` runs.
  */
-function readExactly(socket: Socket, size: number, done: (bytes: Buffer, rest: Buffer) => void) {
+function readExactly(read: PeerBytes, size: number, done: (bytes: Buffer, rest: Buffer) => void) {
   const chunks: Buffer[] = [];
   let have = 0;
   const onData = (bytes: Buffer) => {
     chunks.push(bytes);
     have += bytes.length;
     if (have < size) return;
-    socket.off('data', onData);
+    stop();
     const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, have);
     done(all.subarray(0, size), all.subarray(size));
   };
-  socket.on('data', onData);
-  return () => socket.off('data', onData);
+  const stop = read(onData);
+  return stop;
 }
 
 /**
@@ -130,8 +148,9 @@ export function acceptHandshake(
   callbacks: HandshakeCallbacks,
 ): void {
   const g = guard(socket, timeoutMs, callbacks);
+  const read = socketData(socket);
   g.reading(
-    readExactly(socket, HELLO_BYTES, (hello, rest) => {
+    readExactly(read, HELLO_BYTES, (hello, rest) => {
       if (!hello.subarray(0, MAGIC.length).equals(MAGIC)) {
         return g.fail('sent no handshake (not an svc peer, or one without the cluster secret)');
       }
@@ -157,7 +176,7 @@ export function acceptHandshake(
       };
       // A client cannot have seen our nonce yet: nothing of it can follow its hello.
       if (rest.length > 0) return g.fail('sent bytes before it could have read our proof');
-      g.reading(readExactly(socket, CLIENT_PROOF_BYTES, onProof));
+      g.reading(readExactly(read, CLIENT_PROOF_BYTES, onProof));
     }),
   );
 }
@@ -165,19 +184,23 @@ export function acceptHandshake(
 /**
  * Runs the client's side of the handshake on a socket just created by
  * `net.connect` (writes before the connect are buffered by the socket).
- * Nothing else may be written to the socket before `ready`.
+ * Nothing else may be written to the socket before `ready`. `read` is
+ * where the server's bytes come from: the socket's `data` events unless
+ * the socket is read through `onread` (then its owner hands them on, and
+ * `ready` is called from its read callback).
  */
 export function connectHandshake(
   socket: Socket,
   key: Buffer,
   timeoutMs: number,
   callbacks: HandshakeCallbacks,
+  read: PeerBytes = socketData(socket),
 ): void {
   const g = guard(socket, timeoutMs, callbacks);
   const clientNonce = randomBytes(NONCE_BYTES);
   socket.write(Buffer.concat([MAGIC, Buffer.of(VERSION), clientNonce]));
   g.reading(
-    readExactly(socket, SERVER_PROOF_BYTES, (proof, rest) => {
+    readExactly(read, SERVER_PROOF_BYTES, (proof, rest) => {
       if (!proof.subarray(0, MAGIC.length).equals(MAGIC) || proof[MAGIC.length] !== VERSION) {
         return g.fail('the peer does not speak the svc handshake');
       }
