@@ -2,7 +2,6 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { ConnectionLostError, RpcTimeoutError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
 import { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
 import { ClusterAuth } from '../security/auth.js';
 import type { InstanceRecord } from '../registry/registry.js';
@@ -10,14 +9,8 @@ import { NotDeliveredError, idempotentMethods } from './failover.js';
 import { NetRpcTransport } from './net.js';
 import { InstancePicker, QUARANTINE_MS } from './picker.js';
 import type { RpcHandler, RpcRequest } from './transport.js';
+import { silent } from './test-support.js';
 
-const silent: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => silent,
-};
 const ctx: BackendContext = {
   cluster: 'test',
   bindHost: '127.0.0.1',

@@ -1,12 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { ConnectionLostError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
 import { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
 import { ClusterAuth } from '../security/auth.js';
 import { HELLO_BYTES, handshakeKey } from '../security/handshake.js';
@@ -16,29 +12,16 @@ import { FrameDecoder } from './net-frames.js';
 import { localSocketPath } from './net-local.js';
 import { REPLY_OK, REQUEST } from './net-wire.js';
 import type { RpcRequest, RpcResponse } from './transport.js';
+import { silent, useOwnRuntimeDir } from './test-support.js';
 
 // The client side of `net` against servers written here byte by byte: a
 // plain socket (TCP or unix) is read through `onread` into one buffer that
 // every read overwrites, so what the client keeps of a read (an unfinished
 // frame, the handshake's bytes, a decoded binary value) must be a copy.
 
-// This file's unix sockets go to a runtime folder of its own (read on first use).
-const ownRuntime = mkdtempSync(join(tmpdir(), 'svc-xdg-'));
-const outerRuntime = process.env['XDG_RUNTIME_DIR'];
-process.env['XDG_RUNTIME_DIR'] = ownRuntime;
-afterAll(() => {
-  if (outerRuntime === undefined) delete process.env['XDG_RUNTIME_DIR'];
-  else process.env['XDG_RUNTIME_DIR'] = outerRuntime;
-  rmSync(ownRuntime, { recursive: true, force: true });
-});
+// This file's unix sockets go to a runtime folder of its own.
+useOwnRuntimeDir();
 
-const silent: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => silent,
-};
 const SECRET = 'the cluster secret of these tests';
 const authWith = (secret: string) =>
   new ClusterAuth({ cluster: 'test', secret }, { log: silent, timeoutMs: 2000 });

@@ -2,22 +2,15 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { ConnectionLostError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
 import { MemoryRegistry, MemoryRegistryStore } from '../registry/memory.js';
 import { describeRpcTransport } from '../testing/conformance/rpc.js';
 import { NetRpcTransport } from './net.js';
 import { ClusterAuth } from '../security/auth.js';
 import { connectTls, pskOf } from './net-tls.js';
 import type { RpcHandler, RpcRequest } from './transport.js';
+import { silent } from './test-support.js';
 
 const SECRET = 'a cluster secret of the test, 32+';
-const quiet: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => quiet,
-};
 
 const greet = (name: string): RpcRequest => ({
   service: 'greeter',
@@ -41,9 +34,9 @@ describe('net rpc over TLS-PSK', () => {
     const t = new NetRpcTransport(registry, {
       cluster: 'tls-test',
       bindHost: '127.0.0.1',
-      log: quiet,
+      log: silent,
       clientName: 'test',
-      auth: new ClusterAuth({ cluster: 'tls-test', secret }, { log: quiet }),
+      auth: new ClusterAuth({ cluster: 'tls-test', secret }, { log: silent }),
       ...rest,
     });
     toClose.push(t, registry);
@@ -131,10 +124,10 @@ describeRpcTransport('net over TLS', {
     const ctx: BackendContext = {
       cluster: 'conformance-tls',
       bindHost: '127.0.0.1',
-      log: quiet,
+      log: silent,
       clientName: 'c',
       rpcTls: true,
-      auth: new ClusterAuth({ cluster: 'conformance-tls', secret: SECRET }, { log: quiet }),
+      auth: new ClusterAuth({ cluster: 'conformance-tls', secret: SECRET }, { log: silent }),
     };
     return Promise.resolve({ rpc: new NetRpcTransport(registry, ctx), registry });
   },

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   rmSync,
   statSync,
@@ -12,9 +11,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { BackendContext } from '../backends.js';
 import { ConnectionLostError, RpcTimeoutError, UnknownServiceError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -30,6 +28,7 @@ import { limitsOf } from '../limits.js';
 import { ClusterAuth } from '../security/auth.js';
 import { localSocketPath, removeIfStale, sweepStale } from './net-local.js';
 import type { RpcHandler, RpcRequest } from './transport.js';
+import { useOwnRuntimeDir } from './test-support.js';
 
 interface Logged {
   level: string;
@@ -51,17 +50,8 @@ function recordingLogger(out: Logged[]): Logger {
   return logger;
 }
 
-// The unix sockets of this file's servers go to a runtime folder of its own: the
-// stale files it leaves on purpose are nobody else's to sweep, and its servers'
-// sweeps touch nobody else's (the folder is read on first use).
-const ownRuntime = mkdtempSync(join(tmpdir(), 'svc-xdg-'));
-const outerRuntime = process.env['XDG_RUNTIME_DIR'];
-process.env['XDG_RUNTIME_DIR'] = ownRuntime;
-afterAll(() => {
-  if (outerRuntime === undefined) delete process.env['XDG_RUNTIME_DIR'];
-  else process.env['XDG_RUNTIME_DIR'] = outerRuntime;
-  rmSync(ownRuntime, { recursive: true, force: true });
-});
+// The unix sockets of this file's servers go to a runtime folder of its own.
+const ownRuntime = useOwnRuntimeDir();
 
 /** Listens on a unix socket at `path` (as a live server does); close it when done. */
 async function listenAt(path: string): Promise<net.Server> {
