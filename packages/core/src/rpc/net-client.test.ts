@@ -114,13 +114,12 @@ async function listen(server: net.Server, at: number | string): Promise<void> {
 
 /**
  * A server at a `tcp://` endpoint, and at the unix socket beside it when
- * `unix` (where a client on this host then connects), that runs `onPeer`
- * for each connection that passed the handshake (with `auth`'s secret).
+ * `unix` (where a client on this host then connects), that hands each
+ * connection to `onSocket` as it comes (no handshake of its own).
  */
-async function fakeServer(
+async function rawServer(
   unix: boolean,
-  onPeer: (peer: Peer) => unknown,
-  auth = authWith(SECRET),
+  onSocket: (socket: net.Socket) => void,
 ): Promise<FakeServer> {
   const accepted = { tcp: 0, unix: 0 };
   const serverOf = (kind: 'tcp' | 'unix') =>
@@ -128,13 +127,27 @@ async function fakeServer(
       accepted[kind]++;
       socket.setNoDelay(true);
       socket.on('error', () => {});
-      auth.accept(socket, 'fake', (rest) => void onPeer(new Peer(socket, rest)));
+      onSocket(socket);
     });
   const tcp = serverOf('tcp');
   await listen(tcp, 0);
   const endpoint = `tcp://127.0.0.1:${(tcp.address() as net.AddressInfo).port}`;
   if (unix) await listen(serverOf('unix'), localSocketPath(endpoint)!);
   return { endpoint, accepted };
+}
+
+/**
+ * A {@link rawServer} that runs `onPeer` for each connection that passed
+ * the handshake (with `auth`'s secret).
+ */
+function fakeServer(
+  unix: boolean,
+  onPeer: (peer: Peer) => unknown,
+  auth = authWith(SECRET),
+): Promise<FakeServer> {
+  return rawServer(unix, (socket) =>
+    auth.accept(socket, 'fake', (rest) => void onPeer(new Peer(socket, rest))),
+  );
 }
 
 function client(
@@ -331,41 +344,32 @@ describe.each(['tcp', 'unix'] as const)('a net client reading over %s', (via) =>
     const key = handshakeKey(authWith(SECRET).secret());
     let cut = 1;
     let total = Infinity;
-    const accepted = { tcp: 0, unix: 0 };
-    const serverOf = (kind: 'tcp' | 'unix') =>
-      net.createServer((socket) => {
-        accepted[kind]++;
-        socket.setNoDelay(true);
-        socket.on('error', () => {});
-        const chunks: Buffer[] = [];
-        const onHello = (chunk: Buffer) => {
-          chunks.push(chunk);
-          const hello = Buffer.concat(chunks);
-          if (hello.length < HELLO_BYTES) return;
-          socket.off('data', onHello);
-          socket.resume();
-          const clientNonce = hello.subarray(5, HELLO_BYTES);
-          const serverNonce = randomBytes(32);
-          const mac = createHmac('sha256', key)
-            .update('svc server')
-            .update(clientNonce)
-            .update(serverNonce)
-            .digest();
-          const bytes = Buffer.concat([
-            Buffer.from('SVCA\x01', 'latin1'),
-            serverNonce,
-            mac,
-            frame([REPLY_OK, 1, `cut at ${cut}`]),
-          ]);
-          total = bytes.length;
-          void writeInParts(socket, bytes, [cut++]);
-        };
-        socket.on('data', onHello);
-      });
-    const tcp = serverOf('tcp');
-    await listen(tcp, 0);
-    const endpoint = `tcp://127.0.0.1:${(tcp.address() as net.AddressInfo).port}`;
-    if (unix) await listen(serverOf('unix'), localSocketPath(endpoint)!);
+    const { endpoint, accepted } = await rawServer(unix, (socket) => {
+      const chunks: Buffer[] = [];
+      const onHello = (chunk: Buffer) => {
+        chunks.push(chunk);
+        const hello = Buffer.concat(chunks);
+        if (hello.length < HELLO_BYTES) return;
+        socket.off('data', onHello);
+        socket.resume();
+        const clientNonce = hello.subarray(5, HELLO_BYTES);
+        const serverNonce = randomBytes(32);
+        const mac = createHmac('sha256', key)
+          .update('svc server')
+          .update(clientNonce)
+          .update(serverNonce)
+          .digest();
+        const bytes = Buffer.concat([
+          Buffer.from('SVCA\x01', 'latin1'),
+          serverNonce,
+          mac,
+          frame([REPLY_OK, 1, `cut at ${cut}`]),
+        ]);
+        total = bytes.length;
+        void writeInParts(socket, bytes, [cut++]);
+      };
+      socket.on('data', onHello);
+    });
     let rounds = 0;
     while (cut < total) {
       const at = cut;
