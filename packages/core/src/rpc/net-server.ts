@@ -20,6 +20,7 @@ import { ConnectionSweep, backpressuredWrite, type SweptConnection } from './net
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, REQUEST, STREAM } from './net-wire.js';
 import { parseCallHeaderList, parseCallHeaders } from '../zmq/wire-check.js';
 import { MAX_CREDIT, StreamPump } from './stream.js';
+import { IdTable } from './id-table.js';
 import { localSocketPath, removeIfStale, sweepStale } from './net-local.js';
 import {
   receivedTimeout,
@@ -247,7 +248,7 @@ export class NetRpcServer {
     const peer: ServerPeer = {
       socket,
       writer,
-      running: new Map(),
+      running: new IdTable(),
       lastActive: performance.now(),
       busy: () => peer.running.size > 0,
     };
@@ -429,7 +430,7 @@ interface ServerPeer extends SweptConnection {
    * answered synchronously, and streams. A cancel frame or the
    * connection's close aborts them.
    */
-  running: Map<number, RunningCall>;
+  running: IdTable<RunningCall>;
 }
 
 interface RunningCall {

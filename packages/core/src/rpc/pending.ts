@@ -1,6 +1,17 @@
 import type { CancelToken } from '../cancel.js';
 import { RpcTimeoutError } from '../errors.js';
 
+/** What PendingCalls keeps its calls in: a Map, or an IdTable for integer ids. */
+export interface CallTable<K, V> extends Iterable<[K, V]> {
+  readonly size: number;
+  get(id: K): V | undefined;
+  set(id: K, value: V): unknown;
+  delete(id: K): boolean;
+  clear(): void;
+  entries(): IterableIterator<[K, V]>;
+  values(): IterableIterator<V>;
+}
+
 /** One call waiting for its answer. */
 export class PendingCall<T, M> {
   /** stops listening to the call's cancel token, once the call has settled */
@@ -32,10 +43,18 @@ export class PendingCall<T, M> {
  * out on does.
  */
 export class PendingCalls<K, T, M = undefined> {
-  readonly #calls = new Map<K, PendingCall<T, M>>();
+  readonly #calls: CallTable<K, PendingCall<T, M>>;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   readonly #sweep = () => this.#expire();
+
+  /**
+   * `calls`: where the waiting calls are kept, a Map unless given; a client
+   * that numbers its calls gives an IdTable (`id-table.ts` says why).
+   */
+  constructor(calls: CallTable<K, PendingCall<T, M>> = new Map()) {
+    this.#calls = calls;
+  }
 
   /** Calls waiting now. */
   get size(): number {

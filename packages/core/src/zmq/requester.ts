@@ -10,6 +10,7 @@ import {
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { Logger } from '../log/logger.js';
 import type { ClusterAuth } from '../security/auth.js';
+import { IdTable } from '../rpc/id-table.js';
 import { PendingCalls } from '../rpc/pending.js';
 import { StreamReader } from '../rpc/stream.js';
 import type { Serializer } from '../serializers/serializer.js';
@@ -269,7 +270,7 @@ export class ZmqRequester {
       queue: new SendQueue(dealer),
       connected: false,
       up: false,
-      pending: new PendingCalls(),
+      pending: new PendingCalls(new IdTable()),
       streams: new Map(),
       cancel: (id) => this.#control(peer, { i: id, x: 1 }),
       leaving: false,

@@ -19,6 +19,7 @@ import type { Serializer } from '../serializers/serializer.js';
 import { isNoticeNumber, isObject } from './wire-check.js';
 import { acquireZap } from './zap.js';
 import { DEFAULT_LIMITS } from '../limits.js';
+import { IdTable } from '../rpc/id-table.js';
 import { REPLY_HIGH_WATER, ReplyQueue } from './reply-queue.js';
 import {
   HEARTBEAT,
@@ -110,7 +111,7 @@ export class ZmqResponder {
   readonly #options: ResponderOptions;
   readonly #inflight = new Set<Promise<void>>();
   /** requests still running, by the caller's routing id (hex), then request id */
-  readonly #running = new Map<string, Map<number, Running>>();
+  readonly #running = new Map<string, IdTable<Running>>();
   /** the callers that have sent something, by routing id (hex), until they go away */
   readonly #peers = new Map<string, Buffer>();
   /** while stopping: the callers told so, by routing id (hex) */
@@ -371,7 +372,7 @@ export class ZmqResponder {
     // A peer's list stays until it goes away: made and dropped with every call, it
     // was a Map per request for a caller with one call in flight.
     let calls = this.#running.get(peer);
-    if (!calls) this.#running.set(peer, (calls = new Map<number, Running>()));
+    if (!calls) this.#running.set(peer, (calls = new IdTable<Running>()));
     calls.set(id, running);
     const forget = () => {
       if (calls.get(id) === running) calls.delete(id);
