@@ -261,6 +261,17 @@ describe('svc RPC client against a raw Nameko-shaped server', () => {
   const service = uniqueName('greeting_service_');
   const requests: ConsumeMessage[] = [];
   const answers: string[] = [];
+  /** Set by a test that answers requests itself: the consumer then only acks them. */
+  let holding = false;
+  const answer = (m: ConsumeMessage, body: string, correlationId: string) =>
+    broker.ch.publish('nameko-rpc', m.properties.replyTo as string, Buffer.from(body), {
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      headers: {},
+      deliveryMode: 2,
+      priority: 0,
+      correlationId,
+    });
 
   beforeAll(async () => {
     const queue = `rpc-${service}`;
@@ -270,17 +281,47 @@ describe('svc RPC client against a raw Nameko-shaped server', () => {
     await broker.ch.consume(queue, (m) => {
       if (!m) return;
       requests.push(m);
-      const body = answers.shift() ?? '{"result": null, "error": null}';
-      broker.ch.publish('nameko-rpc', m.properties.replyTo as string, Buffer.from(body), {
-        contentType: 'application/json',
-        contentEncoding: 'utf-8',
-        headers: {},
-        deliveryMode: 2,
-        priority: 0,
-        correlationId: m.properties.correlationId as string,
-      });
+      if (!holding) {
+        const body = answers.shift() ?? '{"result": null, "error": null}';
+        answer(m, body, m.properties.correlationId as string);
+      }
       broker.ch.ack(m);
     });
+  });
+
+  it('settles a call by its own correlation id only: a reply naming it in capitals is dropped', async () => {
+    const client = transport();
+    holding = true;
+    try {
+      const seen = requests.length;
+      const call = (name: string) =>
+        client.call(
+          {
+            service,
+            method: 'greet',
+            params: { name },
+            headers: { traceId: 't', callIdStack: [], data: {} },
+          },
+          { timeout: 5000 },
+        );
+      const first = call('A');
+      const second = call('B');
+      expect(await eventually(() => requests.length >= seen + 2, 5000)).toBe(true);
+      const [a, b] = requests.slice(seen) as [ConsumeMessage, ConsumeMessage];
+      const idA = a.properties.correlationId as string;
+      const idB = b.properties.correlationId as string;
+      expect(idA).not.toBe(idB);
+      // Before the real answers: A's id in capitals, and one that a lenient parser reads as
+      // A's number (a trailing space).
+      answer(b, '{"result": "forged", "error": null}', idA.toUpperCase());
+      answer(b, '{"result": "forged", "error": null}', `${idA.slice(0, 24)}${idA.slice(25)} `);
+      answer(b, '{"result": "B", "error": null}', idB);
+      answer(a, '{"result": "A", "error": null}', idA);
+      expect(await first).toEqual({ ok: true, result: 'A' });
+      expect(await second).toEqual({ ok: true, result: 'B' });
+    } finally {
+      holding = false;
+    }
   });
 
   it("sends Nameko's request shape and reads the observed replies", async () => {

@@ -22,6 +22,7 @@ import {
 } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { JsonSerializer } from '../serializers/json.js';
+import { IdTable } from './id-table.js';
 import { PendingCalls, type PendingCall } from './pending.js';
 import type {
   RpcCallOptions,
@@ -91,7 +92,8 @@ export class AmqpRpcTransport implements RpcTransport {
   readonly #sub: ChannelSlot<Channel>;
   readonly #replyId = randomUUID();
   readonly #replyQueue: string;
-  readonly #pending = new PendingCalls<string, RpcResponse, Sent>();
+  readonly #pending = new PendingCalls<number, RpcResponse, Sent>(new IdTable());
+  readonly #correlation = new CorrelationIds();
   readonly #server: AmqpRpcServer;
   readonly #services: string[] = [];
   /** each served service's queue consumer, on the channel it was started on last */
@@ -147,8 +149,7 @@ export class AmqpRpcTransport implements RpcTransport {
   async #setup(ch: Channel): Promise<void> {
     // A mandatory request that no queue takes comes back on the channel it went out on.
     ch.on('return', (msg: ConsumeMessage) => {
-      const id = msg.properties.correlationId as string | undefined;
-      const p = id === undefined ? undefined : this.#pending.take(id);
+      const p = this.#pending.take(this.#correlation.callOf(msg.properties.correlationId));
       p?.reject(
         new UnknownServiceError(
           `no service "${p.what}" listens on RabbitMQ (no queue ${rpcQueueName(p.what)})`,
@@ -176,8 +177,7 @@ export class AmqpRpcTransport implements RpcTransport {
       // Calls whose channel went away before their reply came: their requests
       // may not have reached the broker, so they go out again. One that did
       // runs twice; its first reply settles the call and the second is dropped.
-      for (const [id, p] of this.#pending.entries())
-        if (p.meta.channel !== ch) this.#publish(ch, id, p);
+      for (const [, p] of this.#pending.entries()) if (p.meta.channel !== ch) this.#publish(ch, p);
       this.#clientChannel = ch;
     });
   }
@@ -213,10 +213,10 @@ export class AmqpRpcTransport implements RpcTransport {
     if (this.#closing) {
       return Promise.reject(new ConnectionLostError('the AMQP RPC transport is closed'));
     }
-    const id = randomUUID();
+    const id = this.#correlation.next();
     let request: Outgoing;
     try {
-      request = this.#outgoing(call, id, options.timeout);
+      request = this.#outgoing(call, this.#correlation.of(id), options.timeout);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -236,14 +236,14 @@ export class AmqpRpcTransport implements RpcTransport {
     // The common case: a channel set up for replies is open; publish now, without a promise.
     const ready = this.#sub.current;
     if (ready !== undefined && ready === this.#clientChannel) {
-      this.#publish(ready, id, pending);
+      this.#publish(ready, pending);
       return answer;
     }
     this.#ensureClient(options.timeout).then(
       (ch) => {
         // published already by a channel set up meanwhile, or settled
         if (this.#pending.get(id) === pending && sent.channel === undefined)
-          this.#publish(ch, id, pending);
+          this.#publish(ch, pending);
       },
       (err: unknown) => {
         if (this.#pending.get(id) !== pending) return;
@@ -289,7 +289,7 @@ export class AmqpRpcTransport implements RpcTransport {
   }
 
   /** Publishes a call's request on `ch`; a channel that died meanwhile gets it again once back. */
-  #publish(ch: Channel, id: string, p: Pending): void {
+  #publish(ch: Channel, p: Pending): void {
     p.meta.channel = ch;
     const { exchange, routingKey, content, options } = p.meta.request;
     try {
@@ -297,7 +297,7 @@ export class AmqpRpcTransport implements RpcTransport {
     } catch (err) {
       // the channel closed: #setupClient publishes the request again on the next one
       this.#log.debug('RPC request not published; it goes out again on the next channel', {
-        correlationId: id,
+        correlationId: p.meta.request.options.correlationId,
         error: (err as Error).message,
       });
     }
@@ -319,8 +319,8 @@ export class AmqpRpcTransport implements RpcTransport {
       if (!this.#closing) this.#sub.invalidate(ch);
       return;
     }
-    const id = msg.properties.correlationId as string | undefined;
-    const pending = id === undefined ? undefined : this.#pending.take(id);
+    const id: unknown = msg.properties.correlationId;
+    const pending = this.#pending.take(this.#correlation.callOf(id));
     if (!pending) {
       this.#log.debug('reply to an unknown or finished call dropped', { correlationId: id });
       return;
@@ -371,5 +371,35 @@ export class AmqpRpcTransport implements RpcTransport {
     await this.#sub.close();
     await this.#pub.close();
     await this.#conn.release();
+  }
+}
+
+/**
+ * Correlation ids as Nameko makes them, a uuid4 string per call, whose last
+ * twelve hex digits count this client's calls: the reply's id gives back the
+ * call's number, by which the waiting calls are kept (an IdTable, not a Map
+ * of strings: `id-table.ts` says why). The first 24 characters are random
+ * per client, and every reply queue is the client's own.
+ */
+class CorrelationIds {
+  readonly #prefix = randomUUID().slice(0, 24);
+  #count = 0;
+
+  /** The next call's number. */
+  next(): number {
+    return (this.#count = (this.#count + 1) % 0x7fffffff);
+  }
+
+  /** The correlation id of call `n`. */
+  of(n: number): string {
+    return this.#prefix + n.toString(16).padStart(12, '0');
+  }
+
+  /** The call a reply's correlation id names; -1 when it is not one of ours. */
+  callOf(id: unknown): number {
+    if (typeof id !== 'string' || id.length !== 36 || !id.startsWith(this.#prefix)) return -1;
+    const n = Number.parseInt(id.slice(24), 16);
+    // parseInt reads past what it does not understand ("1 " is 1): the id must be the one we made.
+    return this.of(n) === id ? n : -1;
   }
 }
