@@ -4,6 +4,7 @@ import type { ChannelSlot } from './channel.js';
 import { deadLetter } from './dead-letter.js';
 import type { DeclareCache } from './publish.js';
 import { receivedTraceId } from './headers.js';
+import { IdTable } from '../rpc/id-table.js';
 
 /** Acks and nacks on a channel that died meanwhile fail; the broker redelivers then. */
 export function safely(fn: () => void): void {
@@ -20,15 +21,18 @@ export function safely(fn: () => void): void {
  * running then is redelivered by the broker.
  */
 export class InflightWork {
-  readonly #jobs = new Set<Promise<void>>();
+  // By a count, in an IdTable rather than a Set: see rpc/id-table.ts.
+  readonly #jobs = new IdTable<Promise<void>>();
+  #count = 0;
 
   get size(): number {
     return this.#jobs.size;
   }
 
   track(job: Promise<void>): void {
-    this.#jobs.add(job);
-    void job.finally(() => this.#jobs.delete(job));
+    const id = (this.#count = (this.#count + 1) % 0x7fffffff);
+    this.#jobs.set(id, job);
+    void job.finally(() => this.#jobs.delete(id));
   }
 
   /** Resolves when every job has settled, or after `ms`, whichever comes first. */
@@ -36,7 +40,7 @@ export class InflightWork {
     if (this.#jobs.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.#jobs]),
+      Promise.allSettled([...this.#jobs.values()]),
       new Promise((r) => {
         timer = setTimeout(r, ms);
       }),
