@@ -27,7 +27,7 @@ export class IdTable<V> {
   /** entries whose slot is taken, or whose id is not a small integer */
   #spill: Map<number, V> | undefined;
 
-  constructor(capacity = 64) {
+  constructor(capacity = 16) {
     const length = 2 ** Math.ceil(Math.log2(Math.max(2, capacity)));
     this.#ids = new Int32Array(length);
     this.#values = new Array<V | undefined>(length).fill(undefined);
