@@ -40,3 +40,9 @@ export function connectLogStream(auth: ClusterAuth, endpoint: string): Socket {
   }
   return connectTls(target.host, target.port, key);
 }
+
+/**
+ * The first line an instance's log stream sends a subscriber once it has
+ * checked its proof: every record written after it reaches that subscriber.
+ */
+export const SUBSCRIBED_LINE = '{"op":"subscribed"}\n';

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ClusterAuth, InstanceRecord, LogRecord, Registry } from '@svc/core';
-import { connectLogStream, parseLogEndpoint } from './connect.js';
+import { SUBSCRIBED_LINE, connectLogStream, parseLogEndpoint } from './connect.js';
 import { LineDecoder } from './records.js';
 
 export { parseTcpEndpoint } from './connect.js';
@@ -30,6 +30,9 @@ export interface FollowOptions {
   /** how often the registry is read, ms (default 400: new instances show within a second) */
   pollMs?: number;
 }
+
+/** How long a stream without the subscribed line (an older instance's) waits to count as joined. */
+const OLD_STREAM_JOIN_MS = 1000;
 
 interface Link {
   source: LogSource;
@@ -136,18 +139,38 @@ export class LogFollower {
         // A failing consumer must not stop the other streams.
       }
     });
-    const onData = (chunk: string) => {
-      if (!decoder.push(chunk)) socket.destroy();
-      this.bad = decoder.bad;
-    };
     return new Promise<void>((resolve) => {
+      // Joined once the instance says it counts this reader among its subscribers (its first
+      // line): records it writes from then on come here. The handshake's end is not that
+      // moment, as the instance reads this side's proof after this side has sent it.
+      let head = '';
+      let joinTimer: NodeJS.Timeout | undefined;
+      const join = () => {
+        clearTimeout(joinTimer);
+        if (link.open || this.#links.get(source.endpoint) !== link) return;
+        link.open = true;
+        this.#options.onJoin?.(source);
+        resolve();
+      };
+      const onData = (chunk: string) => {
+        if (!link.open) {
+          head += chunk;
+          if (head.length < SUBSCRIBED_LINE.length && SUBSCRIBED_LINE.startsWith(head)) return;
+          // An instance of an svc before this line sends records straight away.
+          chunk = head.startsWith(SUBSCRIBED_LINE) ? head.slice(SUBSCRIBED_LINE.length) : head;
+          head = '';
+          join();
+        }
+        if (!decoder.push(chunk)) socket.destroy();
+        this.bad = decoder.bad;
+      };
       this.#options.auth.connect(socket, source.endpoint, {
         ready: (rest) => {
           socket.setEncoding('utf8');
           socket.on('data', onData);
-          link.open = true;
-          this.#options.onJoin?.(source);
-          resolve();
+          // ...nor one that has nothing to say: it is joined after a second without a line.
+          joinTimer = setTimeout(join, OLD_STREAM_JOIN_MS);
+          joinTimer.unref();
           if (rest.length > 0) onData(rest.toString('utf8'));
         },
         // The close that follows drops the link; the next poll tries again.
@@ -155,6 +178,7 @@ export class LogFollower {
       });
       socket.on('error', () => socket.destroy());
       socket.on('close', () => {
+        clearTimeout(joinTimer);
         resolve();
         if (this.#links.get(source.endpoint) === link) this.#drop(source.endpoint, link);
       });

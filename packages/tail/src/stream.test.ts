@@ -7,6 +7,7 @@ import {
   type LogRecord,
 } from '@svc/core';
 import { describe, expect, it } from 'vitest';
+import { SUBSCRIBED_LINE } from './connect.js';
 import { LogFollower, parseTcpEndpoint } from './follow.js';
 import { queryLogStream } from './query.js';
 import { LogStream } from './stream.js';
@@ -22,10 +23,25 @@ async function open(
   const { logs } = await stream.start(instance);
   const { host, port } = parseTcpEndpoint(logs!)!;
   const socket = connect({ host, port });
-  await new Promise<void>((r, j) =>
-    auth.connect(socket, logs!, { ready: () => r(), failed: (err) => j(err) }),
+  // Its first line says it is subscribed; the socket is left paused behind it.
+  const head = await new Promise<string>((r, j) =>
+    auth.connect(socket, logs!, {
+      ready: (rest) => {
+        let got = rest.toString('utf8');
+        const more = (chunk: Buffer) => {
+          got += chunk.toString('utf8');
+          if (!got.includes('\n')) return;
+          socket.off('data', more).pause();
+          r(got);
+        };
+        if (got.includes('\n')) r(got);
+        else socket.on('data', more);
+      },
+      failed: (err) => j(err),
+    }),
   );
-  while (stream.subscribers === 0) await new Promise((r) => setTimeout(r, 5));
+  expect(head).toBe(SUBSCRIBED_LINE);
+  expect(stream.subscribers).toBeGreaterThan(0);
   return { socket, endpoint: logs! };
 }
 
@@ -47,7 +63,10 @@ describe('LogStream', () => {
     const { socket } = await open(stream);
     try {
       let text = '';
-      socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+      socket
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .resume();
       stream.write({ ...record('hello'), traceId: 't1', n: 1n });
       while (!text.endsWith('\n')) await new Promise((r) => setTimeout(r, 5));
       expect(JSON.parse(text)).toMatchObject({ msg: 'hello', traceId: 't1', n: '1' });
@@ -108,7 +127,10 @@ describe('LogStream', () => {
     const { socket } = await open(stream);
     try {
       let text = '';
-      socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+      socket
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .resume();
       stream.write({ ...record('m'.repeat(5000)), service: 'S', blob: 'b'.repeat(5000) });
       while (!text.endsWith('\n')) await new Promise((r) => setTimeout(r, 5));
       const got = JSON.parse(text) as LogRecord;
@@ -216,6 +238,41 @@ describe('LogStream', () => {
       await expectStopsDespiteSilent(stream, host, port);
     } finally {
       await stream.stop();
+    }
+  });
+
+  it('tells a follower it joined only once the instance counts it: a record written then reaches it', async () => {
+    // The follower's half of the handshake ends when it sends its proof, before the instance
+    // has read it: a join told then lost what the instance wrote in between (svc tail's test
+    // of a record written right after "following" failed that way under load).
+    for (let round = 0; round < 20; round++) {
+      const stream = new LogStream({ auth });
+      const { logs } = await stream.start();
+      const got: LogRecord[] = [];
+      const listed = {
+        id: 'i1',
+        service: 'S',
+        pid: process.pid,
+        endpoints: { logs: logs! },
+      } as unknown as InstanceRecord;
+      const follower = new LogFollower({
+        auth,
+        registry: { list: () => Promise.resolve([listed]) },
+        services: [],
+        onRecord: (r) => got.push(r),
+        onJoin: () => stream.write(record(`at join ${round}`)),
+      });
+      try {
+        await follower.start();
+        for (let i = 0; i < 200 && got.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        expect(got.map((r) => r.msg)).toEqual([`at join ${round}`]);
+        expect(follower.bad).toBe(0);
+      } finally {
+        await follower.close();
+        await stream.stop();
+      }
     }
   });
 

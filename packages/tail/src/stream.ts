@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { SUBSCRIBED_LINE } from './connect.js';
 import {
   RecordLogger,
   type ClusterAuth,
@@ -210,6 +211,9 @@ export class LogStream implements LogSink, InstanceExtension {
 
   #subscribe(socket: Socket, rest: Buffer): void {
     this.#clients.add(socket);
+    // Records from here on reach it; this line tells the subscriber so. Its proof was the
+    // handshake's last message, so until now it could not know when that moment was.
+    socket.write(SUBSCRIBED_LINE);
     // A subscriber may ask for the instance's metrics or recent records, one JSON line each
     // (what top and tail --trace use when the RPC transport cannot address one instance).
     let pending = rest.toString('utf8');
