@@ -45,6 +45,23 @@ async function open(
   return { socket, endpoint: logs! };
 }
 
+/** A follower of one instance, `i1` of service S, whose log stream is at `logs`. */
+function followOne(logs: string, got: LogRecord[], onJoin?: () => void): LogFollower {
+  const listed = {
+    id: 'i1',
+    service: 'S',
+    pid: process.pid,
+    endpoints: { logs },
+  } as unknown as InstanceRecord;
+  return new LogFollower({
+    auth,
+    registry: { list: () => Promise.resolve([listed]) },
+    services: [],
+    onRecord: (r) => got.push(r),
+    ...(onJoin ? { onJoin } : {}),
+  });
+}
+
 describe('LogStream', () => {
   it('binds 127.0.0.1 on a port of its own and costs nothing without subscribers', async () => {
     const stream = new LogStream({ auth });
@@ -194,18 +211,7 @@ describe('LogStream', () => {
     try {
       expect(logs).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
       const got: LogRecord[] = [];
-      const listed: InstanceRecord = {
-        id: 'i1',
-        service: 'S',
-        pid: process.pid,
-        endpoints: { logs: logs! },
-      } as unknown as InstanceRecord;
-      const follower = new LogFollower({
-        auth,
-        registry: { list: () => Promise.resolve([listed]) },
-        services: [],
-        onRecord: (r) => got.push(r),
-      });
+      const follower = followOne(logs!, got);
       await follower.start();
       try {
         expect(follower.sources.map((s) => s.endpoint)).toEqual([logs]);
@@ -249,19 +255,7 @@ describe('LogStream', () => {
       const stream = new LogStream({ auth });
       const { logs } = await stream.start();
       const got: LogRecord[] = [];
-      const listed = {
-        id: 'i1',
-        service: 'S',
-        pid: process.pid,
-        endpoints: { logs: logs! },
-      } as unknown as InstanceRecord;
-      const follower = new LogFollower({
-        auth,
-        registry: { list: () => Promise.resolve([listed]) },
-        services: [],
-        onRecord: (r) => got.push(r),
-        onJoin: () => stream.write(record(`at join ${round}`)),
-      });
+      const follower = followOne(logs!, got, () => stream.write(record(`at join ${round}`)));
       try {
         await follower.start();
         for (let i = 0; i < 200 && got.length === 0; i++) {
