@@ -22,7 +22,6 @@ import {
 } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { JsonSerializer } from '../serializers/json.js';
-import { IdTable } from './id-table.js';
 import { PendingCalls, type PendingCall } from './pending.js';
 import type {
   RpcCallOptions,
@@ -92,7 +91,7 @@ export class AmqpRpcTransport implements RpcTransport {
   readonly #sub: ChannelSlot<Channel>;
   readonly #replyId = randomUUID();
   readonly #replyQueue: string;
-  readonly #pending = new PendingCalls<number, RpcResponse, Sent>(new IdTable());
+  readonly #pending = new PendingCalls<RpcResponse, Sent>();
   readonly #correlation = new CorrelationIds();
   readonly #server: AmqpRpcServer;
   readonly #services: string[] = [];

@@ -1,7 +1,8 @@
 /**
- * The calls in flight on one connection, by their integer id: what a `Map`
- * held before, for ids that mostly come in order (a client numbers its
- * calls 1, 2, 3...).
+ * Values by an integer id that mostly comes in order (a client numbers its
+ * calls 1, 2, 3...): the calls waiting for an answer, those a server runs
+ * for a connection, an AMQP consumer's messages in flight. A `Map` held
+ * them before.
  *
  * A `Map` whose entries come and go thousands of times a second makes V8
  * allocate a new hash table every few dozen of them, and a table it
@@ -10,8 +11,8 @@
  * it moves to the old generation, and from there it keeps every later
  * table alive, each with the calls it held and everything they reach
  * (their promises, worker contexts, requests): each young collection then
- * moved about 800 bytes a call into the old generation, until a full
- * collection. Here an id has one slot, `id & mask`, in arrays that are
+ * moved hundreds of bytes a call (about 400 at 50 calls in flight) into
+ * the old generation, until a full collection. Here an id has one slot, `id & mask`, in arrays that are
  * never replaced but to grow: nothing links one call to the next. An id
  * that finds its slot held by a call still waiting (a slow one, outlived
  * by a table's length of others) moves that call to a `Map` of

@@ -3,7 +3,6 @@ import { CancelledError, ConnectionLostError, fromWireError, toWireError } from 
 import type { Registry } from '../registry/registry.js';
 import type { Serializer } from '../serializers/serializer.js';
 import { isThenable } from '../sync.js';
-import { IdTable } from './id-table.js';
 import { PendingCalls } from './pending.js';
 import { InstancePicker } from './picker.js';
 import { StreamPump, StreamReader, itemsOf } from './stream.js';
@@ -37,7 +36,7 @@ export class MemoryRpcTransport implements RpcTransport {
   readonly #store: MemoryRpcStore;
   readonly #serializer: Serializer;
   readonly #picker: InstancePicker;
-  readonly #pending = new PendingCalls<number, RpcResponse>(new IdTable());
+  readonly #pending = new PendingCalls<RpcResponse>();
   #endpoint: string | undefined;
   #nextId = 0;
   #closed = false;

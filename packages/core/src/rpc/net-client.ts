@@ -14,7 +14,6 @@ import { NotDeliveredError } from './failover.js';
 import { FrameDecoder, FrameWriter, type FrameBudget } from './net-frames.js';
 import { backpressuredWrite } from './net-guard.js';
 import { CANCEL, CREDIT, ITEM, REPLY_ERROR, REPLY_OK, parseEndpoint } from './net-wire.js';
-import { IdTable } from './id-table.js';
 import { PendingCalls } from './pending.js';
 import { StreamReader } from './stream.js';
 import type { RpcCallOptions, RpcRequest, RpcResponse } from './transport.js';
@@ -73,7 +72,7 @@ export class ClientConnection {
   #held: Buffer[] | undefined = [];
   readonly #writer: FrameWriter;
   readonly #decoder: FrameDecoder;
-  readonly #pending = new PendingCalls<number, RpcResponse>(new IdTable());
+  readonly #pending = new PendingCalls<RpcResponse>();
   /** the readers of this connection's open streams, by request id */
   readonly #streams = new Map<number, StreamReader>();
   readonly #services = new Set<string>();

@@ -1,16 +1,6 @@
 import type { CancelToken } from '../cancel.js';
 import { RpcTimeoutError } from '../errors.js';
-
-/** What PendingCalls keeps its calls in: a Map, or an IdTable for integer ids. */
-export interface CallTable<K, V> extends Iterable<[K, V]> {
-  readonly size: number;
-  get(id: K): V | undefined;
-  set(id: K, value: V): unknown;
-  delete(id: K): boolean;
-  clear(): void;
-  entries(): IterableIterator<[K, V]>;
-  values(): IterableIterator<V>;
-}
+import { IdTable } from './id-table.js';
 
 /** One call waiting for its answer. */
 export class PendingCall<T, M> {
@@ -42,19 +32,12 @@ export class PendingCall<T, M> {
  * every call. It does not keep the process alive; what the calls went
  * out on does.
  */
-export class PendingCalls<K, T, M = undefined> {
-  readonly #calls: CallTable<K, PendingCall<T, M>>;
+export class PendingCalls<T, M = undefined> {
+  // By number, not in a Map: `id-table.ts` says why.
+  readonly #calls = new IdTable<PendingCall<T, M>>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   readonly #sweep = () => this.#expire();
-
-  /**
-   * `calls`: where the waiting calls are kept, a Map unless given; a client
-   * that numbers its calls gives an IdTable (`id-table.ts` says why).
-   */
-  constructor(calls: CallTable<K, PendingCall<T, M>> = new Map()) {
-    this.#calls = calls;
-  }
 
   /** Calls waiting now. */
   get size(): number {
@@ -71,13 +54,13 @@ export class PendingCalls<K, T, M = undefined> {
    * `onCancel` is not called: nothing has been sent yet.
    */
   wait(
-    id: K,
+    id: number,
     timeoutMs: number,
     what: string,
     method: string | undefined,
     meta: M,
     cancel?: CancelToken,
-    onCancel?: (id: K) => void,
+    onCancel?: (id: number) => void,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (cancel?.aborted) {
@@ -103,12 +86,12 @@ export class PendingCalls<K, T, M = undefined> {
   }
 
   /** The call `id`, still waiting, if any. */
-  get(id: K): PendingCall<T, M> | undefined {
+  get(id: number): PendingCall<T, M> | undefined {
     return this.#calls.get(id);
   }
 
   /** Removes call `id` to settle it: only the first taker gets it. */
-  take(id: K): PendingCall<T, M> | undefined {
+  take(id: number): PendingCall<T, M> | undefined {
     const call = this.#calls.get(id);
     if (call !== undefined) {
       this.#calls.delete(id);
@@ -118,14 +101,14 @@ export class PendingCalls<K, T, M = undefined> {
   }
 
   /** Settles call `id` with its answer; false when it had settled already. */
-  resolve(id: K, value: T): boolean {
+  resolve(id: number, value: T): boolean {
     const call = this.take(id);
     call?.resolve(value);
     return call !== undefined;
   }
 
   /** Fails call `id`; false when it had settled already. */
-  reject(id: K, err: Error): boolean {
+  reject(id: number, err: Error): boolean {
     const call = this.take(id);
     call?.reject(err);
     return call !== undefined;
@@ -146,7 +129,7 @@ export class PendingCalls<K, T, M = undefined> {
   }
 
   /** The waiting calls, by id. */
-  entries(): IterableIterator<[K, PendingCall<T, M>]> {
+  entries(): IterableIterator<[number, PendingCall<T, M>]> {
     return this.#calls.entries();
   }
 

@@ -10,7 +10,6 @@ import {
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { Logger } from '../log/logger.js';
 import type { ClusterAuth } from '../security/auth.js';
-import { IdTable } from '../rpc/id-table.js';
 import { PendingCalls } from '../rpc/pending.js';
 import { StreamReader } from '../rpc/stream.js';
 import type { Serializer } from '../serializers/serializer.js';
@@ -36,7 +35,7 @@ interface Peer {
   /** the CURVE handshake is done: ZeroMQ takes requests (ZMQ_IMMEDIATE) */
   up: boolean;
   /** the requests sent to this peer that wait for its reply */
-  pending: PendingCalls<number, unknown>;
+  pending: PendingCalls<unknown>;
   /** the readers of the streams open with this peer, by request id */
   streams: Map<number, StreamReader>;
   /** tells the peer to stop request `id` */
@@ -270,7 +269,7 @@ export class ZmqRequester {
       queue: new SendQueue(dealer),
       connected: false,
       up: false,
-      pending: new PendingCalls(new IdTable()),
+      pending: new PendingCalls(),
       streams: new Map(),
       cancel: (id) => this.#control(peer, { i: id, x: 1 }),
       leaving: false,
