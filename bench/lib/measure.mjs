@@ -1,5 +1,6 @@
 // One contender = a server script and a client script. A figure is the
 // median over several runs (fresh processes each) of several windows each.
+import { execFileSync } from 'node:child_process';
 import { cpuTimeUs, freePort, runClient, start } from './proc.mjs';
 
 export const settings = {
@@ -118,4 +119,41 @@ export function svcInstanceContender(name, { config, service, client, env = {} }
       }
     },
   };
+}
+
+/**
+ * The same contender with every process it starts on one CPU (the runner's
+ * affinity, which children inherit, set with `taskset` for the run and put
+ * back after). Both sides on one CPU pay no cross-CPU wake-up: on a virtual
+ * machine that wake-up (an interrupt to a halted virtual CPU) cost each call
+ * 50–120 µs of CPU, varying with the host, more than either side's own
+ * work, so a one-in-flight rate measured the hypervisor as much as the
+ * code. On one CPU the rate is each side's own cost. Throws where taskset
+ * is missing (not Linux): a figure never silently measures something else.
+ */
+export function onOneCpu(contender, cpu = 0) {
+  return {
+    name: `${contender.name}, one CPU`,
+    async once(...args) {
+      const mask = affinityOf(process.pid);
+      setAffinity(process.pid, String(cpu));
+      try {
+        return await contender.once(...args);
+      } finally {
+        setAffinity(process.pid, mask, true);
+      }
+    },
+  };
+}
+
+function affinityOf(pid) {
+  const out = execFileSync('taskset', ['-p', String(pid)], { encoding: 'utf8' });
+  // "pid 123's current affinity mask: 3"
+  return out.trim().split(': ').at(-1);
+}
+
+/** Sets every thread of `pid` to `cpus` (a list such as "0", or a hex mask when `isMask`). */
+function setAffinity(pid, cpus, isMask = false) {
+  const args = isMask ? ['-a', '-p', cpus, String(pid)] : ['-a', '-p', '-c', cpus, String(pid)];
+  execFileSync('taskset', args, { stdio: 'ignore' });
 }

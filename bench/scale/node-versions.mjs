@@ -37,6 +37,10 @@ async function mainTable(bin, filter) {
 const keys = [
   ['RPC net transport, 1 in flight vs raw net+msgpack', 'net c=1 ÷ raw'],
   ['RPC end to end, 1 in flight vs Moleculer TCP', 'e2e c=1 ÷ Moleculer'],
+  [
+    'RPC end to end, both on one CPU, 1 in flight vs Moleculer TCP, one CPU',
+    'e2e c=1 one CPU ÷ Moleculer',
+  ],
   ['RPC end to end, 100 in flight vs Moleculer TCP', 'e2e c=100 ÷ Moleculer'],
   ['RPC end to end, 100 in flight vs raw net+msgpack', 'e2e c=100 ÷ raw'],
   ['HTTP→RPC, 50 connections vs node:http + raw net', 'HTTP→RPC ÷ raw'],

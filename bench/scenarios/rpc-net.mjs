@@ -2,7 +2,7 @@
 // interface, and svc end to end as a user runs it (`svc instance` with its
 // defaults, logging included, called through `connect()`), against raw
 // node:net and Moleculer's TCP transporter (a whole broker on each side).
-import { interleave, rpcContender, svcInstanceContender } from '../lib/measure.mjs';
+import { interleave, onOneCpu, rpcContender, svcInstanceContender } from '../lib/measure.mjs';
 
 const svcNet = rpcContender('svc net transport', {
   server: () => ['svc/rpc-server.mjs', ['net']],
@@ -39,11 +39,18 @@ const moleculer = rpcContender('Moleculer TCP', {
   client: 'baselines/moleculer-client.mjs',
 });
 
+// At one call in flight, end to end again with both sides on one CPU: each
+// side's own cost, without the cross-CPU wake-up a virtual machine charges
+// each call (see onOneCpu), which moved the rows above by a third between runs.
+const instanceOneCpu = onOneCpu(svcInstance);
+const moleculerOneCpu = onOneCpu(moleculer);
+
 export default [1, 100].map((inflight) => ({
   name: `RPC net, ${inflight} in flight`,
   async run() {
-    const [net, instance, printed, tcp, raw, mol] = await interleave(
-      [svcNet, svcInstance, svcPrinted, svcTcp, rawNet, moleculer],
+    const oneCpu = inflight === 1 ? [instanceOneCpu, moleculerOneCpu] : [];
+    const [net, instance, printed, tcp, raw, mol, instance1, mol1] = await interleave(
+      [svcNet, svcInstance, svcPrinted, svcTcp, rawNet, moleculer, ...oneCpu],
       inflight,
     );
     const row = (what, svc, name, baseline) => ({
@@ -60,6 +67,9 @@ export default [1, 100].map((inflight) => ({
         row('end to end', instance, rawNet.name, raw),
         row('end to end, calls printed', printed, moleculer.name, mol),
         row('end to end, over TCP', tcp, moleculer.name, mol),
+        ...(instance1
+          ? [row('end to end, both on one CPU', instance1, moleculerOneCpu.name, mol1)]
+          : []),
       ],
     };
   },
