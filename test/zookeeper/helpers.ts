@@ -265,24 +265,67 @@ export class PrivateZooKeeper {
 
 /**
  * Ends a session from outside, as ZooKeeper's own tests do: a second client
- * connects with the session's id and password and closes it. Resolves true
- * when the server answered the close without an error or said the session
- * was already gone; false when the connection ended first (the owner may have taken its session back while
- * the close was being committed, as on a busy machine), so the caller tries
- * again.
+ * connects with the session's id and password and closes it. Resolves once
+ * the server answered the close without an error, or said on connecting that
+ * the session is gone; rejects, naming the session and what each attempt
+ * came to, when neither happened within `timeoutMs`.
+ *
+ * One attempt is not enough on a busy machine. The connect takes the session
+ * from its owner's connection, and the owner's client connects again at once,
+ * taking it back: the server then drops our connection, with or without our
+ * close already on its way to being committed ('cut off'). When it was, the
+ * next attempt can still be let in (the close is not yet marked) and send its
+ * own close after the mark: the server drops a request of a session that is
+ * closing without an answer and without closing the connection (ZooKeeper
+ * 3.8, ZooKeeperServer.submitRequestNow), which its idle-connection reaper
+ * only ends 10 to 20 s later ('no answer'). So an attempt waits `attemptMs`
+ * at most, and another follows until the server confirms the close or says
+ * the session is gone.
  */
-export function closeSessionOf(
+export async function closeSessionOf(
   port: number,
   sessionId: Buffer,
   password: Buffer,
-  sessionTimeoutMs: number,
-): Promise<boolean> {
+  { timeoutMs = 20_000, attemptMs = 3000 }: { timeoutMs?: number; attemptMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const outcomes: string[] = [];
+  for (;;) {
+    const left = deadline - Date.now();
+    const outcome = await closeSessionOnce(port, sessionId, password, Math.min(attemptMs, left));
+    if (outcome === 'closed' || outcome === 'gone') return;
+    outcomes.push(outcome);
+    if (Date.now() + 100 >= deadline) break;
+    // A close cut off on its way may commit meanwhile: then the next attempt hears 'gone'.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const counted = new Map<string, number>();
+  for (const o of outcomes) counted.set(o, (counted.get(o) ?? 0) + 1);
+  throw new Error(
+    `ZooKeeper did not close session 0x${sessionId.toString('hex')} within ${timeoutMs} ms: ` +
+      `${outcomes.length} attempts (${[...counted].map(([o, n]) => `${o} ×${n}`).join(', ')})`,
+  );
+}
+
+/**
+ * One connect + close, pipelined in one write. 'closed': the close was
+ * answered without an error; 'gone': the connect was answered with a zero
+ * timeout (no such session); otherwise what stopped it: 'cut off' (the
+ * connection ended first), 'no answer' (nothing for `waitMs`), the close's
+ * error code, or a socket error.
+ */
+function closeSessionOnce(
+  port: number,
+  sessionId: Buffer,
+  password: Buffer,
+  waitMs: number,
+): Promise<string> {
   // ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd (jute framing).
   const connect = Buffer.alloc(4 + 4 + 8 + 4 + 8 + 4 + password.length);
   let o = connect.writeInt32BE(connect.length - 4, 0);
   o = connect.writeInt32BE(0, o);
   o = connect.writeBigInt64BE(0n, o);
-  o = connect.writeInt32BE(sessionTimeoutMs, o);
+  o = connect.writeInt32BE(10_000, o);
   o += sessionId.copy(connect, o);
   o = connect.writeInt32BE(password.length, o);
   password.copy(connect, o);
@@ -291,43 +334,38 @@ export function closeSessionOf(
   close.writeInt32BE(8, 0);
   close.writeInt32BE(1, 4);
   close.writeInt32BE(-11, 8);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
-    let received = Buffer.alloc(0);
-    let closed = false;
-    let first = true;
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('ZooKeeper did not close the session'));
-    }, 10_000);
-    socket.on('error', (error) => {
+    const settle = (outcome: string) => {
       clearTimeout(timer);
-      reject(error);
-    });
+      socket.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => settle('no answer'), waitMs);
+    let received = Buffer.alloc(0);
+    let first = true;
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      settle(`socket ${error.code ?? error.message}`),
+    );
     socket.on('connect', () => socket.write(Buffer.concat([connect, close])));
     // Frames: the ConnectResponse, then ReplyHeader { xid, zxid, err } for the close.
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
-      let at = 0;
-      while (received.length - at >= 4) {
-        const length = received.readInt32BE(at);
-        if (received.length - at - 4 < length) break;
-        const frame = received.subarray(at + 4, at + 4 + length);
+      while (received.length >= 4) {
+        const length = received.readInt32BE(0);
+        if (received.length - 4 < length) return;
+        const frame = received.subarray(4, 4 + length);
+        received = received.subarray(4 + length);
         if (first) {
-          // A ConnectResponse with a zero timeout: the session is already gone.
           first = false;
-          if (length >= 8 && frame.readInt32BE(4) === 0) closed = true;
+          // ConnectResponse { protocolVersion, timeOut, ... }: a zero timeout, no such session.
+          if (length >= 8 && frame.readInt32BE(4) === 0) return settle('gone');
         } else if (length >= 16 && frame.readInt32BE(0) === 1) {
-          closed = frame.readInt32BE(12) === 0;
+          const err = frame.readInt32BE(12);
+          return settle(err === 0 ? 'closed' : `error ${err}`);
         }
-        at += 4 + length;
       }
-      received = received.subarray(at);
     });
-    // The server closes the connection once the session is closed.
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(closed);
-    });
+    socket.on('close', () => settle('cut off'));
   });
 }
