@@ -128,8 +128,10 @@ export function svcInstanceContender(name, { config, service, client, env = {} }
  * machine that wake-up (an interrupt to a halted virtual CPU) cost each call
  * 50–120 µs of CPU, varying with the host, more than either side's own
  * work, so a one-in-flight rate measured the hypervisor as much as the
- * code. On one CPU the rate is each side's own cost. Throws where taskset
- * is missing (not Linux): a figure never silently measures something else.
+ * code. On one CPU the rate is each side's own cost. Where taskset is
+ * missing (not Linux) {@link canPinToOneCpu} says so and the scenario
+ * leaves the row out; a failing taskset throws, so that a figure never
+ * silently measures something else.
  */
 export function onOneCpu(contender, cpu = 0) {
   return {
@@ -144,6 +146,16 @@ export function onOneCpu(contender, cpu = 0) {
       }
     },
   };
+}
+
+/** Whether `taskset` can read this process's affinity (and so {@link onOneCpu} can run). */
+export function canPinToOneCpu() {
+  try {
+    affinityOf(process.pid);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function affinityOf(pid) {
