@@ -11,6 +11,7 @@ export { colorFor, isLogLevel, levelRank, safeJson } from './log/index.js';
 export { escapeControl } from './log/pretty.js';
 export { LocalRegistry, type LocalRegistryOptions } from './registry/local.js';
 export { localRegistryDir } from './registry/local-files.js';
+export { deathOf, processStartTime, STAT_RECHECK_MS } from './registry/liveness.js';
 export { localSocketPath } from './rpc/net-local.js';
 export { RefusedPeers, connectTls, pskOf, tlsServerOptions } from './rpc/net-tls.js';
 export { parseJsonSafe } from './serializers/json.js';

@@ -55,8 +55,12 @@ export async function processStartTime(pid: number): Promise<string | undefined>
  */
 export async function isProcessAlive(pid: number, startTime?: string): Promise<boolean> {
   const signal = signalPid(pid);
-  if (signal === 'none') return false;
-  return fateByStat(await readProcStat(pid), signal, startTime) === undefined;
+  if (signal === 'none') return forget(pid, startTime);
+  if (signal === 'ok' && seenAliveLately(pid, startTime)) return true;
+  const stat = await readProcStat(pid);
+  const fate = fateByStat(stat, signal, startTime);
+  if (fate === undefined) noteAlive(stat, pid, startTime);
+  return fate === undefined;
 }
 
 /** As {@link isProcessAlive}, at once (no file read waits on the thread pool). */
@@ -73,8 +77,53 @@ export type ProcessDeath = 'gone' | 'zombie' | 'pid reused';
  */
 export function deathOf(pid: number, startTime?: string): ProcessDeath | undefined {
   const signal = signalPid(pid);
-  if (signal === 'none') return 'gone';
-  return fateByStat(readProcStatSync(pid), signal, startTime);
+  if (signal === 'none') {
+    forget(pid, startTime);
+    return 'gone';
+  }
+  if (signal === 'ok' && seenAliveLately(pid, startTime)) return undefined;
+  const stat = readProcStatSync(pid);
+  const fate = fateByStat(stat, signal, startTime);
+  if (fate === undefined) noteAlive(stat, pid, startTime);
+  return fate;
+}
+
+/**
+ * How long a process whose stat showed it alive, with the start time its
+ * record names, is then checked by signal 0 alone (about 1 µs) before its
+ * `/proc/<pid>/stat` is read again (open, read, close: about 13 µs). Watched
+ * services are checked every 250 ms, each process against every record of
+ * its host, so the read was most of what an idle cluster on one host spent
+ * on liveness. A process that is gone is still seen at once (signal 0
+ * fails); one that became a zombie, or whose pid was taken by another
+ * process in between, is seen at the next read, within this time.
+ */
+export const STAT_RECHECK_MS = 2000;
+/** `pid:start` → when its stat last showed it alive (performance.now()) */
+const seenAlive = new Map<string, number>();
+/** More distinct processes than this on one host: the map starts again (each is read once more). */
+const SEEN_ALIVE_MAX = 4096;
+
+function seenAliveLately(pid: number, startTime: string | undefined): boolean {
+  if (startTime === undefined) return false;
+  const at = seenAlive.get(`${pid}:${startTime}`);
+  return at !== undefined && performance.now() - at < STAT_RECHECK_MS;
+}
+
+function noteAlive(
+  stat: ProcStat | null | 'gone',
+  pid: number,
+  startTime: string | undefined,
+): void {
+  // Only what the stat itself showed: a start time to compare, and a live state.
+  if (startTime === undefined || stat === null || stat === 'gone') return;
+  if (seenAlive.size >= SEEN_ALIVE_MAX) seenAlive.clear();
+  seenAlive.set(`${pid}:${startTime}`, performance.now());
+}
+
+function forget(pid: number, startTime: string | undefined): false {
+  if (startTime !== undefined) seenAlive.delete(`${pid}:${startTime}`);
+  return false;
 }
 
 /** Signal 0: `none` when no such process exists, `denied` when it is another user's. */
