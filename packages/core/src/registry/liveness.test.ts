@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,19 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
   }
 }
 
+/** Runs `test` with a Node.js child that idles, and its kernel start time; kills it after. */
+async function withIdleChild(test: (child: ChildProcess, start: string) => Promise<void>) {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await once(child, 'spawn');
+    const start = await processStartTime(child.pid!);
+    expect(start).toBeDefined();
+    await test(child, start!);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 const stateOf = (pid: number) => {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return text.slice(text.lastIndexOf(')') + 2).split(' ')[0];
@@ -40,14 +53,8 @@ describe.runIf(linux)('processes of this pid space', () => {
   });
 
   it('says a killed process of this space is dead, and nothing of another space or pid', async () => {
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
-      stdio: 'ignore',
-    });
-    try {
-      await once(child, 'spawn');
-      const start = await processStartTime(child.pid!);
-      expect(start).toBeDefined();
-      const mine: ProcessIdentity = { pid: child.pid!, space: pidSpace()!, start: start! };
+    await withIdleChild(async (child, start) => {
+      const mine: ProcessIdentity = { pid: child.pid!, space: pidSpace()!, start };
       const elsewhere: ProcessIdentity = { ...mine, space: 'another-boot/1' };
       const reused: ProcessIdentity = { ...mine, start: String(Number(start) - 1) };
       const items = [mine, elsewhere, reused];
@@ -56,18 +63,11 @@ describe.runIf(linux)('processes of this pid space', () => {
       await once(child, 'exit');
       expect(isProcessAliveSync(mine.pid, mine.start)).toBe(false);
       expect(deadProcesses(items, (i) => i)).toEqual(new Set([mine, reused]));
-    } finally {
-      child.kill('SIGKILL');
-    }
+    });
   });
 
   it('sees a killed process at once, though its stat showed it alive a moment before', async () => {
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
-      stdio: 'ignore',
-    });
-    try {
-      await once(child, 'spawn');
-      const start = await processStartTime(child.pid!);
+    await withIdleChild(async (child, start) => {
       // Seen alive: from now on only signal 0 is sent, until STAT_RECHECK_MS has passed.
       expect(deathOf(child.pid!, start)).toBeUndefined();
       expect(await isProcessAlive(child.pid!, start)).toBe(true);
@@ -75,9 +75,7 @@ describe.runIf(linux)('processes of this pid space', () => {
       await once(child, 'exit');
       expect(deathOf(child.pid!, start)).toBe('gone');
       expect(await isProcessAlive(child.pid!, start)).toBe(false);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    });
   });
 
   it('sees a process that became a zombie after it was seen alive, at the next read of its stat', async () => {
