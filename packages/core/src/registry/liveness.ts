@@ -54,13 +54,8 @@ export async function processStartTime(pid: number): Promise<string | undefined>
  * (the pid was reused).
  */
 export async function isProcessAlive(pid: number, startTime?: string): Promise<boolean> {
-  const signal = signalPid(pid);
-  if (signal === 'none') return forget(pid, startTime);
-  if (signal === 'ok' && seenAliveLately(pid, startTime)) return true;
-  const stat = await readProcStat(pid);
-  const fate = fateByStat(stat, signal, startTime);
-  if (fate === undefined) noteAlive(stat, pid, startTime);
-  return fate === undefined;
+  // The same check as deathOf's: /proc is in memory, and mostly not read at all (STAT_RECHECK_MS).
+  return deathOf(pid, startTime) === undefined;
 }
 
 /** As {@link isProcessAlive}, at once (no file read waits on the thread pool). */
@@ -121,9 +116,8 @@ function noteAlive(
   seenAlive.set(`${pid}:${startTime}`, performance.now());
 }
 
-function forget(pid: number, startTime: string | undefined): false {
+function forget(pid: number, startTime: string | undefined): void {
   if (startTime !== undefined) seenAlive.delete(`${pid}:${startTime}`);
-  return false;
 }
 
 /** Signal 0: `none` when no such process exists, `denied` when it is another user's. */
